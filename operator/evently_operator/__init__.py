@@ -1,0 +1,1 @@
+"""The Evently Kubernetes operator (kopf): Event custom resources into the database."""

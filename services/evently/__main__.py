@@ -1,0 +1,5 @@
+import sys
+
+from evently.cli import main
+
+sys.exit(main())

@@ -1,0 +1,120 @@
+"""The application factory every service goes through."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from evently.core.api import Api
+from evently.core.db import pool_context
+from evently.core.health import (
+    MIGRATION_TARGET,
+    OPENAPI,
+    READINESS_CHECKS,
+    SHUTTING_DOWN,
+    database_reachable,
+    migrations_applied,
+    ops_api,
+)
+from evently.core.middleware import SERVICE_NAME, problem_errors, request_context
+from evently.core.openapi import build_openapi
+from evently.core.settings import CommonSettings
+
+SETTINGS: web.AppKey[Any] = web.AppKey("settings", object)
+Setup = Callable[[web.Application, Any], None]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What makes a service: its name, schema, settings, routes and extra wiring."""
+
+    name: str
+    schema: str
+    settings_class: type[CommonSettings]
+    api: Api
+    description: str
+    setup: Setup | None = None
+    cli: Callable[[Any], None] | None = field(default=None, compare=False)
+
+    def openapi(self) -> dict[str, Any]:
+        return build_openapi(
+            f"Evently {self.name} service",
+            [*self.api.endpoints, *ops_api.endpoints],
+            description=self.description,
+        )
+
+
+def create_app(definition: ServiceDefinition, settings: CommonSettings) -> web.Application:
+    """Build one service's application: middlewares, pool, ops routes, its own routes."""
+    app = web.Application(
+        middlewares=[request_context, problem_errors],
+        client_max_size=settings.max_body_bytes,
+        handler_args={"max_field_size": 16384},
+    )
+    app[SERVICE_NAME] = definition.name
+    app[SETTINGS] = settings
+    app[SHUTTING_DOWN] = asyncio.Event()
+    app[MIGRATION_TARGET] = (definition.name, definition.schema)
+    app[READINESS_CHECKS] = [database_reachable, migrations_applied]
+    app[OPENAPI] = definition.openapi()
+    app.cleanup_ctx.append(pool_context(settings, f"evently-{definition.name}"))
+    app.on_shutdown.append(_mark_shutting_down)
+    ops_api.register(app)
+    definition.api.register(app)
+    if definition.setup is not None:
+        definition.setup(app, settings)
+    return app
+
+
+async def _mark_shutting_down(app: web.Application) -> None:
+    app[SHUTTING_DOWN].set()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve_apps(
+    apps: list[tuple[web.Application, socket.socket]],
+    shutdown_timeout_s: float,
+    on_started: Callable[[], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve each app on its socket until ``stop`` is set (SIGTERM/SIGINT by default).
+
+    On stop, listeners close first, in-flight requests get ``shutdown_timeout_s`` to
+    finish, then each app's cleanup contexts (background tasks, pools) run.
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runners: list[web.AppRunner] = []
+    try:
+        for app, sock in apps:
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout_s)
+            await runner.setup()
+            runners.append(runner)
+            await web.SockSite(runner, sock).start()
+        if on_started is not None:
+            on_started()
+        await stop.wait()
+    finally:
+        # The gateway (last) stops first, so no new requests reach the services.
+        for runner in reversed(runners):
+            await runner.cleanup()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,70 @@
+"""asyncpg pools opened and closed with the aiohttp application."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from evently.core.settings import CommonSettings
+
+POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def dumps(value: Any) -> str:
+    """JSON encoding used for jsonb columns (Decimals become strings, never floats)."""
+    return json.dumps(value, default=_json_default)
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Decode json/jsonb columns to Python values on every pooled connection."""
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(typename, encoder=dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(
+    settings: CommonSettings, application_name: str, **overrides: Any
+) -> asyncpg.Pool:
+    """Open a pool with bounded statement, idle-transaction and command timeouts."""
+    options: dict[str, Any] = {
+        "min_size": settings.db_pool_min,
+        "max_size": settings.db_pool_max,
+        "command_timeout": settings.db_command_timeout_s,
+        "max_inactive_connection_lifetime": 300,
+        "init": init_connection,
+        "server_settings": {
+            "application_name": application_name,
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+            "idle_in_transaction_session_timeout": "30000",
+        },
+    }
+    options.update(overrides)
+    return await asyncpg.create_pool(settings.database_url, **options)
+
+
+def pool_context(
+    settings: CommonSettings, application_name: str
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A ``cleanup_ctx`` that opens ``app[POOL]`` at start-up and closes it at shutdown."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        pool = await create_pool(settings, application_name)
+        app[POOL] = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    return ctx

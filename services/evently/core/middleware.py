@@ -1,0 +1,110 @@
+"""The middleware stack every service runs, outermost first:
+
+1. ``request_context``: request id (incoming ``X-Request-ID`` or a new one), access log
+   and HTTP metrics, so even error responses are counted and carry the id;
+2. ``problem_errors``: turns every failure into problem+json; a 500 logs the traceback
+   with the request id and never shows it to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from evently.core.errors import (
+    ApiError,
+    problem_body,
+    problem_from_http_exception,
+    problem_response,
+)
+from evently.core.logs import request_id_var, service_var
+from evently.core.metrics import (
+    HTTP_IN_FLIGHT,
+    HTTP_REQUEST_DURATION,
+    HTTP_REQUESTS,
+    route_template,
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger("evently.http")
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SERVICE_NAME: web.AppKey[str] = web.AppKey("service_name", str)
+
+
+def _request_id(request: web.Request) -> str:
+    incoming = request.headers.get("X-Request-ID", "")
+    return incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Assign the request id, then log and measure the request whatever happens."""
+    service = request.app[SERVICE_NAME]
+    request_id = _request_id(request)
+    request["request_id"] = request_id
+    rid_token = request_id_var.set(request_id)
+    svc_token = service_var.set(service)
+    HTTP_IN_FLIGHT.labels(service).inc()
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        if not response.prepared:
+            response.headers["X-Request-ID"] = request_id
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = route_template(request)
+        HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
+        HTTP_REQUEST_DURATION.labels(service, request.method, route).observe(elapsed)
+        if route not in ("/metrics", "/healthz", "/readyz"):
+            log.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                status,
+                extra={"status": status, "route": route, "duration_ms": round(elapsed * 1000, 2)},
+            )
+        request_id_var.reset(rid_token)
+        service_var.reset(svc_token)
+
+
+@web.middleware
+async def problem_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Render ApiError, aiohttp's HTTP exceptions and crashes as problem+json."""
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        return problem_response(exc.as_problem(), exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_from_http_exception(exc, request.path)
+    except Exception:
+        request_id = request.get("request_id", "")
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        body = problem_body(
+            500,
+            "internal_error",
+            "Internal server error",
+            "The server failed to handle this request; quote the request id when reporting it.",
+            request_id=request_id,
+        )
+        return problem_response(body)
+    # aiohttp returns (rather than raises) some errors, e.g. 405 on HEAD; normalise them.
+    if (
+        response.status >= 400
+        and not response.prepared
+        and isinstance(response, web.Response)
+        and not (response.content_type or "").endswith("json")
+    ):
+        exc = web.HTTPException(text=response.text)
+        exc.set_status(response.status)
+        return problem_from_http_exception(exc, request.path)
+    return response

@@ -1,0 +1,7 @@
+"""HTTP routes of the events service: thin handlers over the domain functions."""
+
+from __future__ import annotations
+
+from evently.core.api import Api
+
+api = Api("events")

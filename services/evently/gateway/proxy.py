@@ -1,0 +1,146 @@
+"""The local gateway: forwards public paths to the services, like the Ingress does.
+
+It serves ``/healthz``, ``/readyz`` (all services ready), ``/metrics`` (this process)
+and ``/openapi.json`` (the merged public document) itself; everything else is routed
+by the routing table, and anything not public (including ``/internal/*``) is a 404.
+Responses stream through, so server-sent events work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from evently.core.api import json_response
+from evently.core.errors import NotFound, ServiceUnavailable
+from evently.core.health import OPENAPI, SHUTTING_DOWN
+from evently.core.metrics import metrics_handler
+from evently.core.middleware import SERVICE_NAME, problem_errors, request_context
+from evently.gateway.routing import service_for
+
+UPSTREAMS: web.AppKey[dict[str, str]] = web.AppKey("upstreams", dict)
+CLIENT: web.AppKey[aiohttp.ClientSession] = web.AppKey("client", aiohttp.ClientSession)
+# Hop-by-hop headers are never forwarded (RFC 9110 section 7.6.1).
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
+
+
+def _forward_headers(request: web.Request) -> dict[str, str]:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    peer = request.remote or ""
+    previous = request.headers.get("X-Forwarded-For")
+    headers["X-Forwarded-For"] = f"{previous}, {peer}" if previous else peer
+    headers["X-Forwarded-Proto"] = request.scheme
+    headers["X-Forwarded-Host"] = request.host
+    headers["X-Request-ID"] = request["request_id"]
+    return headers
+
+
+async def forward(request: web.Request) -> web.StreamResponse:
+    """Proxy one request to the service the routing table names."""
+    service = service_for(request.path)
+    if service is None:
+        raise NotFound(f"No resource at {request.path}")
+    upstream = request.app[UPSTREAMS][service]
+    body = await request.read() if request.body_exists else None
+    try:
+        upstream_response = await request.app[CLIENT].request(
+            request.method,
+            upstream + request.rel_url.raw_path_qs,
+            headers=_forward_headers(request),
+            data=body,
+            allow_redirects=False,
+        )
+    except aiohttp.ClientError as exc:
+        raise ServiceUnavailable(
+            f"The {service} service is unreachable", code="upstream_unavailable"
+        ) from exc
+    async with upstream_response:
+        headers = {
+            k: v for k, v in upstream_response.headers.items() if k.lower() not in HOP_BY_HOP
+        }
+        if upstream_response.content_length is not None:
+            payload = await upstream_response.read()
+            return web.Response(status=upstream_response.status, body=payload, headers=headers)
+        response = web.StreamResponse(status=upstream_response.status, headers=headers)
+        await response.prepare(request)
+        async for chunk in upstream_response.content.iter_any():
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when every upstream service reports ready."""
+    if request.app[SHUTTING_DOWN].is_set():
+        return json_response({"status": "shutting down", "checks": {}}, status=503)
+    client = request.app[CLIENT]
+
+    async def check(name: str, url: str) -> tuple[str, str]:
+        try:
+            async with client.get(url + "/readyz", timeout=aiohttp.ClientTimeout(total=3)) as r:
+                return name, "ok" if r.status == 200 else f"not ready ({r.status})"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return name, f"unreachable: {type(exc).__name__}"
+
+    results = dict(await asyncio.gather(*(check(n, u) for n, u in request.app[UPSTREAMS].items())))
+    ready = all(v == "ok" for v in results.values())
+    return json_response(
+        {"status": "ready" if ready else "not ready", "checks": results},
+        status=200 if ready else 503,
+    )
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(request.app[OPENAPI])
+
+
+async def _client_context(app: web.Application) -> AsyncIterator[None]:
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(
+        timeout=timeout, connector=connector, auto_decompress=False
+    ) as session:
+        app[CLIENT] = session
+        yield
+
+
+def create_gateway(
+    upstreams: Mapping[str, str], merged_openapi: dict[str, Any], max_body: int
+) -> web.Application:
+    """The gateway app forwarding to ``upstreams`` (service name -> base URL)."""
+    app = web.Application(middlewares=[request_context, problem_errors], client_max_size=max_body)
+    app[SERVICE_NAME] = "gateway"
+    app[UPSTREAMS] = dict(upstreams)
+    app[OPENAPI] = merged_openapi
+    app[SHUTTING_DOWN] = asyncio.Event()
+    app.cleanup_ctx.append(_client_context)
+
+    async def mark(app_: web.Application) -> None:
+        app_[SHUTTING_DOWN].set()
+
+    app.on_shutdown.append(mark)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_route("*", "/{tail:.*}", forward)
+    return app

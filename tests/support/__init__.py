@@ -1,0 +1,1 @@
+"""Test support: real components started for the suite (PostgreSQL, servers, clients)."""
