@@ -41,5 +41,17 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Flash-sale benchmark through the HTTP API, with the PostgreSQL ceiling in the same run.
+bench: install
+	$(BIN)/python hack/bench_bookings.py $(BENCH_ARGS)
+
+# Search benchmark: 100,000 generated events on the PostgreSQL backend.
+bench-search: install
+	$(BIN)/python hack/bench_search.py $(BENCH_ARGS)
+
+# Plain manifests rendered from the chart (kept in sync by a test).
+manifests: install tools
+	hack/render-manifests.sh
+
 clean:
 	rm -rf $(VENV) .evently .pytest_cache .ruff_cache

