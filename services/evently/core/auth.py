@@ -11,7 +11,7 @@ Token contract (see docs/auth.md):
   ``email``, ``roles``, ``perms``, ``iat``, ``nbf``, ``exp``, ``jti``, ``typ`` = ``access``.
 
 Guards (``auth=`` on an endpoint): ``require_user``, ``require_admin(permission)``,
-``require_internal``. A verified caller is ``request["principal"]``.
+``require_internal``. A verified caller is ``request[PRINCIPAL]`` (or ``principal(request)``).
 """
 
 from __future__ import annotations
@@ -175,6 +175,8 @@ class Authenticator:
 
 
 AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator", Authenticator)
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+CLAIMS: web.RequestKey[dict] = web.RequestKey("claims", dict)
 
 
 def authenticator_context(jwks_url: str) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -205,8 +207,8 @@ async def authenticate(request: web.Request) -> Principal:
     """Verify the bearer token and remember the principal on the request."""
     claims = await request.app[AUTHENTICATOR].verify(bearer_token(request))
     principal = Principal.from_claims(claims)
-    request["principal"] = principal
-    request["claims"] = claims
+    request[PRINCIPAL] = principal
+    request[CLAIMS] = claims
     return principal
 
 
@@ -265,4 +267,4 @@ def require_admin(permission: str | None = None) -> _RequireAdmin:
 
 def principal(request: web.Request) -> Principal:
     """The principal a guard verified for this request."""
-    return request["principal"]
+    return request[PRINCIPAL]

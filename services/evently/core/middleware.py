@@ -34,6 +34,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("evently.http")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 SERVICE_NAME: web.AppKey[str] = web.AppKey("service_name", str)
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 
 
 def _request_id(request: web.Request) -> str:
@@ -46,7 +47,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     """Assign the request id, then log and measure the request whatever happens."""
     service = request.app[SERVICE_NAME]
     request_id = _request_id(request)
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     rid_token = request_id_var.set(request_id)
     svc_token = service_var.set(service)
     HTTP_IN_FLIGHT.labels(service).inc()
@@ -87,7 +88,7 @@ async def problem_errors(request: web.Request, handler: Handler) -> web.StreamRe
             raise
         return problem_from_http_exception(exc, request.path)
     except Exception:
-        request_id = request.get("request_id", "")
+        request_id = request.get(REQUEST_ID, "")
         log.exception("unhandled error on %s %s", request.method, request.path)
         body = problem_body(
             500,

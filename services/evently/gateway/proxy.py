@@ -19,7 +19,7 @@ from evently.core.api import json_response
 from evently.core.errors import NotFound, ServiceUnavailable
 from evently.core.health import OPENAPI, SHUTTING_DOWN
 from evently.core.metrics import metrics_handler
-from evently.core.middleware import SERVICE_NAME, problem_errors, request_context
+from evently.core.middleware import REQUEST_ID, SERVICE_NAME, problem_errors, request_context
 from evently.gateway.routing import service_for
 
 UPSTREAMS: web.AppKey[dict[str, str]] = web.AppKey("upstreams", dict)
@@ -46,7 +46,7 @@ def _forward_headers(request: web.Request) -> dict[str, str]:
     headers["X-Forwarded-For"] = f"{previous}, {peer}" if previous else peer
     headers["X-Forwarded-Proto"] = request.scheme
     headers["X-Forwarded-Host"] = request.host
-    headers["X-Request-ID"] = request["request_id"]
+    headers["X-Request-ID"] = request[REQUEST_ID]
     return headers
 
 
