@@ -4,7 +4,7 @@
 #   charts/evently/crds/               <- crds/ (copied)
 #   manifests/evently/                 <- `helm template` of charts/evently
 # With --check, write nothing and exit 1 if any of them is out of date (tests/deploy
-# runs this). helm comes from hack/install-tools.sh ($EVENTLY_TOOLS/bin).
+# runs this). helm: $HELM, else hack/install-tools.sh's ($EVENTLY_TOOLS/bin), else PATH.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -12,7 +12,7 @@ check=0
 [[ "${1:-}" == "--check" ]] && check=1
 
 tools="${EVENTLY_TOOLS:-$HOME/.cache/evently}"
-helm="$tools/bin/helm"
+helm="${HELM:-$tools/bin/helm}"
 [[ -x "$helm" ]] || helm="$(command -v helm || true)"
 if [[ -z "$helm" ]]; then
   echo "render-manifests: helm not found in $tools/bin or PATH; run hack/install-tools.sh" >&2

@@ -70,9 +70,7 @@ def test_deploys_the_chart_with_the_dev_values(tilt: TiltRun) -> None:
 
 def test_every_resource_names_a_rendered_workload_or_object(tilt: TiltRun) -> None:
     workloads = {o["metadata"]["name"] for o in tilt.objects if o["kind"] in WORKLOAD_KINDS}
-    selectors = {
-        f"{o['metadata']['name']}:{o['kind'].lower()}".lower() for o in tilt.objects
-    }
+    selectors = {f"{o['metadata']['name']}:{o['kind'].lower()}".lower() for o in tilt.objects}
     for call in tilt.named("k8s_resource"):
         if call.args:
             assert call.args[0] in workloads, f"k8s_resource({call.args[0]!r}) is no workload"

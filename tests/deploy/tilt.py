@@ -64,7 +64,7 @@ def _helm_stub(run: TiltRun) -> Callable[..., str]:
         name: str = "chart",
         namespace: str = "",
         values: list[str] | None = None,
-        set: list[str] | None = None,  # noqa: A002 - Tilt's keyword
+        set: list[str] | None = None,
         **unsupported: Any,
     ) -> str:
         assert not unsupported, f"helm() got unexpected arguments {unsupported}"

@@ -1,0 +1,3 @@
+"""Fixtures for the deploy tests: the real kube-apiserver from tests/support/kube.py."""
+
+from tests.support.kube import kube_cluster  # noqa: F401

@@ -1,0 +1,431 @@
+"""charts/evently: lint, values schema, and what every rendering must contain."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.chart import (
+    VALUE_SETS,
+    WORKLOAD_KINDS,
+    Rendered,
+    pod_spec,
+    render,
+    run_helm,
+)
+
+SERVICES = ["users", "events", "bookings", "search", "analytics"]
+
+
+@pytest.fixture(scope="module", params=sorted(VALUE_SETS))
+def rendered(request: pytest.FixtureRequest) -> Rendered:
+    return render(*VALUE_SETS[request.param])
+
+
+def _values_file(tmp_path: Path, values: dict[str, Any]) -> str:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return str(path)
+
+
+def _template_error(*args: str) -> str:
+    result = run_helm("template", "evently", "charts/evently", *args, check=False)
+    assert result.returncode != 0, "helm template accepted values it should reject"
+    return result.stderr
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_helm_lint_strict_passes(value_set: str) -> None:
+    result = run_helm("lint", "--strict", "charts/evently", *VALUE_SETS[value_set])
+    assert "0 chart(s) failed" in result.stdout
+
+
+# --- the values schema ------------------------------------------------------------------
+
+
+def test_schema_rejects_an_unknown_key_naming_it(tmp_path: Path) -> None:
+    error = _template_error("-f", _values_file(tmp_path, {"services": {"users": {"replica": 3}}}))
+    assert "services.users" in error
+    assert "replica" in error
+
+
+def test_schema_rejects_an_unknown_top_level_key(tmp_path: Path) -> None:
+    error = _template_error("-f", _values_file(tmp_path, {"replicaCount": 3}))
+    assert "replicaCount" in error
+
+
+def test_schema_rejects_a_wrong_type_naming_the_key(tmp_path: Path) -> None:
+    error = _template_error("-f", _values_file(tmp_path, {"serviceDefaults": {"replicas": "two"}}))
+    assert "serviceDefaults.replicas" in error
+    assert "integer" in error
+
+
+def test_schema_rejects_a_sixth_service(tmp_path: Path) -> None:
+    error = _template_error("-f", _values_file(tmp_path, {"services": {"payments": {}}}))
+    assert "payments" in error
+
+
+def test_schema_rejects_a_short_internal_api_key() -> None:
+    error = _template_error("--set", "secrets.internalApiKey=short")
+    assert "internalApiKey" in error
+
+
+def test_schema_rejects_running_as_root() -> None:
+    error = _template_error("--set", "podSecurityContext.runAsNonRoot=false")
+    assert "runAsNonRoot" in error
+
+
+def test_no_database_configured_fails_with_what_to_set() -> None:
+    error = _template_error("--set", "postgresql.enabled=false")
+    assert "database.url" in error and "postgresql.enabled" in error
+
+
+# --- workloads -------------------------------------------------------------------------
+
+
+def test_five_services_and_the_operator_each_have_a_deployment_and_service(
+    rendered: Rendered,
+) -> None:
+    for name in [*SERVICES, "operator"]:
+        rendered.get("Deployment", f"evently-{name}")
+        rendered.get("Service", f"evently-{name}")
+
+
+def test_each_service_serves_itself_with_probes_on_healthz_and_readyz(rendered: Rendered) -> None:
+    for name in SERVICES:
+        (container,) = pod_spec(rendered.get("Deployment", f"evently-{name}"))["containers"]
+        assert container["command"] == ["evently"]
+        assert container["args"] == ["serve", name]
+        assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["resources"]["requests"]["cpu"]
+        assert container["resources"]["limits"]["memory"]
+
+
+def test_every_pod_is_non_root_read_only_without_capabilities_and_spread(
+    rendered: Rendered,
+) -> None:
+    workloads = [o for o in rendered.objects if o["kind"] in WORKLOAD_KINDS]
+    assert workloads
+    for workload in workloads:
+        where = f"{workload['kind']}/{workload['metadata']['name']}"
+        spec = pod_spec(workload)
+        assert spec["securityContext"]["runAsNonRoot"] is True, where
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        assert spec["topologySpreadConstraints"], where
+        assert spec.get("automountServiceAccountToken", True) is False or (
+            workload["metadata"]["name"] in {"evently-operator", "evently-prometheus"}
+        ), f"{where} mounts an API token it does not need"
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, where
+            assert context["allowPrivilegeEscalation"] is False, where
+            assert context["capabilities"]["drop"] == ["ALL"], where
+            assert container["resources"]["requests"], where
+
+
+def test_shared_configmap_points_services_at_each_other(rendered: Rendered) -> None:
+    config = rendered.get("ConfigMap", "evently-config")["data"]
+    for name in SERVICES:
+        assert config[f"{name.upper()}_URL"] == f"http://evently-{name}:8080"
+    assert config["PORT"] == "8080"
+    for name in SERVICES:
+        (container,) = pod_spec(rendered.get("Deployment", f"evently-{name}"))["containers"]
+        assert container["envFrom"] == [{"configMapRef": {"name": "evently-config"}}]
+
+
+def test_per_service_env_and_overrides_merge_over_the_defaults() -> None:
+    out = render(
+        "--set", "services.search.env.SEARCH_BACKEND=opensearch",
+        "--set", "services.bookings.replicas=7",
+        "--set", "opensearch.url=http://opensearch:9200",
+    )  # fmt: skip
+    (search,) = pod_spec(out.get("Deployment", "evently-search"))["containers"]
+    assert _env(search)["SEARCH_BACKEND"] == "opensearch"
+    assert _env(search)["OPENSEARCH_URL"] == "http://opensearch:9200"
+    assert out.get("Deployment", "evently-bookings")["spec"]["replicas"] == 7
+    assert out.get("Deployment", "evently-users")["spec"]["replicas"] == 2
+    (users,) = pod_spec(out.get("Deployment", "evently-users"))["containers"]
+    assert "SEARCH_BACKEND" not in _env(users)
+
+
+# --- secrets and jobs ----------------------------------------------------------------
+
+
+def _decoded(secret: dict[str, Any]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def test_generated_secret_holds_keys_dsn_and_admin_as_an_early_hook() -> None:
+    out = render()
+    secret = out.get("Secret", "evently")
+    data = _decoded(secret)
+    assert len(data["INTERNAL_API_KEY"]) >= 16
+    assert data["JWT_SIGNING_KEYS"].startswith("-----BEGIN PRIVATE KEY-----")
+    password = data["POSTGRES_PASSWORD"]
+    assert data["DATABASE_URL"] == (
+        f"postgresql://evently:{password}@evently-postgresql:5432/evently"
+    )
+    assert data["ADMIN_EMAIL"] == "admin@evently.local" and data["ADMIN_PASSWORD"]
+    annotations = secret["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    migrate = out.get("Job", "evently-migrate")["metadata"]["annotations"]
+    assert int(annotations["helm.sh/hook-weight"]) < int(migrate["helm.sh/hook-weight"])
+    (users,) = pod_spec(out.get("Deployment", "evently-users"))["containers"]
+    assert _env(users)["JWT_SIGNING_KEYS"] == {
+        "secretKeyRef": {"name": "evently", "key": "JWT_SIGNING_KEYS"}
+    }
+    (events,) = pod_spec(out.get("Deployment", "evently-events"))["containers"]
+    assert "JWT_SIGNING_KEYS" not in _env(events), "only users signs tokens"
+
+
+def test_existing_secret_replaces_the_generated_one() -> None:
+    out = render("--set", "secrets.existingSecret=platform-secrets")
+    assert not out.of_kind("Secret")
+    for name in SERVICES:
+        (container,) = pod_spec(out.get("Deployment", f"evently-{name}"))["containers"]
+        env = _env(container)
+        assert env["DATABASE_URL"]["secretKeyRef"]["name"] == "platform-secrets"
+        assert env["INTERNAL_API_KEY"]["secretKeyRef"]["name"] == "platform-secrets"
+
+
+def test_prod_reads_an_external_dsn_and_migrates_before_install() -> None:
+    out = render(*VALUE_SETS["prod"])
+    assert not out.of_kind("StatefulSet")
+    (migrate,) = pod_spec(out.get("Job", "evently-migrate"))["containers"]
+    assert migrate["args"] == ["migrate"]
+    assert _env(migrate)["DATABASE_URL"] == {
+        "secretKeyRef": {"name": "evently-database", "key": "DATABASE_URL"}
+    }
+    hook = out.get("Job", "evently-migrate")["metadata"]["annotations"]["helm.sh/hook"]
+    assert hook == "pre-install,pre-upgrade"
+    assert "DATABASE_URL" not in out.get("Secret", "evently")["data"]
+
+
+def test_in_cluster_database_migrates_after_install() -> None:
+    out = render()
+    hook = out.get("Job", "evently-migrate")["metadata"]["annotations"]["helm.sh/hook"]
+    assert hook == "post-install,pre-upgrade"
+    out.get("StatefulSet", "evently-postgresql")
+
+
+def test_first_admin_job_passes_the_password_on_stdin() -> None:
+    out = render()
+    job = out.get("Job", "evently-create-admin")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install"
+    (container,) = pod_spec(job)["containers"]
+    script = container["args"][0]
+    assert "evently users create-admin" in script and "--password-stdin" in script
+    assert '"$ADMIN_PASSWORD"' in script.split("|")[0]
+    assert _env(container)["ADMIN_PASSWORD"]["secretKeyRef"]["key"] == "ADMIN_PASSWORD"
+
+
+# --- operator --------------------------------------------------------------------------
+
+ALLOWED_OPERATOR_RULES = {
+    ("evently.io", "events"),
+    ("evently.io", "events/status"),
+    ("evently.io", "events/finalizers"),
+    ("apps", "deployments"),
+    ("apps", "deployments/scale"),
+    ("autoscaling", "horizontalpodautoscalers"),
+    ("", "events"),
+    ("kopf.dev", "kopfpeerings"),
+}
+
+
+def test_operator_rbac_is_namespaced_and_least_privilege(rendered: Rendered) -> None:
+    assert not rendered.of_kind("ClusterRole") and not rendered.of_kind("ClusterRoleBinding")
+    role = rendered.get("Role", "evently-operator")
+    granted = set()
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+        assert "delete" not in rule["verbs"]
+        granted |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
+    assert granted == ALLOWED_OPERATOR_RULES
+    write_verbs = {"patch", "update", "create"}
+    deployments = next(r for r in role["rules"] if r["resources"] == ["deployments"])
+    assert not write_verbs & set(deployments["verbs"]), "replicas change only via /scale"
+    binding = rendered.get("RoleBinding", "evently-operator")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "evently-operator", "namespace": "evently"}
+    ]
+
+
+def test_operator_runs_evently_operator_with_its_settings(rendered: Rendered) -> None:
+    deployment = rendered.get("Deployment", "evently-operator")
+    spec = pod_spec(deployment)
+    assert spec["serviceAccountName"] == "evently-operator"
+    (container,) = spec["containers"]
+    assert container["command"] == ["evently-operator"]
+    env = _env(container)
+    assert env["WATCH_NAMESPACES"] == "evently"
+    assert env["DATABASE_URL"]["secretKeyRef"]["key"] == "DATABASE_URL"
+    assert env["INTERNAL_API_KEY"]["secretKeyRef"]["key"] == "INTERNAL_API_KEY"
+    assert env["POD_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    config = rendered.get("ConfigMap", "evently-config")["data"]
+    assert config["BOOKINGS_URL"] == "http://evently-bookings:8080"
+    peering = rendered.get("KopfPeering", env["PEERING_NAME"])
+    assert peering["metadata"]["namespace"] == "evently"
+
+
+def test_operator_gets_a_role_and_peering_in_each_watched_namespace() -> None:
+    out = render("--set", "operator.watchNamespaces={shows,festivals}")
+    roles = {r["metadata"]["namespace"] for r in out.of_kind("Role")}
+    assert roles == {"shows", "festivals"}
+    assert {p["metadata"]["namespace"] for p in out.of_kind("KopfPeering")} == roles
+    (container,) = pod_spec(out.get("Deployment", "evently-operator"))["containers"]
+    assert _env(container)["WATCH_NAMESPACES"] == "shows,festivals"
+
+
+# --- scaling and API versions -----------------------------------------------------------
+
+
+def test_hpa_and_pdb_use_current_apis_on_current_clusters() -> None:
+    out = render(*VALUE_SETS["prod"], "--kube-version", "1.31.0")
+    hpas = out.of_kind("HorizontalPodAutoscaler")
+    assert {h["apiVersion"] for h in hpas} == {"autoscaling/v2"}
+    assert {p["apiVersion"] for p in out.of_kind("PodDisruptionBudget")} == {"policy/v1"}
+    assert len(hpas) == 5
+    for hpa in hpas:
+        deployment = out.get("Deployment", hpa["spec"]["scaleTargetRef"]["name"])
+        assert "replicas" not in deployment["spec"], "the HPA owns replicas"
+
+
+def test_hpa_and_pdb_fall_back_on_a_1_20_cluster() -> None:
+    out = render(*VALUE_SETS["prod"], "--kube-version", "1.20.2")
+    assert {h["apiVersion"] for h in out.of_kind("HorizontalPodAutoscaler")} == {
+        "autoscaling/v2beta2"
+    }
+    assert {p["apiVersion"] for p in out.of_kind("PodDisruptionBudget")} == {"policy/v1beta1"}
+
+
+# --- monitoring --------------------------------------------------------------------------
+
+
+def test_without_the_prometheus_operator_pods_carry_scrape_annotations() -> None:
+    out = render()
+    assert not out.of_kind("ServiceMonitor") and not out.of_kind("PrometheusRule")
+    for name in [*SERVICES, "operator"]:
+        annotations = out.get("Deployment", f"evently-{name}")["spec"]["template"]["metadata"][
+            "annotations"
+        ]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_with_the_prometheus_operator_a_service_monitor_replaces_annotations() -> None:
+    out = render("--api-versions", "monitoring.coreos.com/v1")
+    monitor = out.get("ServiceMonitor", "evently")
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    (expression,) = monitor["spec"]["selector"]["matchExpressions"]
+    assert set(expression["values"]) == {*SERVICES, "operator"}
+    annotations = out.get("Deployment", "evently-users")["spec"]["template"]["metadata"][
+        "annotations"
+    ]
+    assert "prometheus.io/scrape" not in annotations
+
+
+RULES = """\
+groups:
+  - name: evently-test
+    rules:
+      - alert: EventlyDown
+        expr: up{job="evently"} == 0
+        annotations:
+          summary: "{{ $labels.service }} is down"
+"""
+DASHBOARD = '{"title": "Evently", "panels": []}\n'
+
+
+@pytest.fixture
+def chart_copy(tmp_path: Path) -> Path:
+    """A copy of the chart whose optional files the test controls."""
+    import shutil
+
+    from tests.deploy.chart import CHART
+
+    copy = tmp_path / "evently"
+    shutil.copytree(CHART, copy)
+    shutil.rmtree(copy / "files" / "prometheus", ignore_errors=True)
+    shutil.rmtree(copy / "files" / "dashboards", ignore_errors=True)
+    return copy
+
+
+def _render_chart(chart: Path, *args: str) -> Rendered:
+    from tests.deploy.chart import parse_objects
+
+    text = run_helm("template", "evently", str(chart), "--namespace", "evently", *args).stdout
+    return Rendered(text, parse_objects(text))
+
+
+def test_rules_and_dashboard_files_become_a_prometheus_rule_and_configmap(
+    chart_copy: Path,
+) -> None:
+    (chart_copy / "files" / "prometheus").mkdir()
+    (chart_copy / "files" / "prometheus" / "rules.yaml").write_text(RULES)
+    (chart_copy / "files" / "dashboards").mkdir()
+    (chart_copy / "files" / "dashboards" / "evently.json").write_text(DASHBOARD)
+    out = _render_chart(chart_copy, "--api-versions", "monitoring.coreos.com/v1")
+    rule = out.get("PrometheusRule", "evently")
+    assert rule["spec"] == yaml.safe_load(RULES)
+    dashboard = out.get("ConfigMap", "evently-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert yaml.safe_load(dashboard["data"]["evently.json"]) == yaml.safe_load(DASHBOARD)
+    # The in-chart Prometheus (dev) loads the same rules.
+    dev = _render_chart(chart_copy, "--set", "prometheus.enabled=true")
+    assert yaml.safe_load(dev.get("ConfigMap", "evently-prometheus")["data"]["rules.yaml"]) == (
+        yaml.safe_load(RULES)
+    )
+
+
+def test_missing_rules_and_dashboard_files_render_nothing(chart_copy: Path) -> None:
+    out = _render_chart(chart_copy, "--api-versions", "monitoring.coreos.com/v1")
+    assert not out.of_kind("PrometheusRule")
+    assert not [c for c in out.of_kind("ConfigMap") if c["metadata"]["name"].endswith("dashboard")]
+
+
+def test_analytics_reads_the_in_chart_prometheus_in_dev() -> None:
+    out = render(*VALUE_SETS["dev"])
+    (analytics,) = pod_spec(out.get("Deployment", "evently-analytics"))["containers"]
+    assert _env(analytics)["PROMETHEUS_URL"] == "http://evently-prometheus:9090"
+    out.get("Service", "evently-prometheus")
+
+
+# --- network policies -------------------------------------------------------------------
+
+
+def _peers(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    return [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+
+
+def test_network_policies_admit_only_services_ingress_controller_and_prometheus(
+    rendered: Rendered,
+) -> None:
+    for name in SERVICES:
+        policy = rendered.get("NetworkPolicy", f"evently-{name}")
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        for rule in policy["spec"]["ingress"]:
+            assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+        peers = _peers(policy)
+        services = [p for p in peers if "namespaceSelector" not in p and p.get("podSelector", {})
+                    .get("matchExpressions")]  # fmt: skip
+        (expression,) = services[0]["podSelector"]["matchExpressions"]
+        assert set(expression["values"]) == {*SERVICES, "operator"}
+        namespaces = [p["namespaceSelector"] for p in peers if "namespaceSelector" in p]
+        assert {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}} in namespaces
+        assert not [p for p in peers if p == {}], "an empty peer admits everyone"
+    operator = rendered.get("NetworkPolicy", "evently-operator")
+    assert all(
+        "ingress-nginx" not in str(peer) and "matchExpressions" not in str(peer)
+        for peer in _peers(operator)
+    ), "only Prometheus reaches the operator"

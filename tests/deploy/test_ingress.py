@@ -1,0 +1,84 @@
+"""The Ingress routes exactly the routing table's public paths, never /internal."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from evently.gateway.routing import ROUTING_TABLE, service_for
+from tests.deploy.chart import CHART, ROOT, VALUE_SETS, render
+
+ROUTING_FILE = CHART / "files" / "routing.json"
+
+
+def test_routing_file_is_in_sync_with_the_routing_table() -> None:
+    result = subprocess.run(
+        [sys.executable, "hack/render-routing.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    routes = json.loads(ROUTING_FILE.read_text())["routes"]
+    assert [(r["pattern"], r["service"]) for r in routes] == [
+        (rule.pattern, rule.service) for rule in ROUTING_TABLE
+    ]
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_internal_never_appears_in_the_ingress(value_set: str) -> None:
+    out = render(*VALUE_SETS[value_set])
+    ingresses = out.of_kind("Ingress")
+    assert ingresses
+    for ingress in ingresses:
+        assert "/internal" not in json.dumps(ingress)
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                assert not re.match(path["path"], "/internal/events/1/availability")
+
+
+def test_ingress_paths_are_the_table_in_ingress_nginx_regex_order() -> None:
+    out = render()
+    (ingress,) = out.of_kind("Ingress")
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/use-regex"] == "true"
+    (rule,) = ingress["spec"]["rules"]
+    paths = rule["http"]["paths"]
+    assert [p["path"] for p in paths] == [r.pattern.removeprefix("^") for r in ROUTING_TABLE]
+    assert [len(p["path"]) for p in paths] == sorted((len(p["path"]) for p in paths), reverse=True)
+    for path, table_rule in zip(paths, ROUTING_TABLE, strict=True):
+        assert path["pathType"] == "ImplementationSpecific"
+        backend = path["backend"]["service"]
+        assert backend == {"name": f"evently-{table_rule.service}", "port": {"name": "http"}}
+        out.get("Service", backend["name"])
+
+
+@pytest.mark.parametrize(
+    "request_path",
+    [
+        "/api/v1/events",
+        "/api/v1/events/42",
+        "/api/v1/events/42/availability/stream",
+        "/api/v1/events/42/waitlist",
+        "/api/v1/admin/events/7/analytics",
+        "/api/v1/auth/login",
+        "/.well-known/jwks.json",
+    ],
+)
+def test_first_matching_ingress_path_picks_the_gateways_service(request_path: str) -> None:
+    # ingress-nginx anchors regex locations at the start and tries the longest first.
+    (ingress,) = render().of_kind("Ingress")
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    chosen = next(p for p in paths if re.match("^" + p["path"], request_path))
+    assert chosen["backend"]["service"]["name"] == f"evently-{service_for(request_path)}"
+
+
+def test_tls_and_host_in_prod() -> None:
+    (ingress,) = render(*VALUE_SETS["prod"]).of_kind("Ingress")
+    assert ingress["spec"]["tls"] == [
+        {"hosts": ["evently.example.com"], "secretName": "evently-tls"}
+    ]
+    assert ingress["spec"]["rules"][0]["host"] == "evently.example.com"
