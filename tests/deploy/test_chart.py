@@ -235,7 +235,6 @@ ALLOWED_OPERATOR_RULES = {
     ("evently.io", "events"),
     ("evently.io", "events/status"),
     ("evently.io", "events/finalizers"),
-    ("apps", "deployments"),
     ("apps", "deployments/scale"),
     ("autoscaling", "horizontalpodautoscalers"),
     ("", "events"),
@@ -252,9 +251,11 @@ def test_operator_rbac_is_namespaced_and_least_privilege(rendered: Rendered) -> 
         assert "delete" not in rule["verbs"]
         granted |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
     assert granted == ALLOWED_OPERATOR_RULES
-    write_verbs = {"patch", "update", "create"}
-    deployments = next(r for r in role["rules"] if r["resources"] == ["deployments"])
-    assert not write_verbs & set(deployments["verbs"]), "replicas change only via /scale"
+    creators = [r for r in role["rules"] if "create" in r["verbs"]]
+    assert {(g, r) for rule in creators for g in rule["apiGroups"] for r in rule["resources"]} == {
+        ("", "events"),
+        ("kopf.dev", "kopfpeerings"),
+    }, "the operator creates nothing but Kubernetes Events and its peering object"
     binding = rendered.get("RoleBinding", "evently-operator")
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "evently-operator", "namespace": "evently"}
@@ -272,17 +273,28 @@ def test_operator_runs_evently_operator_with_its_settings(rendered: Rendered) ->
     assert env["DATABASE_URL"]["secretKeyRef"]["key"] == "DATABASE_URL"
     assert env["INTERNAL_API_KEY"]["secretKeyRef"]["key"] == "INTERNAL_API_KEY"
     assert env["POD_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["PEERING_NAME"] == "evently-operator"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     config = rendered.get("ConfigMap", "evently-config")["data"]
     assert config["BOOKINGS_URL"] == "http://evently-bookings:8080"
-    peering = rendered.get("KopfPeering", env["PEERING_NAME"])
-    assert peering["metadata"]["namespace"] == "evently"
+
+
+def test_operator_without_peering_runs_standalone_and_alone() -> None:
+    out = render("--set", "operator.peering.enabled=false")
+    (container,) = pod_spec(out.get("Deployment", "evently-operator"))["containers"]
+    assert _env(container)["STANDALONE"] == "true" and "PEERING_NAME" not in _env(container)
+    error = _template_error(
+        "--set", "operator.peering.enabled=false", "--set", "operator.replicas=2"
+    )
+    assert "operator.peering.enabled" in error
 
 
 def test_operator_gets_a_role_and_peering_in_each_watched_namespace() -> None:
     out = render("--set", "operator.watchNamespaces={shows,festivals}")
     roles = {r["metadata"]["namespace"] for r in out.of_kind("Role")}
     assert roles == {"shows", "festivals"}
-    assert {p["metadata"]["namespace"] for p in out.of_kind("KopfPeering")} == roles
+    bindings = {b["metadata"]["namespace"] for b in out.of_kind("RoleBinding")}
+    assert bindings == roles
     (container,) = pod_spec(out.get("Deployment", "evently-operator"))["containers"]
     assert _env(container)["WATCH_NAMESPACES"] == "shows,festivals"
 
