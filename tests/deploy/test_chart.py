@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.deploy.chart import (
     VALUE_SETS,
@@ -71,6 +75,11 @@ def test_schema_rejects_a_wrong_type_naming_the_key(tmp_path: Path) -> None:
 def test_schema_rejects_a_sixth_service(tmp_path: Path) -> None:
     error = _template_error("-f", _values_file(tmp_path, {"services": {"payments": {}}}))
     assert "payments" in error
+
+
+def test_schema_rejects_signing_keys_that_are_not_json() -> None:
+    error = _template_error("--set", "secrets.jwtSigningKeys=-----BEGIN PRIVATE KEY-----")
+    assert "jwtSigningKeys" in error
 
 
 def test_schema_rejects_a_short_internal_api_key() -> None:
@@ -145,17 +154,29 @@ def test_shared_configmap_points_services_at_each_other(rendered: Rendered) -> N
 
 def test_per_service_env_and_overrides_merge_over_the_defaults() -> None:
     out = render(
-        "--set", "services.search.env.SEARCH_BACKEND=opensearch",
+        "--set", "services.search.env.OPENSEARCH_INDEX=evently-test",
         "--set", "services.bookings.replicas=7",
         "--set", "opensearch.url=http://opensearch:9200",
     )  # fmt: skip
     (search,) = pod_spec(out.get("Deployment", "evently-search"))["containers"]
-    assert _env(search)["SEARCH_BACKEND"] == "opensearch"
+    assert _env(search)["OPENSEARCH_INDEX"] == "evently-test"
     assert _env(search)["OPENSEARCH_URL"] == "http://opensearch:9200"
+    assert _env(search)["SEARCH_BACKEND"] == "opensearch"
     assert out.get("Deployment", "evently-bookings")["spec"]["replicas"] == 7
     assert out.get("Deployment", "evently-users")["spec"]["replicas"] == 2
     (users,) = pod_spec(out.get("Deployment", "evently-users"))["containers"]
-    assert "SEARCH_BACKEND" not in _env(users)
+    assert "OPENSEARCH_INDEX" not in _env(users)
+
+
+def test_opensearch_url_from_a_secret_switches_search_to_opensearch() -> None:
+    out = render("--set", "opensearch.existingSecret.name=opensearch-credentials")
+    (search,) = pod_spec(out.get("Deployment", "evently-search"))["containers"]
+    assert _env(search)["SEARCH_BACKEND"] == "opensearch"
+    assert _env(search)["OPENSEARCH_URL"] == {
+        "secretKeyRef": {"name": "opensearch-credentials", "key": "OPENSEARCH_URL"}
+    }
+    (plain,) = pod_spec(render().get("Deployment", "evently-search"))["containers"]
+    assert "SEARCH_BACKEND" not in _env(plain), "PostgreSQL search by default"
 
 
 # --- secrets and jobs ----------------------------------------------------------------
@@ -170,7 +191,11 @@ def test_generated_secret_holds_keys_dsn_and_admin_as_an_early_hook() -> None:
     secret = out.get("Secret", "evently")
     data = _decoded(secret)
     assert len(data["INTERNAL_API_KEY"]) >= 16
-    assert data["JWT_SIGNING_KEYS"].startswith("-----BEGIN PRIVATE KEY-----")
+    # The users service's format: JSON {"<kid>": "<Ed25519 private key PEM>"}.
+    ((kid, pem),) = json.loads(data["JWT_SIGNING_KEYS"]).items()
+    assert re.fullmatch(r"[A-Za-z0-9._-]{1,64}", kid)
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)
     password = data["POSTGRES_PASSWORD"]
     assert data["DATABASE_URL"] == (
         f"postgresql://evently:{password}@evently-postgresql:5432/evently"

@@ -100,7 +100,7 @@ def test_upgrade_keeps_the_generated_secrets(crds_installed: KubeCluster) -> Non
     namespace = crds_installed.create_namespace("keep")
     kept = {
         "INTERNAL_API_KEY": "kept-internal-key-0123456789",
-        "JWT_SIGNING_KEYS": "-----BEGIN PRIVATE KEY-----\nkept\n-----END PRIVATE KEY-----\n",
+        "JWT_SIGNING_KEYS": '{"key-kept": "-----BEGIN PRIVATE KEY-----\\nkept\\n..."}',
         "POSTGRES_PASSWORD": "keptpassword",
         "ADMIN_PASSWORD": "kept-admin-password",
     }
