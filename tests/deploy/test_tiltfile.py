@@ -136,6 +136,12 @@ def test_sample_event_is_applied_after_the_operator_when_present() -> None:
     assert sample.kwargs["resource_deps"] == ["operator"]
 
 
+def test_the_dashboard_configmap_is_grouped_when_the_chart_renders_it() -> None:
+    dashboard = "charts/evently/files/dashboards/evently.json"
+    tilt = run_tiltfile(files={dashboard: '{"title": "Evently"}'})
+    assert "evently-dashboard:configmap" in tilt.resource("prometheus").kwargs["objects"]
+
+
 def test_a_missing_sample_event_is_tolerated(tmp_path) -> None:
     tiltfile = tmp_path / "Tiltfile"
     text = (ROOT / "Tiltfile").read_text().replace(SAMPLE, "manifests/samples/absent.yaml")
