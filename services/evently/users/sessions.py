@@ -24,7 +24,10 @@ from evently.users.tokens import Session, mint_access_token, open_session
 
 def _invalid_credentials() -> Unauthorized:
     return Unauthorized(
-        "The email or password is incorrect.", code="invalid_credentials", headers={}
+        "The email or password is incorrect.",
+        code="invalid_credentials",
+        title="Invalid credentials",
+        headers={},
     )
 
 
