@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from evently.core.db import POOL
-from evently.users.rate_limit import Limit, count_attempt
+from evently.users.rate_limit import Limit, address_bucket, count_attempt
 from tests.users.helpers import login, register
 
 LIMITS = {
@@ -126,3 +126,10 @@ async def test_count_attempt_is_atomic_under_heavy_concurrency(users):
         )
         == 40
     )
+
+
+def test_ipv6_clients_are_counted_by_their_64_prefix():
+    assert address_bucket("2001:db8:1:2:aaaa::1") == address_bucket("2001:db8:1:2:bbbb::9")
+    assert address_bucket("2001:db8:1:3::1") != address_bucket("2001:db8:1:2::1")
+    assert address_bucket("192.0.2.1") == "192.0.2.1"
+    assert address_bucket("unknown") == "unknown"

@@ -61,6 +61,9 @@ def _create_admin_command(args: argparse.Namespace) -> int:
     except ApiError as exc:  # a weak password or a malformed email
         print(f"evently: {exc.detail}", file=sys.stderr)
         return 2
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"evently: cannot use the database: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

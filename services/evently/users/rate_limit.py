@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 
 import asyncpg
@@ -36,6 +37,17 @@ class CountedAttempt:
     window_ends: tuple[dt.datetime, ...]
 
 
+def address_bucket(address: str) -> str:
+    """An IPv4 address as it is; an IPv6 address by its /64, which one host usually owns."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def login_limits(settings: UsersSettings, email: str, address: str) -> list[Limit]:
     """The two buckets a login for ``email`` from ``address`` counts against."""
     # The account bucket holds a digest, not the email: typos and unknown emails
@@ -48,7 +60,7 @@ def login_limits(settings: UsersSettings, email: str, address: str) -> list[Limi
             settings.login_account_window_s,
         ),
         Limit(
-            f"address:{address}",
+            f"address:{address_bucket(address)}",
             settings.login_address_max_attempts,
             settings.login_address_window_s,
         ),
