@@ -190,6 +190,11 @@ def test_several_keys_need_an_explicit_active_kid():
 
 def test_exactly_one_key_source_is_required():
     with pytest.raises(SettingsError, match="exactly one of JWT_SIGNING_KEYS"):
-        settings_with()
+        load_keyring(settings_with())
     with pytest.raises(SettingsError, match="exactly one of JWT_SIGNING_KEYS"):
-        settings_with(JWT_SIGNING_KEYS="{}", JWT_SIGNING_KEYS_DIR="/tmp")
+        load_keyring(settings_with(JWT_SIGNING_KEYS="{}", JWT_SIGNING_KEYS_DIR="/tmp"))
+
+
+def test_the_users_app_will_not_build_without_keys(make_app):
+    with pytest.raises(SettingsError, match="exactly one of JWT_SIGNING_KEYS"):
+        make_app("users", env={"JWT_SIGNING_KEYS": ""})

@@ -93,6 +93,13 @@ def _keys_from_directory(directory: str) -> list[SigningKey]:
 
 def load_keyring(settings: UsersSettings) -> KeyRing:
     """Load the configured keys and pick the active one; raise ``SettingsError`` if unusable."""
+    if bool(settings.jwt_signing_keys) == bool(settings.jwt_signing_keys_dir):
+        raise SettingsError(
+            [
+                "set exactly one of JWT_SIGNING_KEYS (JSON of kid -> PEM) or "
+                "JWT_SIGNING_KEYS_DIR (a directory of <kid>.pem files)"
+            ]
+        )
     if settings.jwt_signing_keys_dir:
         keys = _keys_from_directory(settings.jwt_signing_keys_dir)
         source = "JWT_SIGNING_KEYS_DIR"

@@ -18,7 +18,8 @@ class UsersSettings(CommonSettings):
     refresh_token_ttl_s: int = setting(
         "REFRESH_TOKEN_TTL_S", 604_800, "refresh token lifetime in seconds (longer than access)"
     )
-    # Signing keys: exactly one of these two (see docs/auth.md, "Signing keys").
+    # Signing keys: exactly one of these two (see docs/auth.md, "Signing keys"); they
+    # are loaded and checked by keys.load_keyring when the app is built.
     jwt_signing_keys: str = setting(
         "JWT_SIGNING_KEYS", "", 'a JSON object {"<kid>": "<Ed25519 private key PEM>", ...}'
     )
@@ -50,11 +51,6 @@ class UsersSettings(CommonSettings):
             problems.append(
                 "REFRESH_TOKEN_TTL_S must be longer than ACCESS_TOKEN_TTL_S "
                 f"({self.refresh_token_ttl_s} <= {self.access_token_ttl_s})"
-            )
-        if bool(self.jwt_signing_keys) == bool(self.jwt_signing_keys_dir):
-            problems.append(
-                "set exactly one of JWT_SIGNING_KEYS (JSON of kid -> PEM) or "
-                "JWT_SIGNING_KEYS_DIR (a directory of <kid>.pem files)"
             )
         if problems:
             raise SettingsError(problems)
