@@ -204,7 +204,7 @@ async def ensure_admin(
                 list(ADMIN_ROLES),
                 list(ADMIN_PERMISSIONS),
             )
-            if created is None:  # created concurrently by someone else: go round again
+            if created is None:  # registered concurrently: the operator runs it again
                 raise _email_taken()
             REGISTRATIONS.labels("admin").inc()
             return created, "created"
