@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.deploy.chart import (
     VALUE_SETS,
@@ -191,11 +188,17 @@ def test_generated_secret_holds_keys_dsn_and_admin_as_an_early_hook() -> None:
     secret = out.get("Secret", "evently")
     data = _decoded(secret)
     assert len(data["INTERNAL_API_KEY"]) >= 16
-    # The users service's format: JSON {"<kid>": "<Ed25519 private key PEM>"}.
-    ((kid, pem),) = json.loads(data["JWT_SIGNING_KEYS"]).items()
-    assert re.fullmatch(r"[A-Za-z0-9._-]{1,64}", kid)
-    key = serialization.load_pem_private_key(pem.encode(), password=None)
-    assert isinstance(key, Ed25519PrivateKey)
+    # The users service's own loader accepts the generated key (JSON {kid: PEM}).
+    from evently.core.settings import load_settings
+    from evently.users.keys import load_keyring
+    from evently.users.settings import UsersSettings
+
+    environ = {"JWT_SIGNING_KEYS": data["JWT_SIGNING_KEYS"]} | {
+        k: v for k, v in data.items() if k in {"DATABASE_URL", "INTERNAL_API_KEY"}
+    }
+    keyring = load_keyring(load_settings(UsersSettings, environ))
+    ((kid, _),) = json.loads(data["JWT_SIGNING_KEYS"]).items()
+    assert keyring.active.kid == kid
     password = data["POSTGRES_PASSWORD"]
     assert data["DATABASE_URL"] == (
         f"postgresql://evently:{password}@evently-postgresql:5432/evently"
@@ -501,3 +504,40 @@ def test_dev_prometheus_config_and_rules_pass_promtool(chart_copy: Path, tmp_pat
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 rules found" in result.stdout
+
+
+# Plausible stand-ins for what the Secret holds, to check the env the chart builds.
+SECRET_STAND_INS = {
+    "DATABASE_URL": "postgresql://evently:secret@evently-postgresql:5432/evently",
+    "INTERNAL_API_KEY": "k" * 32,
+    "JWT_SIGNING_KEYS": '{"key-1": "-----BEGIN PRIVATE KEY-----..."}',
+    "OPENSEARCH_URL": "https://opensearch:9200",
+}
+
+
+def _pod_environment(rendered: Rendered, container: dict[str, Any]) -> dict[str, str]:
+    """The environment a container would get: ConfigMaps, then its env (Secrets stand-in)."""
+    environ: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        environ |= rendered.get("ConfigMap", source["configMapRef"]["name"])["data"]
+    for entry in container.get("env", []):
+        if "value" in entry:
+            environ[entry["name"]] = entry["value"]
+        elif "secretKeyRef" in entry.get("valueFrom", {}):
+            environ[entry["name"]] = SECRET_STAND_INS[entry["valueFrom"]["secretKeyRef"]["key"]]
+    return environ
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_each_service_accepts_the_environment_the_chart_gives_it(value_set: str) -> None:
+    from evently.core.settings import load_settings
+    from evently.services import load_service
+
+    rendered = render(*VALUE_SETS[value_set], "--set", "opensearch.url=https://opensearch:9200")
+    for name in SERVICES:
+        (container,) = pod_spec(rendered.get("Deployment", f"evently-{name}"))["containers"]
+        environ = _pod_environment(rendered, container)
+        settings = load_settings(load_service(name).settings_class, environ)
+        assert settings.port == 8080
+        assert settings.users_url == "http://evently-users:8080"
+        assert settings.trusted_proxies, "the ingress controller's hops are trusted"
