@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 
 import aiohttp
 import asyncpg
@@ -19,6 +18,7 @@ from tests.support.outbox_peers import (
     RecordingConsumer,
     create_outbox_schema,
     inbox_app,
+    wait_until,
 )
 
 SOURCE = "relaytest"
@@ -55,18 +55,6 @@ async def pending(conn, consumer: str = "c1") -> list[asyncpg.Record]:
 
 def keyed(messages: list[OutboxMessage]) -> list[tuple[str, int]]:
     return [(m.key, m.version) for m in messages]
-
-
-async def wait_until(condition, timeout_s: float = 10.0, step_s: float = 0.02) -> None:
-    """Poll ``condition`` (sync or async) until true, bounded by ``timeout_s``."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            result = condition()
-            if inspect.isawaitable(result):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(step_s)
 
 
 @contextlib.asynccontextmanager

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.events.conftest import event_body, venue
 
 ADMIN_EVENTS = "/api/v1/admin/events"
@@ -72,36 +70,39 @@ async def test_same_venue_name_and_city_in_any_case_is_one_venue(client, tokens,
     assert await db.fetchval("SELECT count(*) FROM events.venues") == 1
 
 
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"ends_at": "2020-01-01T00:00:00+00:00"}, "body.ends_at"),
-        ({"capacity": 0}, "body.capacity"),
-        ({"capacity": 501}, "body.capacity"),  # above the venue's 500
-        ({"price": "-1.00"}, "body.price"),
-        ({"price": "1.001"}, "body.price"),
-        ({"price": 1e20}, "body.price"),
-        ({"currency": "eur"}, "body.currency"),
-        ({"status": "cancelled"}, "body.status"),
-        ({"type": "Rock & Roll"}, "body.type"),
-        ({"starts_at": "2030-01-01T20:00:00"}, "body.starts_at"),  # no timezone
-        ({"sale_opens_at": "2099-01-01T00:00:00+00:00"}, "body.sale_closes_at"),
-        ({"max_per_user": 101}, "body.max_per_user"),
-        ({"hold_ttl_seconds": 0}, "body.hold_ttl_seconds"),
-        ({"managed_by": "kubernetes:default/x"}, "body.managed_by"),
-        ({"venue": {"name": "X", "address": "Y", "city": "Z"}}, "body.venue.capacity"),
-        ({"name": ""}, "body.name"),
-    ],
-)
+INVALID_FIELDS = [
+    ({"ends_at": "2020-01-01T00:00:00+00:00"}, "body.ends_at"),
+    ({"capacity": 0}, "body.capacity"),
+    ({"capacity": 501}, "body.capacity"),  # above the venue's 500
+    ({"price": "-1.00"}, "body.price"),
+    ({"price": "1.001"}, "body.price"),
+    ({"price": 1e20}, "body.price"),
+    ({"currency": "eur"}, "body.currency"),
+    ({"status": "cancelled"}, "body.status"),
+    ({"type": "Rock & Roll"}, "body.type"),
+    ({"starts_at": "2030-01-01T20:00:00"}, "body.starts_at"),  # no timezone
+    ({"sale_opens_at": "2099-01-01T00:00:00+00:00"}, "body.sale_closes_at"),
+    ({"max_per_user": 101}, "body.max_per_user"),
+    ({"hold_ttl_seconds": 0}, "body.hold_ttl_seconds"),
+    ({"managed_by": "kubernetes:default/x"}, "body.managed_by"),
+    ({"venue": {"name": "X", "address": "Y", "city": "Z"}}, "body.venue.capacity"),
+    ({"name": ""}, "body.name"),
+]
+
+
 async def test_create_refuses_invalid_fields_naming_them_and_writes_nothing(
-    client, tokens, db, overrides, field
+    client, tokens, db, subtests
 ):
-    response = await client.post(ADMIN_EVENTS, json=event_body(**overrides), headers=tokens.admin())
-    assert response.status == 400, await response.text()
-    assert response.content_type == "application/problem+json"
-    problem = await response.json()
-    assert problem["code"] == "validation_failed"
-    assert field in [e["field"] for e in problem["errors"]], problem
+    for overrides, field in INVALID_FIELDS:
+        with subtests.test(field=field, overrides=overrides):
+            response = await client.post(
+                ADMIN_EVENTS, json=event_body(**overrides), headers=tokens.admin()
+            )
+            assert response.status == 400, await response.text()
+            assert response.content_type == "application/problem+json"
+            problem = await response.json()
+            assert problem["code"] == "validation_failed"
+            assert field in [e["field"] for e in problem["errors"]], problem
     assert await db.fetchval("SELECT count(*) FROM events.events") == 0
     assert await db.fetchval("SELECT count(*) FROM events.outbox") == 0
 
@@ -131,34 +132,36 @@ async def test_create_refuses_malformed_json_and_wrong_content_type(client, toke
 # --- who may -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", ADMIN_EVENTS),
-        ("POST", ADMIN_EVENTS),
-        ("GET", f"{ADMIN_EVENTS}/1"),
-        ("PUT", f"{ADMIN_EVENTS}/1"),
-        ("DELETE", f"{ADMIN_EVENTS}/1"),
-    ],
-)
-async def test_admin_routes_need_an_admin_token_with_events_write(client, tokens, method, path):
+ADMIN_ROUTES = [
+    ("GET", ADMIN_EVENTS),
+    ("POST", ADMIN_EVENTS),
+    ("GET", f"{ADMIN_EVENTS}/1"),
+    ("PUT", f"{ADMIN_EVENTS}/1"),
+    ("DELETE", f"{ADMIN_EVENTS}/1"),
+]
+
+
+async def test_admin_routes_need_an_admin_token_with_events_write(client, tokens, db, subtests):
     body = event_body()
-    anonymous = await client.request(method, path, json=body)
-    assert anonymous.status == 401
-    assert (await anonymous.json())["code"] == "unauthorized"
-    customer = await client.request(method, path, json=body, headers=tokens.customer())
-    assert customer.status == 403
-    assert (await customer.json())["code"] == "admin_required"
     token = tokens.token(2, roles=("admin",), perms=("analytics:read",))
-    weak = await client.request(
-        method, path, json=body, headers={"Authorization": f"Bearer {token}"}
-    )
-    assert weak.status == 403
-    assert (await weak.json())["code"] == "permission_required"
-    forged = await client.request(
-        method, path, json=body, headers={"Authorization": "Bearer not.a.token"}
-    )
-    assert forged.status == 401
+    for method, path in ADMIN_ROUTES:
+        with subtests.test(method=method, path=path):
+            anonymous = await client.request(method, path, json=body)
+            assert anonymous.status == 401
+            assert (await anonymous.json())["code"] == "unauthorized"
+            customer = await client.request(method, path, json=body, headers=tokens.customer())
+            assert customer.status == 403
+            assert (await customer.json())["code"] == "admin_required"
+            weak = await client.request(
+                method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert weak.status == 403
+            assert (await weak.json())["code"] == "permission_required"
+            forged = await client.request(
+                method, path, json=body, headers={"Authorization": "Bearer not.a.token"}
+            )
+            assert forged.status == 401
+    assert await db.fetchval("SELECT count(*) FROM events.events") == 0
 
 
 async def test_a_token_signed_by_another_key_is_refused(client):
@@ -216,27 +219,30 @@ async def test_put_without_if_match_is_428(client, tokens):
     assert (await response.json())["code"] == "if_match_required"
 
 
-@pytest.mark.parametrize("if_match", ["abc", '"-1"', '"1.5"', ""])
-async def test_put_with_a_malformed_if_match_is_400(client, tokens, if_match):
+async def test_put_with_a_malformed_if_match_is_400(client, tokens, subtests):
     event = await create(client, tokens)
-    response = await client.put(
-        f"{ADMIN_EVENTS}/{event['id']}",
-        json=event_body(),
-        headers={**tokens.admin(), "If-Match": if_match},
-    )
-    assert response.status == 400
-    assert (await response.json())["code"] == "invalid_if_match"
+    for if_match in ["abc", '"-1"', '"1.5"', ""]:
+        with subtests.test(if_match=if_match):
+            response = await client.put(
+                f"{ADMIN_EVENTS}/{event['id']}",
+                json=event_body(name="New"),
+                headers={**tokens.admin(), "If-Match": if_match},
+            )
+            assert response.status == 400
+            assert (await response.json())["code"] == "invalid_if_match"
 
 
-@pytest.mark.parametrize("if_match", ['W/"1"', "1", "*"])
-async def test_put_accepts_weak_bare_and_wildcard_if_match(client, tokens, if_match):
+async def test_put_accepts_weak_bare_and_wildcard_if_match(client, tokens, subtests):
     event = await create(client, tokens)
-    response = await client.put(
-        f"{ADMIN_EVENTS}/{event['id']}",
-        json=event_body(name="New"),
-        headers={**tokens.admin(), "If-Match": if_match},
-    )
-    assert response.status == 200, await response.text()
+    for version, if_match in enumerate(['W/"1"', "2", "*"], start=1):
+        with subtests.test(if_match=if_match):
+            response = await client.put(
+                f"{ADMIN_EVENTS}/{event['id']}",
+                json=event_body(name=f"New {version}"),
+                headers={**tokens.admin(), "If-Match": if_match},
+            )
+            assert response.status == 200, await response.text()
+            assert (await response.json())["version"] == version + 1
 
 
 async def test_put_of_the_same_state_changes_nothing(client, tokens, db):

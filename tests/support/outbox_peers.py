@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -120,3 +121,15 @@ def inbox_app(
     add_inbox_route(api, schema, handlers)
     api.register(app)
     return app
+
+
+async def wait_until(condition, timeout_s: float = 10.0, step_s: float = 0.02) -> None:
+    """Poll ``condition`` (sync or async) until true, bounded by ``timeout_s``."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            result = condition()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(step_s)
