@@ -1,6 +1,6 @@
 """The events service's data shapes: what comes in, what is stored, what goes out.
 
-* ``EventInput`` (with ``VenueInput``) is a full description of an event as an admin or
+* ``EventInput`` (with ``EventVenueInput``) is a full description of an event as an admin or
   the Kubernetes operator sends it; its validators state every rule a request can
   break, so a bad request is refused before any SQL runs.
 * ``Event`` is one stored event with its venue, as the repository returns it.
@@ -41,7 +41,7 @@ MAX_LAYOUT_BYTES = 64 * 1024
 _strict = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class VenueInput(pydantic.BaseModel):
+class EventVenueInput(pydantic.BaseModel):
     """A venue embedded in an event; the same (name, city) means the same venue."""
 
     model_config = _strict
@@ -86,7 +86,7 @@ class EventInput(pydantic.BaseModel):
     hold_ttl_seconds: int = Field(default=600, ge=1, le=3600)
     waitlist_enabled: bool = True
     waitlist_offer_ttl_seconds: int = Field(default=900, ge=1, le=86400)
-    venue: VenueInput
+    venue: EventVenueInput
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> EventInput:
@@ -112,7 +112,7 @@ class EventInput(pydantic.BaseModel):
         return self
 
 
-class VenueSummary(pydantic.BaseModel):
+class EventVenueSummary(pydantic.BaseModel):
     """The venue as other services receive it."""
 
     id: int
@@ -122,7 +122,7 @@ class VenueSummary(pydantic.BaseModel):
     capacity: int
 
 
-class Venue(VenueSummary):
+class EventVenue(EventVenueSummary):
     """The venue as the API shows it, with its layout."""
 
     layout: dict[str, Any]
@@ -154,7 +154,7 @@ class _EventFields(pydantic.BaseModel):
 class PublicEvent(_EventFields):
     """An event as anyone may see it: every field but ``created_by``, with its venue."""
 
-    venue: Venue
+    venue: EventVenue
 
 
 class Event(PublicEvent):
@@ -175,7 +175,7 @@ class Event(PublicEvent):
 class EventChanged(_EventFields):
     """Payload of ``event.changed`` and of ``GET /internal/events/{id}`` (docs/events.md)."""
 
-    venue: VenueSummary
+    venue: EventVenueSummary
     created_by: int | None
 
 
