@@ -62,6 +62,10 @@ class EventVenueInput(pydantic.BaseModel):
         return layout
 
 
+# Earlier name, kept for callers (the operator); the class name stays unique in OpenAPI.
+VenueInput = EventVenueInput
+
+
 class EventInput(pydantic.BaseModel):
     """Everything that defines an event: the body of admin POST/PUT and the operator's spec.
 
