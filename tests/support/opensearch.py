@@ -84,10 +84,29 @@ class OpenSearchServer:
         self.stop()
         self.start()
 
-    def pause(self) -> None:
-        """Freeze the process (SIGSTOP): connections hang, data is kept."""
+    def pause(self, timeout_s: float = 5.0) -> None:
+        """Freeze the process (SIGSTOP): connections hang, data is kept.
+
+        Signal delivery is asynchronous, so wait until every thread is stopped; until
+        then the server could still answer a request sent right after the signal.
+        """
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + timeout_s
+        while not self._all_threads_stopped():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"osmem-server {self.process.pid} did not stop")
+            time.sleep(0.005)
+
+    def _all_threads_stopped(self) -> bool:
+        assert self.process is not None
+        tasks = f"/proc/{self.process.pid}/task"
+        states = []
+        for task in os.listdir(tasks):
+            with contextlib.suppress(FileNotFoundError), open(f"{tasks}/{task}/stat") as stat:
+                # the state follows the command name, which is in parentheses
+                states.append(stat.read().rsplit(")", 1)[1].split()[0])
+        return bool(states) and all(state in ("T", "t") for state in states)
 
     def resume(self) -> None:
         """Let a paused process run again (SIGCONT)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from evently.search.models import (
     SearchQuery,
     SearchResults,
     Suggestions,
+    fold,
 )
 
 # Failures that mean "cannot search right now", not "this request is wrong".
@@ -118,8 +120,16 @@ class PostgresBackend:
         )
 
     async def suggest(self, prefix: str, limit: int) -> Suggestions:
+        folded = fold(prefix)
+        words = re.findall(r"\w+", folded)
+        if not words:
+            return Suggestions(q=prefix, events=[], venues=[])
+        prefixes = " & ".join(f"{word}:*" for word in words)
+        starts_with = re.sub(r"([\\%_])", r"\\\1", folded) + "%"
         async with self._reading() as conn:
-            row = await conn.fetchrow(queries.SUGGEST, prefix, limit)
+            row = await conn.fetchrow(queries.SUGGEST, prefixes, starts_with, limit)
+            if not row["events"] and not row["venues"] and len(folded) >= 4:
+                row = await conn.fetchrow(queries.SUGGEST_SIMILAR, folded, starts_with, limit)
         return Suggestions(q=prefix, events=row["events"], venues=row["venues"])
 
     async def health(self) -> str | None:

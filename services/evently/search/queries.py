@@ -21,6 +21,7 @@ REINDEX_RUN_LOCK = LockKey.of("search-reindex-run", 0)
 # Suggestions tolerate typos: a typed word matches a name word whose trigram
 # word_similarity reaches this ("jaz" ~ "jazz" 0.75, "concrt" ~ "concert" 0.57).
 SUGGEST_SIMILARITY = 0.5
+FACET_SIZE = 50  # values per facet, most frequent first
 
 DOCUMENT_COLUMNS = """event_id, event_version, inventory_version, searchable, status, name,
     description, type, starts_at, ends_at, price, currency, venue_id, venue_name, city,
@@ -103,7 +104,9 @@ PREPARE_READ = (
     f"SET LOCAL pg_trgm.word_similarity_threshold = {SUGGEST_SIMILARITY}; "
     # Statements differ in shape per filter combination, but not per value: plan each
     # execution for its values (a fuzzy word list, a narrow date range...).
-    "SET LOCAL plan_cache_mode = force_custom_plan"
+    "SET LOCAL plan_cache_mode = force_custom_plan; "
+    # Matches are counted and ranked in memory; enough for 100,000 without spilling.
+    "SET LOCAL work_mem = '32MB'"
 )
 ALL_WORDS_FROM_DOCUMENTS = f"""
 INSERT INTO search.words (word)
@@ -111,37 +114,42 @@ SELECT DISTINCT w FROM search.documents u, {_WORDS_OF_DOCUMENT} AS w
 WHERE u.searchable AND length(w) BETWEEN 3 AND 40
 ON CONFLICT DO NOTHING"""
 
-# Suggestions: names where the typed text starts the name, starts a word, appears, or
-# (typos) is similar to a word; best first.
-SUGGEST = """
-WITH typed AS (
-    SELECT search.fold($1) AS folded,
-           replace(replace(replace(search.fold($1), '\\', '\\\\'), '%', '\\%'), '_', '\\_')
-               AS pattern
-), events AS (
-    SELECT d.name AS text, d.name_folded AS folded, min(d.starts_at) AS first_start
-    FROM search.documents d, typed t
-    WHERE d.searchable
-      AND (d.name_folded LIKE '%' || t.pattern || '%' OR d.name_folded %> t.folded)
-    GROUP BY d.name, d.name_folded, t.folded, t.pattern
-    ORDER BY (d.name_folded LIKE t.pattern || '%') DESC,
-             ((' ' || d.name_folded) LIKE '% ' || t.pattern || '%') DESC,
-             word_similarity(t.folded, d.name_folded) DESC, first_start, d.name
-    LIMIT $2
+# Suggestions: names with a word starting with each typed word (prefix tsquery on the
+# GIN-indexed unstemmed words), names starting with the typed text first, then the names
+# with the most events. Grouping is bounded to the first SUGGEST_CANDIDATES rows.
+SUGGEST_CANDIDATES = 5000
+_SUGGEST_TEMPLATE = """
+WITH events AS (
+    SELECT n.name FROM (
+        SELECT d.name, d.name_folded, count(*) AS events FROM (
+            SELECT name, name_folded FROM search.documents
+            WHERE searchable AND {name_match} LIMIT {candidates}) d
+        GROUP BY d.name, d.name_folded) n
+    ORDER BY (n.name_folded LIKE $2) DESC, n.events DESC, n.name
+    LIMIT $3
 ), venues AS (
-    SELECT d.venue_name AS text, d.city
-    FROM search.documents d, typed t
-    WHERE d.searchable AND d.venue_name <> ''
-      AND (d.venue_folded LIKE '%' || t.pattern || '%' OR d.venue_folded %> t.folded)
-    GROUP BY d.venue_name, d.venue_folded, d.city, t.folded, t.pattern
-    ORDER BY (d.venue_folded LIKE t.pattern || '%') DESC,
-             ((' ' || d.venue_folded) LIKE '% ' || t.pattern || '%') DESC,
-             word_similarity(t.folded, d.venue_folded) DESC, d.venue_name, d.city
-    LIMIT $2
+    SELECT v.venue_name, v.city FROM (
+        SELECT d.venue_name, d.venue_folded, d.city, count(*) AS events FROM (
+            SELECT venue_name, venue_folded, city FROM search.documents
+            WHERE searchable AND venue_name <> '' AND {venue_match} LIMIT {candidates}) d
+        GROUP BY d.venue_name, d.venue_folded, d.city) v
+    ORDER BY (v.venue_folded LIKE $2) DESC, v.events DESC, v.venue_name, v.city
+    LIMIT $3
 )
-SELECT (SELECT coalesce(jsonb_agg(text), '[]') FROM events) AS events,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('name', text, 'city', city)), '[]')
+SELECT (SELECT coalesce(jsonb_agg(name), '[]') FROM events) AS events,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('name', venue_name, 'city', city)), '[]')
         FROM venues) AS venues"""
+# $1: prefix tsquery text ('jaz:*'), $2: LIKE pattern for "starts with", $3: limit.
+SUGGEST = _SUGGEST_TEMPLATE.format(
+    name_match="name_words @@ to_tsquery('pg_catalog.simple', $1)",
+    venue_match="venue_words @@ to_tsquery('pg_catalog.simple', $1)",
+    candidates=SUGGEST_CANDIDATES,
+)
+# When nothing starts with what was typed: names with a similar word (typos).
+# $1: the folded typed text.
+SUGGEST_SIMILAR = _SUGGEST_TEMPLATE.format(
+    name_match="name_folded %> $1", venue_match="venue_folded %> $1", candidates=500
+)
 
 REINDEX_TABLE = "REINDEX TABLE CONCURRENTLY search.documents"
 ANALYZE_TABLE = "ANALYZE search.documents"
@@ -169,21 +177,12 @@ _HIGHLIGHTS = f""", 'highlights', jsonb_build_object(
 # Typo tolerance, used only when the words as typed match nothing: each query word may
 # be any known word within OpenSearch's AUTO fuzziness (3-5 letters: one edit, longer:
 # two), found through the trigram index of search.words; any of them may match.
-_TEXT_CTES = """
-typed AS (SELECT websearch_to_tsquery('search.evently', {q}) AS tsq),
-exact AS (
-    SELECT EXISTS (SELECT 1 FROM search.documents d, typed i
-                   WHERE d.searchable AND d.tsv @@ i.tsq AND {all_filters}) AS found
-),
-text_query AS (
-    SELECT CASE WHEN e.found THEN i.tsq ELSE (
-        SELECT to_tsquery('search.evently', coalesce(string_agg(DISTINCT w.word, ' | '), ''))
-        FROM unnest({words}::text[]) AS q(word)
-        JOIN search.words w ON w.word % q.word
-         AND levenshtein(w.word, q.word) <= CASE WHEN length(q.word) <= 5 THEN 1 ELSE 2 END
-    ) END AS tsq
-    FROM typed i, exact e
-),"""
+_FUZZY_QUERY = """
+    SELECT to_tsquery('search.evently', coalesce(string_agg(DISTINCT w.word, ' | '), ''))
+        AS tsq
+    FROM unnest({words}::text[]) AS q(word)
+    JOIN search.words w ON w.word % q.word
+     AND levenshtein(w.word, q.word) <= CASE WHEN length(q.word) <= 5 THEN 1 ELSE 2 END"""
 
 _ORDER = {
     "relevance": "m.score DESC, m.starts_at, m.event_id",
@@ -230,42 +229,75 @@ def search_statement(query: SearchQuery) -> tuple[str, list[Any]]:
     def city_ok(alias: str) -> str:
         return f"{alias}.city_key = search.fold({city_value})" if city_value else "true"
 
-    text_ctes, text_source, score, highlights, highlight_join = "", "", "0::float8", "", ""
+    relevance = query.effective_sort == "relevance"
+
+    def matches(source: str, condition: str, tsq: str) -> str:
+        # Ranking every match costs; it is skipped unless it is the order.
+        score = f"ts_rank(d.tsv, {tsq}, 1)::float8" if relevance and tsq else "0::float8"
+        where = " AND ".join([*common, *([condition] if condition else [])])
+        return f"""
+    SELECT d.event_id, d.type, d.city, d.starts_at, d.price, {score} AS score,
+           {type_ok("d")} AS type_ok, {city_ok("d")} AS city_ok
+    FROM search.documents d{source}
+    WHERE {where}"""
+
     if query.q:
-        all_filters = " AND ".join([*common, type_ok("d"), city_ok("d")])
-        text_ctes = _TEXT_CTES.format(
-            q=p.add(query.q), words=p.add(query.fuzzy_words), all_filters=all_filters
-        )
-        text_source = ", text_query t"
-        common.append("d.tsv @@ t.tsq")
-        score = "ts_rank(d.tsv, t.tsq, 1)::float8"
+        q, words = p.add(query.q), p.add(query.fuzzy_words)
+        typed = f"websearch_to_tsquery('search.evently', {q})"
+        # The words as typed first; only if they match nothing (with every filter) the
+        # fuzzy query runs at all. Its one-time filter skips it otherwise.
+        text_ctes = f"""
+typed AS (SELECT {typed} AS tsq),
+exact_matched AS MATERIALIZED ({matches(", typed i", f"d.tsv @@ {typed}", "i.tsq")}
+),
+found AS (SELECT EXISTS (SELECT 1 FROM exact_matched m WHERE m.type_ok AND m.city_ok) AS exact),
+fuzzy AS ({_FUZZY_QUERY.format(words=words)}
+),
+fuzzy_matched AS MATERIALIZED ({
+            matches(", fuzzy f", "NOT (SELECT exact FROM found) AND d.tsv @@ f.tsq", "f.tsq")
+        }
+),
+text_query AS (
+    SELECT CASE WHEN (SELECT exact FROM found) THEN (SELECT tsq FROM typed)
+                ELSE (SELECT tsq FROM fuzzy) END AS tsq
+),
+matched AS (SELECT * FROM exact_matched UNION ALL SELECT * FROM fuzzy_matched),"""
         highlights = _HIGHLIGHTS
         highlight_join = " CROSS JOIN text_query t"
+    else:
+        text_ctes = f"\nmatched AS MATERIALIZED ({matches('', '', '')}\n),"
+        highlights, highlight_join = "", ""
     order = _ORDER[query.effective_sort]
     limit, offset = p.add(query.limit), p.add(query.offset)
     hit = _HIT_FIELDS.format(highlights=highlights)
+    # One pass over the matches counts the total and both facets (GROUPING SETS): the
+    # type facet counts matches passing the city filter, the city facet those passing
+    # the type filter, the total those passing both.
     sql = f"""
 WITH {text_ctes}
-matched AS MATERIALIZED (
-    SELECT d.event_id, d.type, d.city, d.city_key, d.starts_at, d.price, {score} AS score
-    FROM search.documents d{text_source}
-    WHERE {" AND ".join(common)}
+counts AS (
+    SELECT m.type, m.city, GROUPING(m.type, m.city) AS grouped,
+           count(*) FILTER (WHERE m.type_ok AND m.city_ok) AS total,
+           count(*) FILTER (WHERE m.city_ok) AS type_count,
+           count(*) FILTER (WHERE m.type_ok) AS city_count
+    FROM matched m
+    GROUP BY GROUPING SETS ((), (m.type), (m.city))
 ), page AS (
     SELECT m.* FROM matched m
-    WHERE {type_ok("m")} AND {city_ok("m")}
+    WHERE m.type_ok AND m.city_ok
     ORDER BY {order}
     LIMIT {limit} OFFSET {offset}
 )
 SELECT
-    (SELECT count(*) FROM matched m WHERE {type_ok("m")} AND {city_ok("m")}) AS total,
-    (SELECT coalesce(jsonb_agg(jsonb_build_object('value', f.type, 'count', f.n)
-                               ORDER BY f.n DESC, f.type), '[]')
-     FROM (SELECT m.type, count(*) AS n FROM matched m WHERE {city_ok("m")}
-           GROUP BY m.type ORDER BY n DESC, m.type LIMIT 50) f) AS type_facet,
-    (SELECT coalesce(jsonb_agg(jsonb_build_object('value', f.city, 'count', f.n)
-                               ORDER BY f.n DESC, f.city), '[]')
-     FROM (SELECT m.city, count(*) AS n FROM matched m WHERE {type_ok("m")}
-           GROUP BY m.city ORDER BY n DESC, m.city LIMIT 50) f) AS city_facet,
+    (SELECT c.total FROM counts c WHERE c.grouped = 3) AS total,
+    (SELECT coalesce(jsonb_agg(jsonb_build_object('value', f.type, 'count', f.type_count)
+                               ORDER BY f.type_count DESC, f.type), '[]')
+     FROM (SELECT c.type, c.type_count FROM counts c WHERE c.grouped = 1 AND c.type_count > 0
+           ORDER BY c.type_count DESC, c.type LIMIT {FACET_SIZE}) f) AS type_facet,
+    (SELECT coalesce(jsonb_agg(jsonb_build_object('value', f.city, 'count', f.city_count)
+                               ORDER BY f.city_count DESC, f.city), '[]')
+     FROM (SELECT c.city, c.city_count FROM counts c WHERE c.grouped = 2 AND c.city_count > 0
+           ORDER BY c.city_count DESC, c.city LIMIT {FACET_SIZE}) f) AS city_facet,
     (SELECT coalesce(jsonb_agg({hit} ORDER BY {order}), '[]')
      FROM page m JOIN search.documents d USING (event_id){highlight_join}) AS hits"""
     return sql, p.values

@@ -57,6 +57,11 @@ CREATE TABLE search.documents (
     city_key          text        GENERATED ALWAYS AS (search.fold(city)) STORED,
     name_folded       text        GENERATED ALWAYS AS (search.fold(name)) STORED,
     venue_folded      text        GENERATED ALWAYS AS (search.fold(venue_name)) STORED,
+    -- Unstemmed words of the name and of the venue, for "starts with" suggestions.
+    name_words        tsvector    GENERATED ALWAYS AS (
+        to_tsvector('pg_catalog.simple', search.fold(name))) STORED,
+    venue_words       tsvector    GENERATED ALWAYS AS (
+        to_tsvector('pg_catalog.simple', search.fold(venue_name))) STORED,
     -- Weighted: name (A) > venue and city (B) > description (C).
     tsv               tsvector    GENERATED ALWAYS AS (
         setweight(to_tsvector('search.evently', name), 'A')
@@ -66,11 +71,17 @@ CREATE TABLE search.documents (
 
 -- Searches only ever look at searchable rows; the rest are version tombstones.
 CREATE INDEX documents_tsv_idx ON search.documents USING gin (tsv) WHERE searchable;
+CREATE INDEX documents_name_words_idx ON search.documents USING gin (name_words) WHERE searchable;
+CREATE INDEX documents_venue_words_idx ON search.documents
+    USING gin (venue_words) WHERE searchable;
+-- Suggestions for a misspelt prefix ("jaz nigt") fall back to trigram similarity.
 CREATE INDEX documents_name_trgm_idx ON search.documents
     USING gin (name_folded gin_trgm_ops) WHERE searchable;
 CREATE INDEX documents_venue_trgm_idx ON search.documents
     USING gin (venue_folded gin_trgm_ops) WHERE searchable;
-CREATE INDEX documents_starts_at_idx ON search.documents (starts_at, event_id) WHERE searchable;
+-- Listings (no text) read dates, facets and filters from this index alone.
+CREATE INDEX documents_listing_idx ON search.documents (starts_at, event_id)
+    INCLUDE (type, city, city_key, price, available) WHERE searchable;
 CREATE INDEX documents_price_idx ON search.documents (price, starts_at, event_id) WHERE searchable;
 CREATE INDEX documents_city_idx ON search.documents (city_key, starts_at) WHERE searchable;
 CREATE INDEX documents_type_idx ON search.documents (type, starts_at) WHERE searchable;
