@@ -395,6 +395,7 @@ async def measure_queries(
         for category in ("text", "text_filters", "facets", "suggest"):
             latencies: list[float] = []
             hits: list[int] = []
+            slowest: list[tuple[float, dict[str, str]]] = []
             started = time.perf_counter()
             while len(latencies) < per_category and time.perf_counter() - started < budget_s:
                 path, params = query_mix(rng, category)
@@ -405,6 +406,7 @@ async def measure_queries(
                         raise RuntimeError(f"{path} {params} -> {response.status}: {body}")
                 latencies.append((time.perf_counter() - sent) * 1000)
                 hits.append(body.get("total", len(body.get("events", []))))
+                slowest = sorted([*slowest, (latencies[-1], params)], key=lambda s: -s[0])[:5]
             results[category] = {
                 "queries": len(latencies),
                 "p50_ms": round(percentile(latencies, 0.50), 2),
@@ -412,9 +414,35 @@ async def measure_queries(
                 "p99_ms": round(percentile(latencies, 0.99), 2),
                 "max_ms": round(max(latencies), 2),
                 "mean_total_hits": round(statistics.fmean(hits)),
+                "slowest": [{"ms": round(ms, 1), "params": p} for ms, p in slowest],
             }
-            print(f"  {category:13s} {results[category]}", flush=True)
+            summary = {k: v for k, v in results[category].items() if k != "slowest"}
+            print(f"  {category:13s} {summary}", flush=True)
     return results
+
+
+async def measure_reference(base_url: str, dsn: str, rounds: int = 30) -> dict[str, float]:
+    """How fast this machine is right now: an empty HTTP round trip and a plain count
+    over all documents, measured in the same run (the machine is shared)."""
+    http, scan = [], []
+    async with aiohttp.ClientSession(base_url) as session:
+        for _ in range(rounds):
+            sent = time.perf_counter()
+            async with session.get("/healthz") as response:
+                await response.read()
+            http.append((time.perf_counter() - sent) * 1000)
+    conn = await asyncpg.connect(dsn)
+    try:
+        for _ in range(rounds):
+            sent = time.perf_counter()
+            await conn.fetchval("SELECT count(*) FROM search.documents")
+            scan.append((time.perf_counter() - sent) * 1000)
+    finally:
+        await conn.close()
+    return {
+        "healthz_http_p50_ms": round(percentile(http, 0.5), 2),
+        "count_all_documents_p50_ms": round(percentile(scan, 0.5), 2),
+    }
 
 
 async def serve_search(settings: SearchSettings) -> tuple[Any, str]:
@@ -451,6 +479,8 @@ async def run(args: argparse.Namespace, admin_dsn: str) -> dict[str, Any]:
         print("querying through HTTP ...", flush=True)
         runner, base_url = await serve_search(settings)
         try:
+            reference = await measure_reference(base_url, dsn)
+            print(f"  reference     {reference}", flush=True)
             latency = await measure_queries(base_url, args.queries, args.seconds)
         finally:
             await runner.cleanup()
@@ -468,6 +498,7 @@ async def run(args: argparse.Namespace, admin_dsn: str) -> dict[str, Any]:
         "bulk_load": loaded,
         "indexing": indexing,
         "queries": latency,
+        "reference": reference,
         "target": {
             "category": TARGET_CATEGORY,
             "p95_ms_below": TARGET_P95_MS,

@@ -338,3 +338,21 @@ async def test_reindex_keeps_every_result(feed, search, search_app):
     assert report.documents == 2
     assert await search(q="jazz", sort="date") == before
     assert ids(before) == [1, 3]
+
+
+async def test_typo_tolerance_does_not_replace_an_empty_filtered_result(feed, search):
+    await feed.publish(1, name="Hamlet", city="Berlin")
+    await feed.publish(2, name="Gamlet Remix", city="Munich")
+
+    # "hamlet" is spelt right: in Munich there is none, and that is the answer.
+    assert ids(await search(q="hamlet", city="Munich")) == []
+    assert ids(await search(q="hamlet")) == [1]
+
+
+async def test_hyphenated_words_match_with_or_without_the_hyphen(feed, search):
+    await feed.publish(1, name="Hip-Hop Jam")
+    await feed.publish(2, name="Stand up comedy")
+
+    assert ids(await search(q="hip-hop")) == [1]
+    assert ids(await search(q="hip hop jam")) == [1]
+    assert ids(await search(q="stand-up")) == [2]

@@ -54,6 +54,7 @@ from evently.search.opensearch_index import (
     index_template,
     search_body,
     suggest_body,
+    text_only_body,
 )
 from evently.search.settings import SearchSettings
 
@@ -143,10 +144,14 @@ class OpenSearchBackend:
     async def search(self, query: SearchQuery) -> SearchResults:
         async with self._calling("search"):
             result = await self.client.search(index=self.alias, body=search_body(query))
-            if query.q and result["hits"]["total"]["value"] == 0:  # typos? try fuzzily
-                result = await self.client.search(
-                    index=self.alias, body=search_body(query, fuzzy=True)
-                )
+            if query.q and result["hits"]["total"]["value"] == 0:
+                # Nothing with these filters. Only if the words match no event at all
+                # (a typo, not filters excluding everything) search again, fuzzily.
+                typed = await self.client.count(index=self.alias, body=text_only_body(query))
+                if typed["count"] == 0:
+                    result = await self.client.search(
+                        index=self.alias, body=search_body(query, fuzzy=True)
+                    )
         hits = [_hit(raw) for raw in result["hits"]["hits"]]
         aggs = result["aggregations"]
         return SearchResults(

@@ -17,6 +17,7 @@ MAX_FUZZY_WORDS = 5
 # indexing), turned into <em> after the text around them is HTML-escaped.
 MARK_START, MARK_END = "\ue000", "\ue001"
 _MARKS = str.maketrans("", "", MARK_START + MARK_END)
+_INNER_HYPHEN = re.compile(r"(?<=\w)-(?=\w)")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 SortOrder = Literal["relevance", "date", "price"]
@@ -122,6 +123,12 @@ class SearchQuery(pydantic.BaseModel):
         if self.sort is not None:
             return self.sort
         return "relevance" if self.q else "date"
+
+    @property
+    def text(self) -> str:
+        """``q`` with hyphens inside words read as spaces ("stand-up" -> "stand up"), so
+        they need no phrase matching; a leading "-" still excludes, quotes still quote."""
+        return _INNER_HYPHEN.sub(" ", self.q or "")
 
     @property
     def offset(self) -> int:

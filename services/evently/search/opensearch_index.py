@@ -221,7 +221,7 @@ def search_body(query: SearchQuery, *, fuzzy: bool = False) -> dict[str, Any]:
     ``type`` and ``city`` go in ``post_filter`` so each facet can honour every filter
     except its own; the hits honour all of them.
     """
-    must = [_text_query(query.q, fuzzy=fuzzy)] if query.q else [{"match_all": {}}]
+    must = [_text_query(query.text, fuzzy=fuzzy)] if query.q else [{"match_all": {}}]
     type_filter = {"term": {"type": query.type}} if query.type else None
     city_filter = {"term": {"city.key": fold(query.city)}} if query.city else None
     post = [f for f in (type_filter, city_filter) if f is not None]
@@ -247,6 +247,13 @@ def search_body(query: SearchQuery, *, fuzzy: bool = False) -> dict[str, Any]:
             },
         }
     return body
+
+
+def text_only_body(query: SearchQuery) -> dict[str, Any]:
+    """Visible events matching the words as typed, ignoring every filter (for counting)."""
+    return {
+        "query": {"bool": {"must": [_text_query(query.text, fuzzy=False)], "filter": [VISIBLE]}}
+    }
 
 
 def suggest_body(field: str, collapse: str, prefix: str, limit: int) -> dict[str, Any]:

@@ -174,7 +174,10 @@ _HIGHLIGHTS = f""", 'highlights', jsonb_build_object(
         'description', ts_headline('search.evently', d.description, t.tsq,
                                    {_HEADLINE_FRAGMENTS}))"""
 
-# Typo tolerance, used only when the words as typed match nothing: each query word may
+# Must be written exactly as documents_text_idx is defined, for the index to be used.
+DOCUMENT_TEXT = "(d.title_tsv || setweight(to_tsvector('search.evently', d.description), 'C'))"
+
+# Typo tolerance, used only when the words as typed match no event: each query word may
 # be any known word within OpenSearch's AUTO fuzziness (3-5 letters: one edit, longer:
 # two), found through the trigram index of search.words; any of them may match.
 _FUZZY_QUERY = """
@@ -233,7 +236,8 @@ def search_statement(query: SearchQuery) -> tuple[str, list[Any]]:
 
     def matches(source: str, condition: str, tsq: str) -> str:
         # Ranking every match costs; it is skipped unless it is the order.
-        score = f"ts_rank(d.tsv, {tsq}, 1)::float8" if relevance and tsq else "0::float8"
+        # Rank by name, venue and city; description-only matches follow, by date.
+        score = f"ts_rank(d.title_tsv, {tsq}, 1)::float8" if relevance and tsq else "0::float8"
         where = " AND ".join([*common, *([condition] if condition else [])])
         return f"""
     SELECT d.event_id, d.type, d.city, d.starts_at, d.price, {score} AS score,
@@ -242,19 +246,27 @@ def search_statement(query: SearchQuery) -> tuple[str, list[Any]]:
     WHERE {where}"""
 
     if query.q:
-        q, words = p.add(query.q), p.add(query.fuzzy_words)
+        q, words = p.add(query.text), p.add(query.fuzzy_words)
         typed = f"websearch_to_tsquery('search.evently', {q})"
-        # The words as typed first; only if they match nothing (with every filter) the
-        # fuzzy query runs at all. Its one-time filter skips it otherwise.
+        # The words as typed first. Only if they match no event at all (a typo, not
+        # filters excluding everything) does the fuzzy query run; its one-time filter
+        # skips it otherwise.
         text_ctes = f"""
 typed AS (SELECT {typed} AS tsq),
-exact_matched AS MATERIALIZED ({matches(", typed i", f"d.tsv @@ {typed}", "i.tsq")}
+exact_matched AS MATERIALIZED ({matches(", typed i", f"{DOCUMENT_TEXT} @@ {typed}", "i.tsq")}
 ),
-found AS (SELECT EXISTS (SELECT 1 FROM exact_matched m WHERE m.type_ok AND m.city_ok) AS exact),
+found AS (
+    SELECT EXISTS (SELECT 1 FROM exact_matched)
+        OR EXISTS (SELECT 1 FROM search.documents d
+                   WHERE d.searchable AND {DOCUMENT_TEXT} @@ {typed})
+        AS exact
+),
 fuzzy AS ({_FUZZY_QUERY.format(words=words)}
 ),
 fuzzy_matched AS MATERIALIZED ({
-            matches(", fuzzy f", "NOT (SELECT exact FROM found) AND d.tsv @@ f.tsq", "f.tsq")
+            matches(
+                ", fuzzy f", f"NOT (SELECT exact FROM found) AND {DOCUMENT_TEXT} @@ f.tsq", "f.tsq"
+            )
         }
 ),
 text_query AS (

@@ -62,15 +62,19 @@ CREATE TABLE search.documents (
         to_tsvector('pg_catalog.simple', search.fold(name))) STORED,
     venue_words       tsvector    GENERATED ALWAYS AS (
         to_tsvector('pg_catalog.simple', search.fold(venue_name))) STORED,
-    -- Weighted: name (A) > venue and city (B) > description (C).
-    tsv               tsvector    GENERATED ALWAYS AS (
+    -- Name (weight A) and venue and city (B); ranking uses this small vector only.
+    title_tsv         tsvector    GENERATED ALWAYS AS (
         setweight(to_tsvector('search.evently', name), 'A')
-        || setweight(to_tsvector('search.evently', venue_name || ' ' || city), 'B')
-        || setweight(to_tsvector('search.evently', description), 'C')) STORED
+        || setweight(to_tsvector('search.evently', venue_name || ' ' || city), 'B')) STORED
 );
 
+-- Full text over everything, description with weight C. Only the index holds the whole
+-- vector: storing it would double the rows' width, and every broad search reads rows.
+-- Not partial, so the planner has statistics for the expression.
+CREATE INDEX documents_text_idx ON search.documents USING gin (
+    (title_tsv || setweight(to_tsvector('search.evently', description), 'C')));
+
 -- Searches only ever look at searchable rows; the rest are version tombstones.
-CREATE INDEX documents_tsv_idx ON search.documents USING gin (tsv) WHERE searchable;
 CREATE INDEX documents_name_words_idx ON search.documents USING gin (name_words) WHERE searchable;
 CREATE INDEX documents_venue_words_idx ON search.documents
     USING gin (venue_words) WHERE searchable;
