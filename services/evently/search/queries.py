@@ -277,7 +277,9 @@ matched AS (SELECT * FROM exact_matched UNION ALL SELECT * FROM fuzzy_matched),"
         highlights = _HIGHLIGHTS
         highlight_join = " CROSS JOIN text_query t"
     else:
-        text_ctes = f"\nmatched AS MATERIALIZED ({matches('', '', '')}\n),"
+        # A listing reads the covering index twice (counts; page in index order) rather
+        # than copying every row aside.
+        text_ctes = f"\nmatched AS NOT MATERIALIZED ({matches('', '', '')}\n),"
         highlights, highlight_join = "", ""
     order = _ORDER[query.effective_sort]
     limit, offset = p.add(query.limit), p.add(query.offset)
