@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -82,7 +83,18 @@ def search_app(make_app: Callable[..., web.Application], search_env: dict[str, s
 
 @pytest.fixture
 async def client(aiohttp_client, search_app: web.Application) -> TestClient:
-    return await aiohttp_client(search_app)
+    """A client of the running app, once it reports ready (as Kubernetes would wait)."""
+    client = await aiohttp_client(search_app)
+    await wait_until_ready(client)
+    return client
+
+
+async def wait_until_ready(client: TestClient, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (response := await client.get("/readyz")).status != 200:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not ready after {timeout_s}s: {await response.text()}")
+        await asyncio.sleep(0.05)
 
 
 class Feeder:

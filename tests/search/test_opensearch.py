@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import asyncpg
 import pytest
@@ -22,21 +21,10 @@ from evently.core.db import POOL
 from evently.search.backend import SEARCH_BACKEND, ReindexBusy
 from evently.search.models import SearchDocument
 from evently.search.queries import DOCUMENT_COLUMNS, REINDEX_RUN_LOCK
-from tests.search.conftest import ids, names
+from tests.search.conftest import ids, names, wait_until_ready
 
 pytestmark = pytest.mark.parametrize("search_backend", ["opensearch"])
 ALIAS = "evently-events"
-
-
-async def wait_until_ready(client, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if (await client.get("/readyz")).status == 200:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(
-        f"not ready after {timeout_s}s: {await (await client.get('/readyz')).text()}"
-    )
 
 
 async def assert_unavailable(client) -> None:

@@ -201,8 +201,8 @@ class OpenSearchBackend:
     # ---- lifecycle ----
 
     async def start(self) -> None:
-        """Prepare the index now if OpenSearch answers; keep checking in the background."""
-        await self.ensure_index()
+        """Check the index in the background: never block start-up on OpenSearch (a first
+        build may take minutes); /readyz says when searching works."""
         self._maintenance = asyncio.create_task(self._maintain(), name="search-index-check")
 
     async def close(self) -> None:
@@ -213,8 +213,8 @@ class OpenSearchBackend:
 
     async def _maintain(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.opensearch_check_interval_s)
             await self.ensure_index()
+            await asyncio.sleep(self.settings.opensearch_check_interval_s)
 
     async def ensure_index(self) -> bool:
         """Install the template; build the index from PostgreSQL if the alias is missing.
