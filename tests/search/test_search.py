@@ -356,3 +356,13 @@ async def test_hyphenated_words_match_with_or_without_the_hyphen(feed, search):
     assert ids(await search(q="hip-hop")) == [1]
     assert ids(await search(q="hip hop jam")) == [1]
     assert ids(await search(q="stand-up")) == [2]
+
+
+async def test_query_syntax_never_fails(feed, search):
+    await feed.publish(1, name="Jazz Night")
+
+    for q in ['"', "-", "(", "a:b", "!!", "%", "_", "x'y", "a & b | !c", "jazz:*", "or", "日本"]:
+        # ``search`` asserts a 200 answer
+        assert (await search(q=q))["total"] <= 1, q
+        suggestions = await search("/api/v1/search/suggest", q=q)
+        assert suggestions["q"] == q.strip()
