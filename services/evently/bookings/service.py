@@ -1,15 +1,94 @@
-"""The bookings service definition."""
+"""The bookings service definition and its background wiring."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from evently.bookings.availability_stream import AvailabilityHub
+from evently.bookings.context import BOOKINGS, BookingsContext
+from evently.bookings.expiry import ExpirySweeper
+from evently.bookings.inventory import InventoryPublisher
+from evently.bookings.metrics import INVENTORY_GAUGES
 from evently.bookings.routes import api
 from evently.bookings.settings import BookingsSettings
 from evently.core.app import ServiceDefinition
+from evently.core.clients import HTTP_SESSION
+from evently.core.db import POOL
+from evently.core.outbox import HttpConsumer, OutboxRelay
+from evently.core.tasks import background_task, every
+
+# Who consumes what this service publishes (docs/outbox.md).
+OUTBOX_CONSUMERS = ("search", "events", "analytics")
+
+
+def setup(app: web.Application, settings: Any) -> None:
+    """Shared context, then the background tasks: expiry, publishing, the outbox relay."""
+    INVENTORY_GAUGES.limit = settings.inventory_gauge_events
+    app.cleanup_ctx.append(_context(settings))
+    app.cleanup_ctx.append(
+        background_task("bookings-expiry", lambda a: _sweep_forever(a, settings))
+    )
+    app.cleanup_ctx.append(
+        background_task("bookings-inventory-publisher", lambda a: a[BOOKINGS].publisher.run())
+    )
+    if settings.outbox_relay_enabled:
+        app.cleanup_ctx.append(background_task("bookings-outbox-relay", _relay(settings)))
+
+
+def _context(settings: BookingsSettings) -> Any:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        pool = app[POOL]
+        streams = AvailabilityHub(settings.database_url, settings.sse_max_subscribers)
+        app[BOOKINGS] = BookingsContext(
+            pool=pool,
+            settings=settings,
+            publisher=InventoryPublisher(pool, settings),
+            streams=streams,
+        )
+        try:
+            yield
+        finally:
+            await streams.close()
+
+    return ctx
+
+
+async def _sweep_forever(app: web.Application, settings: BookingsSettings) -> None:
+    sweeper = ExpirySweeper(app[BOOKINGS])
+    await every(settings.expiry_interval_s, sweeper.step, "bookings-expiry")
+
+
+def _relay(settings: BookingsSettings) -> Any:
+    async def run(app: web.Application) -> None:
+        urls = {
+            "search": settings.search_url,
+            "events": settings.events_url,
+            "analytics": settings.analytics_url,
+        }
+        consumers = {
+            name: HttpConsumer(lambda: app[HTTP_SESSION], urls[name], settings.internal_api_key)
+            for name in OUTBOX_CONSUMERS
+        }
+        relay = OutboxRelay(
+            settings.database_url,
+            "bookings",
+            consumers,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        await relay.run()
+
+    return run
+
 
 SERVICE = ServiceDefinition(
     name="bookings",
     schema="bookings",
     settings_class=BookingsSettings,
     api=api,
-    description="The bookings service.",
+    description="Holds, confirmations, cancellations, the waitlist and live availability: "
+    "never oversell.",
+    setup=setup,
 )

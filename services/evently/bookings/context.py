@@ -1,0 +1,25 @@
+"""What the bookings handlers and background tasks share, built once per application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from aiohttp import web
+
+from evently.bookings.availability_stream import AvailabilityHub
+from evently.bookings.inventory import InventoryPublisher
+from evently.bookings.settings import BookingsSettings
+
+
+@dataclass(frozen=True)
+class BookingsContext:
+    """The pool, the settings, the inventory publisher and the availability hub."""
+
+    pool: asyncpg.Pool
+    settings: BookingsSettings
+    publisher: InventoryPublisher
+    streams: AvailabilityHub
+
+
+BOOKINGS: web.AppKey[BookingsContext] = web.AppKey("bookings", BookingsContext)
