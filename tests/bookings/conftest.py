@@ -25,7 +25,8 @@ FAST_ENV = {
     "BOOKINGS_RECONCILE_INTERVAL_S": "0.5",
     "BOOKINGS_OUTBOX_RELAY_ENABLED": "false",
     "BOOKINGS_SSE_HEARTBEAT_S": "0.2",
-    "BOOKINGS_LOCK_TIMEOUT_MS": "500",
+    # Generous: a loaded CI machine must not turn queueing into lock timeouts.
+    "BOOKINGS_LOCK_TIMEOUT_MS": "10000",
     "DB_POOL_MAX": "30",
 }
 INTERNAL = {"X-Internal-Key": INTERNAL_API_KEY}

@@ -8,16 +8,20 @@ import asyncpg
 from aiohttp import web
 
 from evently.bookings.availability_stream import AvailabilityHub
+from evently.bookings.confirmations import BookingConfirmer
+from evently.bookings.holds import SeatHolder
 from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.settings import BookingsSettings
 
 
 @dataclass(frozen=True)
 class BookingsContext:
-    """The pool, the settings, the inventory publisher and the availability hub."""
+    """The pool, settings, hot-path batchers, inventory publisher and streams hub."""
 
     pool: asyncpg.Pool
     settings: BookingsSettings
+    holder: SeatHolder
+    confirmer: BookingConfirmer
     publisher: InventoryPublisher
     streams: AvailabilityHub
 

@@ -7,13 +7,15 @@ trip: the function takes its advisory locks, checks and writes, and returns an o
 
 from __future__ import annotations
 
+# One row per request of the batch, in order.
 HOLD_SEATS = """
 SELECT outcome, body, lock_wait_s
 FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 """
 
-CONFIRM_BOOKING = """
-SELECT outcome, body, event_id FROM bookings.confirm_booking($1, $2, $3, $4)
+# One row per request of the batch, in order.
+CONFIRM_BOOKINGS = """
+SELECT outcome, body, event_id FROM bookings.confirm_bookings($1, $2, $3, $4)
 """
 
 BOOKING_OWNER = "SELECT event_id, user_id FROM bookings.bookings WHERE id = $1"

@@ -12,8 +12,6 @@ from aiohttp import web
 from evently.bookings import (
     availability_stream,
     cancellations,
-    confirmations,
-    holds,
     idempotency,
     inventory,
     lookups,
@@ -59,8 +57,7 @@ def json_text(
 )
 async def create_booking(request: web.Request, body: BookingCreate) -> web.Response:
     key = idempotency.read_key(request)
-    hold = await holds.hold_seats(
-        request.app[BOOKINGS],
+    hold = await request.app[BOOKINGS].holder.hold_seats(
         user_id=principal(request).user_id,
         event_id=body.event_id,
         quantity=body.quantity,
@@ -113,8 +110,8 @@ async def get_booking(request: web.Request, id: int) -> web.Response:
     errors=(409, 503),
 )
 async def confirm_booking(request: web.Request, id: int) -> web.Response:
-    booking = await confirmations.confirm_booking(
-        request.app[BOOKINGS], booking_id=id, user_id=principal(request).user_id
+    booking = await request.app[BOOKINGS].confirmer.confirm_booking(
+        booking_id=id, user_id=principal(request).user_id
     )
     return json_text(booking)
 

@@ -8,15 +8,18 @@ from typing import Any
 from aiohttp import web
 
 from evently.bookings.availability_stream import AvailabilityHub
+from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.context import BOOKINGS, BookingsContext
+from evently.bookings.database_errors import database_errors
 from evently.bookings.expiry import ExpirySweeper
+from evently.bookings.holds import SeatHolder
 from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.metrics import INVENTORY_GAUGES
 from evently.bookings.routes import api
 from evently.bookings.settings import BookingsSettings
 from evently.core.app import ServiceDefinition
 from evently.core.clients import HTTP_SESSION
-from evently.core.db import POOL
+from evently.core.db import POOL, keep_session_state
 from evently.core.outbox import HttpConsumer, OutboxRelay
 from evently.core.tasks import background_task, every
 
@@ -27,6 +30,7 @@ OUTBOX_CONSUMERS = ("search", "events", "analytics")
 def setup(app: web.Application, settings: Any) -> None:
     """Shared context, then the background tasks: expiry, publishing, the outbox relay."""
     INVENTORY_GAUGES.limit = settings.inventory_gauge_events
+    app.middlewares.append(database_errors)
     app.cleanup_ctx.append(_context(settings))
     app.cleanup_ctx.append(
         background_task("bookings-expiry", lambda a: _sweep_forever(a, settings))
@@ -42,10 +46,13 @@ def _context(settings: BookingsSettings) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         pool = app[POOL]
         streams = AvailabilityHub(settings.database_url, settings.sse_max_subscribers)
+        publisher = InventoryPublisher(pool, settings)
         app[BOOKINGS] = BookingsContext(
             pool=pool,
             settings=settings,
-            publisher=InventoryPublisher(pool, settings),
+            holder=SeatHolder(pool, settings, publisher),
+            confirmer=BookingConfirmer(pool, settings, publisher),
+            publisher=publisher,
             streams=streams,
         )
         try:
@@ -91,4 +98,7 @@ SERVICE = ServiceDefinition(
     description="Holds, confirmations, cancellations, the waitlist and live availability: "
     "never oversell.",
     setup=setup,
+    # Pooled connections carry no session state here (locks are transaction-scoped,
+    # lock_timeout is SET LOCAL, LISTEN has its own connection): skip the reset query.
+    pool_options={"reset": keep_session_state},
 )

@@ -17,6 +17,16 @@ class BookingsSettings(CommonSettings):
     lock_timeout_ms: int = setting(
         "BOOKINGS_LOCK_TIMEOUT_MS", 2000, "milliseconds > 0 to wait for an event's lock"
     )
+    hold_batch_max: int = setting(
+        "BOOKINGS_HOLD_BATCH_MAX",
+        64,
+        "holds (> 0) of one event that may share one transaction",
+    )
+    confirm_batch_max: int = setting(
+        "BOOKINGS_CONFIRM_BATCH_MAX",
+        64,
+        "confirmations (> 0) that may share one transaction",
+    )
     idempotency_ttl_s: int = setting(
         "BOOKINGS_IDEMPOTENCY_TTL_S", 86400, "seconds > 0 an Idempotency-Key is remembered"
     )
@@ -57,6 +67,14 @@ class BookingsSettings(CommonSettings):
     @staticmethod
     def check_lock_timeout_ms(value: int) -> str | None:
         return None if value > 0 else "expected milliseconds > 0"
+
+    @staticmethod
+    def check_hold_batch_max(value: int) -> str | None:
+        return None if value > 0 else "expected an integer > 0"
+
+    @staticmethod
+    def check_confirm_batch_max(value: int) -> str | None:
+        return None if value > 0 else "expected an integer > 0"
 
     @staticmethod
     def check_idempotency_ttl_s(value: int) -> str | None:

@@ -13,7 +13,7 @@ Rules (after pretix's locking service):
 That one call may also **probe** keys (``pg_try_advisory_xact_lock``) before it waits:
 a probe never waits, so it cannot take part in a deadlock; a busy probe means "another
 transaction is already doing this" (e.g. a request with the same idempotency key is in
-flight) and the call returns without waiting for anything.
+flight), and the call reports which probes were busy.
 
 Two ways to make the call:
 
@@ -82,14 +82,19 @@ def sorted_keys(keys: Iterable[LockKey]) -> list[LockKey]:
 
 @dataclass(frozen=True)
 class LockRequest:
-    """Everything one transaction locks: keys to wait for and keys only to probe."""
+    """Everything one transaction locks: keys to wait for and keys only to probe.
+
+    Keys are deduplicated and sorted. Probes keep their order (the SQL function probes
+    them sorted too, and reports busy ones by their position here), so a batch can have
+    one probe per item.
+    """
 
     keys: tuple[LockKey, ...] = ()
     probes: tuple[LockKey, ...] = field(default=())
 
     @classmethod
     def of(cls, keys: Iterable[LockKey], probes: Iterable[LockKey] = ()) -> LockRequest:
-        return cls(tuple(sorted_keys(keys)), tuple(sorted_keys(probes)))
+        return cls(tuple(sorted_keys(keys)), tuple(probes))
 
     def arguments(self) -> tuple[list[int], list[int], list[int], list[int]]:
         """``(key namespaces, key ids, probe namespaces, probe ids)`` as SQL int4 arrays."""
@@ -103,31 +108,34 @@ class LockRequest:
 
 # The SQL side of the one call, for services that lock inside a PL/pgSQL function. A
 # service's migration installs it in its own schema (replace SCHEMA). It sets the
-# transaction's lock_timeout, probes, then waits for every key in sorted order; it
-# returns the seconds spent waiting, or -1 (having waited for nothing) when a probe
-# was busy. A timeout raises lock_not_available (55P03), aborting the statement.
+# transaction's lock_timeout, probes every probe key, then waits for every key in sorted
+# order. It returns the seconds spent waiting and the (1-based) positions of the probes
+# that were busy. A timeout raises lock_not_available (55P03), aborting the statement.
 TAKE_LOCKS_FUNCTION_SQL = """
 CREATE OR REPLACE FUNCTION SCHEMA.take_advisory_xact_locks(
     p_key_ns integer[], p_key_ids integer[],
     p_probe_ns integer[], p_probe_ids integer[],
-    p_lock_timeout_ms integer
-) RETURNS double precision LANGUAGE plpgsql AS $fn$
+    p_lock_timeout_ms integer,
+    OUT lock_wait_s double precision, OUT busy_probes integer[]
+) LANGUAGE plpgsql AS $fn$
 DECLARE
     started timestamptz := clock_timestamp();
     k record;
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout_ms || 'ms', true);
-    FOR k IN SELECT ns, id FROM unnest(p_probe_ns, p_probe_ids) AS t(ns, id) ORDER BY ns, id
+    busy_probes := '{}';
+    FOR k IN SELECT ns, id, n FROM unnest(p_probe_ns, p_probe_ids) WITH ORDINALITY AS t(ns, id, n)
+             ORDER BY ns, id, n
     LOOP
         IF NOT pg_try_advisory_xact_lock(k.ns, k.id) THEN
-            RETURN -1;
+            busy_probes := busy_probes || k.n::integer;
         END IF;
     END LOOP;
     FOR k IN SELECT DISTINCT ns, id FROM unnest(p_key_ns, p_key_ids) AS t(ns, id) ORDER BY ns, id
     LOOP
         PERFORM pg_advisory_xact_lock(k.ns, k.id);
     END LOOP;
-    RETURN extract(epoch FROM clock_timestamp() - started);
+    lock_wait_s := extract(epoch FROM clock_timestamp() - started);
 END
 $fn$;
 """

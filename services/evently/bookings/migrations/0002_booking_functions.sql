@@ -7,24 +7,27 @@
 CREATE OR REPLACE FUNCTION bookings.take_advisory_xact_locks(
     p_key_ns integer[], p_key_ids integer[],
     p_probe_ns integer[], p_probe_ids integer[],
-    p_lock_timeout_ms integer
-) RETURNS double precision LANGUAGE plpgsql AS $fn$
+    p_lock_timeout_ms integer,
+    OUT lock_wait_s double precision, OUT busy_probes integer[]
+) LANGUAGE plpgsql AS $fn$
 DECLARE
     started timestamptz := clock_timestamp();
     k record;
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout_ms || 'ms', true);
-    FOR k IN SELECT ns, id FROM unnest(p_probe_ns, p_probe_ids) AS t(ns, id) ORDER BY ns, id
+    busy_probes := '{}';
+    FOR k IN SELECT ns, id, n FROM unnest(p_probe_ns, p_probe_ids) WITH ORDINALITY AS t(ns, id, n)
+             ORDER BY ns, id, n
     LOOP
         IF NOT pg_try_advisory_xact_lock(k.ns, k.id) THEN
-            RETURN -1;
+            busy_probes := busy_probes || k.n::integer;
         END IF;
     END LOOP;
     FOR k IN SELECT DISTINCT ns, id FROM unnest(p_key_ns, p_key_ids) AS t(ns, id) ORDER BY ns, id
     LOOP
         PERFORM pg_advisory_xact_lock(k.ns, k.id);
     END LOOP;
-    RETURN extract(epoch FROM clock_timestamp() - started);
+    lock_wait_s := extract(epoch FROM clock_timestamp() - started);
 END
 $fn$;
 
@@ -276,159 +279,201 @@ $$;
 
 -- ---------------------------------------------------------------- hold
 
--- Hold seats for a user: the idempotency claim, every check and every write in one
--- statement. Outcomes: held, replayed, idempotency_request_in_flight,
--- idempotency_key_reused, event_not_found, event_cancelled, quantity_out_of_range,
--- sale_not_open, sale_closed, per_user_limit_exceeded, sold_out.
+-- Hold seats for a batch of requests on one event (the service gathers concurrent
+-- requests into one call: one lock call, one commit). Per request, in order: the
+-- idempotency claim (a busy probe = in flight), a stored response, then every check,
+-- and the writes: booking, idempotency record, outbox message. The inventory row is
+-- updated once at the end. Returns one row per request, in order. Outcomes: held,
+-- replayed, idempotency_request_in_flight, idempotency_key_reused, event_not_found,
+-- event_cancelled, quantity_out_of_range, sale_not_open, sale_closed,
+-- per_user_limit_exceeded, sold_out.
 CREATE FUNCTION bookings.hold_seats(
-    p_event_id bigint, p_user_id bigint, p_quantity integer,
-    p_idempotency_key text, p_request_hash text, p_idempotency_ttl_s integer,
+    p_event_id bigint, p_user_ids bigint[], p_quantities integer[],
+    p_idempotency_keys text[], p_request_hashes text[], p_idempotency_ttl_s integer,
     p_key_ns integer[], p_key_ids integer[], p_probe_ns integer[], p_probe_ids integer[],
-    p_lock_timeout_ms integer,
-    OUT outcome text, OUT body text, OUT lock_wait_s double precision)
+    p_lock_timeout_ms integer)
+RETURNS TABLE (outcome text, body text, lock_wait_s double precision)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
+    locks record;
     inv bookings.inventory;
     prior bookings.idempotency_keys;
     b bookings.bookings;
     booking jsonb;
     state text;
     owned integer;
+    q integer;
+    uid bigint;
+    reserved_before integer;
 BEGIN
-    lock_wait_s := bookings.take_advisory_xact_locks(
+    SELECT * INTO locks FROM bookings.take_advisory_xact_locks(
         p_key_ns, p_key_ids, p_probe_ns, p_probe_ids, p_lock_timeout_ms);
-    IF lock_wait_s < 0 THEN
-        outcome := 'idempotency_request_in_flight';
-        RETURN;
-    END IF;
-
-    SELECT * INTO prior FROM bookings.idempotency_keys
-    WHERE user_id = p_user_id AND key = p_idempotency_key
-      AND created_at > now() - make_interval(secs => p_idempotency_ttl_s);
-    IF FOUND THEN
-        IF prior.request_hash <> p_request_hash THEN
-            outcome := 'idempotency_key_reused';
-        ELSE
-            outcome := 'replayed';
-            body := prior.response::text;
-        END IF;
-        RETURN;
-    END IF;
-
     SELECT * INTO inv FROM bookings.inventory WHERE event_id = p_event_id;
     state := bookings.sale_state(inv);
-    IF state IN ('event_not_found', 'event_cancelled') THEN
-        outcome := state;
-    ELSIF p_quantity < 1 OR p_quantity > bookings.max_quantity(inv) THEN
-        outcome := 'quantity_out_of_range';
-    ELSIF state <> 'on_sale' THEN
-        outcome := state;
-    ELSE
-        IF inv.max_per_user IS NOT NULL THEN
-            owned := bookings.seats_owned(p_event_id, p_user_id);
-            IF owned + p_quantity > inv.max_per_user THEN
-                outcome := 'per_user_limit_exceeded';
-                body := jsonb_build_object('max_per_user', inv.max_per_user,
-                                           'already_booked', owned)::text;
-                RETURN;
+    reserved_before := inv.reserved;
+    FOR i IN 1 .. coalesce(array_length(p_user_ids, 1), 0) LOOP
+        outcome := NULL;
+        body := NULL;
+        lock_wait_s := locks.lock_wait_s;
+        uid := p_user_ids[i];
+        q := p_quantities[i];
+        IF i = ANY (locks.busy_probes) THEN
+            outcome := 'idempotency_request_in_flight';
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        SELECT * INTO prior FROM bookings.idempotency_keys
+        WHERE user_id = uid AND key = p_idempotency_keys[i]
+          AND created_at > now() - make_interval(secs => p_idempotency_ttl_s);
+        IF FOUND THEN
+            IF prior.request_hash <> p_request_hashes[i] THEN
+                outcome := 'idempotency_key_reused';
+            ELSE
+                outcome := 'replayed';
+                body := prior.response::text;
+            END IF;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        IF state IN ('event_not_found', 'event_cancelled') THEN
+            outcome := state;
+        ELSIF q < 1 OR q > bookings.max_quantity(inv) THEN
+            outcome := 'quantity_out_of_range';
+        ELSIF state <> 'on_sale' THEN
+            outcome := state;
+        ELSE
+            IF inv.max_per_user IS NOT NULL THEN
+                owned := bookings.seats_owned(p_event_id, uid);
+                IF owned + q > inv.max_per_user THEN
+                    outcome := 'per_user_limit_exceeded';
+                    body := jsonb_build_object('max_per_user', inv.max_per_user,
+                                               'already_booked', owned)::text;
+                    RETURN NEXT;
+                    CONTINUE;
+                END IF;
+            END IF;
+            IF inv.reserved + q > inv.capacity THEN
+                outcome := 'sold_out';
             END IF;
         END IF;
-        IF inv.reserved + p_quantity > inv.capacity THEN
-            outcome := 'sold_out';
+        IF outcome IS NOT NULL THEN
+            body := bookings.refusal_details(inv, outcome)::text;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        INSERT INTO bookings.bookings (event_id, user_id, quantity, status, unit_price,
+                                       currency, hold_expires_at)
+        VALUES (p_event_id, uid, q, 'held', inv.unit_price, inv.currency,
+                now() + make_interval(secs => inv.hold_ttl_seconds))
+        RETURNING * INTO b;
+        booking := bookings.booking_json(b);
+        INSERT INTO bookings.idempotency_keys (user_id, key, request_hash, status_code,
+                                               response, booking_id)
+        VALUES (uid, p_idempotency_keys[i], p_request_hashes[i], 201, booking, b.id)
+        ON CONFLICT (user_id, key) DO UPDATE
+        SET request_hash = excluded.request_hash, status_code = excluded.status_code,
+            response = excluded.response, booking_id = excluded.booking_id,
+            created_at = excluded.created_at;
+        PERFORM bookings.emit_booking(booking, 'held');
+        inv.reserved := inv.reserved + q;
+        outcome := 'held';
+        body := booking::text;
+        RETURN NEXT;
+    END LOOP;
+    IF inv.reserved > reserved_before THEN
+        -- The event lock makes the running count exact; the guard and the CHECK
+        -- constraint are the last line of defence, never the mechanism.
+        UPDATE bookings.inventory SET reserved = inv.reserved
+        WHERE event_id = p_event_id AND reserved = reserved_before AND inv.reserved <= capacity;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'inventory of event % changed under its lock', p_event_id;
         END IF;
     END IF;
-    IF outcome IS NOT NULL THEN
-        body := bookings.refusal_details(inv, outcome)::text;
-        RETURN;
-    END IF;
-
-    -- The event lock makes this safe; the guard and the CHECK constraint are the
-    -- last line of defence, never the mechanism.
-    UPDATE bookings.inventory SET reserved = reserved + p_quantity
-    WHERE event_id = p_event_id AND reserved + p_quantity <= capacity;
-    IF NOT FOUND THEN
-        outcome := 'sold_out';
-        body := bookings.refusal_details(inv, outcome)::text;
-        RETURN;
-    END IF;
-    INSERT INTO bookings.bookings (event_id, user_id, quantity, status, unit_price, currency,
-                                   hold_expires_at)
-    VALUES (p_event_id, p_user_id, p_quantity, 'held', inv.unit_price, inv.currency,
-            now() + make_interval(secs => inv.hold_ttl_seconds))
-    RETURNING * INTO b;
-    booking := bookings.booking_json(b);
-    INSERT INTO bookings.idempotency_keys (user_id, key, request_hash, status_code, response,
-                                           booking_id)
-    VALUES (p_user_id, p_idempotency_key, p_request_hash, 201, booking, b.id)
-    ON CONFLICT (user_id, key) DO UPDATE
-    SET request_hash = excluded.request_hash, status_code = excluded.status_code,
-        response = excluded.response, booking_id = excluded.booking_id,
-        created_at = excluded.created_at;
-    PERFORM bookings.emit_booking(booking, 'held');
-    outcome := 'held';
-    body := booking::text;
 END
 $$;
 
 -- ---------------------------------------------------------------- confirm
 
--- Confirm a held booking ("paid"). Touches only the booking, one sold-seat shard row
--- and, for an offer, its waitlist entry: never the hot inventory row. Outcomes:
--- confirmed, already_confirmed, booking_not_found, hold_expired, event_cancelled,
+-- Confirm held bookings ("paid"), a batch of requests in one transaction (the service
+-- gathers concurrent confirmations). Touches only the bookings, sold-seat shard rows
+-- and, for offers, their waitlist entries: never the hot inventory row. Rows are locked
+-- in booking-id order and shard rows in (event, shard) order, so concurrent batches
+-- cannot deadlock. Returns one row per request, in order. Outcomes: confirmed,
+-- already_confirmed, booking_not_found, hold_expired, event_cancelled,
 -- booking_not_confirmable.
-CREATE FUNCTION bookings.confirm_booking(
-    p_booking_id bigint, p_user_id bigint, p_payment_reference text, p_lock_timeout_ms integer,
-    OUT outcome text, OUT body text, OUT event_id bigint)
+CREATE FUNCTION bookings.confirm_bookings(
+    p_booking_ids bigint[], p_user_ids bigint[], p_payment_references text[],
+    p_lock_timeout_ms integer)
+RETURNS TABLE (outcome text, body text, event_id bigint)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
+    n integer := coalesce(array_length(p_booking_ids, 1), 0);
+    outcomes text[] := array_fill(NULL::text, ARRAY[n]);
+    bodies text[] := array_fill(NULL::text, ARRAY[n]);
+    events bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+    sold_events bigint[] := '{}';
+    sold_shards smallint[] := '{}';
+    sold_seats integer[] := '{}';
+    r record;
     b bookings.bookings;
     e bookings.waitlist_entries;
     booking jsonb;
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout_ms || 'ms', true);
-    UPDATE bookings.bookings bk
-    SET status = 'confirmed', confirmed_at = now(), version = bk.version + 1,
-        payment_reference = p_payment_reference
-    WHERE bk.id = p_booking_id AND bk.user_id = p_user_id AND bk.status = 'held'
-      AND bk.hold_expires_at > now()
-      AND NOT EXISTS (SELECT 1 FROM bookings.inventory i
-                      WHERE i.event_id = bk.event_id AND i.status = 'cancelled')
-    RETURNING * INTO b;
-    IF NOT FOUND THEN
-        SELECT * INTO b FROM bookings.bookings WHERE id = p_booking_id;
-        IF NOT FOUND OR b.user_id <> p_user_id THEN
-            outcome := 'booking_not_found';
-            RETURN;
+    FOR r IN SELECT t.id, t.n FROM unnest(p_booking_ids) WITH ORDINALITY AS t(id, n)
+             ORDER BY t.id, t.n
+    LOOP
+        UPDATE bookings.bookings bk
+        SET status = 'confirmed', confirmed_at = now(), version = bk.version + 1,
+            payment_reference = p_payment_references[r.n]
+        WHERE bk.id = r.id AND bk.user_id = p_user_ids[r.n] AND bk.status = 'held'
+          AND bk.hold_expires_at > now()
+          AND NOT EXISTS (SELECT 1 FROM bookings.inventory i
+                          WHERE i.event_id = bk.event_id AND i.status = 'cancelled')
+        RETURNING * INTO b;
+        IF NOT FOUND THEN
+            SELECT * INTO b FROM bookings.bookings WHERE id = r.id;
+            IF NOT FOUND OR b.user_id <> p_user_ids[r.n] THEN
+                outcomes[r.n] := 'booking_not_found';
+                CONTINUE;
+            END IF;
+            events[r.n] := b.event_id;
+            bodies[r.n] := bookings.booking_json(b)::text;
+            outcomes[r.n] := CASE
+                WHEN b.status = 'confirmed' THEN 'already_confirmed'
+                WHEN b.status = 'expired' OR b.hold_expires_at <= now() THEN 'hold_expired'
+                WHEN b.status = 'held' THEN 'event_cancelled'
+                ELSE 'booking_not_confirmable'
+            END;
+            CONTINUE;
         END IF;
-        event_id := b.event_id;
-        body := bookings.booking_json(b)::text;
-        outcome := CASE
-            WHEN b.status = 'confirmed' THEN 'already_confirmed'
-            WHEN b.status = 'expired' OR b.hold_expires_at <= now() THEN 'hold_expired'
-            WHEN b.status = 'held' THEN 'event_cancelled'
-            ELSE 'booking_not_confirmable'
-        END;
-        RETURN;
-    END IF;
-    event_id := b.event_id;
-    INSERT INTO bookings.inventory_sold AS s (event_id, shard, sold)
-    VALUES (b.event_id, bookings.sold_shard(b.id), b.quantity)
-    ON CONFLICT (event_id, shard) DO UPDATE SET sold = s.sold + excluded.sold;
-    IF b.waitlist_entry_id IS NOT NULL THEN
-        UPDATE bookings.waitlist_entries
-        SET status = 'converted', updated_at = now(), version = version + 1
-        WHERE id = b.waitlist_entry_id AND status = 'offered'
-        RETURNING * INTO e;
-        IF FOUND THEN
-            PERFORM bookings.emit_waitlist(e, 'converted');
+        sold_events := sold_events || b.event_id;
+        sold_shards := sold_shards || bookings.sold_shard(b.id);
+        sold_seats := sold_seats || b.quantity;
+        IF b.waitlist_entry_id IS NOT NULL THEN
+            UPDATE bookings.waitlist_entries
+            SET status = 'converted', updated_at = now(), version = version + 1
+            WHERE id = b.waitlist_entry_id AND status = 'offered'
+            RETURNING * INTO e;
+            IF FOUND THEN
+                PERFORM bookings.emit_waitlist(e, 'converted');
+            END IF;
         END IF;
+        booking := bookings.booking_json(b);
+        PERFORM bookings.emit_booking(booking, 'confirmed');
+        outcomes[r.n] := 'confirmed';
+        bodies[r.n] := booking::text;
+        events[r.n] := b.event_id;
+    END LOOP;
+    IF array_length(sold_events, 1) > 0 THEN
+        INSERT INTO bookings.inventory_sold AS s (event_id, shard, sold)
+        SELECT t.ev, t.sh, sum(t.q) FROM unnest(sold_events, sold_shards, sold_seats) AS t(ev, sh, q)
+        GROUP BY t.ev, t.sh ORDER BY t.ev, t.sh
+        ON CONFLICT (event_id, shard) DO UPDATE SET sold = s.sold + excluded.sold;
     END IF;
-    booking := bookings.booking_json(b);
-    PERFORM bookings.emit_booking(booking, 'confirmed');
-    outcome := 'confirmed';
-    body := booking::text;
+    RETURN QUERY SELECT outcomes[i], bodies[i], events[i] FROM generate_series(1, n) AS i;
 END
 $$;
 
@@ -452,8 +497,8 @@ DECLARE
     booking jsonb;
 BEGIN
     offers := 0;
-    lock_wait_s := bookings.take_advisory_xact_locks(
-        p_key_ns, p_key_ids, '{}', '{}', p_lock_timeout_ms);
+    lock_wait_s := (bookings.take_advisory_xact_locks(
+        p_key_ns, p_key_ids, '{}', '{}', p_lock_timeout_ms)).lock_wait_s;
     SELECT * INTO b FROM bookings.bookings WHERE id = p_booking_id FOR UPDATE;
     IF NOT FOUND OR b.user_id <> p_user_id OR b.event_id <> p_event_id THEN
         outcome := 'booking_not_found';
@@ -518,8 +563,8 @@ BEGIN
     expired := 0;
     offers_expired := 0;
     offers := 0;
-    lock_wait_s := bookings.take_advisory_xact_locks(
-        p_key_ns, p_key_ids, '{}', '{}', p_lock_timeout_ms);
+    lock_wait_s := (bookings.take_advisory_xact_locks(
+        p_key_ns, p_key_ids, '{}', '{}', p_lock_timeout_ms)).lock_wait_s;
     FOR b IN SELECT * FROM bookings.bookings
              WHERE event_id = p_event_id AND status = 'held' AND hold_expires_at <= now()
              ORDER BY hold_expires_at, id
@@ -569,8 +614,8 @@ DECLARE
     state text;
     owned integer;
 BEGIN
-    lock_wait_s := bookings.take_advisory_xact_locks(
-        p_key_ns, p_key_ids, '{}', '{}', p_lock_timeout_ms);
+    lock_wait_s := (bookings.take_advisory_xact_locks(
+        p_key_ns, p_key_ids, '{}', '{}', p_lock_timeout_ms)).lock_wait_s;
     SELECT * INTO inv FROM bookings.inventory WHERE event_id = p_event_id;
     state := bookings.sale_state(inv);
     IF state IN ('event_not_found', 'event_cancelled', 'sale_closed') THEN
@@ -625,8 +670,8 @@ DECLARE
     b bookings.bookings;
 BEGIN
     offers := 0;
-    lock_wait_s := bookings.take_advisory_xact_locks(
-        p_key_ns, p_key_ids, '{}', '{}', p_lock_timeout_ms);
+    lock_wait_s := (bookings.take_advisory_xact_locks(
+        p_key_ns, p_key_ids, '{}', '{}', p_lock_timeout_ms)).lock_wait_s;
     SELECT * INTO e FROM bookings.waitlist_entries
     WHERE event_id = p_event_id AND user_id = p_user_id AND status IN ('waiting', 'offered')
     FOR UPDATE;
