@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from evently.core.auth import AUTHENTICATOR
+from evently.core.db import init_connection
 from tests.conftest import INTERNAL_API_KEY
 from tests.support.tokens import TokenMinter
 
@@ -57,7 +58,9 @@ async def client(aiohttp_client, bookings_app) -> TestClient:
 
 @pytest.fixture
 async def db(database_url: str):
+    """A direct connection to the test's database (json/jsonb decoded)."""
     conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
     yield conn
     await conn.close()
 

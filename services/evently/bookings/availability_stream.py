@@ -31,6 +31,7 @@ from evently.core.errors import ServiceUnavailable
 log = logging.getLogger("evently.bookings.availability_stream")
 
 CHANNEL = "bookings_availability"
+LISTENER_NAME = "evently-bookings-availability"
 AVAILABILITY_SQL = "SELECT bookings.availability($1)::text"
 
 
@@ -139,7 +140,7 @@ class AvailabilityHub:
             backoff_s = min(backoff_s * 2, 10.0)
 
     async def _listen_once(self) -> None:
-        conn = await asyncpg.connect(self.dsn)
+        conn = await asyncpg.connect(self.dsn, server_settings={"application_name": LISTENER_NAME})
         try:
             await init_connection(conn)
             lost = asyncio.Event()

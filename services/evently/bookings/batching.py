@@ -48,10 +48,12 @@ class Batcher(Generic[Item, Result]):
                 del self._pending[: self._max_batch]
                 try:
                     results = await self._run_batch([item for item, _ in batch])
-                except Exception as exc:
+                except BaseException as exc:
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
                     continue
                 for (_, future), result in zip(batch, results, strict=True):
                     if not future.done():
