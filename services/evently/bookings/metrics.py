@@ -58,12 +58,27 @@ STREAM_SKIPPED = Counter(
     "evently_bookings_availability_updates_skipped_total",
     "Availability updates a slow stream subscriber skipped (it got the latest instead).",
 )
-INVENTORY_SEATS = Gauge(
-    "evently_bookings_inventory_seats",
-    "Seats of recently published events by state (capacity, sold, held, available); "
-    "at most BOOKINGS_INVENTORY_GAUGE_EVENTS events per process.",
-    ["event_id", "state"],
+# Per-event inventory, bounded: only events on sale (and at most
+# BOOKINGS_INVENTORY_GAUGE_EVENTS of them, the most recently changed) have series; an
+# event's series go away when its sale ends.
+INVENTORY_AVAILABLE = Gauge(
+    "evently_inventory_available_seats",
+    "Seats neither sold nor held, per on-sale event.",
+    ["event_id"],
 )
+INVENTORY_SOLD = Gauge(
+    "evently_inventory_sold_seats", "Confirmed seats, per on-sale event.", ["event_id"]
+)
+INVENTORY_HELD = Gauge(
+    "evently_inventory_held_seats",
+    "Seats held (by buyers or waitlist offers), per on-sale event.",
+    ["event_id"],
+)
+_INVENTORY_GAUGES = {
+    "available": INVENTORY_AVAILABLE,
+    "sold": INVENTORY_SOLD,
+    "held": INVENTORY_HELD,
+}
 
 OPERATIONS = ("hold", "confirm", "cancel", "expire", "waitlist", "inventory", "publish")
 for _operation in OPERATIONS:
@@ -72,27 +87,30 @@ for _operation in OPERATIONS:
 
 
 class InventoryGauges:
-    """Per-event seat gauges for the ``limit`` most recently published events."""
-
-    STATES = ("capacity", "sold", "held", "available")
+    """Per-event seat gauges for at most ``limit`` on-sale events (most recent first)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._events: OrderedDict[int, None] = OrderedDict()
 
     def update(self, snapshot: dict[str, Any]) -> None:
-        if self.limit <= 0:
-            return
+        """Apply one published inventory state (the inventory.changed payload)."""
         event_id = int(snapshot["event_id"])
+        if not snapshot.get("on_sale") or self.limit <= 0:
+            self._forget(event_id)
+            return
         self._events[event_id] = None
         self._events.move_to_end(event_id)
-        for state in self.STATES:
-            INVENTORY_SEATS.labels(str(event_id), state).set(snapshot[state])
+        for state, gauge in _INVENTORY_GAUGES.items():
+            gauge.labels(str(event_id)).set(snapshot[state])
         while len(self._events) > self.limit:
-            evicted, _ = self._events.popitem(last=False)
-            for state in self.STATES:
-                with contextlib.suppress(KeyError):
-                    INVENTORY_SEATS.remove(str(evicted), state)
+            self._forget(next(iter(self._events)))
+
+    def _forget(self, event_id: int) -> None:
+        self._events.pop(event_id, None)
+        for gauge in _INVENTORY_GAUGES.values():
+            with contextlib.suppress(KeyError):
+                gauge.remove(str(event_id))
 
 
 # The process's one set of per-event gauges; service setup applies the configured limit.
