@@ -295,19 +295,123 @@ class SaleStats:
         self.seats += other.seats
 
 
-async def create_event(port: int, event_id: int, seats: int) -> None:
-    """The event reaches bookings the real way: an event.changed message in its inbox."""
-    conn = await connect("127.0.0.1", port)
+def events_service_available() -> bool:
+    """Whether this checkout's events service can create events (admin API)."""
+    from evently.services import load_service
+
+    paths = {(e.method, e.path) for e in load_service("events").api.endpoints}
+    return ("POST", "/api/v1/admin/events") in paths
+
+
+@dataclass
+class EventSource:
+    """Where the sale's events come from: the events admin API (relayed to bookings by
+    the events outbox), or, without an events service, event.changed posted straight
+    to the bookings inbox."""
+
+    bookings_port: int
+    events_port: int | None = None
+    admin_token: str | None = None
+    created: int = 0
+
+    async def create(self, seats: int) -> int:
+        self.created += 1
+        if self.events_port is None:
+            return await self._via_inbox(self.created, seats)
+        return await self._via_events_api(seats)
+
+    async def _via_inbox(self, event_id: int, seats: int) -> int:
+        conn = await connect("127.0.0.1", self.bookings_port)
+        try:
+            status, body = await conn.request(
+                b"POST /internal/inbox HTTP/1.1\r\nHost: b\r\n"
+                b"Content-Type: application/json\r\n"
+                + f"X-Internal-Key: {INTERNAL_KEY}\r\n".encode(),
+                json.dumps(event_message(event_id, seats, seats)).encode(),
+            )
+        finally:
+            conn.transport.close()  # type: ignore[union-attr]
+        if status != 200 or json.loads(body)["acknowledged"] != [event_id]:
+            raise SystemExit(f"could not create event {event_id}: {status} {body[:300]!r}")
+        return event_id
+
+    async def _via_events_api(self, seats: int) -> int:
+        assert self.events_port is not None and self.admin_token is not None
+        now = datetime.now(UTC)
+        body = {
+            "name": f"Flash sale {self.created} {uuid.uuid4().hex[:6]}",
+            "description": "make bench",
+            "type": "concert",
+            "starts_at": (now + timedelta(days=7)).isoformat(),
+            "ends_at": (now + timedelta(days=7, hours=3)).isoformat(),
+            "capacity": seats,
+            "price": "49.90",
+            "currency": "EUR",
+            "status": "published",
+            "sale_opens_at": (now - timedelta(minutes=1)).isoformat(),
+            "max_per_user": 100,
+            "venue": {"name": "Bench Arena", "address": "1 Loop Rd", "city": "Localhost",
+                      "capacity": seats},
+        }  # fmt: skip
+        conn = await connect("127.0.0.1", self.events_port)
+        try:
+            status, payload = await conn.request(
+                b"POST /api/v1/admin/events HTTP/1.1\r\nHost: e\r\n"
+                b"Content-Type: application/json\r\n"
+                + f"Authorization: Bearer {self.admin_token}\r\n".encode(),
+                json.dumps(body).encode(),
+            )
+        finally:
+            conn.transport.close()  # type: ignore[union-attr]
+        if status != 201:
+            raise SystemExit(f"the events service refused the event: {status} {payload[:300]!r}")
+        event_id = int(json.loads(payload)["id"])
+        await wait_until_bookable(self.bookings_port, event_id)
+        return event_id
+
+
+async def wait_until_bookable(bookings_port: int, event_id: int, timeout_s: float = 30) -> None:
+    """Poll bookings until the event's inventory arrived through the outbox (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        conn = await connect("127.0.0.1", bookings_port)
+        try:
+            status, _ = await conn.request(
+                f"GET /internal/events/{event_id}/availability HTTP/1.1\r\nHost: b\r\n"
+                f"X-Internal-Key: {INTERNAL_KEY}\r\n".encode()
+            )
+        finally:
+            conn.transport.close()  # type: ignore[union-attr]
+        if status == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"event {event_id} never reached the bookings service")
+
+
+async def admin_token(dsn: str, users_port: int) -> str:
+    """Create an admin with the users CLI, then log in through the API."""
+    email, password = "bench-admin@bench.example", f"Bench-admin-{uuid.uuid4().hex}"
+    created = await asyncio.to_thread(
+        subprocess.run,
+        [str(Path(sys.executable).parent / "evently"), "users", "create-admin", "--email",
+         email, "--password-stdin"],
+        input=password + "\n", text=True, capture_output=True, timeout=60,
+        env={**os.environ, "DATABASE_URL": dsn, "BCRYPT_ROUNDS": "4"},
+    )  # fmt: skip
+    if created.returncode != 0:
+        raise SystemExit(f"evently users create-admin failed: {created.stderr[-500:]}")
+    conn = await connect("127.0.0.1", users_port)
     try:
-        status, body = await conn.request(
-            b"POST /internal/inbox HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\n"
-            + f"X-Internal-Key: {INTERNAL_KEY}\r\n".encode(),
-            json.dumps(event_message(event_id, seats, seats)).encode(),
+        status, payload = await conn.request(
+            b"POST /api/v1/auth/admin/login HTTP/1.1\r\nHost: u\r\n"
+            b"Content-Type: application/json\r\n",
+            json.dumps({"email": email, "password": password}).encode(),
         )
     finally:
         conn.transport.close()  # type: ignore[union-attr]
-    if status != 200 or json.loads(body)["acknowledged"] != [event_id]:
-        raise SystemExit(f"could not create event {event_id}: {status} {body[:300]!r}")
+    if status != 200:
+        raise SystemExit(f"admin login failed: {status} {payload[:300]!r}")
+    return json.loads(payload)["access_token"]
 
 
 async def sell_out(
@@ -354,6 +458,7 @@ async def sell_out(
 
 
 def event_message(event_id: int, seats: int, max_per_user: int) -> dict[str, Any]:
+    """An event.changed message, as the events outbox would deliver it."""
     now = datetime.now(UTC)
     payload = {
         "id": event_id,
@@ -445,6 +550,9 @@ async def buyer(
                     quantity = rng.choice((1, 2))
                     continue
                 stats.errors[f"confirm {status} {_code(payload)}"] += 1
+            elif status == 409 and _code(payload) == "per_user_limit_exceeded":
+                stats.errors["buyer reached max_per_user"] += 1
+                return
             elif status == 409 and _code(payload) == "sold_out":
                 stats.sold_out_latency.append(t1 - t0)
                 available = json.loads(payload).get("available", 0)
@@ -667,27 +775,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "BCRYPT_ROUNDS": "4",
         }
         processes.append(start_service("users", users_env, users_port, workdir / "users.log"))
+        names = ["users"]
         env = {**common, "DB_POOL_MIN": str(args.pool), "DB_POOL_MAX": str(args.pool)}
         ports = [free_port() for _ in range(args.replicas)]
         for i, port in enumerate(ports):
             profile = Path(args.profile).with_suffix(f".{i}.prof") if args.profile else None
             log_path = workdir / f"bookings-{i}.log"
             processes.append(start_service("bookings", env, port, log_path, profile))
+            names.append("bookings")
+        source = EventSource(ports[0])
+        if events_service_available():
+            events_port = free_port()
+            events_env = {**common, "BOOKINGS_URL": f"http://127.0.0.1:{ports[0]}"}
+            processes.append(
+                start_service("events", events_env, events_port, workdir / "events.log")
+            )
+            names.append("events")
+            await wait_ready(events_port)
+            source.events_port = events_port
         await asyncio.gather(*(wait_ready(port) for port in [users_port, *ports]))
+        if source.events_port is not None:
+            source.admin_token = await admin_token(dsn, users_port)
         tokens = await register_buyers(users_port, args.buyers)
 
         # The ceiling's tables live beside ours on the same server.
         admin = await asyncpg.connect(dsn)
         await admin.execute(CEILING_SETUP)
         await admin.close()
-        pids = [p.pid for p in processes[1:]]
+        pids = [p.pid for p, name in zip(processes, names, strict=True) if name == "bookings"]
         ceilings = [
             run_ceiling(dsn, max(3, int(args.ceiling_seconds)), args.pgbench_clients, workdir)
         ]
         rounds: list[dict[str, Any]] = []
         everything = SaleStats()
-        for number in range(1, args.rounds + 1):
-            await create_event(ports[0], number, args.seats)
+        for _ in range(args.rounds):
+            number = await source.create(args.seats)
             stats, cpu = await sell_out(args, number, ports, tokens, pids, workdir)
             window = max(1e-9, stats.last_confirm_at - stats.first_request_at)
             # pgbench again, for as long as the sale took.
@@ -724,6 +846,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "seats": args.seats,
             "buyers": args.buyers,
+            "events_created_via": "events admin API" if source.events_port else "bookings inbox",
             "replicas": args.replicas,
             "pool_per_replica": args.pool,
             "rounds": rounds,
@@ -773,8 +896,10 @@ def main() -> int:
     parser.add_argument("--seats", type=int, default=5000)
     parser.add_argument("--buyers", type=int, default=200)
     parser.add_argument("--duration", type=float, default=60.0, help="cap on the sale, seconds")
-    parser.add_argument("--replicas", type=int, default=1, help="bookings processes")
-    parser.add_argument("--pool", type=int, default=20, help="DB pool size per replica")
+    parser.add_argument(
+        "--replicas", type=int, default=2, help="bookings processes (pods), buyers spread evenly"
+    )
+    parser.add_argument("--pool", type=int, default=10, help="DB pool size per replica")
     parser.add_argument("--pgbench-clients", type=int, default=20)
     parser.add_argument(
         "--rounds", type=int, default=3, help="sales (each between two pgbench runs)"
