@@ -48,6 +48,8 @@ class Batcher(Generic[Item, Result]):
                 del self._pending[: self._max_batch]
                 try:
                     results = await self._run_batch([item for item, _ in batch])
+                    if len(results) != len(batch):
+                        raise RuntimeError(f"{len(results)} results for {len(batch)} requests")
                 except BaseException as exc:
                     for _, future in batch:
                         if not future.done():
@@ -55,7 +57,7 @@ class Batcher(Generic[Item, Result]):
                     if not isinstance(exc, Exception):
                         raise
                     continue
-                for (_, future), result in zip(batch, results, strict=True):
+                for (_, future), result in zip(batch, results, strict=True):  # checked above
                     if not future.done():
                         future.set_result(result)
         finally:
