@@ -24,7 +24,7 @@ FAST_ENV = {
     "BOOKINGS_EXPIRY_INTERVAL_S": "0.1",
     "BOOKINGS_PUBLISH_INTERVAL_S": "0.01",
     "BOOKINGS_RECONCILE_INTERVAL_S": "0.5",
-    "BOOKINGS_OUTBOX_RELAY_ENABLED": "false",
+    "OUTBOX_RELAY_ENABLED": "false",
     "BOOKINGS_SSE_HEARTBEAT_S": "0.2",
     # Generous: a loaded CI machine must not turn queueing into lock timeouts.
     "BOOKINGS_LOCK_TIMEOUT_MS": "10000",

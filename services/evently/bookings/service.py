@@ -84,6 +84,7 @@ def _relay(settings: BookingsSettings) -> Any:
             "bookings",
             consumers,
             poll_interval_s=settings.outbox_poll_interval_s,
+            max_backoff_s=settings.outbox_max_backoff_s,
         )
         await relay.run()
 

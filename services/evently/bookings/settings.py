@@ -46,11 +46,15 @@ class BookingsSettings(CommonSettings):
         5.0,
         "seconds > 0 between checks for inventory that changed but was not published",
     )
+    # The same names as the events service's: one switch for every relay.
     outbox_relay_enabled: bool = setting(
-        "BOOKINGS_OUTBOX_RELAY_ENABLED", True, "true to deliver the outbox to consumers"
+        "OUTBOX_RELAY_ENABLED", True, "true or false: run the outbox relay in this replica"
     )
     outbox_poll_interval_s: float = setting(
-        "BOOKINGS_OUTBOX_POLL_INTERVAL_S", 1.0, "seconds > 0 between outbox polls"
+        "OUTBOX_POLL_INTERVAL_S", 1.0, "seconds > 0 between outbox polls (NOTIFY wakes sooner)"
+    )
+    outbox_max_backoff_s: float = setting(
+        "OUTBOX_MAX_BACKOFF_S", 60.0, "seconds > 0: the longest wait before retrying a consumer"
     )
     sse_heartbeat_s: float = setting(
         "BOOKINGS_SSE_HEARTBEAT_S", 15.0, "seconds > 0 between availability-stream heartbeats"
@@ -98,6 +102,10 @@ class BookingsSettings(CommonSettings):
 
     @staticmethod
     def check_outbox_poll_interval_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_outbox_max_backoff_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"
 
     @staticmethod
