@@ -777,6 +777,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         processes.append(start_service("users", users_env, users_port, workdir / "users.log"))
         names = ["users"]
         env = {**common, "DB_POOL_MIN": str(args.pool), "DB_POOL_MAX": str(args.pool)}
+        if args.no_relay:
+            env["OUTBOX_RELAY_ENABLED"] = "false"
         ports = [free_port() for _ in range(args.replicas)]
         for i, port in enumerate(ports):
             profile = Path(args.profile).with_suffix(f".{i}.prof") if args.profile else None
@@ -784,7 +786,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             processes.append(start_service("bookings", env, port, log_path, profile))
             names.append("bookings")
         source = EventSource(ports[0])
-        if events_service_available():
+        if args.event_source == "events" or (
+            args.event_source == "auto" and events_service_available()
+        ):
             events_port = free_port()
             events_env = {**common, "BOOKINGS_URL": f"http://127.0.0.1:{ports[0]}"}
             processes.append(
@@ -906,6 +910,15 @@ def main() -> int:
     )
     parser.add_argument(
         "--ceiling-seconds", type=float, default=5, help="pgbench run before the sale"
+    )
+    parser.add_argument(
+        "--event-source",
+        choices=("auto", "events", "inbox"),
+        default="auto",
+        help="create events via the events service (auto: when it exists) or the inbox",
+    )
+    parser.add_argument(
+        "--no-relay", action="store_true", help="diagnosis: run bookings without its relay"
     )
     parser.add_argument("--profile", help="write a cProfile of each service process here")
     parser.add_argument("--output", default=str(ROOT / "bench-results" / "bookings.json"))

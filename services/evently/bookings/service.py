@@ -15,16 +15,13 @@ from evently.bookings.expiry import ExpirySweeper
 from evently.bookings.holds import SeatHolder
 from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.metrics import INVENTORY_GAUGES
+from evently.bookings.relay import bookings_relay
 from evently.bookings.routes import api
 from evently.bookings.settings import BookingsSettings
 from evently.core.app import ServiceDefinition
 from evently.core.clients import HTTP_SESSION
 from evently.core.db import POOL, keep_session_state
-from evently.core.outbox import HttpConsumer, OutboxRelay
 from evently.core.tasks import background_task, every
-
-# Who consumes what this service publishes (docs/outbox.md).
-OUTBOX_CONSUMERS = ("search", "events", "analytics")
 
 
 def setup(app: web.Application, settings: Any) -> None:
@@ -70,23 +67,7 @@ async def _sweep_forever(app: web.Application, settings: BookingsSettings) -> No
 
 def _relay(settings: BookingsSettings) -> Any:
     async def run(app: web.Application) -> None:
-        urls = {
-            "search": settings.search_url,
-            "events": settings.events_url,
-            "analytics": settings.analytics_url,
-        }
-        consumers = {
-            name: HttpConsumer(lambda: app[HTTP_SESSION], urls[name], settings.internal_api_key)
-            for name in OUTBOX_CONSUMERS
-        }
-        relay = OutboxRelay(
-            settings.database_url,
-            "bookings",
-            consumers,
-            poll_interval_s=settings.outbox_poll_interval_s,
-            max_backoff_s=settings.outbox_max_backoff_s,
-        )
-        await relay.run()
+        await bookings_relay(settings, lambda: app[HTTP_SESSION]).run()
 
     return run
 
