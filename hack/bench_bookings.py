@@ -651,6 +651,40 @@ def run_ceiling(dsn: str, seconds: int, clients: int, workdir: Path) -> Ceiling:
 # ---------------------------------------------------------------- checks and report
 
 
+async def hold_lock_waits(ports: list[int]) -> dict[str, float | int | None]:
+    """Percentiles (bucket upper bounds) of the hold batches' event-lock waits, read from
+    the services' own ``evently_bookings_lock_wait_seconds`` histogram."""
+    import re
+
+    pattern = re.compile(
+        r'^evently_bookings_lock_wait_seconds_bucket\{(?=[^}]*operation="hold")'
+        r'[^}]*le="([^"]+)"[^}]*\} ([0-9.e+]+)$'
+    )
+    buckets: Counter[float] = Counter()
+    for port in ports:
+        conn = await connect("127.0.0.1", port)
+        try:
+            _, body = await conn.request(b"GET /metrics HTTP/1.1\r\nHost: b\r\n")
+        finally:
+            conn.transport.close()  # type: ignore[union-attr]
+        for line in body.decode().splitlines():
+            match = pattern.match(line)
+            if match:
+                buckets[float(match[1])] += float(match[2])
+    if not buckets:
+        return {"p50_ms": None, "p99_ms": None, "batches": 0}
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]]
+
+    def pick(q: float) -> float | None:
+        for bound in bounds:
+            if buckets[bound] >= q * total:
+                return None if math.isinf(bound) else round(bound * 1000, 2)
+        return None
+
+    return {"p50_ms": pick(0.5), "p99_ms": pick(0.99), "batches": int(total)}
+
+
 async def database_check(dsn: str, event_id: int, seats: int) -> dict[str, int]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -728,6 +762,11 @@ def print_table(result: dict[str, Any]) -> None:
             ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_booking"].items()),
         ),
         (
+            "hold lock wait p50/p99 (bucket)",
+            f"<= {result['hold_lock_wait']['p50_ms']} / <= {result['hold_lock_wait']['p99_ms']} ms "
+            f"({result['hold_lock_wait']['batches']} batches)",
+        ),
+        (
             "CPU ms per pgbench tx",
             ", ".join(f"{k} {v}" for k, v in ceiling["cpu_ms_per_transaction"].items()),
         ),
@@ -776,20 +815,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         processes.append(start_service("users", users_env, users_port, workdir / "users.log"))
         names = ["users"]
+        use_events = args.event_source == "events" or (
+            args.event_source == "auto" and events_service_available()
+        )
+        events_port = free_port() if use_events else None
+        ports = [free_port() for _ in range(args.replicas)]
         env = {**common, "DB_POOL_MIN": str(args.pool), "DB_POOL_MAX": str(args.pool)}
+        if events_port is not None:  # inventory.changed goes to the real events service
+            env["EVENTS_URL"] = f"http://127.0.0.1:{events_port}"
         if args.no_relay:
             env["OUTBOX_RELAY_ENABLED"] = "false"
-        ports = [free_port() for _ in range(args.replicas)]
         for i, port in enumerate(ports):
             profile = Path(args.profile).with_suffix(f".{i}.prof") if args.profile else None
             log_path = workdir / f"bookings-{i}.log"
             processes.append(start_service("bookings", env, port, log_path, profile))
             names.append("bookings")
         source = EventSource(ports[0])
-        if args.event_source == "events" or (
-            args.event_source == "auto" and events_service_available()
-        ):
-            events_port = free_port()
+        if events_port is not None:
             events_env = {**common, "BOOKINGS_URL": f"http://127.0.0.1:{ports[0]}"}
             processes.append(
                 start_service("events", events_env, events_port, workdir / "events.log")
@@ -883,6 +925,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 },
             },
             "cpu_ms_per_booking": median["cpu_ms_per_booking"],
+            # Upper bounds of histogram buckets, over every round's hold batches.
+            "hold_lock_wait": await hold_lock_waits(ports),
             "outbox_delivered": dict(delivered),
         }
     finally:
