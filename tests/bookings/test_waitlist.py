@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from tests.bookings.conftest import eventually, iso, seat_counts, send_event
+from tests.bookings.conftest import Buyer, eventually, iso, seat_counts, send_event
 
 
 async def sold_out_event(client, buyer, capacity: int = 2, **changes) -> list[dict]:
@@ -185,3 +185,27 @@ async def test_capacity_increase_offers_the_new_seats_to_the_line(client, buyer)
     await buyer(1).post("/api/v1/events/1/waitlist", {"quantity": 1})
     await send_event(client, 1, version=2, capacity=2)
     assert (await entry_of(buyer(1)))["status"] == "offered"
+
+
+async def test_promotion_is_safe_across_replicas(aiohttp_client, bookings_app, tokens, db):
+    replicas = [await aiohttp_client(bookings_app()) for _ in range(2)]
+    await send_event(replicas[0], 1, capacity=8)
+    holds = []
+    for i in range(8):
+        status, booking = await Buyer(replicas[i % 2], tokens, 100 + i).hold(1, 1)
+        assert status == 201
+        holds.append(booking)
+    for i in range(8):
+        joiner = Buyer(replicas[i % 2], tokens, 500 + i)
+        assert (await joiner.post("/api/v1/events/1/waitlist", {"quantity": 1}))[0] == 201
+    # Every seat comes back at once, through both replicas.
+    await asyncio.gather(
+        *(Buyer(replicas[i % 2], tokens, 100 + i).cancel(h["id"]) for i, h in enumerate(holds))
+    )
+    rows = await db.fetch(
+        """SELECT e.user_id, count(b.id) AS offers FROM bookings.waitlist_entries e
+           LEFT JOIN bookings.bookings b ON b.waitlist_entry_id = e.id
+           WHERE e.event_id = 1 GROUP BY e.id, e.user_id ORDER BY e.id"""
+    )
+    assert [(r["user_id"], r["offers"]) for r in rows] == [(500 + i, 1) for i in range(8)]
+    assert (await seat_counts(db, 1))["reserved"] == 8
