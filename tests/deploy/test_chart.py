@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.deploy.chart import (
+    ROOT,
     VALUE_SETS,
     WORKLOAD_KINDS,
     Rendered,
@@ -259,35 +260,57 @@ def test_first_admin_job_passes_the_password_on_stdin() -> None:
 
 # --- operator --------------------------------------------------------------------------
 
-ALLOWED_OPERATOR_RULES = {
-    ("evently.io", "events"),
-    ("evently.io", "events/status"),
-    ("evently.io", "events/finalizers"),
-    ("apps", "deployments/scale"),
-    ("autoscaling", "horizontalpodautoscalers"),
-    ("", "events"),
-    ("kopf.dev", "kopfpeerings"),
+OPERATOR_RBAC = ROOT / "operator" / "evently_operator" / "rbac.yaml"
+CLUSTER_SCOPED = {
+    ("apiextensions.k8s.io", "customresourcedefinitions"),
+    ("", "namespaces"),
+    ("kopf.dev", "clusterkopfpeerings"),
 }
 
 
-def test_operator_rbac_is_namespaced_and_least_privilege(rendered: Rendered) -> None:
-    assert not rendered.of_kind("ClusterRole") and not rendered.of_kind("ClusterRoleBinding")
-    role = rendered.get("Role", "evently-operator")
-    granted = set()
+def _grants(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource) -> verbs."""
+    grants: dict[tuple[str, str], set[str]] = {}
     for rule in role["rules"]:
-        assert "*" not in rule["verbs"] and "*" not in rule["resources"]
-        assert "delete" not in rule["verbs"]
-        granted |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
-    assert granted == ALLOWED_OPERATOR_RULES
-    creators = [r for r in role["rules"] if "create" in r["verbs"]]
-    assert {(g, r) for rule in creators for g in rule["apiGroups"] for r in rule["resources"]} == {
-        ("", "events"),
-        ("kopf.dev", "kopfpeerings"),
-    }, "the operator creates nothing but Kubernetes Events and its peering object"
-    binding = rendered.get("RoleBinding", "evently-operator")
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "evently-operator", "namespace": "evently"}
-    ]
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                grants.setdefault((group, resource), set()).update(rule["verbs"])
+    return grants
+
+
+def test_operator_rbac_covers_what_the_operator_needs(rendered: Rendered) -> None:
+    # operator/evently_operator/rbac.yaml is what the operator's tests run it with.
+    needed = _grants(yaml.safe_load(OPERATOR_RBAC.read_text()))
+    granted = _grants(rendered.get("Role", "evently-operator"))
+    cluster = _grants(rendered.get("ClusterRole", "evently-evently-operator"))
+    for key, verbs in needed.items():
+        have = cluster.get(key, set()) if key in CLUSTER_SCOPED else granted.get(key, set())
+        assert verbs <= have, f"{key}: the operator needs {sorted(verbs - have)}"
+
+
+def test_operator_rbac_writes_only_in_watched_namespaces(rendered: Rendered) -> None:
+    role = rendered.get("Role", "evently-operator")
+    granted = _grants(role)
+    for (_, resource), verbs in granted.items():
+        assert "*" not in verbs and resource != "*" and "delete" not in verbs
+        assert resource not in {"secrets", "configmaps", "pods"}, resource
+    creators = {key for key, verbs in granted.items() if "create" in verbs}
+    assert creators == {("", "events"), ("events.k8s.io", "events"), ("kopf.dev", "kopfpeerings")}
+    assert granted[("apps", "deployments/scale")] >= {"patch"}
+    assert ("apps", "deployments") not in granted, "replicas change only through /scale"
+    # Cluster-wide it only observes (kopf), besides kopf's own cluster peering object.
+    cluster = _grants(rendered.get("ClusterRole", "evently-evently-operator"))
+    assert set(cluster) == CLUSTER_SCOPED
+    for key in CLUSTER_SCOPED - {("kopf.dev", "clusterkopfpeerings")}:
+        assert cluster[key] == {"get", "list", "watch"}, key
+    for kind, name in (
+        ("RoleBinding", "evently-operator"),
+        ("ClusterRoleBinding", "evently-evently-operator"),
+    ):
+        binding = rendered.get(kind, name)
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "evently-operator", "namespace": "evently"}
+        ]
 
 
 def test_operator_runs_evently_operator_with_its_settings(rendered: Rendered) -> None:
