@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 
 import kopf
@@ -20,6 +21,15 @@ from evently.core.settings import SettingsError
 from evently_operator import handlers
 from evently_operator.config import OperatorSettings, load_operator_settings
 from evently_operator.runtime import kopf_settings
+
+
+class _DropKopfInternals(logging.Filter):
+    """kopf attaches its whole settings object to each record; keep logs readable."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for attribute in ("settings", "k8s_skip"):
+            record.__dict__.pop(attribute, None)
+        return True
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evently-operator: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropKopfInternals())
     asyncio.run(run_operator(settings))
     return 0
 

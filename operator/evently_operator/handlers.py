@@ -23,24 +23,24 @@ EVENTS = (GROUP, VERSION, PLURAL)
 def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
     """Add the operator's handlers to ``registry`` (timer interval from ``config``)."""
 
-    @kopf.on.startup(registry=registry)
+    @kopf.on.startup(id="open-runtime", registry=registry)
     async def open_runtime(memo: kopf.Memo, settings: kopf.OperatorSettings, **_: Any) -> None:
         memo.runtime = await start_runtime(config, settings)
 
-    @kopf.on.cleanup(registry=registry)
+    @kopf.on.cleanup(id="close-runtime", registry=registry)
     async def close_runtime(memo: kopf.Memo, **_: Any) -> None:
         if "runtime" in memo:
             await stop_runtime(memo.runtime)
 
-    @kopf.on.login(registry=registry)
+    @kopf.on.login(id="credentials", registry=registry)
     def credentials(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
         return login(settings)
 
-    @kopf.index(*EVENTS, registry=registry)
+    @kopf.index(*EVENTS, id="scaling_windows", registry=registry)
     def scaling_windows(body: kopf.Body, **_: Any) -> dict[Any, Any]:
         return operations.scaling_entry(body)
 
-    @kopf.on.create(*EVENTS, registry=registry)
+    @kopf.on.create(*EVENTS, id="reconcile-created", registry=registry)
     async def created(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kw: Any) -> None:
         await operations.reconcile(
             memo.runtime,
@@ -51,7 +51,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
             lock=operations.object_lock(memo),
         )
 
-    @kopf.on.update(*EVENTS, field="spec", registry=registry)
+    @kopf.on.update(*EVENTS, id="reconcile-updated", field="spec", registry=registry)
     async def updated(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kw: Any) -> None:
         await operations.reconcile(
             memo.runtime,
@@ -62,7 +62,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
             lock=operations.object_lock(memo),
         )
 
-    @kopf.on.resume(*EVENTS, registry=registry)
+    @kopf.on.resume(*EVENTS, id="reconcile-resumed", registry=registry)
     async def resumed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kw: Any) -> None:
         await operations.reconcile(
             memo.runtime,
@@ -75,6 +75,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
 
     @kopf.timer(
         *EVENTS,
+        id="level-pass",
         interval=config.reconcile_interval_s,
         initial_delay=config.reconcile_interval_s,
         registry=registry,
@@ -89,7 +90,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
             lock=operations.object_lock(memo),
         )
 
-    @kopf.on.delete(*EVENTS, registry=registry)
+    @kopf.on.delete(*EVENTS, id="cancel-deleted", registry=registry)
     async def deleted(body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
         await operations.finalize(
             memo.runtime, body, windows=kw["scaling_windows"], lock=operations.object_lock(memo)
