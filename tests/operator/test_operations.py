@@ -1,0 +1,27 @@
+"""Probes, metrics and Kubernetes Events an operator of the operator relies on."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from tests.operator.conftest import event_manifest, wait_for
+
+
+async def test_probes_and_metrics(operator, resources):
+    resources.apply(event_manifest("watched", opens_in=3600))
+    resources.apply(event_manifest("broken", opens_in=600, closes_in=300))
+    await wait_for(lambda: resources.status("watched").get("phase") == "Scheduled", what="phase")
+    await wait_for(lambda: resources.status("broken").get("phase") == "Invalid", what="Invalid")
+
+    for path in ("/healthz", "/readyz"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{operator.port}{path}", timeout=5) as r:
+            assert r.status == 200
+    assert operator.metric("evently_operator_reconciles_total", trigger="create", outcome="ok") >= 1
+    assert operator.metric("evently_operator_reconciles_total", outcome="invalid") >= 1
+    assert operator.metric("evently_operator_events", phase="Scheduled") == 1
+    assert operator.metric("evently_operator_events", phase="Invalid") == 1
+    assert (
+        operator.metric("evently_operator_reconcile_duration_seconds_count", trigger="create") >= 2
+    )
+    # No bookings service runs in this test: the figures are reported unavailable.
+    assert operator.metric("evently_operator_errors_total", stage="bookings") >= 1
