@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -99,12 +100,18 @@ class OperatorProcess:
                 total += float(value)
         return total
 
-    def healthy(self) -> bool:
+    def get(self, path: str) -> int:
+        """The HTTP status of ``GET path`` on the probe server (0 if it does not answer)."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
-                return r.status == 200
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
         except OSError:
-            return False
+            return 0
+
+    def healthy(self) -> bool:
+        return self.get("/healthz") == 200
 
     def stop(self) -> None:
         if self.process.poll() is None:

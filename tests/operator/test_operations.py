@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.request
-
 from tests.operator.conftest import event_manifest, wait_for
 
 
@@ -13,9 +11,8 @@ async def test_probes_and_metrics(operator, resources):
     await wait_for(lambda: resources.status("watched").get("phase") == "Scheduled", what="phase")
     await wait_for(lambda: resources.status("broken").get("phase") == "Invalid", what="Invalid")
 
-    for path in ("/healthz", "/readyz"):
-        with urllib.request.urlopen(f"http://127.0.0.1:{operator.port}{path}", timeout=5) as r:
-            assert r.status == 200
+    assert operator.get("/healthz") == 200
+    assert operator.get("/readyz") == 200
     assert operator.metric("evently_operator_reconciles_total", trigger="create", outcome="ok") >= 1
     assert operator.metric("evently_operator_reconciles_total", outcome="invalid") >= 1
     assert operator.metric("evently_operator_events", phase="Scheduled") == 1

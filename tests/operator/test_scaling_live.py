@@ -93,7 +93,7 @@ async def test_an_hpa_gets_its_min_replicas_raised_instead(operator, resources):
                     }
                 ],
             },
-        }  # fmt: skip
+        }
     )
 
     def min_replicas() -> int:
