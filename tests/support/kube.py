@@ -12,7 +12,8 @@ or, outside pytest, ``with start_kube_cluster(workdir) as cluster: ...``.
 The yielded ``KubeCluster`` has ``server`` (https URL), ``token`` (an admin bearer token
 in ``system:masters``), ``ca_file``, ``kubeconfig`` (a file with that server and token
 as the current context), ``env()`` (``{"KUBECONFIG": ...}`` for subprocesses) and
-``kubectl(*args, input=None, check=True)`` / ``kubectl_json(*args)``.
+``kubectl(*args, input=None, check=True)`` / ``kubectl_json(*args)``, plus
+``create_namespace(prefix)`` and ``service_account_kubeconfig(namespace, name)``.
 
 Everything listens on free 127.0.0.1 ports under a temporary directory and is torn
 down at the end. The binaries come from ``hack/install-tools.sh`` (etcd from Debian,
@@ -134,6 +135,17 @@ class KubeCluster:
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         self.kubectl("create", "namespace", name)
         return name
+
+    def service_account_kubeconfig(self, namespace: str, name: str) -> Path:
+        """A kubeconfig that acts as ServiceAccount ``namespace/name`` (created if missing).
+
+        For testing RBAC: bind roles to the account, then run a client with this file.
+        """
+        self.kubectl("-n", namespace, "create", "serviceaccount", name, check=False)
+        token = self.kubectl("-n", namespace, "create", "token", name, "--duration=2h").stdout
+        path = self.workdir / f"kubeconfig-{namespace}-{name}"
+        _write_kubeconfig(path, self.server, self.ca_file, token.strip())
+        return path
 
     def log_tail(self, component: str, lines: int = 30) -> str:
         path = self.workdir / f"{component}.log"
