@@ -52,15 +52,16 @@ def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
         context.load_verify_locations(cafile=str(info.ca_path))
     if info.ca_data:
         context.load_verify_locations(cadata=_data(info.ca_data).decode())
-    cert, key = info.certificate_path, info.private_key_path
     if info.certificate_data or info.private_key_data:
-        # ssl only loads client certificates from files.
-        with tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False) as handle:
+        # ssl only loads client certificates from files: a private one, removed at once.
+        with tempfile.NamedTemporaryFile("wb", suffix=".pem") as handle:
             handle.write(_data(info.certificate_data or b""))
             handle.write(b"\n" + _data(info.private_key_data or b""))
-            cert = key = handle.name
-    if cert:
-        context.load_cert_chain(str(cert), str(key) if key else None)
+            handle.flush()
+            context.load_cert_chain(handle.name)
+    elif info.certificate_path:
+        key = info.private_key_path
+        context.load_cert_chain(str(info.certificate_path), str(key) if key else None)
     return context
 
 
