@@ -40,6 +40,13 @@ class Runtime:
         default_factory=lambda: defaultdict(asyncio.Lock)
     )
 
+    @property
+    def probe_port(self) -> int | None:
+        """The port the probe server listens on (``PORT=0`` picks a free one)."""
+        if self.probe is None or not self.probe.addresses:
+            return None
+        return int(self.probe.addresses[0][1])
+
     async def database_ready(self) -> bool:
         try:
             async with asyncio.timeout(2):
@@ -91,7 +98,20 @@ async def ensure_peering_objects(kube: KubeApi, settings: OperatorSettings) -> N
 
 
 async def start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorSettings) -> Runtime:
-    """Open everything; the probe server answers from here on."""
+    """Open everything; the probe server answers from here on.
+
+    Any failure stops the operator at once (kopf.PermanentError) with the reason, so a
+    pod crash-loops visibly instead of idling unready.
+    """
+    try:
+        return await _start_runtime(settings, kopf_config)
+    except kopf.PermanentError:
+        raise
+    except Exception as exc:
+        raise kopf.PermanentError(f"cannot start: {exc}") from exc
+
+
+async def _start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorSettings) -> Runtime:
     pool = await create_pool(settings, "evently-operator")
     http = aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=settings.bookings_timeout_s, connect=2)
@@ -119,7 +139,7 @@ async def start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorSe
             "namespaces": list(settings.watch_namespaces) or "all",
             "peering": None if settings.standalone else settings.peering_name,
             "priority": settings.effective_peering_priority,
-            "port": settings.port,
+            "port": runtime.probe_port,
         },
     )
     return runtime

@@ -79,8 +79,8 @@ class OperatorProcess:
     """One running ``evently-operator`` and how to look at it."""
 
     process: subprocess.Popen[bytes]
-    port: int
     log_path: Path
+    port: int = 0  # the probe server's, from its "operator started" log line
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -111,7 +111,11 @@ class OperatorProcess:
             return 0
 
     def healthy(self) -> bool:
-        return self.get("/healthz") == 200
+        if not self.port:
+            for line in self.log().splitlines():
+                if '"operator started"' in line:
+                    self.port = int(json.loads(line)["port"])
+        return bool(self.port) and self.get("/healthz") == 200
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -150,17 +154,17 @@ def start_operator(
     started: list[OperatorProcess] = []
 
     def start(**env: str) -> OperatorProcess:
-        port = free_port()
         log_path = tmp_path / f"operator-{len(started)}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "evently_operator.cli", "run"],
-                env={**operator_env, "PORT": str(port), **env},
+                # PORT=0: the probe server binds a free port itself (no race for one).
+                env={**operator_env, "PORT": "0", **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        operator = OperatorProcess(process, port, log_path)
+        operator = OperatorProcess(process, log_path)
         started.append(operator)
         deadline = time.monotonic() + OPERATOR_START_TIMEOUT_S
         while not operator.healthy():

@@ -6,7 +6,7 @@ from tests.operator.conftest import event_manifest, wait_for
 
 
 async def test_the_phase_moves_from_scheduled_to_on_sale_to_closed(operator, resources):
-    resources.apply(event_manifest("flash", opens_in=3, closes_in=6))
+    resources.apply(event_manifest("flash", opens_in=5, closes_in=8))
     seen: list[str] = []
 
     def closed() -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from tests.operator.conftest import event_manifest, wait_for
 
 
@@ -22,3 +25,13 @@ async def test_probes_and_metrics(operator, resources):
     )
     # No bookings service runs in this test: the figures are reported unavailable.
     assert operator.metric("evently_operator_errors_total", stage="bookings") >= 1
+
+
+def test_the_operator_stops_when_it_cannot_start(operator_env, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "evently_operator.cli", "run"],
+        env={**operator_env, "DATABASE_URL": "postgresql://127.0.0.1:1/nowhere", "PORT": "0"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "cannot start" in result.stderr

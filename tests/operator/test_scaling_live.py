@@ -40,8 +40,8 @@ def scaling(target: str, baseline: int, sale: int, lead: str = "0s", cooldown: s
 async def test_a_deployment_scales_up_before_the_sale_and_back_after(operator, resources):
     resources.apply(deployment("shop", 1))
     resources.apply(
-        event_manifest("rush", opens_in=6, closes_in=8,
-                       scaling=scaling("shop", 1, 4, lead="3s", cooldown="1s"))
+        event_manifest("rush", opens_in=8, closes_in=10,
+                       scaling=scaling("shop", 1, 4, lead="4s", cooldown="1s"))
     )  # fmt: skip
     await wait_for(lambda: resources.status("rush").get("eventId"), what="eventId")
     assert replicas(resources, "shop") == 1  # the window (opensAt - leadTime) has not begun
@@ -56,11 +56,11 @@ async def test_a_deployment_scales_up_before_the_sale_and_back_after(operator, r
 
 async def test_two_overlapping_events_on_one_deployment_compose(operator, resources):
     resources.apply(deployment("api", 2))
-    # big: sale 8 over [2s, 5s); long: sale 5 over [3s, 7s). Expected 2 -> 8 -> 5 -> 2:
+    # big: sale 8 over [3s, 7s); long: sale 5 over [4s, 10s). Expected 2 -> 8 -> 5 -> 2:
     # the larger wins while both run, and the end of one leaves the other's figure.
-    resources.apply(event_manifest("big", opens_in=2, closes_in=5, scaling=scaling("api", 2, 8)))
-    resources.apply(event_manifest("long", opens_in=3, closes_in=7, scaling=scaling("api", 2, 5)))
-    seen: list[int] = []
+    resources.apply(event_manifest("big", opens_in=3, closes_in=7, scaling=scaling("api", 2, 8)))
+    resources.apply(event_manifest("long", opens_in=4, closes_in=10, scaling=scaling("api", 2, 5)))
+    seen: list[int] = [2]  # as created
 
     def back_to_baseline() -> bool:
         current = replicas(resources, "api")
