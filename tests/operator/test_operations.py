@@ -35,3 +35,15 @@ def test_the_operator_stops_when_it_cannot_start(operator_env, tmp_path):
     )  # fmt: skip
     assert result.returncode != 0
     assert "cannot start" in result.stderr
+
+
+async def test_watching_every_namespace_uses_a_cluster_wide_peering(
+    start_operator, resources, kube, namespace
+):
+    peering = f"evently-{namespace}"
+    start_operator(WATCH_NAMESPACES="", PEERING_NAME=peering)
+    resources.apply(event_manifest("anywhere"))
+    await wait_for(lambda: resources.status("anywhere").get("eventId"), what="eventId")
+    cluster_peering = kube.kubectl_json("get", "clusterkopfpeerings", peering)
+    assert len(cluster_peering.get("status") or {}) == 1
+    kube.kubectl("delete", "clusterkopfpeerings", peering)
