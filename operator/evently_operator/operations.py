@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
-from evently.events.models import Event
 
+from evently.events.models import Event
 from evently_operator import conditions as cond
 from evently_operator import metrics
 from evently_operator.kubeapi import KubeApiError

@@ -20,6 +20,8 @@ from enum import StrEnum
 from typing import Any
 
 import asyncpg
+
+from evently.events import repository
 from evently.events.errors import (
     CapacityBelowReserved,
     EventCancelled,
@@ -28,8 +30,6 @@ from evently.events.errors import (
     ManagedByTaken,
 )
 from evently.events.models import Event, EventInput, ReservedSeats
-
-from evently.events import repository
 from evently_operator.spec import EventSpec, Problem, SpecError, to_event_input
 
 ReservedSeatsLookup = Callable[[int], Awaitable[ReservedSeats]]

@@ -16,9 +16,9 @@ import aiohttp
 import asyncpg
 import kopf
 from aiohttp import web
-from evently.events.bookings_client import BookingsClient
 
 from evently.core.db import create_pool
+from evently.events.bookings_client import BookingsClient
 from evently_operator.config import OperatorSettings
 from evently_operator.kubeapi import KubeApi, KubeApiError, login
 from evently_operator.metrics import start_probe_server

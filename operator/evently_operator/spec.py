@@ -16,7 +16,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pydantic
-from evently.events.models import EventInput, VenueInput
+
+from evently.events.models import EventInput, EventVenueInput
 
 DEFAULT_HOLD_TTL_S = 600
 DEFAULT_OFFER_TTL_S = 900
@@ -324,7 +325,7 @@ def to_event_input(
             hold_ttl_seconds=spec.hold_ttl_seconds,
             waitlist_enabled=spec.waitlist_enabled,
             waitlist_offer_ttl_seconds=spec.waitlist_offer_ttl_seconds,
-            venue=VenueInput(
+            venue=EventVenueInput(
                 name=spec.venue.name,
                 address=spec.venue.address,
                 city=spec.venue.city,
