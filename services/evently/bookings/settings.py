@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evently.core.settings import CommonSettings, setting
+from evently.core.settings import OutboxRelaySettings, setting
 
 
 @dataclass(frozen=True, kw_only=True)
-class BookingsSettings(CommonSettings):
+class BookingsSettings(OutboxRelaySettings):
     """Everything the bookings service reads from the environment."""
 
     # A flash sale keeps many connections busy at once (holds queue on the event lock
@@ -45,16 +45,6 @@ class BookingsSettings(CommonSettings):
         "BOOKINGS_RECONCILE_INTERVAL_S",
         5.0,
         "seconds > 0 between checks for inventory that changed but was not published",
-    )
-    # The same names as the events service's: one switch for every relay.
-    outbox_relay_enabled: bool = setting(
-        "OUTBOX_RELAY_ENABLED", True, "true or false: run the outbox relay in this replica"
-    )
-    outbox_poll_interval_s: float = setting(
-        "OUTBOX_POLL_INTERVAL_S", 1.0, "seconds > 0 between outbox polls (NOTIFY wakes sooner)"
-    )
-    outbox_max_backoff_s: float = setting(
-        "OUTBOX_MAX_BACKOFF_S", 60.0, "seconds > 0: the longest wait before retrying a consumer"
     )
     sse_heartbeat_s: float = setting(
         "BOOKINGS_SSE_HEARTBEAT_S", 15.0, "seconds > 0 between availability-stream heartbeats"
@@ -98,14 +88,6 @@ class BookingsSettings(CommonSettings):
 
     @staticmethod
     def check_reconcile_interval_s(value: float) -> str | None:
-        return None if value > 0 else "expected seconds > 0"
-
-    @staticmethod
-    def check_outbox_poll_interval_s(value: float) -> str | None:
-        return None if value > 0 else "expected seconds > 0"
-
-    @staticmethod
-    def check_outbox_max_backoff_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"
 
     @staticmethod

@@ -1,0 +1,85 @@
+"""Everything the operator reads from the environment, in one place.
+
+Built on the services' settings loader: a missing or malformed variable stops the
+operator at start-up with a message naming it (``SettingsError``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from evently.core.settings import CommonSettings, load_settings, setting
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperatorSettings(CommonSettings):
+    """The operator's settings. ``PORT`` serves /metrics, /healthz and /readyz.
+
+    Inherited and used: ``DATABASE_URL`` (the events schema, written through the events
+    repository), ``INTERNAL_API_KEY`` and ``BOOKINGS_URL`` (availability figures),
+    ``HOST``/``PORT``, ``LOG_LEVEL`` and the ``DB_*`` pool limits.
+    """
+
+    watch_namespaces: tuple[str, ...] = setting(
+        "WATCH_NAMESPACES", (), "a comma-separated list of namespaces (empty: all namespaces)"
+    )
+    peering_name: str = setting(
+        "PEERING_NAME", "evently-operator", "the name of the kopf peering object"
+    )
+    peering_priority: int | None = setting(
+        "PEERING_PRIORITY",
+        None,
+        "an integer 1..1000000; the highest live replica acts (empty: random per process)",
+    )
+    peering_lifetime_s: int = setting(
+        "PEERING_LIFETIME_S", 60, "seconds (>= 5) after which a silent replica counts as gone"
+    )
+    standalone: bool = setting(
+        "STANDALONE", False, "true to run without peering (one replica only, e.g. locally)"
+    )
+    reconcile_interval_s: float = setting(
+        "RECONCILE_INTERVAL_S",
+        15.0,
+        "seconds between level-based passes (drift repair, phase, figures, scaling)",
+    )
+    bookings_timeout_s: float = setting(
+        "BOOKINGS_TIMEOUT_S", 5.0, "seconds to wait for the bookings internal API"
+    )
+
+    @property
+    def effective_peering_priority(self) -> int:
+        return self.peering_priority or _PROCESS_PRIORITY
+
+    @staticmethod
+    def check_watch_namespaces(value: tuple[str, ...]) -> str | None:
+        bad = [ns for ns in value if not ns.replace("-", "").isalnum() or ns != ns.lower()]
+        return f"not namespace names: {', '.join(bad)}" if bad else None
+
+    @staticmethod
+    def check_peering_priority(value: int | None) -> str | None:
+        if value is None or 1 <= value <= 1_000_000:
+            return None
+        return "expected an integer 1..1000000"
+
+    @staticmethod
+    def check_peering_lifetime_s(value: int) -> str | None:
+        return None if value >= 5 else "expected seconds >= 5"
+
+    @staticmethod
+    def check_reconcile_interval_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_bookings_timeout_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+
+# Replicas with equal priorities would all pause (kopf's rule), so each process draws its
+# own; the chance that two of them collide is one in a million, and then both pause.
+_PROCESS_PRIORITY = random.SystemRandom().randint(1, 1_000_000)
+
+
+def load_operator_settings(environ: dict[str, str] | None = None) -> OperatorSettings:
+    """Read the settings; raises ``SettingsError`` naming each bad variable."""
+    return load_settings(OperatorSettings, environ)

@@ -1,0 +1,410 @@
+"""What the handlers do: one plain async function per kind of handler.
+
+``reconcile`` serves creation, spec updates, resumption and the periodic timer alike:
+it is level-based (compare, then repair), so running it again is always safe.
+``finalize`` runs on deletion. ``scaling_entry`` feeds kopf's index of scaling windows.
+
+Each writes the resource's status through kopf's ``patch`` (only what changed) and posts
+Kubernetes Events for transitions a person would want to see in ``kubectl describe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import kopf
+
+from evently.events.models import Event
+from evently_operator import conditions as cond
+from evently_operator import metrics
+from evently_operator.kubeapi import KubeApiError
+from evently_operator.phases import Phase, sale_phase
+from evently_operator.reconcile import RowAction, cancel_row, sync_row
+from evently_operator.resource import managed_by
+from evently_operator.runtime import Runtime
+from evently_operator.scaling import (
+    ScaleTargetMissing,
+    ScalingWindow,
+    apply_replicas,
+    desired_replicas,
+    scaling_window,
+)
+from evently_operator.spec import (
+    EventSpec,
+    Problem,
+    SpecError,
+    parse_spec,
+    read_valid_spec,
+    to_event_input,
+)
+from evently_operator.status import Figures, fetch_figures
+
+log = logging.getLogger("evently.operator")
+
+# kopf's index of scaling windows: (namespace, deployment) -> windows of every Event.
+WindowsIndex = Mapping[tuple[str, str], Iterable[ScalingWindow]]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def scaling_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], ScalingWindow]:
+    """The resource's scaling window keyed by (namespace, deployment); {} if none.
+
+    Invalid or deleting resources claim nothing; cancelled ones keep their baseline.
+    """
+    meta = body.get("metadata", {})
+    if meta.get("deletionTimestamp"):
+        return {}
+    try:
+        spec = read_valid_spec(body.get("spec") or {})
+    except SpecError:
+        return {}
+    active = (body.get("status") or {}).get("phase") != Phase.CANCELLED
+    window = scaling_window(meta["name"], spec, active=active)
+    return {} if window is None else {(meta["namespace"], window.deployment): window}
+
+
+def object_lock(memo: Any) -> asyncio.Lock:
+    """One reconciliation at a time per resource (handlers and the timer overlap)."""
+    if "lock" not in memo:
+        memo["lock"] = asyncio.Lock()
+    return memo["lock"]
+
+
+def _write_status(patch: kopf.Patch, current: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
+    """Patch only the status fields whose value changes (None removes a field)."""
+    for key, value in wanted.items():
+        if current.get(key) != value:
+            patch.status[key] = value
+
+
+def _problems_message(problems: list[Problem]) -> str:
+    return "; ".join(p.message for p in problems)
+
+
+async def reconcile(
+    runtime: Runtime,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    *,
+    trigger: str,
+    windows: WindowsIndex,
+    lock: asyncio.Lock,
+) -> None:
+    """Bring the row, the status and the scale in line with the resource's spec."""
+    async with lock:
+        with metrics.timed(trigger) as result:
+            outcome = await _reconcile(runtime, body, patch, trigger=trigger, windows=windows)
+            result["outcome"] = outcome
+
+
+async def _reconcile(
+    runtime: Runtime, body: kopf.Body, patch: kopf.Patch, *, trigger: str, windows: WindowsIndex
+) -> str:
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    generation = body.metadata.get("generation")
+    status: Mapping[str, Any] = body.get("status") or {}
+    now = utcnow()
+    try:
+        spec = read_valid_spec(body.get("spec") or {})
+        to_event_input(spec, status="draft")  # the events service's own rules, before any SQL
+        async with runtime.pool.acquire() as conn:
+            sync = await sync_row(
+                conn,
+                spec,
+                managed_by(namespace, name),
+                known_event_id=status.get("eventId"),
+                reserved_seats=runtime.bookings.reserved_seats,
+            )
+    except SpecError as exc:
+        _mark_invalid(body, patch, status, exc.problems, generation, now)
+        metrics.record_phase(namespace, name, Phase.INVALID)
+        return "invalid"
+    except Exception as exc:
+        metrics.ERRORS.labels("database").inc()
+        message = f"could not write the event: {exc}"
+        _write_status(
+            patch,
+            status,
+            {
+                "observedGeneration": generation,
+                "conditions": cond.merge_conditions(
+                    status.get("conditions"),
+                    [
+                        cond.Condition(cond.READY, False, "DatabaseUnavailable", message),
+                        cond.Condition(cond.SYNCED, False, "DatabaseUnavailable", message),
+                    ],
+                    generation=generation,
+                    now=now,
+                ),
+            },
+        )
+        raise kopf.TemporaryError(message, delay=runtime.settings.reconcile_interval_s) from exc
+
+    event = sync.event
+    _announce_row(body, sync.action, event, status, trigger)
+    figures, figures_error = await _figures(runtime, event)
+    available = figures.available if figures else status.get("available")
+    phase = sale_phase(spec, now, cancelled=event.status == "cancelled", available=available)
+    scaled = await _rescale(runtime, body, spec, status, windows, now)
+
+    wanted: dict[str, Any] = {
+        "eventId": event.id,
+        "phase": phase.value,
+        "observedGeneration": generation,
+        "scaledDeployment": scaled,
+        **(figures.as_status() if figures else {}),
+    }
+    wanted["conditions"] = cond.merge_conditions(
+        status.get("conditions"),
+        _conditions(event, sync.action, phase, figures, figures_error),
+        generation=generation,
+        now=now,
+    )
+    _write_status(patch, status, wanted)
+    if status.get("phase") != phase.value:
+        kopf.info(
+            body,
+            reason="PhaseChanged",
+            message=f"{status.get('phase') or 'New'} -> {phase.value} (event {event.id})",
+        )
+    metrics.record_phase(namespace, name, phase.value)
+    return "ok"
+
+
+def _conditions(
+    event: Event,
+    action: RowAction,
+    phase: Phase,
+    figures: Figures | None,
+    figures_error: str | None,
+) -> list[cond.Condition]:
+    valid = cond.Condition(cond.INVALID, False, "Valid", "the spec is valid")
+    if action is RowAction.CANCELLED:
+        message = (
+            f"event {event.id} was cancelled outside Kubernetes; a cancelled event cannot "
+            "change: delete this resource"
+        )
+        return [
+            cond.Condition(cond.READY, False, "EventCancelled", message),
+            cond.Condition(cond.SYNCED, False, "EventCancelled", message),
+            valid,
+        ]
+    synced = cond.Condition(
+        cond.SYNCED, True, action.value, f"event {event.id} at version {event.version}"
+    )
+    if figures_error is not None:
+        ready = cond.Condition(cond.READY, False, "BookingsUnavailable", figures_error)
+    else:
+        ready = cond.Condition(cond.READY, True, phase.value, _summary(event, phase, figures))
+    return [ready, synced, valid]
+
+
+def _summary(event: Event, phase: Phase, figures: Figures | None) -> str:
+    text = f"event {event.id} is {phase.value}"
+    if figures is not None:
+        text += (
+            f": {figures.sold} sold, {figures.held} held, {figures.available} available"
+            f" of {event.capacity}"
+        )
+    return text
+
+
+def _mark_invalid(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    status: Mapping[str, Any],
+    problems: list[Problem],
+    generation: int | None,
+    now: dt.datetime,
+) -> None:
+    """Phase Invalid, the reasons in the conditions, a warning Event; nothing written."""
+    message = _problems_message(problems)
+    not_written = f"nothing was written: {message}"
+    previous = cond.condition(status.get("conditions"), cond.INVALID)
+    if previous.get("status") != "True" or previous.get("message") != message:
+        kopf.warn(body, reason="InvalidSpec", message=message)
+    _write_status(
+        patch,
+        status,
+        {
+            "phase": Phase.INVALID.value,
+            "observedGeneration": generation,
+            "conditions": cond.merge_conditions(
+                status.get("conditions"),
+                [
+                    cond.Condition(cond.READY, False, "InvalidSpec", not_written),
+                    cond.Condition(cond.SYNCED, False, "InvalidSpec", not_written),
+                    cond.Condition(cond.INVALID, True, problems[0].reason, message),
+                ],
+                generation=generation,
+                now=now,
+            ),
+        },
+    )
+
+
+def _announce_row(
+    body: kopf.Body, action: RowAction, event: Event, status: Mapping[str, Any], trigger: str
+) -> None:
+    """Kubernetes Events (and drift metrics) for what happened to the row."""
+    if action is RowAction.CREATED:
+        kopf.info(body, reason="Created", message=f"created event {event.id}")
+    elif action is RowAction.RECREATED:
+        metrics.DRIFT_REPAIRS.labels("deleted").inc()
+        kopf.warn(
+            body,
+            reason="DriftRepaired",
+            message=f"event {status.get('eventId')} was deleted outside Kubernetes; "
+            f"recreated as event {event.id}",
+        )
+    elif action is RowAction.UPDATED and trigger == "update":
+        kopf.info(
+            body, reason="Updated", message=f"event {event.id} now at version {event.version}"
+        )
+    elif action is RowAction.UPDATED:
+        metrics.DRIFT_REPAIRS.labels("edited").inc()
+        kopf.warn(
+            body,
+            reason="DriftRepaired",
+            message=f"event {event.id} was changed outside Kubernetes; restored as version "
+            f"{event.version}",
+        )
+    elif action is RowAction.CANCELLED and status.get("phase") != Phase.CANCELLED:
+        kopf.warn(
+            body,
+            reason="EventCancelled",
+            message=f"event {event.id} was cancelled outside Kubernetes; delete this resource",
+        )
+
+
+async def _figures(runtime: Runtime, event: Event) -> tuple[Figures | None, str | None]:
+    """Bookings' figures, or (None, why) if bookings cannot be asked right now."""
+    try:
+        return await fetch_figures(runtime.bookings, event.id, event.capacity), None
+    except Exception as exc:
+        metrics.ERRORS.labels("bookings").inc()
+        log.warning("bookings figures unavailable for event %s: %s", event.id, exc)
+        return None, f"sales figures unavailable (bookings: {exc}); showing the last known"
+
+
+async def _rescale(
+    runtime: Runtime,
+    body: kopf.Body,
+    spec: EventSpec,
+    status: Mapping[str, Any],
+    windows: WindowsIndex,
+    now: dt.datetime,
+) -> str | None:
+    """Apply the desired replicas to this resource's target (and a former target).
+
+    Returns the Deployment now targeted, for ``status.scaledDeployment``.
+    """
+    target = spec.scaling.deployment if spec.scaling else None
+    baseline = spec.scaling.baseline_replicas if spec.scaling else None
+    former = status.get("scaledDeployment")
+    for deployment in sorted({d for d in (target, former) if d}):
+        # A former target this resource no longer claims goes back to its baseline.
+        await scale_deployment(
+            runtime,
+            body,
+            deployment,
+            windows,
+            now,
+            exclude=None if deployment == target else body.metadata.name,
+            fallback=baseline,
+        )
+    return target
+
+
+async def scale_deployment(
+    runtime: Runtime,
+    body: kopf.Body,
+    deployment: str,
+    windows: WindowsIndex,
+    now: dt.datetime,
+    *,
+    exclude: str | None,
+    fallback: int | None,
+) -> None:
+    """Set ``deployment``'s replicas (or its HPA's floor) from every Event's window.
+
+    ``exclude`` leaves one resource out (being deleted or retargeted); ``fallback`` is
+    the figure when no Event claims the Deployment any more (its last baseline).
+    """
+    namespace = body.metadata.namespace or ""
+    claims = [w for w in windows.get((namespace, deployment), []) if w.event != exclude]
+    desired = desired_replicas(claims, now)
+    if desired is None:
+        desired = fallback
+    if desired is None:
+        return
+    try:
+        async with runtime.scale_locks[(namespace, deployment)]:
+            change = await apply_replicas(runtime.kube, namespace, deployment, desired)
+    except ScaleTargetMissing as exc:
+        log.warning("%s", exc)
+        return
+    except (KubeApiError, OSError, TimeoutError) as exc:
+        metrics.ERRORS.labels("kubernetes").inc()
+        log.warning("scaling %s/%s failed: %s", namespace, deployment, exc)
+        return
+    if change is None:
+        return
+    direction = "up" if change.after > change.before else "down"
+    metrics.SCALE_CHANGES.labels(change.kind, direction).inc()
+    what = "minReplicas" if change.kind == "HorizontalPodAutoscaler" else "replicas"
+    message = f"{change.kind} {change.name}: {what} {change.before} -> {change.after}"
+    if change.limited:
+        message += f" (wanted {change.wanted}; the HPA's maxReplicas is lower)"
+    kopf.info(body, reason="ScaledUp" if direction == "up" else "ScaledDown", message=message)
+
+
+async def finalize(
+    runtime: Runtime, body: kopf.Body, *, windows: WindowsIndex, lock: asyncio.Lock
+) -> None:
+    """Cancel the row (bookings are kept) and hand the Deployment back; then kopf
+    removes the finalizer. A row that is already gone is not an error."""
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    async with lock:
+        with metrics.timed("delete"):
+            try:
+                async with runtime.pool.acquire() as conn:
+                    event = await cancel_row(conn, managed_by(namespace, name))
+            except Exception as exc:
+                metrics.ERRORS.labels("database").inc()
+                raise kopf.TemporaryError(
+                    f"could not cancel the event: {exc}",
+                    delay=runtime.settings.reconcile_interval_s,
+                ) from exc
+            if event is None:
+                kopf.info(body, reason="Deleted", message="no event row to cancel")
+            else:
+                kopf.info(
+                    body,
+                    reason="EventCancelled",
+                    message=f"event {event.id} is {event.status}; its bookings are kept",
+                )
+            try:
+                spec: EventSpec | None = parse_spec(body.get("spec") or {})
+            except SpecError:
+                spec = None
+            scaling = spec.scaling if spec else None
+            former = (body.get("status") or {}).get("scaledDeployment")
+            for deployment in sorted({d for d in (scaling and scaling.deployment, former) if d}):
+                await scale_deployment(
+                    runtime,
+                    body,
+                    deployment,
+                    windows,
+                    utcnow(),
+                    exclude=name,
+                    fallback=scaling.baseline_replicas if scaling else None,
+                )
+            metrics.record_phase(namespace, name, None)

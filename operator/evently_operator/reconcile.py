@@ -1,0 +1,131 @@
+"""Keeping an Event resource's row in the events service's database as the spec says.
+
+Every write goes through the events service's own repository
+(``evently.events.repository``), so each change commits with its ``event.changed``
+outbox message, exactly as a change through the HTTP API does. The resource owns its
+row: ``managed_by = kubernetes:<namespace>/<name>``, and the repository refuses other
+writers.
+
+``sync_row`` is level-based: it compares the row with the spec and writes only when they
+differ, so the same call serves a new resource, an edited spec and drift repair (a row
+edited or deleted behind the operator's back). Cancellation is terminal: a row cancelled
+elsewhere stays cancelled and is reported, not revived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+
+from evently.events import repository
+from evently.events.errors import (
+    CapacityBelowReserved,
+    EventCancelled,
+    EventCompleted,
+    EventNotFound,
+    ManagedByTaken,
+)
+from evently.events.models import Event, EventInput, ReservedSeats
+from evently_operator.spec import EventSpec, Problem, SpecError, to_event_input
+
+ReservedSeatsLookup = Callable[[int], Awaitable[ReservedSeats]]
+
+
+class RowAction(StrEnum):
+    CREATED = "Created"  # first write for this resource
+    RECREATED = "Recreated"  # the row had been deleted behind our back
+    UPDATED = "Updated"  # the row differed from the spec and was rewritten
+    UNCHANGED = "UpToDate"
+    CANCELLED = "EventCancelled"  # cancelled elsewhere: left alone
+
+
+@dataclass(frozen=True)
+class RowSync:
+    event: Event
+    action: RowAction
+
+
+def desired_status(spec: EventSpec, current: Event | None) -> str:
+    """``published`` or ``draft`` from the spec; a completed event stays completed."""
+    if current is not None and current.status == "completed":
+        return "completed"
+    return "published" if spec.published else "draft"
+
+
+def row_matches(event: Event, data: EventInput) -> bool:
+    """True if the stored event already says everything ``data`` says."""
+    wanted: dict[str, Any] = data.model_dump(exclude={"venue"})
+    if any(getattr(event, key) != value for key, value in wanted.items()):
+        return False
+    venue = data.venue
+    stored = event.venue
+    return (stored.name, stored.address, stored.city, stored.capacity) == (
+        venue.name,
+        venue.address,
+        venue.city,
+        venue.capacity,
+    )
+
+
+async def sync_row(
+    conn: asyncpg.Connection,
+    spec: EventSpec,
+    managed_by: str,
+    *,
+    known_event_id: int | None,
+    reserved_seats: ReservedSeatsLookup,
+) -> RowSync:
+    """Create or update the resource's row so it matches ``spec``.
+
+    ``known_event_id`` (from the resource's status) tells a first write from a row that
+    has since vanished. Raises ``SpecError`` when the events service refuses the spec
+    (its own validation, or a capacity below the seats already sold and held).
+    """
+    current = await repository.find_event_by_managed_by(conn, managed_by)
+    if current is None:
+        data = to_event_input(spec, status=desired_status(spec, None))
+        try:
+            event = await repository.create_event(conn, data, managed_by=managed_by)
+        except ManagedByTaken:
+            # Another pass created it a moment ago: treat it as the current row.
+            current = await repository.find_event_by_managed_by(conn, managed_by)
+            if current is None:
+                raise
+        else:
+            action = RowAction.RECREATED if known_event_id is not None else RowAction.CREATED
+            return RowSync(event, action)
+    if current.status == "cancelled":
+        return RowSync(current, RowAction.CANCELLED)
+    data = to_event_input(
+        spec, status=desired_status(spec, current), venue_layout=current.venue.layout
+    )
+    if row_matches(current, data):
+        return RowSync(current, RowAction.UNCHANGED)
+    try:
+        event = await repository.update_event(
+            conn, current.id, data, actor_managed_by=managed_by, reserved_seats=reserved_seats
+        )
+    except CapacityBelowReserved as exc:
+        raise SpecError([Problem("CapacityBelowReserved", f"spec.capacity: {exc.detail}")]) from exc
+    except EventCancelled:
+        cancelled = await repository.get_event(conn, current.id)
+        return RowSync(cancelled or current, RowAction.CANCELLED)
+    return RowSync(event, RowAction.UPDATED)
+
+
+async def cancel_row(conn: asyncpg.Connection, managed_by: str) -> Event | None:
+    """Cancel the resource's event (bookings are kept); None if there is no row any more.
+
+    A completed event is left as it is: it has happened and cannot be cancelled.
+    """
+    current = await repository.find_event_by_managed_by(conn, managed_by)
+    if current is None or current.status in ("cancelled", "completed"):
+        return current
+    try:
+        return await repository.cancel_event(conn, current.id, actor_managed_by=managed_by)
+    except (EventNotFound, EventCompleted):
+        return await repository.get_event(conn, current.id)

@@ -1,0 +1,153 @@
+"""What the operator holds open while it runs, opened at start-up and closed at exit.
+
+A database pool (for the events repository), an HTTP session (bookings' internal API),
+a Kubernetes client (scaling, peering objects) and the probe server. Also kopf's own
+settings, derived from ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import aiohttp
+import asyncpg
+import kopf
+from aiohttp import web
+
+from evently.core.db import create_pool
+from evently.events.bookings_client import BookingsClient
+from evently_operator.config import OperatorSettings
+from evently_operator.kubeapi import KubeApi, KubeApiError, login
+from evently_operator.metrics import start_probe_server
+from evently_operator.resource import ANNOTATION_PREFIX, FINALIZER
+
+log = logging.getLogger("evently.operator")
+
+
+@dataclass
+class Runtime:
+    settings: OperatorSettings
+    pool: asyncpg.Pool
+    http: aiohttp.ClientSession
+    bookings: BookingsClient
+    kube: KubeApi
+    probe: web.AppRunner | None = None
+    # One scaling decision at a time per (namespace, Deployment) in this process.
+    scale_locks: defaultdict[tuple[str, str], asyncio.Lock] = field(
+        default_factory=lambda: defaultdict(asyncio.Lock)
+    )
+
+    @property
+    def probe_port(self) -> int | None:
+        """The port the probe server listens on (``PORT=0`` picks a free one)."""
+        if self.probe is None or not self.probe.addresses:
+            return None
+        return int(self.probe.addresses[0][1])
+
+    async def database_ready(self) -> bool:
+        try:
+            async with asyncio.timeout(2):
+                await self.pool.fetchval("SELECT 1")
+        except Exception:
+            return False
+        return True
+
+
+def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
+    """kopf's settings: our finalizer, bookkeeping in annotations, peering lifetime."""
+    result = kopf.OperatorSettings()
+    result.persistence.finalizer = FINALIZER
+    result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
+    result.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    result.peering.lifetime = settings.peering_lifetime_s
+    # Only explicit kopf.info()/kopf.warn() calls become Kubernetes Events, not every log line.
+    result.posting.loggers = False
+    result.watching.server_timeout = 300
+    result.watching.client_timeout = 330
+    return result
+
+
+async def ensure_peering_objects(kube: KubeApi, settings: OperatorSettings) -> None:
+    """Create the KopfPeering (per watched namespace) or ClusterKopfPeering we use.
+
+    Fails with a clear message when the kopf.dev CRDs are missing (crds/ has them).
+    """
+    body = {"metadata": {"name": settings.peering_name}}
+    if settings.watch_namespaces:
+        targets = [
+            (f"/apis/kopf.dev/v1/namespaces/{ns}/kopfpeerings", "KopfPeering")
+            for ns in settings.watch_namespaces
+        ]
+    else:
+        targets = [("/apis/kopf.dev/v1/clusterkopfpeerings", "ClusterKopfPeering")]
+    for path, kind in targets:
+        try:
+            await kube.create(path, {"apiVersion": "kopf.dev/v1", "kind": kind, **body})
+        except KubeApiError as exc:
+            if exc.status == 404:
+                raise kopf.PermanentError(
+                    f"{kind} is not served: apply crds/kopf.dev_peerings.yaml, "
+                    "or set STANDALONE=true for a single replica"
+                ) from exc
+            raise
+
+
+async def start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorSettings) -> Runtime:
+    """Open everything; the probe server answers from here on.
+
+    Any failure stops the operator at once (kopf.PermanentError) with the reason, so a
+    pod crash-loops visibly instead of idling unready.
+    """
+    try:
+        return await _start_runtime(settings, kopf_config)
+    except kopf.PermanentError:
+        raise
+    except Exception as exc:
+        raise kopf.PermanentError(f"cannot start: {exc}") from exc
+
+
+async def _start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorSettings) -> Runtime:
+    pool = await create_pool(settings, "evently-operator")
+    http = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=settings.bookings_timeout_s, connect=2)
+    )
+    kube = KubeApi(login(kopf_config))
+    runtime = Runtime(
+        settings=settings,
+        pool=pool,
+        http=http,
+        bookings=BookingsClient(http, settings.bookings_url, settings.internal_api_key),
+        kube=kube,
+    )
+    try:
+        if not settings.standalone:
+            await ensure_peering_objects(kube, settings)
+        runtime.probe = await start_probe_server(
+            settings.host, settings.port, runtime.database_ready
+        )
+    except BaseException:
+        await stop_runtime(runtime)
+        raise
+    log.info(
+        "operator started",
+        extra={
+            "namespaces": list(settings.watch_namespaces) or "all",
+            "peering": None if settings.standalone else settings.peering_name,
+            "priority": settings.effective_peering_priority,
+            "port": runtime.probe_port,
+        },
+    )
+    return runtime
+
+
+async def stop_runtime(runtime: Runtime) -> None:
+    if runtime.probe is not None:
+        await runtime.probe.cleanup()
+    await runtime.kube.close()
+    await runtime.http.close()
+    await runtime.pool.close()

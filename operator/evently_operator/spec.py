@@ -1,0 +1,362 @@
+"""An Event resource's spec: parsed into plain values and checked for sense.
+
+The CRD's schema already enforces types, required fields, formats and bounds. What it
+cannot express (with no CEL on Kubernetes 1.20) is checked here: ``check_spec`` returns
+every problem with a stable reason and a message naming the fields, and the operator
+then marks the resource Invalid and writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pydantic
+
+from evently.events.models import EventInput, EventVenueInput
+
+DEFAULT_HOLD_TTL_S = 600
+DEFAULT_OFFER_TTL_S = 900
+DEFAULT_BASELINE_REPLICAS = 1
+# The events service's default, lowered for events with fewer seats than that.
+DEFAULT_MAX_PER_USER = 10
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a spec cannot be applied: ``reason`` is CamelCase and stable."""
+
+    reason: str
+    message: str
+
+
+class SpecError(Exception):
+    """The spec is malformed or makes no sense; ``problems`` says why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(p.message for p in problems))
+
+
+@dataclass(frozen=True)
+class Venue:
+    name: str
+    address: str
+    city: str
+    capacity: int
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Replicas for ``deployment`` from ``opens - lead_time`` to ``closes + cooldown``."""
+
+    deployment: str
+    baseline_replicas: int
+    sale_replicas: int
+    lead_time: dt.timedelta
+    cooldown: dt.timedelta
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """The event as the resource describes it, with defaults filled in."""
+
+    title: str
+    description: str
+    type: str
+    venue: Venue
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    capacity: int
+    price: Decimal
+    currency: str
+    max_per_user: int | None
+    sale_opens_at: dt.datetime | None
+    sale_closes_at: dt.datetime | None
+    hold_ttl_seconds: int
+    waitlist_enabled: bool
+    waitlist_offer_ttl_seconds: int
+    scaling: Scaling | None
+    published: bool
+
+    @property
+    def sale_ends_at(self) -> dt.datetime:
+        """When selling stops: ``closesAt``, or the event's end when there is none."""
+        return self.sale_closes_at or self.ends_at
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``"1h30m"``, ``"15m"``, ``"90s"`` -> a timedelta; ValueError otherwise."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None:
+        raise ValueError(f"{text!r} is not a duration like 15m, 1h30m or 90s")
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return dt.timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def parse_time(text: str) -> dt.datetime:
+    """An RFC 3339 timestamp -> an aware UTC datetime (naive input is taken as UTC)."""
+    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+class _Reader:
+    """Reads fields by path, collecting a problem per malformed one."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        self.problems: list[Problem] = []
+
+    def get(self, path: str) -> Any:
+        node: Any = self.raw
+        for part in path.split("."):
+            if not isinstance(node, Mapping):
+                return None
+            node = node.get(part)
+        return node
+
+    def _bad(self, path: str, why: str) -> None:
+        self.problems.append(Problem("MalformedSpec", f"spec.{path} {why}"))
+
+    def text(self, path: str, default: str | None = None) -> str:
+        value = self.get(path)
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, str) or (default is None and not value.strip()):
+            self._bad(path, "is required and must be a non-empty string")
+            return ""
+        return value
+
+    def integer(self, path: str, default: int | None = None, minimum: int = 0) -> int:
+        value = self.get(path)
+        if value is None and default is not None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self._bad(path, f"must be an integer >= {minimum}")
+            return minimum
+        return value
+
+    def time(self, path: str, required: bool = True) -> dt.datetime | None:
+        value = self.get(path)
+        if value is None and not required:
+            return None
+        try:
+            return parse_time(value)
+        except (TypeError, ValueError, AttributeError):
+            self._bad(path, "must be an RFC 3339 date-time such as 2027-06-12T18:00:00Z")
+            return None
+
+    def duration(self, path: str, default: dt.timedelta) -> dt.timedelta:
+        value = self.get(path)
+        if value is None:
+            return default
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self._bad(path, f"is invalid: {exc}")
+            return default
+
+    def flag(self, path: str, default: bool) -> bool:
+        value = self.get(path)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self._bad(path, "must be true or false")
+            return default
+        return value
+
+
+def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
+    """Read a resource's ``spec``; raises ``SpecError`` listing every malformed field."""
+    r = _Reader(raw or {})
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    price_text = r.text("price.amount")
+    try:
+        price = Decimal(price_text)
+        if not price.is_finite() or price < 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        r._bad("price.amount", 'must be a decimal string such as "49.90"')
+        price = Decimal(0)
+    scaling = None
+    if r.get("scaling") is not None:
+        scaling = Scaling(
+            deployment=r.text("scaling.deployment"),
+            baseline_replicas=r.integer("scaling.baselineReplicas", DEFAULT_BASELINE_REPLICAS),
+            sale_replicas=r.integer("scaling.saleReplicas", minimum=1),
+            lead_time=r.duration("scaling.leadTime", dt.timedelta(0)),
+            cooldown=r.duration("scaling.cooldown", dt.timedelta(0)),
+        )
+    max_per_user = r.get("maxPerUser")
+    spec = EventSpec(
+        title=r.text("title"),
+        description=r.text("description", default=""),
+        type=r.text("type"),
+        venue=Venue(
+            name=r.text("venue.name"),
+            address=r.text("venue.address"),
+            city=r.text("venue.city"),
+            capacity=r.integer("venue.capacity", minimum=1),
+        ),
+        starts_at=r.time("startsAt") or epoch,
+        ends_at=r.time("endsAt") or epoch,
+        capacity=r.integer("capacity", minimum=1),
+        price=price,
+        currency=r.text("price.currency"),
+        max_per_user=None if max_per_user is None else r.integer("maxPerUser", minimum=1),
+        sale_opens_at=r.time("sale.opensAt", required=False),
+        sale_closes_at=r.time("sale.closesAt", required=False),
+        hold_ttl_seconds=int(
+            r.duration("sale.holdTTL", dt.timedelta(seconds=DEFAULT_HOLD_TTL_S)).total_seconds()
+        ),
+        waitlist_enabled=r.flag("sale.waitlist.enabled", True),
+        waitlist_offer_ttl_seconds=int(
+            r.duration(
+                "sale.waitlist.offerTTL", dt.timedelta(seconds=DEFAULT_OFFER_TTL_S)
+            ).total_seconds()
+        ),
+        scaling=scaling,
+        published=r.flag("published", True),
+    )
+    if r.problems:
+        raise SpecError(r.problems)
+    return spec
+
+
+def _ts(value: dt.datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def check_spec(spec: EventSpec) -> list[Problem]:
+    """The rules the schema cannot express; an empty list means the spec makes sense."""
+    problems: list[Problem] = []
+    if spec.ends_at <= spec.starts_at:
+        problems.append(
+            Problem(
+                "EndsBeforeStart",
+                f"spec.endsAt ({_ts(spec.ends_at)}) must be after spec.startsAt "
+                f"({_ts(spec.starts_at)})",
+            )
+        )
+    opens, closes = spec.sale_opens_at, spec.sale_closes_at
+    if opens is not None and closes is not None and closes <= opens:
+        problems.append(
+            Problem(
+                "SaleClosesBeforeOpening",
+                f"spec.sale.closesAt ({_ts(closes)}) must be after spec.sale.opensAt "
+                f"({_ts(opens)})",
+            )
+        )
+    if closes is not None and closes > spec.ends_at:
+        problems.append(
+            Problem(
+                "SaleEndsAfterEvent",
+                f"spec.sale.closesAt ({_ts(closes)}) must not be after the event ends "
+                f"(spec.endsAt {_ts(spec.ends_at)})",
+            )
+        )
+    if opens is not None and closes is None and opens >= spec.ends_at:
+        problems.append(
+            Problem(
+                "SaleOpensAfterEvent",
+                f"spec.sale.opensAt ({_ts(opens)}) must be before the event ends "
+                f"(spec.endsAt {_ts(spec.ends_at)})",
+            )
+        )
+    if spec.capacity > spec.venue.capacity:
+        problems.append(
+            Problem(
+                "CapacityAboveVenue",
+                f"spec.capacity ({spec.capacity}) exceeds spec.venue.capacity "
+                f"({spec.venue.capacity})",
+            )
+        )
+    if spec.scaling is not None and spec.scaling.sale_replicas < spec.scaling.baseline_replicas:
+        problems.append(
+            Problem(
+                "SaleReplicasBelowBaseline",
+                f"spec.scaling.saleReplicas ({spec.scaling.sale_replicas}) is below "
+                f"spec.scaling.baselineReplicas ({spec.scaling.baseline_replicas})",
+            )
+        )
+    return problems
+
+
+def read_valid_spec(raw: Mapping[str, Any]) -> EventSpec:
+    """``parse_spec`` then ``check_spec``; raises ``SpecError`` with every problem."""
+    spec = parse_spec(raw)
+    problems = check_spec(spec)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def to_event_input(
+    spec: EventSpec, *, status: str, venue_layout: Mapping[str, Any] | None = None
+) -> EventInput:
+    """The events repository's input for ``spec``; ``SpecError`` if the service refuses it.
+
+    ``status`` is ``published``/``draft`` (or ``completed``, kept once the service set it);
+    ``venue_layout`` carries the venue's stored layout over, which the resource does not
+    describe, so writing the event never wipes it.
+    """
+    max_per_user = spec.max_per_user or min(DEFAULT_MAX_PER_USER, spec.capacity)
+    try:
+        return EventInput(
+            name=spec.title,
+            description=spec.description,
+            type=spec.type,
+            starts_at=spec.starts_at,
+            ends_at=spec.ends_at,
+            capacity=spec.capacity,
+            price=spec.price,
+            currency=spec.currency,
+            status=status,
+            sale_opens_at=spec.sale_opens_at,
+            sale_closes_at=spec.sale_closes_at,
+            max_per_user=max_per_user,
+            hold_ttl_seconds=spec.hold_ttl_seconds,
+            waitlist_enabled=spec.waitlist_enabled,
+            waitlist_offer_ttl_seconds=spec.waitlist_offer_ttl_seconds,
+            venue=EventVenueInput(
+                name=spec.venue.name,
+                address=spec.venue.address,
+                city=spec.venue.city,
+                capacity=spec.venue.capacity,
+                layout=dict(venue_layout or {}),
+            ),
+        )
+    except pydantic.ValidationError as exc:
+        raise SpecError([_refusal(error) for error in exc.errors()]) from exc
+
+
+# The events model's field names, as the resource's spec calls them.
+_SPEC_FIELDS = {
+    "name": "title",
+    "starts_at": "startsAt",
+    "ends_at": "endsAt",
+    "price": "price.amount",
+    "currency": "price.currency",
+    "sale_opens_at": "sale.opensAt",
+    "sale_closes_at": "sale.closesAt",
+    "max_per_user": "maxPerUser",
+    "hold_ttl_seconds": "sale.holdTTL",
+    "waitlist_offer_ttl_seconds": "sale.waitlist.offerTTL",
+    "waitlist_enabled": "sale.waitlist.enabled",
+}
+
+
+def _refusal(error: Mapping[str, Any]) -> Problem:
+    loc = [str(part) for part in error.get("loc", ())]
+    if loc[:1] == ["venue"]:
+        where = "venue." + ".".join(loc[1:])
+    else:
+        where = _SPEC_FIELDS.get(loc[0], loc[0]) if loc else "spec"
+    return Problem("RejectedByEventsService", f"spec.{where}: {error.get('msg', 'invalid')}")

@@ -1,0 +1,42 @@
+"""The CRD as kubectl users meet it, the samples, and the test cluster harness itself."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.operator.conftest import CRDS, SAMPLES
+from tests.support.kube import KubeToolsMissing, find_binaries
+
+
+def test_the_samples_pass_the_api_servers_validation(kube, namespace):
+    result = kube.kubectl("-n", namespace, "apply", "--dry-run=server", "-f", str(SAMPLES))
+    assert "aurora-live-2027 created (server dry run)" in result.stdout
+    assert "open-mic-night created (server dry run)" in result.stdout
+
+
+def test_short_name_category_and_printer_columns(kube, namespace):
+    crd = kube.kubectl_json("get", "crd", "events.evently.io")
+    names = crd["spec"]["names"]
+    assert (names["shortNames"], names["categories"]) == (["evt"], ["evently"])
+    version = crd["spec"]["versions"][0]
+    assert version["subresources"] == {"status": {}}
+    columns = [c["name"] for c in version["additionalPrinterColumns"]]
+    assert columns == ["Phase", "Sold", "Available", "Capacity", "Opens", "Age"]
+    assert kube.kubectl("-n", namespace, "get", "evently").returncode == 0
+
+
+def test_the_crd_stays_within_kubernetes_1_20():
+    crd = yaml.safe_load((CRDS / "evently.io_events.yaml").read_text())
+    assert crd["apiVersion"] == "apiextensions.k8s.io/v1"
+    assert "x-kubernetes-validations" not in (CRDS / "evently.io_events.yaml").read_text()
+
+
+def test_missing_binaries_fail_with_the_way_to_get_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("EVENTLY_TOOLS", str(tmp_path))
+    monkeypatch.setenv("EVENTLY_KUBE_BIN", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(KubeToolsMissing) as failure:
+        find_binaries()
+    message = str(failure.value)
+    assert "kube-apiserver" in message and "etcd" in message and "hack/install-tools.sh" in message

@@ -1,0 +1,36 @@
+"""Two operator replicas: kopf peering lets only the higher-priority one act."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.operator.conftest import event_manifest, wait_for
+
+RECONCILES = "evently_operator_reconciles_total"
+
+
+async def test_a_second_operator_does_not_double_act(start_operator, resources, kube, namespace):
+    leader = start_operator(PEERING_PRIORITY="200")
+    standby = start_operator(PEERING_PRIORITY="100")
+
+    def peers() -> dict:
+        peering = kube.kubectl_json("-n", namespace, "get", "kopfpeerings", "evently-operator")
+        return peering.get("status") or {}
+
+    # Both replicas announce themselves; the standby starts paused and stays so.
+    await wait_for(lambda: len(peers()) == 2, what="two peers")
+    assert sorted(p["priority"] for p in peers().values()) == [100, 200]
+
+    resources.apply(event_manifest("solo"))
+    await wait_for(lambda: resources.status("solo").get("eventId"), what="eventId")
+    await asyncio.sleep(3)  # a few level passes (1 s each) for the standby to misbehave in
+    assert leader.metric(RECONCILES) >= 2
+    assert standby.metric(RECONCILES) == 0
+    assert "Resuming operations" not in standby.log()
+
+    # The leader leaves (it withdraws from the peering on the way out): the standby takes over.
+    leader.stop()
+    await wait_for(lambda: "Resuming operations" in standby.log(), what="the standby to resume")
+    resources.apply(event_manifest("after"))
+    await wait_for(lambda: resources.status("after").get("eventId"), what="eventId by the standby")
+    assert standby.metric(RECONCILES, trigger="create") >= 1

@@ -1,0 +1,90 @@
+"""Phases, scaling windows and conditions: the operator's plain rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from evently_operator.conditions import READY, SYNCED, Condition, merge_conditions
+from evently_operator.phases import Phase, sale_phase
+from evently_operator.scaling import desired_replicas, scaling_window
+from evently_operator.spec import read_valid_spec
+from tests.operator.conftest import sample
+
+OPENS = dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC)
+CLOSES = dt.datetime(2027, 6, 12, 16, tzinfo=dt.UTC)
+
+
+def concert(**changes):
+    return read_valid_spec({**sample("concert")["spec"], **changes})
+
+
+@pytest.mark.parametrize(
+    ("now", "available", "phase"),
+    [
+        (OPENS - dt.timedelta(seconds=1), None, Phase.SCHEDULED),
+        (OPENS, None, Phase.ON_SALE),
+        (OPENS, 10, Phase.ON_SALE),
+        (OPENS, 0, Phase.SOLD_OUT),
+        (CLOSES - dt.timedelta(seconds=1), 0, Phase.SOLD_OUT),
+        (CLOSES, 0, Phase.CLOSED),
+        (CLOSES, 5, Phase.CLOSED),
+    ],
+)
+def test_the_phase_follows_the_clock_and_availability(now, available, phase):
+    assert sale_phase(concert(), now, available=available) is phase
+
+
+def test_a_draft_is_pending_and_a_cancelled_event_is_cancelled():
+    assert sale_phase(concert(published=False), OPENS) is Phase.PENDING
+    assert sale_phase(concert(), OPENS, cancelled=True) is Phase.CANCELLED
+
+
+def window(name, opens_h, closes_h, baseline, sale, lead="0s", cooldown="0s"):
+    base = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
+    spec = concert(
+        sale={"opensAt": (base + dt.timedelta(hours=opens_h)).isoformat(),
+              "closesAt": (base + dt.timedelta(hours=closes_h)).isoformat()},
+        scaling={"deployment": "web", "baselineReplicas": baseline, "saleReplicas": sale,
+                 "leadTime": lead, "cooldown": cooldown},
+    )  # fmt: skip
+    return scaling_window(name, spec)
+
+
+def at(hours: float) -> dt.datetime:
+    return dt.datetime(2027, 6, 1, tzinfo=dt.UTC) + dt.timedelta(hours=hours)
+
+
+def test_the_window_is_widened_by_lead_time_and_cooldown():
+    w = window("a", 10, 12, 2, 8, lead="1h", cooldown="30m")
+    assert not w.covers(at(8.99)) and w.covers(at(9)) and w.covers(at(12.49))
+    assert not w.covers(at(12.5))
+
+
+def test_overlapping_windows_compose_to_the_maximum_and_fall_back_to_the_baseline():
+    windows = [window("a", 10, 12, 2, 8), window("b", 11, 14, 3, 5)]
+    assert [desired_replicas(windows, at(h)) for h in (9, 10, 11, 12, 13, 14)] == [3, 8, 8, 5, 5, 3]
+    assert desired_replicas([], at(9)) is None
+
+
+def test_a_draft_or_cancelled_event_holds_only_its_baseline():
+    spec = concert(scaling={"deployment": "web", "baselineReplicas": 2, "saleReplicas": 9})
+    w = scaling_window("a", spec, active=False)
+    assert desired_replicas([w], OPENS) == 2
+
+
+def test_conditions_keep_their_transition_time_until_their_status_flips():
+    t1 = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    t2 = t1 + dt.timedelta(minutes=5)
+    first = merge_conditions(
+        [], [Condition(READY, True, "OnSale", "a"), Condition(SYNCED, True, "Created", "b")],
+        generation=1, now=t1,
+    )  # fmt: skip
+    second = merge_conditions(first, [Condition(READY, True, "SoldOut", "c")], generation=2, now=t2)
+    third = merge_conditions(second, [Condition(READY, False, "X", "d")], generation=2, now=t2)
+    assert [c["type"] for c in first] == [READY, SYNCED]
+    assert second[0]["lastTransitionTime"] == "2027-01-01T00:00:00Z"
+    assert (second[0]["reason"], second[0]["observedGeneration"]) == ("SoldOut", 2)
+    assert third[0]["lastTransitionTime"] == "2027-01-01T00:05:00Z"
+    assert second[1] == first[1]  # untouched conditions stay as they were

@@ -1,0 +1,120 @@
+"""Reading a resource's spec, and the rules the CRD schema cannot express."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from evently_operator.spec import (
+    SpecError,
+    check_spec,
+    parse_duration,
+    parse_spec,
+    read_valid_spec,
+    to_event_input,
+)
+from tests.operator.conftest import sample
+
+
+def concert() -> dict:
+    return sample("concert")["spec"]
+
+
+def test_the_concert_sample_reads_into_plain_values():
+    spec = read_valid_spec(concert())
+    assert spec.title == "Aurora Live 2027"
+    assert spec.price == Decimal("89.90") and spec.currency == "EUR"
+    assert spec.starts_at == dt.datetime(2027, 6, 12, 18, tzinfo=dt.UTC)
+    assert spec.hold_ttl_seconds == 600 and spec.waitlist_offer_ttl_seconds == 900
+    assert spec.scaling.deployment == "bookings"
+    assert spec.scaling.lead_time == dt.timedelta(minutes=15)
+    assert spec.scaling.cooldown == dt.timedelta(hours=2)
+    assert spec.published is True
+
+
+def test_defaults_fill_what_the_minimal_sample_leaves_out():
+    spec = read_valid_spec(sample("minimal")["spec"])
+    assert (spec.sale_opens_at, spec.sale_closes_at, spec.scaling) == (None, None, None)
+    assert spec.sale_ends_at == spec.ends_at  # no closing time: the sale runs to the end
+    assert (spec.hold_ttl_seconds, spec.waitlist_enabled, spec.published) == (600, True, True)
+    data = to_event_input(spec, status="published")
+    assert data.max_per_user == 10 and data.description == ""
+
+
+def test_max_per_user_defaults_to_the_capacity_of_a_small_event():
+    raw = {**concert(), "capacity": 4}
+    raw.pop("maxPerUser")
+    assert to_event_input(read_valid_spec(raw), status="draft").max_per_user == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("15m", 900), ("1h30m", 5400), ("2h", 7200), ("0s", 0)]
+)
+def test_durations(text, seconds):
+    assert parse_duration(text) == dt.timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "10", "ten minutes", "5d", "1m1h"])
+def test_bad_durations_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "fragment"),
+    [
+        ({"endsAt": "2027-06-12T17:00:00Z"}, "EndsBeforeStart", "spec.endsAt"),
+        (
+            {"sale": {"opensAt": "2027-03-01T09:00:00Z", "closesAt": "2027-02-01T09:00:00Z"}},
+            "SaleClosesBeforeOpening",
+            "spec.sale.closesAt (2027-02-01T09:00:00Z) must be after spec.sale.opensAt",
+        ),
+        (
+            {"sale": {"closesAt": "2027-06-13T00:00:00Z"}},
+            "SaleEndsAfterEvent",
+            "must not be after the event ends (spec.endsAt 2027-06-12T22:30:00Z)",
+        ),
+        (
+            {"sale": {"opensAt": "2027-06-13T00:00:00Z"}},
+            "SaleOpensAfterEvent",
+            "spec.sale.opensAt",
+        ),
+        ({"capacity": 12001}, "CapacityAboveVenue", "spec.capacity (12001) exceeds"),
+        (
+            {"scaling": {"deployment": "web", "baselineReplicas": 5, "saleReplicas": 2}},
+            "SaleReplicasBelowBaseline",
+            "spec.scaling.saleReplicas (2)",
+        ),
+    ],
+)
+def test_what_the_schema_cannot_catch(change, reason, fragment):
+    problems = check_spec(parse_spec({**concert(), **change}))
+    assert [p.reason for p in problems] == [reason]
+    assert fragment in problems[0].message
+
+
+def test_every_problem_is_reported_at_once():
+    raw = {**concert(), "capacity": 20000, "endsAt": "2027-01-01T00:00:00Z"}
+    with pytest.raises(SpecError) as failure:
+        read_valid_spec(raw)
+    reasons = {p.reason for p in failure.value.problems}
+    assert {"EndsBeforeStart", "CapacityAboveVenue", "SaleEndsAfterEvent"} <= reasons
+
+
+def test_a_malformed_spec_names_each_field():
+    raw = {**concert(), "startsAt": "soon", "capacity": "many", "price": {"amount": "x"}}
+    with pytest.raises(SpecError) as failure:
+        parse_spec(raw)
+    text = str(failure.value)
+    assert "spec.startsAt" in text and "spec.capacity" in text and "spec.price.amount" in text
+
+
+def test_the_events_services_own_rules_become_spec_problems():
+    raw = {**concert(), "sale": {**concert()["sale"], "holdTTL": "2h"}}
+    with pytest.raises(SpecError) as failure:
+        to_event_input(read_valid_spec(raw), status="published")
+    problem = failure.value.problems[0]
+    assert problem.reason == "RejectedByEventsService"
+    assert problem.message.startswith("spec.sale.holdTTL:")
