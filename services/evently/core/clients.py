@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -42,14 +43,17 @@ class InternalClient:
         return headers
 
     async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        """Send a request; returns ``(status, json)``. Network failure is a 503."""
+        """Send a request; returns ``(status, json)``, with ``None`` for a body that is
+        not JSON (the caller judges the status). Network failure is a 503."""
         try:
             async with self.session.request(
                 method, self.base_url + path, headers=self._headers(), **kwargs
             ) as response:
-                data = (
-                    await response.json(content_type=None) if response.content_length != 0 else None
-                )
+                raw = await response.read()
+                try:
+                    data = json.loads(raw) if raw else None
+                except ValueError:
+                    data = None
                 return response.status, data
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ServiceUnavailable(

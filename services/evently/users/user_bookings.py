@@ -1,8 +1,9 @@
 """A user's bookings, read from the bookings service's internal API.
 
 Contract: ``GET /internal/users/{id}/bookings?page=&limit=`` answers
-``{"items": [booking...], "total", "page", "limit"}``. Until the bookings service
-serves that route it answers 404, which reads as "no bookings yet".
+``{"items": [booking...], "total", "page", "limit"}``. Any other answer, a 404
+included (a bookings deployment without the route), is a 503: an outage must never
+look like "you have no bookings".
 """
 
 from __future__ import annotations
@@ -16,10 +17,6 @@ from evently.core.errors import ServiceUnavailable
 log = logging.getLogger("evently.users.bookings")
 
 
-def empty_page(page: int, limit: int) -> dict[str, Any]:
-    return {"items": [], "total": 0, "page": page, "limit": limit}
-
-
 async def bookings_of_user(
     bookings: InternalClient, user_id: int, page: int, limit: int
 ) -> dict[str, Any]:
@@ -27,8 +24,6 @@ async def bookings_of_user(
     status, data = await bookings.get(
         f"/internal/users/{user_id}/bookings", params={"page": page, "limit": limit}
     )
-    if status == 404:
-        return empty_page(page, limit)
     if status != 200 or not isinstance(data, dict) or not isinstance(data.get("items"), list):
         log.warning("bookings service answered %s to a user bookings query", status)
         raise ServiceUnavailable(
