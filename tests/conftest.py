@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,14 @@ from evently.services import load_service
 from tests.support.postgres import DatabaseFactory, postgres_server
 
 INTERNAL_API_KEY = "test-internal-key-0123456789"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each run its own temp root: pytest's shared /tmp/pytest-of-<user> rotation
+    deletes other concurrent runs' directories, embedded database included."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="evently-pytest-")
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 import asyncpg
 
@@ -38,9 +39,10 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def discover(service: str) -> list[Migration]:
-    """The migrations shipped with ``evently.<service>``, in version order."""
-    folder = resources.files(f"evently.{service}").joinpath("migrations")
+def discover(service: str, folder: Traversable | None = None) -> list[Migration]:
+    """The migrations shipped with ``evently.<service>`` (or in ``folder``), in order."""
+    if folder is None:
+        folder = resources.files(f"evently.{service}").joinpath("migrations")
     found: list[Migration] = []
     if not folder.is_dir():
         return found
@@ -67,11 +69,13 @@ async def applied_versions(conn: asyncpg.Connection, schema: str) -> dict[int, s
     return {r["version"]: r["checksum"] for r in rows}
 
 
-async def pending(conn: asyncpg.Connection, service: str, schema: str) -> list[Migration]:
+async def pending(
+    conn: asyncpg.Connection, service: str, schema: str, folder: Traversable | None = None
+) -> list[Migration]:
     """Migrations not yet applied; raises if an applied one was edited since."""
     done = await applied_versions(conn, schema)
     todo = []
-    for migration in discover(service):
+    for migration in discover(service, folder):
         checksum = done.get(migration.version)
         if checksum is None:
             todo.append(migration)
@@ -83,7 +87,9 @@ async def pending(conn: asyncpg.Connection, service: str, schema: str) -> list[M
     return todo
 
 
-async def migrate(conn: asyncpg.Connection, service: str, schema: str) -> list[Migration]:
+async def migrate(
+    conn: asyncpg.Connection, service: str, schema: str, folder: Traversable | None = None
+) -> list[Migration]:
     """Apply pending migrations for one service in one transaction; returns those applied."""
     async with conn.transaction():
         await advisory_xact_lock(conn, [MIGRATIONS_LOCK])
@@ -95,7 +101,7 @@ async def migrate(conn: asyncpg.Connection, service: str, schema: str) -> list[M
                     checksum text NOT NULL,
                     applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        todo = await pending(conn, service, schema)
+        todo = await pending(conn, service, schema, folder)
         for migration in todo:
             log.info("applying %s migration %04d_%s", schema, migration.version, migration.name)
             await conn.execute(migration.sql)

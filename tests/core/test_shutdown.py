@@ -1,0 +1,35 @@
+"""Graceful shutdown: an in-flight request finishes before the pool closes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from evently.core.app import bind_socket, serve_apps
+from evently.core.db import POOL
+from tests.core.conftest import SLOW_RELEASE
+
+
+async def test_in_flight_request_completes_after_stop_then_pool_closes(make_probe_app):
+    app = make_probe_app()
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    stop = asyncio.Event()
+    started = asyncio.Event()
+    server = asyncio.create_task(serve_apps([(app, sock)], 10.0, started.set, stop))
+    await asyncio.wait_for(started.wait(), 10)
+    async with aiohttp.ClientSession() as session:
+        in_flight = asyncio.create_task(session.get(f"http://127.0.0.1:{port}/api/v1/slow"))
+        await asyncio.sleep(0.3)
+        stop.set()  # what SIGTERM does
+        await asyncio.sleep(0.3)
+        assert not server.done(), "server stopped before the in-flight request finished"
+        pool = app[POOL]
+        assert not pool.is_closing()
+        app[SLOW_RELEASE].set()
+        response = await asyncio.wait_for(in_flight, 10)
+        assert response.status == 200
+        assert await response.json() == {"done": True}
+    await asyncio.wait_for(server, 15)
+    assert pool.is_closing()
