@@ -15,9 +15,12 @@ from aiohttp import web
 from evently.core.app import create_app
 from evently.core.settings import load_settings
 from evently.services import load_service
+from evently.users.keys import generate_signing_keys_json
 from tests.support.postgres import DatabaseFactory, postgres_server
 
 INTERNAL_API_KEY = "test-internal-key-0123456789"
+# The users service's signing key (its pod gets JWT_SIGNING_KEYS from a Secret).
+JWT_SIGNING_KEYS = generate_signing_keys_json()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,6 +60,8 @@ def service_env(database_url: str) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url,
         "INTERNAL_API_KEY": INTERNAL_API_KEY,
+        "JWT_SIGNING_KEYS": JWT_SIGNING_KEYS,
+        "BCRYPT_ROUNDS": "4",  # the users service's cheapest cost: tests need speed, not strength
         "LOG_LEVEL": os.environ.get("EVENTLY_TEST_LOG_LEVEL", "WARNING"),
     }
 

@@ -28,7 +28,7 @@ import aiohttp
 import jwt
 from aiohttp import web
 
-from evently.core.errors import Forbidden, Unauthorized
+from evently.core.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 log = logging.getLogger("evently.auth")
 
@@ -71,7 +71,11 @@ JwksFetcher = Callable[[], Awaitable[dict[str, Any]]]
 
 class JwksCache:
     """Public keys by ``kid``; refreshed every ``ttl_s`` and on an unknown ``kid``
-    (at most once per ``min_refetch_s``, so forged kids cannot hammer the users service)."""
+    (at most once per ``min_refetch_s``, so forged kids cannot hammer the users service).
+
+    A failed fetch keeps the keys it had and is also throttled: while the users service
+    is down, requests fail fast (or verify against the cached keys) instead of queueing
+    behind one fetch timeout after another."""
 
     def __init__(self, fetch: JwksFetcher, ttl_s: float = 300.0, min_refetch_s: float = 5.0):
         self._fetch = fetch
@@ -79,16 +83,21 @@ class JwksCache:
         self._min_refetch_s = min_refetch_s
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def _refresh(self) -> None:
         async with self._lock:
-            if time.monotonic() - self._fetched_at < self._min_refetch_s:
+            if time.monotonic() - self._attempted_at < self._min_refetch_s:
                 return
+            self._attempted_at = time.monotonic()
             try:
                 document = await self._fetch()
             except Exception as exc:
                 log.warning("could not fetch JWKS: %s", exc)
+                return
+            if not isinstance(document, dict):
+                log.warning("ignoring a JWKS that is not a JSON object")
                 return
             keys = {}
             for entry in document.get("keys", []):
@@ -101,6 +110,11 @@ class JwksCache:
                     log.warning("ignoring unusable JWK %s: %s", kid, exc)
             self._keys = keys
             self._fetched_at = time.monotonic()
+
+    @property
+    def ever_fetched(self) -> bool:
+        """Whether a key set was ever fetched (False while the users service is unreachable)."""
+        return self._fetched_at != float("-inf")
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
         """The key for ``kid``, refetching the set if it is stale or lacks ``kid``."""
@@ -150,6 +164,13 @@ class Authenticator:
         if not isinstance(kid, str) or not kid:
             raise Unauthorized("The token has no key id", code="invalid_token")
         key = await self.jwks.key(kid)
+        if key is None and not self.jwks.ever_fetched:
+            # Not the token's fault: no key set could be fetched yet.
+            raise ServiceUnavailable(
+                "Cannot verify tokens yet: the users service's keys are unreachable.",
+                code="jwks_unavailable",
+                headers={"Retry-After": "5"},
+            )
         if key is None:
             raise Unauthorized("The token was signed by an unknown key", code="invalid_token")
         # The key decides the algorithm, never the token: no HS256-with-public-key confusion.

@@ -2,6 +2,258 @@
 
 from __future__ import annotations
 
-from evently.core.api import Api
+from aiohttp import web
+
+from evently.core.api import Api, json_response
+from evently.core.app import SETTINGS
+from evently.core.auth import (
+    AUTHENTICATOR,
+    principal,
+    require_admin,
+    require_internal,
+    require_user,
+)
+from evently.core.clients import HTTP_SESSION, InternalClient
+from evently.core.db import POOL
+from evently.core.net import client_address
+from evently.users import accounts, sessions
+from evently.users.keys import KEYRING
+from evently.users.models import (
+    JWKS_SCHEMA,
+    AdminRegisterIn,
+    BookingsPage,
+    BookingsQuery,
+    ClaimsOut,
+    LoginIn,
+    ProfileUpdateIn,
+    RefreshTokenIn,
+    RegisterIn,
+    SessionOut,
+    UserOut,
+    VerifyTokenIn,
+)
+from evently.users.settings import UsersSettings
+from evently.users.user_bookings import bookings_of_user
 
 api = Api("users")
+
+
+def _settings(request: web.Request) -> UsersSettings:
+    return request.app[SETTINGS]
+
+
+def _address(request: web.Request) -> str:
+    return client_address(request, _settings(request).trusted_proxies)
+
+
+# --- public auth ----------------------------------------------------------------------
+
+
+@api.post(
+    "/api/v1/auth/register",
+    summary="Create a customer account and log it in",
+    body=RegisterIn,
+    response=SessionOut,
+    status=201,
+    errors=(409,),
+)
+async def register(request: web.Request, body: RegisterIn) -> web.Response:
+    session = await sessions.register(
+        request.app[POOL],
+        _settings(request),
+        request.app[KEYRING],
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        phone=body.phone,
+    )
+    return json_response(SessionOut.of(session), status=201)
+
+
+@api.post(
+    "/api/v1/auth/login",
+    summary="Log in with email and password",
+    description="Failures never reveal whether the email exists. Rate-limited per account "
+    "and per client address (429 with Retry-After).",
+    body=LoginIn,
+    response=SessionOut,
+    errors=(401, 429),
+)
+async def login(request: web.Request, body: LoginIn) -> web.Response:
+    session = await sessions.log_in(
+        request.app[POOL],
+        _settings(request),
+        request.app[KEYRING],
+        email=body.email,
+        password=body.password,
+        address=_address(request),
+    )
+    return json_response(SessionOut.of(session))
+
+
+@api.post(
+    "/api/v1/auth/refresh",
+    summary="Exchange a refresh token for a new access and refresh token",
+    description="Each refresh token works once. Reusing one revokes its whole session.",
+    body=RefreshTokenIn,
+    response=SessionOut,
+    errors=(401,),
+)
+async def refresh(request: web.Request, body: RefreshTokenIn) -> web.Response:
+    session = await sessions.refresh_session(
+        request.app[POOL], _settings(request), request.app[KEYRING], body.refresh_token
+    )
+    return json_response(SessionOut.of(session))
+
+
+@api.post(
+    "/api/v1/auth/logout",
+    summary="End the session a refresh token belongs to",
+    body=RefreshTokenIn,
+    status=204,
+)
+async def logout(request: web.Request, body: RefreshTokenIn) -> web.Response:
+    await sessions.log_out(request.app[POOL], body.refresh_token)
+    return web.Response(status=204)
+
+
+# --- admin ----------------------------------------------------------------------------
+
+
+@api.post(
+    "/api/v1/auth/admin/login",
+    summary="Log in as an admin",
+    description="Non-admin accounts get the same 401 as a wrong password.",
+    body=LoginIn,
+    response=SessionOut,
+    errors=(401, 429),
+)
+async def admin_login(request: web.Request, body: LoginIn) -> web.Response:
+    session = await sessions.log_in(
+        request.app[POOL],
+        _settings(request),
+        request.app[KEYRING],
+        email=body.email,
+        password=body.password,
+        address=_address(request),
+        admin_only=True,
+    )
+    return json_response(SessionOut.of(session))
+
+
+@api.post(
+    "/api/v1/auth/admin/register",
+    summary="Create another admin account (needs users:admin)",
+    body=AdminRegisterIn,
+    response=UserOut,
+    status=201,
+    auth=require_admin("users:admin"),
+    errors=(409,),
+)
+async def admin_register(request: web.Request, body: AdminRegisterIn) -> web.Response:
+    user = await accounts.create_account(
+        request.app[POOL],
+        _settings(request),
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        admin=True,
+    )
+    return json_response(UserOut.of(user), status=201)
+
+
+# --- the caller's own account ---------------------------------------------------------
+
+
+@api.get(
+    "/api/v1/users/profile",
+    summary="The caller's profile",
+    response=UserOut,
+    auth=require_user,
+    errors=(404,),
+)
+async def get_profile(request: web.Request) -> web.Response:
+    user = await accounts.get_user(request.app[POOL], principal(request).user_id)
+    return json_response(UserOut.of(user))
+
+
+@api.put(
+    "/api/v1/users/profile",
+    summary="Update the caller's name, phone or email",
+    description="Only the fields sent change. A new email needs current_password.",
+    body=ProfileUpdateIn,
+    response=UserOut,
+    auth=require_user,
+    errors=(403, 404, 409, 429),
+)
+async def update_profile(request: web.Request, body: ProfileUpdateIn) -> web.Response:
+    changes = accounts.ProfileChanges(
+        name=body.name,
+        phone=body.phone,
+        clear_phone="phone" in body.model_fields_set and body.phone is None,
+        email=body.email,
+        current_password=body.current_password,
+    )
+    user = await accounts.update_profile(
+        request.app[POOL],
+        _settings(request),
+        principal(request).user_id,
+        changes,
+        _address(request),
+    )
+    return json_response(UserOut.of(user))
+
+
+@api.get(
+    "/api/v1/users/bookings",
+    summary="The caller's bookings, newest first, one page at a time",
+    query=BookingsQuery,
+    response=BookingsPage,
+    auth=require_user,
+    errors=(503,),
+)
+async def my_bookings(request: web.Request, query: BookingsQuery) -> web.Response:
+    settings = _settings(request)
+    client = InternalClient(
+        request.app[HTTP_SESSION], settings.bookings_url, settings.internal_api_key, "bookings"
+    )
+    page = await bookings_of_user(client, principal(request).user_id, query.page, query.limit)
+    return json_response(page)
+
+
+# --- keys and internal API ------------------------------------------------------------
+
+
+@api.get(
+    "/.well-known/jwks.json",
+    summary="The public keys that verify access tokens",
+    response=JWKS_SCHEMA,
+    tags=("auth",),
+)
+async def jwks(request: web.Request) -> web.Response:
+    return json_response(request.app[KEYRING].jwks(), headers={"Cache-Control": "max-age=60"})
+
+
+@api.post(
+    "/internal/auth/verify",
+    summary="Verify an access token and return its claims",
+    description="401 with code invalid_token or token_expired when the token is not valid.",
+    body=VerifyTokenIn,
+    response=ClaimsOut,
+    auth=require_internal,
+)
+async def verify_token(request: web.Request, body: VerifyTokenIn) -> web.Response:
+    claims = await request.app[AUTHENTICATOR].verify(body.token)
+    return json_response(claims)
+
+
+@api.get(
+    "/internal/users/{id}",
+    summary="One account (no password hash)",
+    response=UserOut,
+    auth=require_internal,
+    path_params={"id": int},
+)
+async def internal_user(request: web.Request, id: int) -> web.Response:
+    user = await accounts.get_user(request.app[POOL], id)
+    return json_response(UserOut.of(user))

@@ -1,12 +1,88 @@
-"""Settings for the users service."""
+"""Settings for the users service (see docs/users.md for every variable)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evently.core.settings import CommonSettings
+from evently.core.settings import CommonSettings, SettingsError, setting
 
 
 @dataclass(frozen=True, kw_only=True)
 class UsersSettings(CommonSettings):
     """Everything the users service reads from the environment."""
+
+    bcrypt_rounds: int = setting("BCRYPT_ROUNDS", 12, "the bcrypt cost, an integer from 4 to 31")
+    access_token_ttl_s: int = setting(
+        "ACCESS_TOKEN_TTL_S", 900, "access token lifetime in seconds (30 to 86400)"
+    )
+    refresh_token_ttl_s: int = setting(
+        "REFRESH_TOKEN_TTL_S", 604_800, "refresh token lifetime in seconds (longer than access)"
+    )
+    # Signing keys: exactly one of these two (see docs/auth.md, "Signing keys"); they
+    # are loaded and checked by keys.load_keyring when the app is built.
+    jwt_signing_keys: str = setting(
+        "JWT_SIGNING_KEYS", "", 'a JSON object {"<kid>": "<Ed25519 private key PEM>", ...}'
+    )
+    jwt_signing_keys_dir: str = setting(
+        "JWT_SIGNING_KEYS_DIR", "", "a directory holding one <kid>.pem Ed25519 private key each"
+    )
+    jwt_active_kid: str = setting(
+        "JWT_ACTIVE_KID", "", "the kid that signs new tokens (required with several keys)"
+    )
+    login_account_max_attempts: int = setting(
+        "LOGIN_ACCOUNT_MAX_ATTEMPTS", 10, "failed logins allowed per account per window (>= 1)"
+    )
+    login_account_window_s: int = setting(
+        "LOGIN_ACCOUNT_WINDOW_S", 900, "the per-account login window in seconds (>= 1)"
+    )
+    login_address_max_attempts: int = setting(
+        "LOGIN_ADDRESS_MAX_ATTEMPTS", 100, "failed logins allowed per client address per window"
+    )
+    login_address_window_s: int = setting(
+        "LOGIN_ADDRESS_WINDOW_S", 900, "the per-address login window in seconds (>= 1)"
+    )
+    housekeeping_interval_s: float = setting(
+        "USERS_HOUSEKEEPING_INTERVAL_S", 300.0, "seconds between purges of stale rows (> 0)"
+    )
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.refresh_token_ttl_s <= self.access_token_ttl_s:
+            problems.append(
+                "REFRESH_TOKEN_TTL_S must be longer than ACCESS_TOKEN_TTL_S "
+                f"({self.refresh_token_ttl_s} <= {self.access_token_ttl_s})"
+            )
+        if problems:
+            raise SettingsError(problems)
+
+    @staticmethod
+    def check_bcrypt_rounds(value: int) -> str | None:
+        return None if 4 <= value <= 31 else "expected an integer from 4 to 31"
+
+    @staticmethod
+    def check_access_token_ttl_s(value: int) -> str | None:
+        return None if 30 <= value <= 86_400 else "expected seconds from 30 to 86400"
+
+    @staticmethod
+    def check_refresh_token_ttl_s(value: int) -> str | None:
+        return None if 60 <= value <= 90 * 86_400 else "expected seconds from 60 to 90 days"
+
+    @staticmethod
+    def check_login_account_max_attempts(value: int) -> str | None:
+        return None if value >= 1 else "expected an integer >= 1"
+
+    @staticmethod
+    def check_login_account_window_s(value: int) -> str | None:
+        return None if value >= 1 else "expected seconds >= 1"
+
+    @staticmethod
+    def check_login_address_max_attempts(value: int) -> str | None:
+        return None if value >= 1 else "expected an integer >= 1"
+
+    @staticmethod
+    def check_login_address_window_s(value: int) -> str | None:
+        return None if value >= 1 else "expected seconds >= 1"
+
+    @staticmethod
+    def check_housekeeping_interval_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"

@@ -1,0 +1,111 @@
+"""Every SQL statement of the users service, by name."""
+
+from __future__ import annotations
+
+_USER_COLUMNS = "id, email, password_hash, name, phone, roles, permissions, created_at, updated_at"
+
+# --- accounts -------------------------------------------------------------------------
+
+INSERT_USER = f"""
+INSERT INTO users.users (email, password_hash, name, phone, roles, permissions)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING
+RETURNING {_USER_COLUMNS}
+"""
+
+USER_BY_ID = f"SELECT {_USER_COLUMNS} FROM users.users WHERE id = $1"
+
+USER_BY_EMAIL = f"SELECT {_USER_COLUMNS} FROM users.users WHERE lower(email) = lower($1)"
+
+USER_BY_EMAIL_FOR_UPDATE = f"""
+SELECT {_USER_COLUMNS} FROM users.users WHERE lower(email) = lower($1) FOR UPDATE
+"""
+
+# NULL parameters leave a column as it is; $5 clears the phone.
+UPDATE_PROFILE = f"""
+UPDATE users.users SET
+    email = coalesce($2, email),
+    name = coalesce($3, name),
+    phone = CASE WHEN $5 THEN NULL ELSE coalesce($4, phone) END,
+    updated_at = now()
+WHERE id = $1
+RETURNING {_USER_COLUMNS}
+"""
+
+UPDATE_ROLE_AND_PASSWORD = f"""
+UPDATE users.users
+SET roles = $2, permissions = $3, password_hash = $4, updated_at = now()
+WHERE id = $1
+RETURNING {_USER_COLUMNS}
+"""
+
+USERS_TABLE_EXISTS = "SELECT to_regclass('users.users') IS NOT NULL"
+
+# --- refresh tokens -------------------------------------------------------------------
+
+INSERT_REFRESH_TOKEN = """
+INSERT INTO users.refresh_tokens (token_hash, family_id, user_id, expires_at)
+VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+RETURNING expires_at
+"""
+
+# Locks the presented token so two concurrent refreshes with it are serialised: the
+# second one sees ``used_at`` set and is treated as reuse.
+REFRESH_TOKEN_FOR_UPDATE = """
+SELECT id, family_id, user_id, expires_at <= now() AS expired, used_at, revoked_at
+FROM users.refresh_tokens
+WHERE token_hash = $1
+FOR UPDATE
+"""
+
+MARK_REFRESH_TOKEN_USED = "UPDATE users.refresh_tokens SET used_at = now() WHERE id = $1"
+
+REVOKE_REFRESH_FAMILY = """
+UPDATE users.refresh_tokens SET revoked_at = now(), revoked_reason = $2
+WHERE family_id = $1 AND revoked_at IS NULL
+"""
+
+REVOKE_REFRESH_FAMILY_OF_TOKEN = """
+UPDATE users.refresh_tokens SET revoked_at = now(), revoked_reason = $2
+WHERE family_id = (SELECT family_id FROM users.refresh_tokens WHERE token_hash = $1)
+  AND revoked_at IS NULL
+"""
+
+REVOKE_USER_REFRESH_TOKENS = """
+UPDATE users.refresh_tokens SET revoked_at = now(), revoked_reason = $2
+WHERE user_id = $1 AND revoked_at IS NULL
+"""
+
+# Rows past their expiry by more than the grace period are no longer needed to detect reuse.
+PURGE_EXPIRED_REFRESH_TOKENS = """
+DELETE FROM users.refresh_tokens WHERE expires_at < now() - make_interval(secs => $1)
+"""
+
+# --- login throttle -------------------------------------------------------------------
+
+# Atomically counts one attempt in each bucket: a bucket whose window has ended starts
+# a new one. Rows are locked in bucket order, so concurrent logins cannot deadlock.
+COUNT_LOGIN_ATTEMPT = """
+INSERT INTO users.login_throttle AS t (bucket, attempts, window_ends_at)
+SELECT b.bucket, 1, now() + make_interval(secs => b.window_s)
+FROM unnest($1::text[], $2::float8[]) AS b (bucket, window_s)
+ORDER BY b.bucket
+ON CONFLICT (bucket) DO UPDATE SET
+    attempts = CASE WHEN t.window_ends_at <= now() THEN 1 ELSE t.attempts + 1 END,
+    window_ends_at = CASE
+        WHEN t.window_ends_at <= now() THEN EXCLUDED.window_ends_at
+        ELSE t.window_ends_at
+    END
+RETURNING bucket, attempts, window_ends_at,
+    ceil(extract(epoch FROM window_ends_at - now()))::int AS retry_after_s
+"""
+
+# Gives an attempt back (a successful login does not count), but only within the same
+# window it was counted in.
+REFUND_LOGIN_ATTEMPT = """
+UPDATE users.login_throttle AS t SET attempts = t.attempts - 1
+FROM unnest($1::text[], $2::timestamptz[]) AS b (bucket, window_ends_at)
+WHERE t.bucket = b.bucket AND t.window_ends_at = b.window_ends_at AND t.attempts > 0
+"""
+
+PURGE_ENDED_LOGIN_WINDOWS = "DELETE FROM users.login_throttle WHERE window_ends_at < now()"
