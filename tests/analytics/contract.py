@@ -51,8 +51,9 @@ def event_changed(
     currency: str = "EUR",
     sale_opens_at: datetime | None = None,
     sale_closes_at: datetime | None = None,
+    **fields: Any,
 ) -> Message:
-    """An ``event.changed`` message with the event's full state."""
+    """An ``event.changed`` message with the event's full state (``fields`` override)."""
     stamp = now().isoformat()
     payload = {
         "id": event_id,
@@ -77,6 +78,7 @@ def event_changed(
         "created_by": 1,
         "created_at": stamp,
         "updated_at": stamp,
+        **fields,
     }
     return message("events", "event.changed", event_id, version, payload)
 
