@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from aiohttp import web
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=32)
+def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in trusted)
+
+
+def _is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
 
 def client_address(request: web.Request, trusted_proxies: Iterable[str]) -> str:
-    """The caller's IP: the right-most untrusted hop of ``X-Forwarded-For``, if the
-    direct peer is a trusted proxy; otherwise the peer itself."""
-    trusted = set(trusted_proxies)
+    """The caller's IP: the right-most untrusted hop of ``X-Forwarded-For`` when the
+    direct peer is a trusted proxy; otherwise the peer itself.
+
+    ``trusted_proxies`` holds addresses or CIDR ranges (``10.0.0.0/8``), so a chart can
+    trust the whole pod network the ingress controller runs in.
+    """
+    networks = _networks(tuple(trusted_proxies))
     peer = request.remote or "unknown"
-    if peer not in trusted:
+    if not _is_trusted(peer, networks):
         return peer
     forwarded = request.headers.get("X-Forwarded-For", "")
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):
-        if hop not in trusted:
+        if not _is_trusted(hop, networks):
             return hop
     return peer

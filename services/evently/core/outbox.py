@@ -32,7 +32,7 @@ import aiohttp
 import asyncpg
 from prometheus_client import Counter, Gauge, Histogram
 
-from evently.core.db import init_connection
+from evently.core.db import dumps, init_connection
 from evently.core.locks import LockKey
 
 log = logging.getLogger("evently.outbox")
@@ -96,18 +96,22 @@ async def enqueue(
     payload: Mapping[str, Any],
     consumers: Sequence[str],
 ) -> None:
-    """Write one message per consumer and wake the relay; call inside the transaction."""
+    """Write one message per consumer and wake the relay; call inside the transaction.
+
+    The payload is sent as JSON text, so any asyncpg connection works, with or without
+    Evently's jsonb codec (the Kubernetes operator brings its own connections).
+    """
     await conn.execute(
         f"""WITH written AS (
                 INSERT INTO {source}.outbox (consumer, topic, key, version, payload)
-                SELECT c, $2, $3, $4, $5::jsonb FROM unnest($1::text[]) AS c
+                SELECT c, $2, $3, $4, $5::text::jsonb FROM unnest($1::text[]) AS c
                 RETURNING 1)
             SELECT pg_notify('{source}_outbox', '') FROM written LIMIT 1""",
         list(consumers),
         topic,
         str(key),
         version,
-        dict(payload),
+        dumps(dict(payload)),
     )
 
 
@@ -185,7 +189,7 @@ class OutboxRelay:
             await asyncio.sleep(self.poll_interval_s)
 
     async def _run_once_connected(self) -> None:
-        conn = await asyncpg.connect(self.dsn, init=None)
+        conn = await asyncpg.connect(self.dsn)
         await init_connection(conn)
         try:
             while not await conn.fetchval(  # noqa: ASYNC110 - polling a database lock

@@ -140,7 +140,9 @@ class CommonSettings:
     max_body_bytes: int = setting("MAX_BODY_BYTES", 1_048_576, "bytes > 0")
     shutdown_timeout_s: float = setting("SHUTDOWN_TIMEOUT_S", 20.0, "seconds >= 0")
     trusted_proxies: tuple[str, ...] = setting(
-        "TRUSTED_PROXIES", ("127.0.0.1", "::1"), "a comma-separated list of IP addresses"
+        "TRUSTED_PROXIES",
+        ("127.0.0.1", "::1"),
+        "a comma-separated list of IP addresses or CIDR ranges",
     )
     users_url: str = setting("USERS_URL", "http://users:8080", "the users service base URL")
     events_url: str = setting("EVENTS_URL", "http://events:8080", "the events service base URL")
@@ -172,6 +174,17 @@ class CommonSettings:
     @staticmethod
     def check_internal_api_key(value: str) -> str | None:
         return None if len(value) >= 16 else "expected at least 16 characters"
+
+    @staticmethod
+    def check_trusted_proxies(value: tuple[str, ...]) -> str | None:
+        import ipaddress
+
+        try:
+            for entry in value:
+                ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            return f"expected IP addresses or CIDR ranges ({exc})"
+        return None
 
     @staticmethod
     def check_db_pool_max(value: int) -> str | None:

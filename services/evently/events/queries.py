@@ -1,0 +1,144 @@
+"""Every SQL statement of the events service, by name.
+
+jsonb goes in as text (``$n::text::jsonb``) and comes out as text (``::text``), so the
+statements work on any asyncpg connection, with or without Evently's JSON codecs: the
+Kubernetes operator calls the repository on connections of its own.
+"""
+
+from __future__ import annotations
+
+EVENT_COLUMNS = """
+    e.id, e.version, e.name, e.description, e.type, e.status, e.starts_at, e.ends_at,
+    e.capacity, e.price, e.currency, e.sale_opens_at, e.sale_closes_at, e.max_per_user,
+    e.hold_ttl_seconds, e.waitlist_enabled, e.waitlist_offer_ttl_seconds, e.managed_by,
+    e.created_by, e.created_at, e.updated_at,
+    v.id AS venue_id, v.name AS venue_name, v.address AS venue_address, v.city AS venue_city,
+    v.capacity AS venue_capacity, v.layout::text AS venue_layout"""
+
+EVENT_FROM = """
+    FROM events.events e
+    JOIN events.venues v ON v.id = e.venue_id"""
+
+SELECT_EVENT = f"SELECT {EVENT_COLUMNS} {EVENT_FROM} WHERE e.id = $1"
+SELECT_EVENT_BY_MANAGED_BY = f"SELECT {EVENT_COLUMNS} {EVENT_FROM} WHERE e.managed_by = $1"
+SELECT_EVENT_ID_BY_NAME_AT_VENUE = """
+    SELECT e.id FROM events.events e JOIN events.venues v ON v.id = e.venue_id
+    WHERE e.name = $1 AND lower(v.name) = lower($2) AND lower(v.city) = lower($3)
+    ORDER BY e.id LIMIT 1"""
+
+# Bounded waits: a change takes a venue row lock and an event row lock, briefly.
+SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '3s'"
+
+# Insert the venue, or update it when (name, city) exists and something differs.
+# ON CONFLICT locks the existing row even when nothing differs, so every change that
+# touches a venue serialises on it first (then on the event): one lock order, no cycles.
+UPSERT_VENUE = """
+    INSERT INTO events.venues AS v (name, address, city, capacity, layout)
+    VALUES ($1, $2, $3, $4, $5::text::jsonb)
+    ON CONFLICT (lower(name), lower(city)) DO UPDATE
+        SET name = EXCLUDED.name, address = EXCLUDED.address, city = EXCLUDED.city,
+            capacity = EXCLUDED.capacity, layout = EXCLUDED.layout, updated_at = now()
+        WHERE (v.name, v.address, v.city, v.capacity, v.layout)
+              IS DISTINCT FROM
+              (EXCLUDED.name, EXCLUDED.address, EXCLUDED.city, EXCLUDED.capacity, EXCLUDED.layout)
+    RETURNING v.id, (v.xmax <> 0) AS updated"""
+# The venue exists unchanged (the upsert returned nothing): its id.
+SELECT_VENUE_ID = """
+    SELECT id FROM events.venues WHERE lower(name) = lower($1) AND lower(city) = lower($2)"""
+
+INSERT_EVENT = """
+    INSERT INTO events.events (
+        name, description, type, starts_at, ends_at, capacity, price, currency, status,
+        sale_opens_at, sale_closes_at, max_per_user, hold_ttl_seconds, waitlist_enabled,
+        waitlist_offer_ttl_seconds, venue_id, created_by, managed_by)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+    RETURNING id"""
+
+SELECT_CAPACITY = "SELECT capacity FROM events.events WHERE id = $1"
+LOCK_EVENT = """
+    SELECT id, version, status, capacity, managed_by FROM events.events WHERE id = $1
+    FOR UPDATE"""
+
+# Writes the new state and bumps the version only if something differs ($17: the
+# venue itself changed, which changes this event's state too).
+UPDATE_EVENT = """
+    UPDATE events.events SET
+        name = $2, description = $3, type = $4, starts_at = $5, ends_at = $6, capacity = $7,
+        price = $8, currency = $9, status = $10, sale_opens_at = $11, sale_closes_at = $12,
+        max_per_user = $13, hold_ttl_seconds = $14, waitlist_enabled = $15,
+        waitlist_offer_ttl_seconds = $16, venue_id = $18,
+        version = version + 1, updated_at = now()
+    WHERE id = $1 AND (
+        $17::boolean
+        OR (name, description, type, starts_at, ends_at, capacity, price, currency, status,
+            sale_opens_at, sale_closes_at, max_per_user, hold_ttl_seconds, waitlist_enabled,
+            waitlist_offer_ttl_seconds, venue_id)
+           IS DISTINCT FROM
+           ($2::text, $3::text, $4::text, $5::timestamptz, $6::timestamptz, $7::integer,
+            $8::numeric, $9::char(3), $10::text, $11::timestamptz, $12::timestamptz,
+            $13::integer, $14::integer, $15::boolean, $16::integer, $18::bigint))
+    RETURNING id"""
+
+# A venue's details are part of each of its events' state: they all get a new version.
+BUMP_EVENTS_AT_VENUE = """
+    UPDATE events.events SET version = version + 1, updated_at = now()
+    WHERE venue_id = $1 AND id <> $2
+    RETURNING id"""
+
+CANCEL_EVENT = """
+    UPDATE events.events SET status = 'cancelled', version = version + 1, updated_at = now()
+    WHERE id = $1
+    RETURNING id"""
+
+# Bookings' seat figures (topic inventory.changed), newest version wins.
+UPSERT_AVAILABILITY = """
+    INSERT INTO events.availability AS a (
+        event_id, version, capacity, sold, held, available, on_sale, sold_out, status)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (event_id) DO UPDATE SET
+        version = EXCLUDED.version, capacity = EXCLUDED.capacity, sold = EXCLUDED.sold,
+        held = EXCLUDED.held, available = EXCLUDED.available, on_sale = EXCLUDED.on_sale,
+        sold_out = EXCLUDED.sold_out, status = EXCLUDED.status, updated_at = now()
+    WHERE a.version < EXCLUDED.version"""
+
+# --- Lists -------------------------------------------------------------------------
+# Conditions by filter name; ``{}`` is the parameter placeholder listing.py numbers.
+# Seats left = our capacity minus what bookings last reported sold and held (none
+# reported yet: all of it), so a capacity change counts before bookings catches up.
+LIST_CONDITIONS = {
+    "published": "e.status = 'published'",
+    "status": "e.status = {}",
+    "city": "lower(v.city) = lower({})",
+    "type": "e.type = {}",
+    "venue_id": "e.venue_id = {}",
+    "from": "e.starts_at >= {}",
+    "to": "e.starts_at <= {}",
+    "min_price": "e.price >= {}",
+    "max_price": "e.price <= {}",
+    "currency": "e.currency = {}",
+    "available": "(e.capacity - coalesce(a.sold, 0) - coalesce(a.held, 0) > 0) = {}",
+    "managed": "(e.managed_by IS NOT NULL) = {}",
+}
+LIST_ORDER = {
+    "starts_at": "e.starts_at, e.id",
+    "-starts_at": "e.starts_at DESC, e.id DESC",
+    "price": "e.price, e.starts_at, e.id",
+    "-price": "e.price DESC, e.starts_at, e.id",
+}
+LIST_FROM = f"""{EVENT_FROM}
+    LEFT JOIN events.availability a ON a.event_id = e.id"""
+
+
+def list_events_sql(conditions: list[str], order: str, params: int) -> tuple[str, str]:
+    """The page query and the count query for ``conditions`` (already numbered).
+
+    The page query takes two more parameters after the ``params`` filter values:
+    LIMIT and OFFSET.
+    """
+    where = " AND ".join(conditions) or "true"
+    page = (
+        f"SELECT {EVENT_COLUMNS} {LIST_FROM} WHERE {where} "
+        f"ORDER BY {LIST_ORDER[order]} LIMIT ${params + 1} OFFSET ${params + 2}"
+    )
+    count = f"SELECT count(*) {LIST_FROM} WHERE {where}"
+    return page, count

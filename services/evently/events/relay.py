@@ -1,0 +1,49 @@
+"""The events outbox relay: delivers ``event.changed`` to bookings, search and analytics.
+
+Every replica runs one (``OUTBOX_RELAY_ENABLED``); the relay's advisory lock lets only
+one deliver at a time (``core.outbox``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aiohttp
+from aiohttp import web
+
+from evently.core.app import SETTINGS
+from evently.core.clients import HTTP_SESSION
+from evently.core.outbox import HttpConsumer, OutboxRelay
+from evently.events.repository import EVENT_CONSUMERS, SOURCE
+from evently.events.settings import EventsSettings
+
+
+def consumer_urls(settings: EventsSettings) -> dict[str, str]:
+    """Each consumer of ``event.changed`` and the base URL of its inbox."""
+    urls = {
+        "bookings": settings.bookings_url,
+        "search": settings.search_url,
+        "analytics": settings.analytics_url,
+    }
+    return {name: urls[name] for name in EVENT_CONSUMERS}
+
+
+def build_outbox_relay(
+    settings: EventsSettings, session: Callable[[], aiohttp.ClientSession]
+) -> OutboxRelay:
+    consumers = {
+        name: HttpConsumer(session, url, settings.internal_api_key)
+        for name, url in consumer_urls(settings).items()
+    }
+    return OutboxRelay(
+        settings.database_url,
+        SOURCE,
+        consumers,
+        poll_interval_s=settings.outbox_poll_interval_s,
+        max_backoff_s=settings.outbox_max_backoff_s,
+    )
+
+
+async def run_outbox_relay(app: web.Application) -> None:
+    """Background task: relay the outbox for as long as the app runs."""
+    await build_outbox_relay(app[SETTINGS], lambda: app[HTTP_SESSION]).run()

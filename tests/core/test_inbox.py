@@ -1,0 +1,152 @@
+"""The consuming side (core/inbox.py): idempotent, in-order application per key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from evently.core.db import create_pool
+from evently.core.inbox import InboxBatch, apply_batch
+from evently.core.settings import CommonSettings
+from tests.conftest import INTERNAL_API_KEY
+from tests.support.outbox_peers import create_outbox_schema, inbox_app
+
+SCHEMA = "inboxtest"
+KEY = {"X-Internal-Key": INTERNAL_API_KEY}
+
+
+@pytest.fixture
+async def pool(database_url):
+    await create_outbox_schema(database_url, SCHEMA)
+    settings = CommonSettings(database_url=database_url, internal_api_key=INTERNAL_API_KEY)
+    pool = await create_pool(settings, "inbox-test", min_size=1, max_size=4)
+    async with pool.acquire() as conn:
+        await conn.execute(
+            f"CREATE TABLE {SCHEMA}.applied (source text, message_id bigint, key text, "
+            "version bigint)"
+        )
+    yield pool
+    await pool.close()
+
+
+async def record(conn, message) -> None:
+    """A handler that records what it applied, in the same transaction as the inbox row."""
+    if message.payload.get("explode"):
+        await conn.execute(
+            f"INSERT INTO {SCHEMA}.applied VALUES ($1, $2, $3, $4)",
+            message.source,
+            message.id,
+            message.key,
+            -1,
+        )
+        raise ValueError("cannot apply this one")
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.applied VALUES ($1, $2, $3, $4)",
+        message.source,
+        message.id,
+        message.key,
+        message.version,
+    )
+
+
+HANDLERS = {"thing.changed": record}
+
+
+def message(message_id: int, key: str, version: int, topic="thing.changed", source="up", **payload):
+    return {
+        "id": message_id,
+        "source": source,
+        "topic": topic,
+        "key": key,
+        "version": version,
+        "payload": payload,
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def batch(*messages) -> InboxBatch:
+    return InboxBatch.model_validate({"source": "up", "messages": list(messages)})
+
+
+async def applied(pool) -> list[tuple]:
+    rows = await pool.fetch(f"SELECT message_id, key, version FROM {SCHEMA}.applied ORDER BY 1")
+    return [tuple(r) for r in rows]
+
+
+async def test_messages_are_applied_in_order_and_acknowledged(pool):
+    acked = await apply_batch(
+        pool, SCHEMA, HANDLERS, batch(message(1, "a", 1), message(2, "b", 1), message(3, "a", 2))
+    )
+    assert acked == [1, 2, 3]
+    assert await applied(pool) == [(1, "a", 1), (2, "b", 1), (3, "a", 2)]
+
+
+async def test_a_redelivered_message_is_acknowledged_but_not_applied_again(pool):
+    await apply_batch(pool, SCHEMA, HANDLERS, batch(message(1, "a", 1)))
+    again = await apply_batch(pool, SCHEMA, HANDLERS, batch(message(1, "a", 1), message(2, "a", 2)))
+    assert again == [1, 2]
+    assert await applied(pool) == [(1, "a", 1), (2, "a", 2)]
+
+
+async def test_the_same_id_from_another_source_is_a_different_message(pool):
+    await apply_batch(pool, SCHEMA, HANDLERS, batch(message(1, "a", 1, source="up")))
+    await apply_batch(pool, SCHEMA, HANDLERS, batch(message(1, "a", 1, source="other")))
+    assert len(await applied(pool)) == 2
+
+
+async def test_a_failing_message_rolls_back_and_holds_back_only_its_key(pool):
+    acked = await apply_batch(
+        pool,
+        SCHEMA,
+        HANDLERS,
+        batch(
+            message(1, "a", 1, explode=True),
+            message(2, "b", 1),
+            message(3, "a", 2),
+        ),
+    )
+    assert acked == [2]
+    assert await applied(pool) == [(2, "b", 1)]  # the failed handler's write rolled back
+    inbox = await pool.fetch(f"SELECT message_id FROM {SCHEMA}.inbox ORDER BY 1")
+    assert [r["message_id"] for r in inbox] == [2]
+    # Retried once the cause is fixed, both "a" messages apply, in order.
+    acked = await apply_batch(pool, SCHEMA, HANDLERS, batch(message(1, "a", 1), message(3, "a", 2)))
+    assert acked == [1, 3]
+    assert await applied(pool) == [(1, "a", 1), (2, "b", 1), (3, "a", 2)]
+
+
+async def test_an_unknown_topic_is_acknowledged_and_ignored(pool):
+    acked = await apply_batch(pool, SCHEMA, HANDLERS, batch(message(9, "a", 1, topic="other")))
+    assert acked == [9]
+    assert await applied(pool) == []
+
+
+async def test_the_http_route_needs_the_internal_key(pool, aiohttp_client):
+    client = await aiohttp_client(inbox_app(pool, SCHEMA, HANDLERS, INTERNAL_API_KEY))
+    body = {"source": "up", "messages": [message(1, "a", 1)]}
+    assert (await client.post("/internal/inbox", json=body)).status == 401
+    wrong = await client.post("/internal/inbox", json=body, headers={"X-Internal-Key": "x" * 20})
+    assert wrong.status == 401
+    assert await applied(pool) == []
+    ok = await client.post("/internal/inbox", json=body, headers=KEY)
+    assert ok.status == 200
+    assert await ok.json() == {"acknowledged": [1]}
+
+
+MALFORMED_BATCHES = [
+    ({"source": "up"}, "body.messages"),
+    ({"source": "up", "messages": [{"id": 1}]}, "body.messages.0.topic"),
+    ({"source": "up", "messages": [], "extra": 1}, "body.extra"),
+    ({"source": "up", "messages": [{**message(1, "a", 1), "more": 1}]}, "body.messages.0.more"),
+]
+
+
+async def test_the_http_route_refuses_malformed_batches(pool, aiohttp_client, subtests):
+    client = await aiohttp_client(inbox_app(pool, SCHEMA, HANDLERS, INTERNAL_API_KEY))
+    for body, field in MALFORMED_BATCHES:
+        with subtests.test(field=field):
+            response = await client.post("/internal/inbox", json=body, headers=KEY)
+            assert response.status == 400
+            assert field in [e["field"] for e in (await response.json())["errors"]]
+    assert await applied(pool) == []

@@ -1,0 +1,396 @@
+"""The transactional outbox and its relay (core/outbox.py), against real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import aiohttp
+import asyncpg
+import pytest
+from prometheus_client import REGISTRY
+
+from evently.core.db import create_pool, init_connection
+from evently.core.outbox import HttpConsumer, OutboxMessage, OutboxRelay, backoff_seconds, enqueue
+from tests.conftest import INTERNAL_API_KEY
+from tests.support.outbox_peers import (
+    InFlight,
+    RecordingConsumer,
+    create_outbox_schema,
+    inbox_app,
+    wait_until,
+)
+
+SOURCE = "relaytest"
+
+
+@pytest.fixture
+async def dsn(database_url: str) -> str:
+    await create_outbox_schema(database_url, SOURCE)
+    return database_url
+
+
+@pytest.fixture
+async def conn(dsn: str):
+    connection = await asyncpg.connect(dsn)
+    await init_connection(connection)
+    yield connection
+    await connection.close()
+
+
+async def put(conn, key: str | int, version: int, consumers=("c1",), **payload) -> None:
+    """Commit one change's messages."""
+    async with conn.transaction():
+        await enqueue(
+            conn, SOURCE, "thing.changed", key, version, {"v": version, **payload}, consumers
+        )
+
+
+async def pending(conn, consumer: str = "c1") -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT * FROM {SOURCE}.outbox WHERE consumer = $1 AND delivered_at IS NULL ORDER BY id",
+        consumer,
+    )
+
+
+def keyed(messages: list[OutboxMessage]) -> list[tuple[str, int]]:
+    return [(m.key, m.version) for m in messages]
+
+
+@contextlib.asynccontextmanager
+async def running(*relays: OutboxRelay):
+    tasks = [asyncio.create_task(relay.run()) for relay in relays]
+    try:
+        yield tasks
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+# --- enqueue -------------------------------------------------------------------------
+
+
+async def test_enqueue_writes_one_row_per_consumer_with_the_payload(conn):
+    await put(conn, 42, 3, consumers=("bookings", "search", "analytics"), price="49.90")
+    rows = await conn.fetch(f"SELECT * FROM {SOURCE}.outbox ORDER BY consumer")
+    assert [r["consumer"] for r in rows] == ["analytics", "bookings", "search"]
+    for row in rows:
+        assert (row["topic"], row["key"], row["version"]) == ("thing.changed", "42", 3)
+        assert row["payload"] == {"v": 3, "price": "49.90"}
+        assert row["attempts"] == 0 and row["delivered_at"] is None
+
+
+async def test_enqueue_works_on_a_connection_without_json_codecs(dsn):
+    plain = await asyncpg.connect(dsn)
+    try:
+        async with plain.transaction():
+            await enqueue(plain, SOURCE, "t", "k", 1, {"a": [1, 2]}, ["c1"])
+        assert await plain.fetchval(f"SELECT payload->'a' = '[1,2]' FROM {SOURCE}.outbox")
+    finally:
+        await plain.close()
+
+
+async def test_enqueue_notifies_the_relay_only_when_the_transaction_commits(conn, dsn):
+    listener = await asyncpg.connect(dsn)
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener(f"{SOURCE}_outbox", lambda *args: heard.put_nowait(args[2]))
+    try:
+        with contextlib.suppress(RuntimeError):
+            async with conn.transaction():
+                await enqueue(conn, SOURCE, "t", "k", 1, {}, ["c1"])
+                raise RuntimeError("rolled back")
+        assert await conn.fetchval(f"SELECT count(*) FROM {SOURCE}.outbox") == 0
+        await put(conn, "k", 2)
+        async with asyncio.timeout(5):
+            await heard.get()
+        await asyncio.sleep(0.05)  # a rolled-back NOTIFY would have arrived before this one
+        assert heard.empty()
+    finally:
+        await listener.close()
+
+
+# --- delivery ------------------------------------------------------------------------
+
+
+async def test_relay_delivers_in_order_per_key_to_each_consumer(conn, dsn):
+    for version in (1, 2, 3):
+        await put(conn, "a", version, consumers=("c1", "c2"))
+        await put(conn, "b", version, consumers=("c1", "c2"))
+    c1, c2 = RecordingConsumer("c1"), RecordingConsumer("c2")
+    relay = OutboxRelay(dsn, SOURCE, {"c1": c1, "c2": c2})
+    assert await relay.deliver_pending(conn) == 12
+    expected = [("a", 1), ("b", 1), ("a", 2), ("b", 2), ("a", 3), ("b", 3)]
+    assert keyed(c1.received) == expected and keyed(c2.received) == expected
+    assert await pending(conn, "c1") == [] and await pending(conn, "c2") == []
+    assert await relay.deliver_pending(conn) == 0  # delivered once, not again
+    assert len(c1.received) == 6
+
+
+async def test_batches_are_bounded_and_stay_in_order(conn, dsn):
+    for version in range(1, 8):
+        await put(conn, "a", version)
+    c1 = RecordingConsumer()
+    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, batch_size=3)
+    rounds = [await relay.deliver_pending(conn) for _ in range(4)]
+    assert rounds == [3, 3, 1, 0]
+    assert [m.version for m in c1.received] == list(range(1, 8))
+
+
+async def test_a_rejected_message_backs_off_and_holds_back_only_its_key(conn, dsn):
+    await put(conn, "a", 1)
+    await put(conn, "b", 1)
+    await put(conn, "a", 2)
+    c1 = RecordingConsumer(reject_keys={"a"})
+    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, max_backoff_s=0.2)
+    assert await relay.deliver_pending(conn) == 1
+    rows = await pending(conn)
+    assert [(r["key"], r["version"], r["attempts"]) for r in rows] == [("a", 1, 1), ("a", 2, 1)]
+    assert all(r["last_error"] == "not acknowledged by the consumer" for r in rows)
+    assert await conn.fetchval(
+        f"SELECT bool_and(next_attempt_at > now()) FROM {SOURCE}.outbox WHERE key = 'a'"
+    )
+    # While "a" backs off, new messages of other keys keep flowing; "a" is not retried yet.
+    await put(conn, "b", 2)
+    c1.batches.clear()
+    assert await relay.deliver_pending(conn) == 1
+    assert keyed(c1.received) == [("b", 2)]
+    # Once the consumer recovers and the backoff passes, "a" arrives in order.
+    c1.reject_keys.clear()
+    await asyncio.sleep(0.25)
+    c1.batches.clear()
+    assert await relay.deliver_pending(conn) == 2
+    assert keyed(c1.received) == [("a", 1), ("a", 2)]
+
+
+async def test_a_later_message_acknowledged_before_its_predecessor_is_sent_again(conn, dsn):
+    await put(conn, "a", 1)
+    await put(conn, "a", 2)
+    first_id = (await pending(conn))[0]["id"]
+    c1 = RecordingConsumer(skip_ack={first_id})
+    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, max_backoff_s=0.05)
+    assert await relay.deliver_pending(conn) == 0
+    assert [r["version"] for r in await pending(conn)] == [1, 2]
+    c1.skip_ack.clear()
+    await asyncio.sleep(0.1)
+    assert await relay.deliver_pending(conn) == 2
+    assert [m.version for m in c1.received] == [1, 2, 1, 2]
+
+
+async def test_a_consumer_that_is_down_is_retried_with_growing_backoff(conn, dsn):
+    await put(conn, "a", 1)
+    c1 = RecordingConsumer(raise_error=True)
+    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, max_backoff_s=60)
+    await relay.deliver_pending(conn)
+    row = (await pending(conn))[0]
+    assert row["attempts"] == 1
+    assert row["last_error"] == "ConnectionError: recorder is down"
+    delay = await conn.fetchval(
+        f"SELECT extract(epoch FROM next_attempt_at - now()) FROM {SOURCE}.outbox"
+    )
+    assert 0 < delay <= 0.5
+    await conn.execute(f"UPDATE {SOURCE}.outbox SET next_attempt_at = now()")
+    await relay.deliver_pending(conn)
+    row = (await pending(conn))[0]
+    assert row["attempts"] == 2
+    delay = await conn.fetchval(
+        f"SELECT extract(epoch FROM next_attempt_at - now()) FROM {SOURCE}.outbox"
+    )
+    assert 0.5 < delay <= 1.0
+
+
+def test_backoff_doubles_from_half_a_second_and_is_capped():
+    assert [backoff_seconds(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
+    assert backoff_seconds(30) == 60.0
+    assert backoff_seconds(30, cap_s=5) == 5
+
+
+async def test_redelivery_after_a_lost_acknowledgement_is_applied_once(
+    conn, dsn, database_url, aiohttp_server
+):
+    """A crash between the consumer applying a batch and the relay recording the ack:
+    the batch is sent again, and the consumer's inbox makes the second time a no-op."""
+    await conn.execute(
+        f"CREATE TABLE {SOURCE}.applied (message_id bigint, key text, version bigint)"
+    )
+
+    async def apply(connection, message) -> None:
+        await connection.execute(
+            f"INSERT INTO {SOURCE}.applied VALUES ($1, $2, $3)",
+            message.id,
+            message.key,
+            message.version,
+        )
+
+    pool = await create_pool_for(database_url)
+    server = await aiohttp_server(
+        inbox_app(pool, SOURCE, {"thing.changed": apply}, INTERNAL_API_KEY)
+    )
+    async with aiohttp.ClientSession() as session:
+        http = HttpConsumer(lambda: session, str(server.make_url("")), INTERNAL_API_KEY)
+
+        class AckLost:
+            """Delivers for real, then fails as if the relay died before recording it."""
+
+            async def deliver(self, source, messages):
+                await http.deliver(source, messages)
+                raise ConnectionResetError("relay crashed before recording the ack")
+
+        for version in (1, 2, 3):
+            await put(conn, "a", version)
+        relay = OutboxRelay(dsn, SOURCE, {"c1": AckLost()}, max_backoff_s=0.01)
+        await relay.deliver_pending(conn)
+        assert len(await pending(conn)) == 3  # not marked: will be sent again
+        relay.consumers["c1"] = http
+        await asyncio.sleep(0.02)
+        assert await relay.deliver_pending(conn) == 3
+    await pool.close()
+    applied = await conn.fetch(f"SELECT key, version FROM {SOURCE}.applied ORDER BY message_id")
+    assert [tuple(r) for r in applied] == [("a", 1), ("a", 2), ("a", 3)]
+    assert await pending(conn) == []
+
+
+async def create_pool_for(dsn: str) -> asyncpg.Pool:
+    from evently.core.settings import CommonSettings
+
+    settings = CommonSettings(database_url=dsn, internal_api_key=INTERNAL_API_KEY)
+    return await create_pool(settings, "outbox-test", min_size=1, max_size=4)
+
+
+# --- replicas --------------------------------------------------------------------------
+
+
+async def test_two_relays_at_once_never_deliver_concurrently_and_never_twice(conn, dsn):
+    in_flight = InFlight()
+    first = RecordingConsumer("first", delay_s=0.005, in_flight=in_flight)
+    second = RecordingConsumer("second", delay_s=0.005, in_flight=in_flight)
+    relays = [
+        OutboxRelay(dsn, SOURCE, {"c1": first}, poll_interval_s=0.05, batch_size=5),
+        OutboxRelay(dsn, SOURCE, {"c1": second}, poll_interval_s=0.05, batch_size=5),
+    ]
+
+    async def all_delivered() -> bool:
+        return not await pending(conn)
+
+    async with running(*relays):
+        for version in range(1, 41):
+            await put(conn, f"k{version % 4}", version)
+        await wait_until(all_delivered)
+    delivered = first.received + second.received
+    assert in_flight.most == 1
+    assert sorted(m.id for m in delivered) == sorted({m.id for m in delivered})
+    assert len(delivered) == 40
+    # One of them held the lock and did all the work.
+    assert sorted([len(first.received), len(second.received)]) == [0, 40]
+
+
+def in_order_at_least_once(messages: list[OutboxMessage], versions: list[int]) -> bool:
+    """Every version arrived, in order; a re-delivery may repeat the latest one."""
+    seen = [m.version for m in messages]
+    return sorted(set(seen)) == versions and seen == sorted(seen)
+
+
+async def test_when_the_delivering_relay_stops_another_takes_over(conn, dsn):
+    a, b = RecordingConsumer("a"), RecordingConsumer("b")
+    relay_a = OutboxRelay(dsn, SOURCE, {"c1": a}, poll_interval_s=0.05)
+    relay_b = OutboxRelay(dsn, SOURCE, {"c1": b}, poll_interval_s=0.05)
+
+    async def all_delivered() -> bool:
+        return not await pending(conn)
+
+    async with running(relay_a) as (task_a,):
+        await put(conn, "k", 1)
+        await wait_until(all_delivered)
+        async with running(relay_b):
+            await put(conn, "k", 2)
+            await wait_until(all_delivered)
+            assert b.received == []
+            task_a.cancel()  # the leader's replica goes away; its session ends
+            with contextlib.suppress(asyncio.CancelledError):
+                await task_a
+            await put(conn, "k", 3)
+            await wait_until(all_delivered)
+    assert [m.version for m in a.received] == [1, 2]
+    assert [m.version for m in b.received] == [3]
+
+
+async def test_relay_reconnects_after_losing_its_database_session(conn, dsn):
+    c1 = RecordingConsumer()
+    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, poll_interval_s=0.05)
+
+    async def all_delivered() -> bool:
+        return not await pending(conn)
+
+    async with running(relay):
+        await put(conn, "k", 1)
+        await wait_until(all_delivered)
+        killed = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+            "WHERE locktype = 'advisory' AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        assert killed == 1
+        await put(conn, "k", 2)
+        await wait_until(all_delivered)
+    # Killed mid-delivery, a message is sent again, never skipped or reordered.
+    assert in_order_at_least_once(c1.received, [1, 2])
+
+
+async def test_notify_wakes_the_relay_long_before_its_poll(conn, dsn):
+    c1 = RecordingConsumer()
+    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, poll_interval_s=60)
+    async with running(relay):
+        await put(conn, "k", 1)  # delivered at start-up or on NOTIFY
+        await wait_until(lambda: len(c1.received) == 1, timeout_s=10)
+        await put(conn, "k", 2)  # the relay is now idle until NOTIFY (poll: 60 s)
+        await wait_until(lambda: len(c1.received) == 2, timeout_s=10)
+
+
+async def test_delivered_messages_are_purged_after_the_retention(conn, dsn):
+    c1 = RecordingConsumer()
+    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, poll_interval_s=0.05, retention_s=0)
+    await put(conn, "k", 1)
+
+    async def purged() -> bool:
+        return await conn.fetchval(f"SELECT count(*) FROM {SOURCE}.outbox") == 0
+
+    async with running(relay):
+        await wait_until(purged)
+    assert len(c1.received) == 1
+
+
+# --- metrics ---------------------------------------------------------------------------
+
+
+def gauge(name: str, consumer: str) -> float | None:
+    return REGISTRY.get_sample_value(name, {"source": SOURCE, "consumer": consumer})
+
+
+async def test_pending_count_and_lag_are_visible_while_a_consumer_fails(conn, dsn):
+    await put(conn, "k", 1, consumers=("lagging",))
+    await put(conn, "k", 2, consumers=("lagging",))
+    consumer = RecordingConsumer(raise_error=True)
+    relay = OutboxRelay(dsn, SOURCE, {"lagging": consumer}, max_backoff_s=0.01)
+    failed_before = (
+        REGISTRY.get_sample_value(
+            "evently_outbox_deliveries_total",
+            {"source": SOURCE, "consumer": "lagging", "outcome": "failed"},
+        )
+        or 0
+    )
+    await asyncio.sleep(0.02)
+    await relay.deliver_pending(conn)
+    assert gauge("evently_outbox_pending_messages", "lagging") == 2
+    assert gauge("evently_outbox_lag_seconds", "lagging") > 0
+    failed = REGISTRY.get_sample_value(
+        "evently_outbox_deliveries_total",
+        {"source": SOURCE, "consumer": "lagging", "outcome": "failed"},
+    )
+    assert failed - failed_before == 2
+    consumer.raise_error = False
+    await asyncio.sleep(0.02)
+    await relay.deliver_pending(conn)
+    assert gauge("evently_outbox_pending_messages", "lagging") == 0
+    assert gauge("evently_outbox_lag_seconds", "lagging") == 0
