@@ -1,0 +1,171 @@
+"""The PostgreSQL backend: the document table is the index (tsvector + trigrams)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from evently.search import queries
+from evently.search.backend import SearchUnavailable, highlights_from_marked
+from evently.search.models import (
+    EventChange,
+    Facets,
+    InventoryChange,
+    ReindexReport,
+    SearchDocument,
+    SearchHit,
+    SearchQuery,
+    SearchResults,
+    Suggestions,
+    fold,
+)
+
+# Failures that mean "cannot search right now", not "this request is wrong".
+UNAVAILABLE_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.QueryCanceledError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+class PostgresBackend:
+    """Searches ``search.documents`` with websearch_to_tsquery, pg_trgm and ts_headline."""
+
+    name = "postgres"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    # ---- the document table, shared with the OpenSearch backend ----
+
+    async def upsert_event(
+        self, conn: asyncpg.Connection, event: EventChange
+    ) -> SearchDocument | None:
+        """Store a newer event version; returns the merged document, or None if stale."""
+        row = await conn.fetchrow(
+            queries.UPSERT_EVENT,
+            event.id,
+            event.version,
+            event.status,
+            event.searchable,
+            event.name,
+            event.description or "",
+            event.type,
+            event.starts_at,
+            event.ends_at,
+            event.price,
+            event.currency,
+            event.capacity,
+            event.venue.id,
+            event.venue.name,
+            event.venue.city,
+        )
+        return None if row is None else SearchDocument.model_validate(dict(row))
+
+    async def upsert_availability(
+        self, conn: asyncpg.Connection, inventory: InventoryChange
+    ) -> SearchDocument | None:
+        """Store newer availability; returns the merged document, or None if stale.
+
+        Availability may arrive before the event itself: the row then waits, not
+        searchable, for its event.changed.
+        """
+        row = await conn.fetchrow(
+            queries.UPSERT_AVAILABILITY,
+            inventory.event_id,
+            inventory.version,
+            inventory.available,
+            inventory.on_sale,
+            inventory.sold_out,
+        )
+        return None if row is None else SearchDocument.model_validate(dict(row))
+
+    # ---- SearchBackend ----
+
+    async def index_event(self, conn: asyncpg.Connection, event: EventChange) -> bool:
+        return await self.upsert_event(conn, event) is not None
+
+    async def remove(self, conn: asyncpg.Connection, event: EventChange) -> bool:
+        # The row stays as a tombstone with its version, so an older "published"
+        # message arriving late cannot bring the event back.
+        return await self.upsert_event(conn, event) is not None
+
+    async def apply_availability(
+        self, conn: asyncpg.Connection, inventory: InventoryChange
+    ) -> bool:
+        return await self.upsert_availability(conn, inventory) is not None
+
+    async def search(self, query: SearchQuery) -> SearchResults:
+        sql, params = queries.search_statement(query)
+        async with self._reading() as conn:
+            row = await conn.fetchrow(sql, *params)
+        hits = []
+        for hit in row["hits"]:
+            hit["highlights"] = highlights_from_marked(hit.get("highlights") or {})
+            hits.append(SearchHit.model_validate(hit))
+        return SearchResults(
+            total=row["total"],
+            page=query.page,
+            limit=query.limit,
+            sort=query.effective_sort,
+            hits=hits,
+            facets=Facets(type=row["type_facet"], city=row["city_facet"]),
+        )
+
+    async def suggest(self, prefix: str, limit: int) -> Suggestions:
+        folded = fold(prefix)
+        words = re.findall(r"\w+", folded)
+        if not words:
+            return Suggestions(q=prefix, events=[], venues=[])
+        prefixes = " & ".join(f"{word}:*" for word in words)
+        starts_with = re.sub(r"([\\%_])", r"\\\1", folded) + "%"
+        async with self._reading() as conn:
+            row = await conn.fetchrow(queries.SUGGEST, prefixes, starts_with, limit)
+            if not row["events"] and not row["venues"] and len(folded) >= 4:
+                row = await conn.fetchrow(queries.SUGGEST_SIMILAR, folded, starts_with, limit)
+        return Suggestions(q=prefix, events=row["events"], venues=row["venues"])
+
+    async def health(self) -> str | None:
+        return None  # the database checks of /readyz already cover this backend
+
+    async def reindex(self) -> ReindexReport:
+        """Rebuild the table's indexes concurrently (searches keep running) and analyze."""
+        started = time.perf_counter()
+        async with self.pool.acquire() as conn:
+            await conn.execute("SET statement_timeout = 0")
+            try:
+                await conn.execute(queries.REINDEX_TABLE)
+                await conn.execute(queries.ANALYZE_TABLE)
+                documents = await conn.fetchval(queries.COUNT_SEARCHABLE)
+            finally:
+                await conn.execute("RESET statement_timeout")
+        return ReindexReport(
+            backend=self.name,
+            index="search.documents",
+            documents=documents,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+                await conn.execute(queries.PREPARE_READ)
+                yield conn
+        except UNAVAILABLE_ERRORS as exc:
+            raise SearchUnavailable(
+                f"The search database cannot answer: {type(exc).__name__}"
+            ) from exc
