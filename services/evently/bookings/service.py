@@ -1,15 +1,86 @@
-"""The bookings service definition."""
+"""The bookings service definition and its background wiring."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from evently.bookings.availability_stream import AvailabilityHub
+from evently.bookings.confirmations import BookingConfirmer
+from evently.bookings.context import BOOKINGS, BookingsContext
+from evently.bookings.database_errors import database_errors
+from evently.bookings.expiry import ExpirySweeper
+from evently.bookings.holds import SeatHolder
+from evently.bookings.inventory import InventoryPublisher
+from evently.bookings.metrics import INVENTORY_GAUGES
+from evently.bookings.relay import bookings_relay
 from evently.bookings.routes import api
 from evently.bookings.settings import BookingsSettings
 from evently.core.app import ServiceDefinition
+from evently.core.clients import HTTP_SESSION
+from evently.core.db import POOL, keep_session_state
+from evently.core.tasks import background_task, every
+
+
+def setup(app: web.Application, settings: Any) -> None:
+    """Shared context, then the background tasks: expiry, publishing, the outbox relay."""
+    INVENTORY_GAUGES.limit = settings.inventory_gauge_events
+    app.middlewares.append(database_errors)
+    app.cleanup_ctx.append(_context(settings))
+    app.cleanup_ctx.append(
+        background_task("bookings-expiry", lambda a: _sweep_forever(a, settings))
+    )
+    app.cleanup_ctx.append(
+        background_task("bookings-inventory-publisher", lambda a: a[BOOKINGS].publisher.run())
+    )
+    if settings.outbox_relay_enabled:
+        app.cleanup_ctx.append(background_task("bookings-outbox-relay", _relay(settings)))
+
+
+def _context(settings: BookingsSettings) -> Any:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        pool = app[POOL]
+        streams = AvailabilityHub(settings.database_url, settings.sse_max_subscribers)
+        publisher = InventoryPublisher(pool, settings)
+        app[BOOKINGS] = BookingsContext(
+            pool=pool,
+            settings=settings,
+            holder=SeatHolder(pool, settings, publisher),
+            confirmer=BookingConfirmer(pool, settings, publisher),
+            publisher=publisher,
+            streams=streams,
+        )
+        try:
+            yield
+        finally:
+            await streams.close()
+
+    return ctx
+
+
+async def _sweep_forever(app: web.Application, settings: BookingsSettings) -> None:
+    sweeper = ExpirySweeper(app[BOOKINGS])
+    await every(settings.expiry_interval_s, sweeper.step, "bookings-expiry")
+
+
+def _relay(settings: BookingsSettings) -> Any:
+    async def run(app: web.Application) -> None:
+        await bookings_relay(settings, lambda: app[HTTP_SESSION]).run()
+
+    return run
+
 
 SERVICE = ServiceDefinition(
     name="bookings",
     schema="bookings",
     settings_class=BookingsSettings,
     api=api,
-    description="The bookings service.",
+    description="Holds, confirmations, cancellations, the waitlist and live availability: "
+    "never oversell.",
+    setup=setup,
+    # Pooled connections carry no session state here (locks are transaction-scoped,
+    # lock_timeout is SET LOCAL, LISTEN has its own connection): skip the reset query.
+    pool_options={"reset": keep_session_state},
 )

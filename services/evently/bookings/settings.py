@@ -4,9 +4,118 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evently.core.settings import CommonSettings
+from evently.core.settings import CommonSettings, setting
 
 
 @dataclass(frozen=True, kw_only=True)
 class BookingsSettings(CommonSettings):
     """Everything the bookings service reads from the environment."""
+
+    # A flash sale keeps many connections busy at once (holds queue on the event lock
+    # while confirmations run in parallel), so the default pool is larger than others'.
+    db_pool_max: int = setting("DB_POOL_MAX", 20, "an integer >= 1")
+    lock_timeout_ms: int = setting(
+        "BOOKINGS_LOCK_TIMEOUT_MS", 2000, "milliseconds > 0 to wait for an event's lock"
+    )
+    hold_batch_max: int = setting(
+        "BOOKINGS_HOLD_BATCH_MAX",
+        64,
+        "holds (> 0) of one event that may share one transaction",
+    )
+    confirm_batch_max: int = setting(
+        "BOOKINGS_CONFIRM_BATCH_MAX",
+        64,
+        "confirmations (> 0) that may share one transaction",
+    )
+    idempotency_ttl_s: int = setting(
+        "BOOKINGS_IDEMPOTENCY_TTL_S", 86400, "seconds > 0 an Idempotency-Key is remembered"
+    )
+    expiry_interval_s: float = setting(
+        "BOOKINGS_EXPIRY_INTERVAL_S", 1.0, "seconds > 0 between expiry sweeps"
+    )
+    expiry_batch_size: int = setting(
+        "BOOKINGS_EXPIRY_BATCH_SIZE", 100, "holds (> 0) one expiry transaction releases"
+    )
+    publish_interval_s: float = setting(
+        "BOOKINGS_PUBLISH_INTERVAL_S",
+        0.1,
+        "seconds >= 0 to gather inventory changes before publishing them",
+    )
+    reconcile_interval_s: float = setting(
+        "BOOKINGS_RECONCILE_INTERVAL_S",
+        5.0,
+        "seconds > 0 between checks for inventory that changed but was not published",
+    )
+    # The same names as the events service's: one switch for every relay.
+    outbox_relay_enabled: bool = setting(
+        "OUTBOX_RELAY_ENABLED", True, "true or false: run the outbox relay in this replica"
+    )
+    outbox_poll_interval_s: float = setting(
+        "OUTBOX_POLL_INTERVAL_S", 1.0, "seconds > 0 between outbox polls (NOTIFY wakes sooner)"
+    )
+    outbox_max_backoff_s: float = setting(
+        "OUTBOX_MAX_BACKOFF_S", 60.0, "seconds > 0: the longest wait before retrying a consumer"
+    )
+    sse_heartbeat_s: float = setting(
+        "BOOKINGS_SSE_HEARTBEAT_S", 15.0, "seconds > 0 between availability-stream heartbeats"
+    )
+    sse_max_subscribers: int = setting(
+        "BOOKINGS_SSE_MAX_SUBSCRIBERS", 10000, "open availability streams (> 0) per process"
+    )
+    inventory_gauge_events: int = setting(
+        "BOOKINGS_INVENTORY_GAUGE_EVENTS",
+        50,
+        "events (>= 0) whose inventory this process exports as gauges",
+    )
+
+    @staticmethod
+    def check_lock_timeout_ms(value: int) -> str | None:
+        return None if value > 0 else "expected milliseconds > 0"
+
+    @staticmethod
+    def check_hold_batch_max(value: int) -> str | None:
+        return None if value > 0 else "expected an integer > 0"
+
+    @staticmethod
+    def check_confirm_batch_max(value: int) -> str | None:
+        return None if value > 0 else "expected an integer > 0"
+
+    @staticmethod
+    def check_idempotency_ttl_s(value: int) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_expiry_interval_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_expiry_batch_size(value: int) -> str | None:
+        return None if value > 0 else "expected an integer > 0"
+
+    @staticmethod
+    def check_publish_interval_s(value: float) -> str | None:
+        return None if value >= 0 else "expected seconds >= 0"
+
+    @staticmethod
+    def check_reconcile_interval_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_outbox_poll_interval_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_outbox_max_backoff_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_sse_heartbeat_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_sse_max_subscribers(value: int) -> str | None:
+        return None if value > 0 else "expected an integer > 0"
+
+    @staticmethod
+    def check_inventory_gauge_events(value: int) -> str | None:
+        return None if value >= 0 else "expected an integer >= 0"

@@ -46,6 +46,8 @@ class ServiceDefinition:
     cli: Callable[[Any], None] | None = field(default=None, compare=False)
     # Development secrets `evently up` generates once (env var name -> generator).
     dev_secrets: dict[str, Callable[[], str]] = field(default_factory=dict, compare=False)
+    # Extra asyncpg pool options (e.g. ``reset``) for this service's pool.
+    pool_options: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def openapi(self) -> dict[str, Any]:
         return build_openapi(
@@ -68,7 +70,9 @@ def create_app(definition: ServiceDefinition, settings: CommonSettings) -> web.A
     app[MIGRATION_TARGET] = (definition.name, definition.schema)
     app[READINESS_CHECKS] = [database_reachable, migrations_applied]
     app[OPENAPI] = definition.openapi()
-    app.cleanup_ctx.append(pool_context(settings, f"evently-{definition.name}"))
+    app.cleanup_ctx.append(
+        pool_context(settings, f"evently-{definition.name}", **definition.pool_options)
+    )
     app.cleanup_ctx.append(http_session_context)
     app.cleanup_ctx.append(authenticator_context(settings.effective_jwks_url))
     app.on_shutdown.append(_mark_shutting_down)

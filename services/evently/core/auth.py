@@ -20,6 +20,7 @@ import asyncio
 import hmac
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -144,15 +145,47 @@ def http_jwks(session_getter: Callable[[], aiohttp.ClientSession], url: str) -> 
 
 
 class Authenticator:
-    """Verifies access tokens against a ``JwksCache``."""
+    """Verifies access tokens against a ``JwksCache``.
 
-    def __init__(self, jwks: JwksCache, issuer: str = ISSUER, audience: str = AUDIENCE) -> None:
+    Verified claims are remembered per token string (at most ``cache_size`` tokens, least
+    recently used out first) until the token expires: a client sends the same token with
+    every request, and checking an Ed25519 signature costs far more than the request's
+    other work. A token is only ever cached after a full verification, and its expiry is
+    checked again on every use. The cost: a key removed from the JWKS keeps admitting
+    tokens it already verified until they expire (access tokens are short-lived).
+    """
+
+    LEEWAY_S = 5
+
+    def __init__(
+        self,
+        jwks: JwksCache,
+        issuer: str = ISSUER,
+        audience: str = AUDIENCE,
+        cache_size: int = 10_000,
+    ) -> None:
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience
+        self.cache_size = cache_size
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     async def verify(self, token: str) -> dict[str, Any]:
         """Return the claims of a valid access token; raise ``Unauthorized`` otherwise."""
+        claims = self._verified.get(token)
+        if claims is not None:
+            if time.time() < claims["exp"] + self.LEEWAY_S:
+                self._verified.move_to_end(token)
+                return claims
+            del self._verified[token]
+        claims = await self._verify_signature_and_claims(token)
+        if self.cache_size > 0:
+            self._verified[token] = claims
+            if len(self._verified) > self.cache_size:
+                self._verified.popitem(last=False)
+        return claims
+
+    async def _verify_signature_and_claims(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -184,7 +217,7 @@ class Authenticator:
                 audience=self.audience,
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-                leeway=5,
+                leeway=self.LEEWAY_S,
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("The token has expired", code="token_expired") from exc

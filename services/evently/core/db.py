@@ -54,13 +54,22 @@ async def create_pool(
     return await asyncpg.create_pool(settings.database_url, **options)
 
 
+async def keep_session_state(conn: asyncpg.Connection) -> None:
+    """A pool ``reset`` that skips asyncpg's reset query (a round trip per release).
+
+    Only for services whose code never leaves session state behind on a pooled
+    connection (no session SET, LISTEN, session advisory locks or open cursors);
+    an open transaction is still rolled back by asyncpg itself.
+    """
+
+
 def pool_context(
-    settings: CommonSettings, application_name: str
+    settings: CommonSettings, application_name: str, **overrides: Any
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A ``cleanup_ctx`` that opens ``app[POOL]`` at start-up and closes it at shutdown."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        pool = await create_pool(settings, application_name)
+        pool = await create_pool(settings, application_name, **overrides)
         app[POOL] = pool
         try:
             yield

@@ -9,6 +9,19 @@ Rules (after pretix's locking service):
   releases them, nothing can leak;
 * waiting is bounded by ``SET LOCAL lock_timeout``; a timeout raises ``LockTimeout``,
   which the HTTP layer answers with 503 and ``Retry-After``.
+
+That one call may also **probe** keys (``pg_try_advisory_xact_lock``) before it waits:
+a probe never waits, so it cannot take part in a deadlock; a busy probe means "another
+transaction is already doing this" (e.g. a request with the same idempotency key is in
+flight), and the call reports which probes were busy.
+
+Two ways to make the call:
+
+* from Python, inside ``conn.transaction()``: ``await advisory_xact_lock(conn, keys)``;
+* from a PL/pgSQL function that does lock, check and write in one round trip: pass
+  ``LockRequest(keys, probes).arguments()`` as parameters and make the function's first
+  statement one call to the service's ``take_advisory_xact_locks`` SQL function (see
+  ``TAKE_LOCKS_FUNCTION_SQL``, which a service installs in its schema by migration).
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -44,9 +57,15 @@ class LockKey:
     ident: int
 
     @classmethod
-    def of(cls, namespace: str, ident: int) -> LockKey:
-        """Key for ``ident`` inside ``namespace`` (e.g. ``("event", 42)``)."""
+    def of(cls, namespace: str, ident: int | str) -> LockKey:
+        """Key for ``ident`` inside ``namespace`` (e.g. ``("event", 42)``).
+
+        A string ``ident`` (e.g. an idempotency key) is hashed into the 32-bit range;
+        two strings may then share a key, which only ever makes a caller wait or retry.
+        """
         ns = zlib.crc32(namespace.encode()) - 2**31
+        if isinstance(ident, str):
+            ident = zlib.crc32(ident.encode())
         return cls(ns, _to_int4(ident))
 
 
@@ -56,13 +75,79 @@ def _to_int4(value: int) -> int:
     return value - 2**32 if value >= 2**31 else value
 
 
+def sorted_keys(keys: Iterable[LockKey]) -> list[LockKey]:
+    """The distinct keys in the one order every transaction takes them in."""
+    return sorted(set(keys))
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    """Everything one transaction locks: keys to wait for and keys only to probe.
+
+    Keys are deduplicated and sorted. Probes keep their order (the SQL function probes
+    them sorted too, and reports busy ones by their position here), so a batch can have
+    one probe per item.
+    """
+
+    keys: tuple[LockKey, ...] = ()
+    probes: tuple[LockKey, ...] = field(default=())
+
+    @classmethod
+    def of(cls, keys: Iterable[LockKey], probes: Iterable[LockKey] = ()) -> LockRequest:
+        return cls(tuple(sorted_keys(keys)), tuple(probes))
+
+    def arguments(self) -> tuple[list[int], list[int], list[int], list[int]]:
+        """``(key namespaces, key ids, probe namespaces, probe ids)`` as SQL int4 arrays."""
+        return (
+            [k.namespace for k in self.keys],
+            [k.ident for k in self.keys],
+            [k.namespace for k in self.probes],
+            [k.ident for k in self.probes],
+        )
+
+
+# The SQL side of the one call, for services that lock inside a PL/pgSQL function. A
+# service's migration installs it in its own schema (replace SCHEMA). It sets the
+# transaction's lock_timeout, probes every probe key, then waits for every key in sorted
+# order. It returns the seconds spent waiting and the (1-based) positions of the probes
+# that were busy. A timeout raises lock_not_available (55P03), aborting the statement.
+TAKE_LOCKS_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION SCHEMA.take_advisory_xact_locks(
+    p_key_ns integer[], p_key_ids integer[],
+    p_probe_ns integer[], p_probe_ids integer[],
+    p_lock_timeout_ms integer,
+    OUT lock_wait_s double precision, OUT busy_probes integer[]
+) LANGUAGE plpgsql AS $fn$
+DECLARE
+    started timestamptz := clock_timestamp();
+    k record;
+BEGIN
+    PERFORM set_config('lock_timeout', p_lock_timeout_ms || 'ms', true);
+    busy_probes := '{}';
+    FOR k IN SELECT ns, id, n FROM unnest(p_probe_ns, p_probe_ids) WITH ORDINALITY AS t(ns, id, n)
+             ORDER BY ns, id, n
+    LOOP
+        IF NOT pg_try_advisory_xact_lock(k.ns, k.id) THEN
+            busy_probes := busy_probes || k.n::integer;
+        END IF;
+    END LOOP;
+    FOR k IN SELECT DISTINCT ns, id FROM unnest(p_key_ns, p_key_ids) AS t(ns, id) ORDER BY ns, id
+    LOOP
+        PERFORM pg_advisory_xact_lock(k.ns, k.id);
+    END LOOP;
+    lock_wait_s := extract(epoch FROM clock_timestamp() - started);
+END
+$fn$;
+"""
+
+
 def lock_statements(keys: Iterable[LockKey], timeout_ms: int | None = None) -> str:
     """SQL that sets ``lock_timeout`` and takes every key, sorted, as one simple query.
 
     The keys are integers built by ``LockKey``, so inlining them is safe; callers may
     prepend this to their own statements to lock, check and write in one round trip.
     """
-    ordered = sorted(set(keys))
+    ordered = sorted_keys(keys)
     parts = []
     if timeout_ms is not None:
         parts.append(f"SET LOCAL lock_timeout = '{int(timeout_ms)}ms'")

@@ -225,14 +225,19 @@ class OutboxRelay:
         return total
 
     async def _deliver_to(self, conn: asyncpg.Connection, name: str, consumer: Consumer) -> int:
+        # Keys waiting on a retry are found once per round (a short list), then joined:
+        # a correlated NOT EXISTS per candidate degenerates to pending x batch rows when
+        # the planner has no statistics yet (a freshly filled outbox, mid flash sale).
         rows = await conn.fetch(
-            f"""SELECT o.id, o.topic, o.key, o.version, o.payload, o.created_at, o.attempts
+            f"""WITH blocked AS MATERIALIZED (
+                    SELECT key, min(id) AS first_id FROM {self.source}.outbox
+                    WHERE consumer = $1 AND delivered_at IS NULL AND next_attempt_at > now()
+                    GROUP BY key)
+                SELECT o.id, o.topic, o.key, o.version, o.payload, o.created_at, o.attempts
                 FROM {self.source}.outbox o
+                LEFT JOIN blocked b ON b.key = o.key
                 WHERE o.consumer = $1 AND o.delivered_at IS NULL AND o.next_attempt_at <= now()
-                  AND NOT EXISTS (
-                      SELECT 1 FROM {self.source}.outbox h
-                      WHERE h.consumer = o.consumer AND h.key = o.key AND h.id < o.id
-                        AND h.delivered_at IS NULL AND h.next_attempt_at > now())
+                  AND (b.key IS NULL OR o.id < b.first_id)
                 ORDER BY o.id
                 LIMIT $2""",
             name,

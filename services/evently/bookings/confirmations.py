@@ -1,0 +1,87 @@
+"""Confirming a hold: ``POST /api/v1/bookings/{id}/confirm``.
+
+The payment seam runs first; then the confirmation joins the current batch
+(``batching.py``) and ``bookings.confirm_bookings`` flips each booking to confirmed in
+one round trip and one commit per batch. A confirmation never touches the event's hot
+inventory row (it counts the seat in a sold-seat shard row), so confirmations do not
+queue behind holds. Confirming an already confirmed booking answers with it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from evently.bookings import queries
+from evently.bookings.batching import Batcher
+from evently.bookings.inventory import InventoryPublisher
+from evently.bookings.metrics import CONFIRMATIONS, LOCK_TIMEOUTS
+from evently.bookings.payment import collect_payment
+from evently.bookings.refusals import refuse
+from evently.bookings.settings import BookingsSettings
+from evently.core.errors import ApiError
+from evently.core.locks import LockTimeout
+
+
+@dataclass(frozen=True)
+class ConfirmRequest:
+    booking_id: int
+    user_id: int
+    payment_reference: str | None
+
+
+@dataclass(frozen=True)
+class ConfirmOutcome:
+    outcome: str
+    body: str | None
+    event_id: int | None
+
+
+class BookingConfirmer:
+    """Confirms bookings, batching concurrent confirmations into one transaction."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, settings: BookingsSettings, publisher: InventoryPublisher
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.publisher = publisher
+        self._batcher: Batcher[ConfirmRequest, ConfirmOutcome] = Batcher(
+            self._confirm_batch, settings.confirm_batch_max
+        )
+
+    async def confirm_booking(self, *, booking_id: int, user_id: int) -> str:
+        """Confirm the user's held booking; returns it as JSON text or raises the refusal."""
+        payment = await collect_payment(booking_id, user_id)
+        if not payment.approved:
+            raise ApiError(
+                "The payment was declined.",
+                status=402,
+                code="payment_declined",
+                title="Payment declined",
+            )
+        result = await self._batcher.submit(ConfirmRequest(booking_id, user_id, payment.reference))
+        if result.outcome == "confirmed":
+            CONFIRMATIONS.inc()
+            if result.event_id is not None:
+                self.publisher.mark(result.event_id)
+            return result.body or ""
+        if result.outcome == "already_confirmed":
+            return result.body or ""
+        details = None if result.body is None else '{"booking":' + result.body + "}"
+        raise refuse(result.outcome, details, event_id=result.event_id)
+
+    async def _confirm_batch(self, requests: list[ConfirmRequest]) -> list[ConfirmOutcome]:
+        try:
+            rows = await self.pool.fetch(
+                queries.CONFIRM_BOOKINGS,
+                [r.booking_id for r in requests],
+                [r.user_id for r in requests],
+                [r.payment_reference for r in requests],
+                self.settings.lock_timeout_ms,
+            )
+        except asyncpg.LockNotAvailableError as exc:
+            LOCK_TIMEOUTS.labels("confirm").inc()
+            raise LockTimeout() from exc
+        return [ConfirmOutcome(row["outcome"], row["body"], row["event_id"]) for row in rows]

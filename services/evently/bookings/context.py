@@ -1,0 +1,29 @@
+"""What the bookings handlers and background tasks share, built once per application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from aiohttp import web
+
+from evently.bookings.availability_stream import AvailabilityHub
+from evently.bookings.confirmations import BookingConfirmer
+from evently.bookings.holds import SeatHolder
+from evently.bookings.inventory import InventoryPublisher
+from evently.bookings.settings import BookingsSettings
+
+
+@dataclass(frozen=True)
+class BookingsContext:
+    """The pool, settings, hot-path batchers, inventory publisher and streams hub."""
+
+    pool: asyncpg.Pool
+    settings: BookingsSettings
+    holder: SeatHolder
+    confirmer: BookingConfirmer
+    publisher: InventoryPublisher
+    streams: AvailabilityHub
+
+
+BOOKINGS: web.AppKey[BookingsContext] = web.AppKey("bookings", BookingsContext)

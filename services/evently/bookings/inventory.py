@@ -1,0 +1,166 @@
+"""Inventory per event: fed by event.changed, published as inventory.changed.
+
+* **In**: the events service's ``event.changed`` messages reach ``POST /internal/inbox``;
+  ``apply_event_changed`` applies only newer versions (capacity, sale window, limits,
+  status, TTLs, waitlist settings, price). A capacity below the seats already reserved
+  is clamped to them, never violating ``sold + held <= capacity``, and logged.
+* **Out**: ``InventoryPublisher`` publishes an event's state (``inventory.changed`` for
+  search, events and analytics, and a NOTIFY for the availability streams) at most once
+  per ``BOOKINGS_PUBLISH_INTERVAL_S`` per event, coalescing a burst of holds into one
+  message with the latest full state. The state to publish is never lost: it is derived
+  from committed rows, and a periodic reconciliation republishes any event whose state
+  differs from what was last published (a crash before publishing, a sale window opening
+  or closing, a confirmation made by another replica).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+import asyncpg
+
+from evently.bookings import queries
+from evently.bookings.metrics import (
+    INVENTORY_GAUGES,
+    LOCK_TIMEOUTS,
+    LOCK_WAIT,
+    PUBLISHED,
+    WAITLIST_OFFERS,
+)
+from evently.bookings.settings import BookingsSettings
+from evently.core.inbox import InboxMessage
+from evently.core.locks import LockKey, LockRequest
+
+log = logging.getLogger("evently.bookings.inventory")
+
+
+def event_lock(event_id: int) -> LockKey:
+    """The advisory key every change to an event's seats takes."""
+    return LockKey.of("bookings-event", event_id)
+
+
+def event_lock_arguments(event_id: int) -> tuple[list[int], list[int]]:
+    """The event's lock as the ``(namespaces, ids)`` arrays the SQL functions take."""
+    key_ns, key_ids, _, _ = LockRequest.of([event_lock(event_id)]).arguments()
+    return key_ns, key_ids
+
+
+async def read_availability(pool: asyncpg.Pool, event_id: int, *, public: bool) -> str | None:
+    """Live availability as JSON text, or None for an unknown (or, if public, draft) event."""
+    sql = queries.PUBLIC_AVAILABILITY if public else queries.AVAILABILITY
+    return await pool.fetchval(sql, event_id)
+
+
+class InventoryPublisher:
+    """Publishes changed inventory soon after it changes, coalescing bursts."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: BookingsSettings) -> None:
+        self.pool = pool
+        self.settings = settings
+        self._dirty: set[int] = set()
+        self._wake = asyncio.Event()
+
+    def mark(self, event_id: int) -> None:
+        """Note that ``event_id``'s seats changed (after the change committed)."""
+        self._dirty.add(event_id)
+        self._wake.set()
+
+    async def publish(self, event_id: int) -> dict[str, Any] | None:
+        """Publish one event's state if it changed; returns the published snapshot."""
+        key_ns, key_ids = event_lock_arguments(event_id)
+        try:
+            text = await self.pool.fetchval(
+                queries.PUBLISH_INVENTORY, event_id, key_ns, key_ids, self.settings.lock_timeout_ms
+            )
+        except asyncpg.LockNotAvailableError:
+            LOCK_TIMEOUTS.labels("publish").inc()
+            self._dirty.add(event_id)  # try again next round
+            return None
+        if text is None:
+            return None
+        return note_published(text)
+
+    async def publish_pending(self, *, reconcile: bool) -> int:
+        """Publish every marked event (and, with ``reconcile``, every unpublished one)."""
+        dirty, self._dirty = self._dirty, set()
+        if reconcile:
+            rows = await self.pool.fetch(queries.UNPUBLISHED_EVENTS, 1000)
+            dirty.update(r["event_id"] for r in rows)
+        published = 0
+        for event_id in sorted(dirty):
+            try:
+                if await self.publish(event_id) is not None:
+                    published += 1
+            except (asyncpg.PostgresError, OSError):
+                log.exception("could not publish inventory of event %s", event_id)
+                self._dirty.add(event_id)
+        return published
+
+    async def run(self) -> None:
+        """Forever: wait for changes, let a burst gather, publish; reconcile periodically."""
+        last_reconcile = float("-inf")
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.reconcile_interval_s)
+            self._wake.clear()
+            await asyncio.sleep(self.settings.publish_interval_s)
+            reconcile = time.monotonic() - last_reconcile >= self.settings.reconcile_interval_s
+            try:
+                await self.publish_pending(reconcile=reconcile)
+            except (asyncpg.PostgresError, OSError):
+                log.exception("inventory publishing failed; retrying")
+                await asyncio.sleep(self.settings.reconcile_interval_s)
+                continue
+            if reconcile:
+                last_reconcile = time.monotonic()
+
+
+# The inbox is not latency-critical: it may wait longer for an event's lock than a buyer.
+INBOX_LOCK_TIMEOUT_MS = 10_000
+
+
+async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -> None:
+    """Inbox handler for ``event.changed``: apply it if newer, publish the new state.
+
+    Runs inside the inbox's transaction, so the inventory change, the inbox record and
+    the inventory.changed messages commit together.
+    """
+    payload = message.payload
+    event_id = int(payload["id"])
+    key_ns, key_ids = event_lock_arguments(event_id)
+    started = time.perf_counter()
+    row = await conn.fetchrow(
+        queries.APPLY_EVENT_CHANGED,
+        payload,
+        message.version,
+        key_ns,
+        key_ids,
+        INBOX_LOCK_TIMEOUT_MS,
+    )
+    LOCK_WAIT.labels("inventory").observe(time.perf_counter() - started)
+    if row["clamped"]:
+        log.warning(
+            "event %s: capacity %s is below the %s seats already held or sold; clamped to %s "
+            "(seats that come back are retired until the capacity is reached)",
+            event_id,
+            row["requested_capacity"],
+            row["reserved_seats"],
+            row["new_capacity"],
+        )
+    WAITLIST_OFFERS.inc(row["offers"])
+    note_published(row["published"])
+
+
+def note_published(snapshot_text: str | None) -> dict[str, Any] | None:
+    """Count a published state (JSON text, or None) and update the inventory gauges."""
+    if snapshot_text is None:
+        return None
+    PUBLISHED.inc()
+    snapshot = json.loads(snapshot_text)
+    INVENTORY_GAUGES.update(snapshot)
+    return snapshot

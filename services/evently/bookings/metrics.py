@@ -1,0 +1,117 @@
+"""The bookings service's Prometheus metrics (documented in docs/metrics.md).
+
+Labels are bounded: ``outcome`` and ``operation`` take the fixed values listed in
+docs/bookings.md. The per-event inventory gauges are the one exception to "no event ids
+as labels", bounded by ``InventoryGauges``: only the ``BOOKINGS_INVENTORY_GAUGE_EVENTS``
+events this process published most recently are exported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+
+BOOKINGS_TOTAL = Counter(
+    "evently_bookings_total",
+    "Booking (hold) requests answered, by outcome (held, replayed, sold_out, ...).",
+    ["outcome"],
+)
+HOLDS = Counter("evently_bookings_holds_total", "Seats holds created (bookings in 'held').")
+HELD_SEATS = Counter("evently_bookings_held_seats_total", "Seats taken by holds.")
+CONFIRMATIONS = Counter("evently_bookings_confirmations_total", "Bookings confirmed.")
+CANCELLATIONS = Counter("evently_bookings_cancellations_total", "Bookings cancelled.")
+EXPIRATIONS = Counter(
+    "evently_bookings_expirations_total", "Holds (including waitlist offers) that expired."
+)
+WAITLIST_OFFERS = Counter(
+    "evently_bookings_waitlist_offers_total", "Waitlist offers made (each holds seats)."
+)
+WAITLIST_OFFERS_EXPIRED = Counter(
+    "evently_bookings_waitlist_offers_expired_total", "Waitlist offers that expired unused."
+)
+LOCK_WAIT = Histogram(
+    "evently_bookings_lock_wait_seconds",
+    "Time spent waiting for an event's advisory lock, by operation.",
+    ["operation"],
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+LOCK_TIMEOUTS = Counter(
+    "evently_bookings_lock_timeouts_total",
+    "Operations refused because an event's lock was not granted in time.",
+    ["operation"],
+)
+EXPIRY_LAST_RUN = Gauge(
+    "evently_bookings_expiry_last_run_timestamp_seconds",
+    "Unix time of the last expiry sweep that completed (alert when it stalls).",
+)
+PUBLISHED = Counter(
+    "evently_bookings_inventory_published_total",
+    "Inventory states published (inventory.changed and the availability stream).",
+)
+STREAM_SUBSCRIBERS = Gauge(
+    "evently_bookings_availability_streams", "Open availability streams in this process."
+)
+STREAM_SKIPPED = Counter(
+    "evently_bookings_availability_updates_skipped_total",
+    "Availability updates a slow stream subscriber skipped (it got the latest instead).",
+)
+# Per-event inventory, bounded: only events on sale (and at most
+# BOOKINGS_INVENTORY_GAUGE_EVENTS of them, the most recently changed) have series; an
+# event's series go away when its sale ends.
+INVENTORY_AVAILABLE = Gauge(
+    "evently_inventory_available_seats",
+    "Seats neither sold nor held, per on-sale event.",
+    ["event_id"],
+)
+INVENTORY_SOLD = Gauge(
+    "evently_inventory_sold_seats", "Confirmed seats, per on-sale event.", ["event_id"]
+)
+INVENTORY_HELD = Gauge(
+    "evently_inventory_held_seats",
+    "Seats held (by buyers or waitlist offers), per on-sale event.",
+    ["event_id"],
+)
+_INVENTORY_GAUGES = {
+    "available": INVENTORY_AVAILABLE,
+    "sold": INVENTORY_SOLD,
+    "held": INVENTORY_HELD,
+}
+
+OPERATIONS = ("hold", "confirm", "cancel", "expire", "waitlist", "inventory", "publish")
+for _operation in OPERATIONS:
+    LOCK_WAIT.labels(_operation)
+    LOCK_TIMEOUTS.labels(_operation)
+
+
+class InventoryGauges:
+    """Per-event seat gauges for at most ``limit`` on-sale events (most recent first)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._events: OrderedDict[int, None] = OrderedDict()
+
+    def update(self, snapshot: dict[str, Any]) -> None:
+        """Apply one published inventory state (the inventory.changed payload)."""
+        event_id = int(snapshot["event_id"])
+        if not snapshot.get("on_sale") or self.limit <= 0:
+            self._forget(event_id)
+            return
+        self._events[event_id] = None
+        self._events.move_to_end(event_id)
+        for state, gauge in _INVENTORY_GAUGES.items():
+            gauge.labels(str(event_id)).set(snapshot[state])
+        while len(self._events) > self.limit:
+            self._forget(next(iter(self._events)))
+
+    def _forget(self, event_id: int) -> None:
+        self._events.pop(event_id, None)
+        for gauge in _INVENTORY_GAUGES.values():
+            with contextlib.suppress(KeyError):
+                gauge.remove(str(event_id))
+
+
+# The process's one set of per-event gauges; service setup applies the configured limit.
+INVENTORY_GAUGES = InventoryGauges(limit=50)

@@ -1,0 +1,190 @@
+"""Fixtures for the bookings tests: the real app on a fresh database, signed tokens,
+and a helper that feeds the inventory through the real inbox with event.changed."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from evently.core.auth import AUTHENTICATOR
+from evently.core.db import init_connection
+from tests.conftest import INTERNAL_API_KEY
+from tests.support.tokens import TokenMinter
+
+# Short windows so tests never sleep long; background loops run often.
+FAST_ENV = {
+    "BOOKINGS_EXPIRY_INTERVAL_S": "0.1",
+    "BOOKINGS_PUBLISH_INTERVAL_S": "0.01",
+    "BOOKINGS_RECONCILE_INTERVAL_S": "0.5",
+    "OUTBOX_RELAY_ENABLED": "false",
+    "BOOKINGS_SSE_HEARTBEAT_S": "0.2",
+    # Generous: a loaded CI machine must not turn queueing into lock timeouts.
+    "BOOKINGS_LOCK_TIMEOUT_MS": "10000",
+    "DB_POOL_MAX": "30",
+}
+INTERNAL = {"X-Internal-Key": INTERNAL_API_KEY}
+_message_ids = itertools.count(1)
+
+
+@pytest.fixture
+def tokens() -> TokenMinter:
+    return TokenMinter()
+
+
+@pytest.fixture
+def bookings_app(make_app, tokens) -> Callable[..., web.Application]:
+    """Build the bookings app verifying tokens signed by ``tokens``."""
+
+    def build(env: dict[str, str] | None = None) -> web.Application:
+        app = make_app("bookings", env={**FAST_ENV, **(env or {})})
+        app[AUTHENTICATOR] = tokens.authenticator()
+        return app
+
+    return build
+
+
+@pytest.fixture
+async def client(aiohttp_client, bookings_app) -> TestClient:
+    return await aiohttp_client(bookings_app())
+
+
+@pytest.fixture
+async def db(database_url: str):
+    """A direct connection to the test's database (json/jsonb decoded)."""
+    conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
+    yield conn
+    await conn.close()
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def event_payload(event_id: int, version: int = 1, **changes: Any) -> dict[str, Any]:
+    """An event.changed payload (the contract's full event state), on sale now."""
+    now = datetime.now(UTC)
+    payload: dict[str, Any] = {
+        "id": event_id,
+        "version": version,
+        "name": f"Event {event_id}",
+        "description": "A test event",
+        "type": "concert",
+        "status": "published",
+        "starts_at": iso(now + timedelta(days=30)),
+        "ends_at": iso(now + timedelta(days=30, hours=3)),
+        "capacity": 100,
+        "price": "49.90",
+        "currency": "EUR",
+        "sale_opens_at": iso(now - timedelta(hours=1)),
+        "sale_closes_at": None,
+        "max_per_user": 10,
+        "hold_ttl_seconds": 600,
+        "waitlist_enabled": True,
+        "waitlist_offer_ttl_seconds": 900,
+        "venue": {
+            "id": 1,
+            "name": "Hall",
+            "address": "1 Main St",
+            "city": "Berlin",
+            "capacity": 500,
+        },
+        "managed_by": None,
+        "created_by": 1,
+        "created_at": iso(now - timedelta(days=1)),
+        "updated_at": iso(now),
+    }
+    payload.update(changes)
+    return payload
+
+
+async def send_event(client: TestClient, event_id: int, version: int = 1, **changes: Any) -> None:
+    """Deliver one event.changed message through the real inbox, as the relay would."""
+    message = {
+        "id": next(_message_ids),
+        "source": "events",
+        "topic": "event.changed",
+        "key": str(event_id),
+        "version": version,
+        "payload": event_payload(event_id, version, **changes),
+        "created_at": iso(datetime.now(UTC)),
+    }
+    response = await client.post(
+        "/internal/inbox", json={"source": "events", "messages": [message]}, headers=INTERNAL
+    )
+    assert response.status == 200, await response.text()
+    assert (await response.json())["acknowledged"] == [message["id"]]
+
+
+class Buyer:
+    """One customer talking to the API with a real signed token."""
+
+    def __init__(self, client: TestClient, tokens: TokenMinter, user_id: int) -> None:
+        self.client = client
+        self.user_id = user_id
+        self.headers = tokens.customer(user_id)
+
+    async def hold(
+        self, event_id: int, quantity: int = 1, key: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {**self.headers, "Idempotency-Key": key or uuid.uuid4().hex}
+        response = await self.client.post(
+            "/api/v1/bookings", json={"event_id": event_id, "quantity": quantity}, headers=headers
+        )
+        return response.status, await response.json()
+
+    async def post(self, path: str, json: Any = None) -> tuple[int, dict[str, Any]]:
+        response = await self.client.post(path, json=json, headers=self.headers)
+        return response.status, await response.json()
+
+    async def get(self, path: str) -> tuple[int, dict[str, Any]]:
+        response = await self.client.get(path, headers=self.headers)
+        return response.status, await response.json()
+
+    async def delete(self, path: str) -> tuple[int, dict[str, Any]]:
+        response = await self.client.delete(path, headers=self.headers)
+        return response.status, await response.json()
+
+    async def confirm(self, booking_id: int) -> tuple[int, dict[str, Any]]:
+        return await self.post(f"/api/v1/bookings/{booking_id}/confirm")
+
+    async def cancel(self, booking_id: int) -> tuple[int, dict[str, Any]]:
+        return await self.post(f"/api/v1/bookings/{booking_id}/cancel")
+
+
+@pytest.fixture
+def buyer(client, tokens) -> Callable[[int], Buyer]:
+    return lambda user_id: Buyer(client, tokens, user_id)
+
+
+async def seat_counts(db: asyncpg.Connection, event_id: int) -> dict[str, int]:
+    """Inventory and bookings as stored: what the invariant checks look at."""
+    row = await db.fetchrow(
+        """SELECT i.capacity, i.reserved, bookings.sold_seats(i.event_id) AS sold,
+                  (SELECT coalesce(sum(quantity), 0) FROM bookings.bookings
+                   WHERE event_id = i.event_id AND status = 'held') AS held_bookings,
+                  (SELECT coalesce(sum(quantity), 0) FROM bookings.bookings
+                   WHERE event_id = i.event_id AND status = 'confirmed') AS confirmed_bookings
+           FROM bookings.inventory i WHERE i.event_id = $1""",
+        event_id,
+    )
+    return {k: int(v) for k, v in row.items()}
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], attempts: int = 200) -> None:
+    """Poll ``check`` (bounded in count; no timing assertions) until it holds."""
+    import asyncio
+
+    for _ in range(attempts):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition never became true")
