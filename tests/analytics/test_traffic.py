@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 import socket
+import time
+import uuid
 
+from evently.core.auth import AUTHENTICATOR
+from tests.analytics.conftest import deliver
+from tests.analytics.contract import event_changed
 from tests.support.prometheus import free_port
 
 TRAFFIC = "/api/v1/admin/analytics/traffic"
@@ -70,31 +75,54 @@ def by_label(result: list[dict], label: str) -> dict[str, float | None]:
     return values
 
 
+async def sell_out(bookings, tokens, event_id: int) -> None:
+    """Real bookings traffic: three holds take every seat, two more buyers are refused."""
+    await deliver(bookings, [event_changed(event_id, capacity=3, max_per_user=1)])
+    for user, status in [(1, 201), (2, 201), (3, 201), (4, 409), (5, 409)]:
+        headers = {**tokens.customer(user), "Idempotency-Key": uuid.uuid4().hex}
+        body = {"event_id": event_id, "quantity": 1}
+        response = await bookings.post("/api/v1/bookings", json=body, headers=headers)
+        assert response.status == status, await response.text()
+
+
+async def generate_traffic(client, failing, bookings, tokens, rounds: int, event_id: int) -> None:
+    """``rounds`` x (5 overviews, one 503, one 404), and a sold-out event's bookings."""
+    for _ in range(rounds):
+        for _ in range(5):
+            overview = await client.get("/api/v1/admin/analytics/overview", headers=tokens.admin())
+            assert overview.status == 200
+        assert (await failing.get(TRAFFIC, headers=tokens.admin())).status == 503
+        missing = await client.get("/api/v1/admin/analytics/events/99999", headers=tokens.admin())
+        assert missing.status == 404
+    await sell_out(bookings, tokens, event_id)
+
+
 async def test_traffic_reports_what_prometheus_itself_computes(
-    aiohttp_server, aiohttp_client, make_analytics_app, prometheus, tokens
+    aiohttp_server, aiohttp_client, make_app, make_analytics_app, prometheus, tokens
 ):
+    # Prometheus scrapes one target: in this test process every app shares one metrics
+    # registry (as separate pods would not), so one target exposes each series once.
     server = await aiohttp_server(make_analytics_app(PROMETHEUS_URL=prometheus.url))
     client = await aiohttp_client(server)
     failing = await aiohttp_client(make_analytics_app())  # no PROMETHEUS_URL: answers 503
+    bookings_app = make_app("bookings", env={"OUTBOX_RELAY_ENABLED": "false"})
+    bookings_app[AUTHENTICATOR] = tokens.authenticator()
+    bookings = await aiohttp_client(bookings_app)
+    # Every series exists before the measured traffic, so rates see it grow.
+    await generate_traffic(client, failing, bookings, tokens, rounds=1, event_id=81)
     await prometheus.scrape({"analytics": [f"127.0.0.1:{server.port}"]})
-    await prometheus.wait_for('up{job="analytics"}', lambda v: v == 1, what="first scrape")
     unavailable = (
         f'sum(evently_http_requests_total{{service="analytics",route="{TRAFFIC}",status="503"}})'
     )
-    before = await prometheus.value(unavailable) or 0.0
+    before = await prometheus.wait_for(unavailable, lambda v: v is not None, what="first scrape")
 
-    for _ in range(40):
-        assert (
-            await client.get("/api/v1/admin/analytics/overview", headers=tokens.admin())
-        ).status == 200
-    for _ in range(8):
-        assert (await failing.get(TRAFFIC, headers=tokens.admin())).status == 503
-    for _ in range(5):
-        missing = await client.get("/api/v1/admin/analytics/events/99999", headers=tokens.admin())
-        assert missing.status == 404
-    await prometheus.wait_for(unavailable, lambda v: (v or 0) >= before + 8, what="traffic scraped")
-    # Evaluate at the newest scrape Prometheus has stored, so later scrapes cannot differ.
-    at = await prometheus.value('timestamp(up{job="analytics"})')
+    await generate_traffic(client, failing, bookings, tokens, rounds=8, event_id=82)
+    traffic_done = time.time()
+    # Evaluate at a scrape Prometheus has stored, taken after all the traffic, so the
+    # endpoint and this test see exactly the same samples.
+    at = await prometheus.wait_for(
+        'timestamp(up{job="analytics"})', lambda t: t > traffic_done, what="a later scrape"
+    )
 
     response = await client.get(
         TRAFFIC, params={"window": WINDOW, "at": f"{at:.3f}"}, headers=tokens.admin()
@@ -134,6 +162,16 @@ async def test_traffic_reports_what_prometheus_itself_computes(
         "outcome",
     )
     assert services["bookings"]["booking_outcomes_per_second"] == outcomes
+    assert outcomes["held"] > 0
+    assert outcomes["sold_out"] > 0
+    lock_wait = await prometheus.value(
+        "histogram_quantile(0.99, sum by (le) "
+        f"(rate(evently_bookings_lock_wait_seconds_bucket[{WINDOW}])))",
+        at,
+    )
+    assert lock_wait is not None and lock_wait > 0
+    assert services["bookings"]["lock_wait_p99_seconds"] == lock_wait
+    assert services["bookings"]["request_rate"] > 0
     lag = await prometheus.query("max by (source, consumer) (evently_outbox_lag_seconds)", at)
     for item in lag:
         source, consumer = item["metric"]["source"], item["metric"]["consumer"]

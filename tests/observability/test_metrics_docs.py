@@ -19,7 +19,13 @@ from tests.observability.monitoring import (
 
 FORBIDDEN_LABELS = {"user_id", "email", "booking_id", "entry_id", "token", "path", "jti"}
 # Labels allowed only on the metrics documented as bounding them.
-BOUNDED_LABELS = {"event_id": {"evently_bookings_inventory_seats"}}
+BOUNDED_LABELS = {
+    "event_id": {
+        "evently_inventory_available_seats",
+        "evently_inventory_sold_seats",
+        "evently_inventory_held_seats",
+    }
+}
 UNIT_SUFFIXES = ("_seconds", "_bytes", "_ratio")
 
 
