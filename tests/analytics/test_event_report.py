@@ -144,3 +144,14 @@ async def test_bad_report_parameters_are_400_naming_the_parameter(analytics, tok
     assert response.status == 400, await response.text()
     problem = await response.json()
     assert field in [e["field"] for e in problem["errors"]]
+
+
+async def test_both_report_paths_are_documented_with_distinct_operation_ids(analytics):
+    document = await (await analytics.get("/openapi.json")).json()
+    main = document["paths"]["/api/v1/admin/analytics/events/{id}"]["get"]
+    alias = document["paths"]["/api/v1/admin/events/{id}/analytics"]["get"]
+    operation_ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+
+    assert len(operation_ids) == len(set(operation_ids))
+    assert main["operationId"] != alias["operationId"]
+    assert main["parameters"] == alias["parameters"]
