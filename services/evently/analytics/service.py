@@ -11,5 +11,8 @@ SERVICE = ServiceDefinition(
     schema="analytics",
     settings_class=AnalyticsSettings,
     api=api,
-    description="The analytics service.",
+    description=(
+        "Sales analytics from analytics' own facts (fed by the events and bookings "
+        "outboxes) and traffic analytics from Prometheus. Admin only."
+    ),
 )

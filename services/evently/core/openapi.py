@@ -147,8 +147,15 @@ def build_openapi(
     schemas = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
+    operation_ids: set[str] = set()
     for ep in sorted(endpoints, key=lambda e: (e.path, e.method)):
-        paths.setdefault(openapi_path(ep.path), {})[ep.method.lower()] = _operation(ep)
+        op = _operation(ep)
+        # One handler served on two paths (an alias) still needs unique operationIds.
+        base, n = op["operationId"], 2
+        while op["operationId"] in operation_ids:
+            op["operationId"], n = f"{base}_{n}", n + 1
+        operation_ids.add(op["operationId"])
+        paths.setdefault(openapi_path(ep.path), {})[ep.method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": description},
