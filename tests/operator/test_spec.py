@@ -28,7 +28,7 @@ def test_the_concert_sample_reads_into_plain_values():
     assert spec.price == Decimal("89.90") and spec.currency == "EUR"
     assert spec.starts_at == dt.datetime(2027, 6, 12, 18, tzinfo=dt.UTC)
     assert spec.hold_ttl_seconds == 600 and spec.waitlist_offer_ttl_seconds == 900
-    assert spec.scaling.deployment == "bookings"
+    assert spec.scaling.deployment == "evently-bookings"
     assert spec.scaling.lead_time == dt.timedelta(minutes=15)
     assert spec.scaling.cooldown == dt.timedelta(hours=2)
     assert spec.published is True
