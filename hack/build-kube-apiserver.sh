@@ -14,7 +14,7 @@ if [[ ! -f $src_list ]]; then
   sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources | sudo_ tee "$src_list" >/dev/null
   sudo_ apt-get update -qq
 fi
-sudo_ apt-get install -y -qq --no-install-recommends golang-go etcd-server golang-github-modern-go-reflect2-dev dpkg-dev >/dev/null
+sudo_ apt-get install -y -qq --no-install-recommends golang-go etcd-server golang-github-modern-go-reflect2-dev dpkg-dev rsync >/dev/null
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/evently-kube-build.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

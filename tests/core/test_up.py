@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.raw_http import raw_request
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -88,6 +90,23 @@ def test_internal_routes_are_not_public(platform):
     base, _, _ = platform
     status, _, _ = fetch(base + "/internal/inbox")
     assert status == 404
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/api/v1/users/%2e%2e/%2e%2e/%2e%2e/internal/users/1",
+        "/api/v1/users/../../../internal/users/1",
+        "/api/v1/bookings/%2e%2e/%2e%2e/%2e%2e/metrics",
+    ],
+)
+async def test_dot_segments_never_reach_a_service_internals(platform, target):
+    # The three requests of the security finding, sent verbatim (curl --path-as-is).
+    base, _, _ = platform
+    port = int(base.rsplit(":", 1)[1])
+    response = await raw_request("127.0.0.1", port, target)
+    assert response.status == 400, response.body
+    assert response.json()["code"] == "invalid_path"
 
 
 def test_metrics_are_prometheus_text(platform):

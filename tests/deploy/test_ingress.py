@@ -9,8 +9,11 @@ import sys
 
 import pytest
 
+from evently.core.paths import InvalidPath, canonical_path
 from evently.gateway.routing import ROUTING_TABLE, service_for
+from tests.core.test_gateway_paths import REFUSED_WITH_400, REFUSED_WITH_404
 from tests.deploy.chart import CHART, ROOT, VALUE_SETS, render
+from tests.deploy.nginx_uri import NginxRefuses, nginx_location, nginx_normalise
 
 ROUTING_FILE = CHART / "files" / "routing.json"
 
@@ -82,3 +85,45 @@ def test_tls_and_host_in_prod() -> None:
         {"hosts": ["evently.example.com"], "secretName": "evently-tls"}
     ]
     assert ingress["spec"]["rules"][0]["host"] == "evently.example.com"
+
+
+# Annotations that would make ingress-nginx forward something other than the path it matched.
+PATH_CHANGING_ANNOTATIONS = (
+    "rewrite-target",
+    "configuration-snippet",
+    "server-snippet",
+    "app-root",
+)
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_ingress_forwards_the_request_path_unchanged(value_set: str) -> None:
+    (ingress,) = render(*VALUE_SETS[value_set]).of_kind("Ingress")
+    annotations = ingress["metadata"].get("annotations", {})
+    changing = [a for a in annotations if a.rsplit("/", 1)[-1] in PATH_CHANGING_ANNOTATIONS]
+    assert changing == []
+
+
+@pytest.mark.parametrize(
+    "target",
+    [t.removeprefix("http://evil.example") for t in REFUSED_WITH_400 + REFUSED_WITH_404],
+)
+def test_path_tricks_through_the_ingress_reach_no_internal_route(target: str) -> None:
+    # Whatever nginx routes, the Service receives the raw path: it must refuse it, or read
+    # it as the same public path nginx matched (see tests/deploy/nginx_uri.py).
+    (ingress,) = render().of_kind("Ingress")
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    try:
+        normalised = nginx_normalise(target)
+    except NginxRefuses:
+        return
+    location = nginx_location(paths, normalised)
+    if location is None:
+        return
+    service = location["backend"]["service"]["name"].removeprefix("evently-")
+    try:
+        seen_by_service = canonical_path(target)
+    except InvalidPath:
+        return
+    assert seen_by_service == normalised
+    assert service_for(seen_by_service.lower()) == service

@@ -24,7 +24,7 @@ from evently.core.health import (
     migrations_applied,
     ops_api,
 )
-from evently.core.middleware import SERVICE_NAME, problem_errors, request_context
+from evently.core.middleware import MIDDLEWARES, SERVICE_NAME
 from evently.core.openapi import build_openapi
 from evently.core.settings import CommonSettings
 
@@ -60,7 +60,7 @@ class ServiceDefinition:
 def create_app(definition: ServiceDefinition, settings: CommonSettings) -> web.Application:
     """Build one service's application: middlewares, pool, ops routes, its own routes."""
     app = web.Application(
-        middlewares=[request_context, problem_errors],
+        middlewares=MIDDLEWARES,
         client_max_size=settings.max_body_bytes,
         handler_args={"max_field_size": 16384},
     )

@@ -3,7 +3,9 @@
 1. ``request_context``: request id (incoming ``X-Request-ID`` or a new one), access log
    and HTTP metrics, so even error responses are counted and carry the id;
 2. ``problem_errors``: turns every failure into problem+json; a 500 logs the traceback
-   with the request id and never shows it to the client.
+   with the request id and never shows it to the client;
+3. ``canonical_paths``: refuses a path that could mean two paths (``core/paths.py``)
+   before any handler sees it, and records the one it means.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from evently.core.metrics import (
     HTTP_REQUESTS,
     route_template,
 )
+from evently.core.paths import canonical_path
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("evently.http")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 SERVICE_NAME: web.AppKey[str] = web.AppKey("service_name", str)
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+CANONICAL_PATH: web.RequestKey[str] = web.RequestKey("canonical_path", str)
 
 
 def _request_id(request: web.Request) -> str:
@@ -109,3 +113,14 @@ async def problem_errors(request: web.Request, handler: Handler) -> web.StreamRe
         exc.set_status(response.status)
         return problem_from_http_exception(exc, request.path)
     return response
+
+
+@web.middleware
+async def canonical_paths(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse ambiguous paths (400 ``invalid_path``); record the one the request means."""
+    request[CANONICAL_PATH] = canonical_path(request.rel_url.raw_path)
+    return await handler(request)
+
+
+# The stack every app (each service and the gateway) runs, outermost first.
+MIDDLEWARES = (request_context, problem_errors, canonical_paths)

@@ -3,6 +3,8 @@
 It serves ``/healthz``, ``/readyz`` (all services ready), ``/metrics`` (this process)
 and ``/openapi.json`` (the merged public document) itself; everything else is routed
 by the routing table, and anything not public (including ``/internal/*``) is a 404.
+A request is routed and forwarded on one and the same path: the canonical one the
+middleware accepted (``core/paths.py``), re-encoded, never the raw path as sent.
 Responses stream through, so server-sent events work.
 """
 
@@ -14,12 +16,14 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from evently.core.api import json_response
 from evently.core.errors import NotFound, ServiceUnavailable
 from evently.core.health import OPENAPI, SHUTTING_DOWN
 from evently.core.metrics import metrics_handler
-from evently.core.middleware import REQUEST_ID, SERVICE_NAME, problem_errors, request_context
+from evently.core.middleware import CANONICAL_PATH, MIDDLEWARES, REQUEST_ID, SERVICE_NAME
+from evently.core.paths import encoded_path
 from evently.gateway.routing import service_for
 
 UPSTREAMS: web.AppKey[dict[str, str]] = web.AppKey("upstreams", dict)
@@ -52,15 +56,24 @@ def _forward_headers(request: web.Request) -> dict[str, str]:
 
 async def forward(request: web.Request) -> web.StreamResponse:
     """Proxy one request to the service the routing table names."""
-    service = service_for(request.path)
+    path = request[CANONICAL_PATH]
+    service = service_for(path)
     if service is None:
-        raise NotFound(f"No resource at {request.path}")
-    upstream = request.app[UPSTREAMS][service]
+        raise NotFound(f"No resource at {path}")
+    upstream = URL(request.app[UPSTREAMS][service])
+    target = URL.build(
+        scheme=upstream.scheme,
+        host=upstream.raw_host or "",
+        port=upstream.explicit_port,
+        path=encoded_path(path),
+        query_string=request.rel_url.raw_query_string,
+        encoded=True,
+    )
     body = await request.read() if request.body_exists else None
     try:
         upstream_response = await request.app[CLIENT].request(
             request.method,
-            upstream + request.rel_url.raw_path_qs,
+            target,
             headers=_forward_headers(request),
             data=body,
             allow_redirects=False,
@@ -127,7 +140,7 @@ def create_gateway(
     upstreams: Mapping[str, str], merged_openapi: dict[str, Any], max_body: int
 ) -> web.Application:
     """The gateway app forwarding to ``upstreams`` (service name -> base URL)."""
-    app = web.Application(middlewares=[request_context, problem_errors], client_max_size=max_body)
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=max_body)
     app[SERVICE_NAME] = "gateway"
     app[UPSTREAMS] = dict(upstreams)
     app[OPENAPI] = merged_openapi
