@@ -18,6 +18,9 @@ from evently.services import load_service
 from evently.users.keys import generate_signing_keys_json
 from tests.support.postgres import DatabaseFactory, postgres_server
 
+# Every response a service sends in the suite is checked against its OpenAPI document.
+pytest_plugins = ["tests.support.response_checks"]
+
 INTERNAL_API_KEY = "test-internal-key-0123456789"
 # The users service's signing key (its pod gets JWT_SIGNING_KEYS from a Secret).
 JWT_SIGNING_KEYS = generate_signing_keys_json()

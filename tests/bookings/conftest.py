@@ -14,8 +14,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from evently.core import contracts
 from evently.core.auth import AUTHENTICATOR
 from evently.core.db import init_connection
+from evently.core.outbox import OutboxMessage, contract_relay
 from tests.conftest import INTERNAL_API_KEY
 from tests.support.tokens import TokenMinter
 
@@ -188,3 +190,45 @@ async def eventually(check: Callable[[], Awaitable[bool]], attempts: int = 200) 
             return
         await asyncio.sleep(0.05)
     raise AssertionError("condition never became true")
+
+
+class OutboxTap:
+    """Runs bookings' real relay (routed and rendered by the contracts) into recording
+    consumers: what each consumer would receive, accumulated over ``drain`` calls."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.received: dict[str, list[OutboxMessage]] = {
+            name: [] for name in contracts.consumers("bookings")
+        }
+
+    async def drain(self) -> dict[str, list[OutboxMessage]]:
+        taps = {name: _Recorder(self.received[name]) for name in self.received}
+        relay = contract_relay(self.database_url, "bookings", taps)
+        conn = await asyncpg.connect(self.database_url)
+        await init_connection(conn)
+        try:
+            while await relay.deliver_pending(conn):
+                pass
+        finally:
+            await conn.close()
+        return self.received
+
+    async def messages(self, consumer: str, topic: str) -> list[OutboxMessage]:
+        await self.drain()
+        return [m for m in self.received[consumer] if m.topic == topic]
+
+
+class _Recorder:
+    def __init__(self, into: list[OutboxMessage]) -> None:
+        self.into = into
+
+    async def deliver(self, source: str, batch: list[OutboxMessage]) -> set[int]:
+        assert source == "bookings"
+        self.into.extend(batch)
+        return {m.id for m in batch}
+
+
+@pytest.fixture
+def outbox(database_url: str) -> OutboxTap:
+    return OutboxTap(database_url)

@@ -53,7 +53,7 @@ async def test_many_sweepers_expire_each_hold_exactly_once(
 ):
     replicas = [await aiohttp_client(bookings_app(SLOW_SWEEPER)) for _ in range(3)]
     client = replicas[0]
-    await send_event(client, 1, capacity=500, hold_ttl_seconds=1, max_per_user=None)
+    await send_event(client, 1, capacity=500, hold_ttl_seconds=1)
     holds = await asyncio.gather(*(Buyer(client, tokens, 10 + i).hold(1, 2) for i in range(120)))
     assert all(status == 201 for status, _ in holds), [b for s, b in holds if s != 201][:3]
     await asyncio.sleep(1.1)

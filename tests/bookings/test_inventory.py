@@ -9,13 +9,15 @@ from evently.bookings.context import BOOKINGS
 from tests.bookings.conftest import INTERNAL, event_payload, eventually, seat_counts, send_event
 
 
-async def inventory_messages(db, event_id: int) -> list[dict]:
-    rows = await db.fetch(
-        """SELECT consumer, version, payload FROM bookings.outbox
-           WHERE topic = 'inventory.changed' AND key = $1 ORDER BY id""",
-        str(event_id),
-    )
-    return [dict(r) for r in rows]
+async def inventory_messages(outbox, event_id: int) -> list[dict]:
+    """What each consumer received of ``event_id``'s inventory.changed, in order."""
+    received = await outbox.drain()
+    return [
+        {"consumer": consumer, "version": m.version, "payload": m.payload}
+        for consumer, messages in received.items()
+        for m in messages
+        if m.topic == "inventory.changed" and m.key == str(event_id)
+    ]
 
 
 async def test_newer_versions_apply_and_older_ones_are_ignored(client, db):
@@ -67,11 +69,14 @@ async def test_capacity_below_reserved_is_clamped_never_violated_and_logged(
     assert (await buyer(9).hold(1, 2))[0] == 201
 
 
-async def test_every_change_is_published_as_inventory_changed_to_each_consumer(client, buyer, db):
+async def test_every_change_is_published_as_inventory_changed_to_each_consumer(
+    client, buyer, outbox
+):
     await send_event(client, 1, capacity=10)
-    first = await inventory_messages(db, 1)
+    first = await inventory_messages(outbox, 1)
     assert sorted(m["consumer"] for m in first) == ["analytics", "events", "search"]
     assert first[0]["payload"] == {
+        "schema_version": 1,
         "event_id": 1,
         "version": 1,
         "capacity": 10,
@@ -86,26 +91,28 @@ async def test_every_change_is_published_as_inventory_changed_to_each_consumer(c
     await buyer(1).confirm(booking["id"])
 
     async def published_sale() -> bool:
-        latest = (await inventory_messages(db, 1))[-1]["payload"]
+        latest = (await inventory_messages(outbox, 1))[-1]["payload"]
         return (latest["sold"], latest["held"], latest["available"]) == (4, 0, 6)
 
     await eventually(published_sale)
-    versions = [m["version"] for m in await inventory_messages(db, 1) if m["consumer"] == "events"]
+    versions = [
+        m["version"] for m in await inventory_messages(outbox, 1) if m["consumer"] == "events"
+    ]
     assert versions == sorted(set(versions)), "versions only grow"
     # Nothing changed since: nothing more is published, even by a reconciliation.
     publisher = client.server.app[BOOKINGS].publisher
-    count = len(await inventory_messages(db, 1))
+    count = len(await inventory_messages(outbox, 1))
     assert await publisher.publish_pending(reconcile=True) == 0
-    assert len(await inventory_messages(db, 1)) == count
+    assert len(await inventory_messages(outbox, 1)) == count
 
 
-async def test_reconciliation_publishes_state_that_was_never_published(client, db):
+async def test_reconciliation_publishes_state_that_was_never_published(client, db, outbox):
     await send_event(client, 1, capacity=10)
     # As if a process crashed after a change committed but before publishing it.
     await db.execute("UPDATE bookings.inventory SET reserved = 3")
     publisher = client.server.app[BOOKINGS].publisher
     assert await publisher.publish_pending(reconcile=True) == 1
-    assert (await inventory_messages(db, 1))[-1]["payload"]["held"] == 3
+    assert (await inventory_messages(outbox, 1))[-1]["payload"]["held"] == 3
 
 
 async def test_inbox_needs_the_internal_key(client):

@@ -58,7 +58,14 @@ async def test_a_started_event_cannot_be_cancelled(client, buyer, db):
     booking = (await buyer(1).hold(1, 1))[1]
     await buyer(1).confirm(booking["id"])
     started = datetime.now(UTC) - timedelta(minutes=5)
-    await send_event(client, 1, version=2, capacity=5, starts_at=iso(started), ends_at=None)
+    await send_event(
+        client,
+        1,
+        version=2,
+        capacity=5,
+        starts_at=iso(started),
+        ends_at=iso(started + timedelta(hours=3)),
+    )
     status, problem = await buyer(1).cancel(booking["id"])
     assert (status, problem["code"]) == (409, "event_already_started")
     assert (await seat_counts(db, 1))["sold"] == 1

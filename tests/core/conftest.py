@@ -34,7 +34,14 @@ probe_api = Api("probe")
 SLOW_RELEASE: web.AppKey[asyncio.Event] = web.AppKey("slow_release", asyncio.Event)
 
 
-@probe_api.post("/api/v1/probes", summary="Create a probe", body=ProbeIn, status=201)
+@probe_api.post(
+    "/api/v1/probes",
+    summary="Create a probe",
+    body=ProbeIn,
+    response=ProbeIn,
+    status=201,
+    errors=(409,),
+)
 async def create_probe(request: web.Request, body: ProbeIn) -> web.Response:
     if body.name == "taken":
         raise Conflict("That name is taken", code="probe_name_taken", name=body.name)
@@ -42,7 +49,11 @@ async def create_probe(request: web.Request, body: ProbeIn) -> web.Response:
 
 
 @probe_api.get(
-    "/api/v1/probes/{id}", summary="One probe", query=ProbeQuery, path_params={"id": int}
+    "/api/v1/probes/{id}",
+    summary="One probe",
+    query=ProbeQuery,
+    path_params={"id": int},
+    response={"type": "object", "required": ["id", "limit"]},
 )
 async def get_probe(request: web.Request, id: int, query: ProbeQuery) -> web.Response:
     return json_response({"id": id, "limit": query.limit})
@@ -53,10 +64,23 @@ async def boom(request: web.Request) -> web.Response:
     raise RuntimeError("secret internals: password=hunter2")
 
 
-@probe_api.get("/api/v1/slow", summary="Answers once released")
+@probe_api.get(
+    "/api/v1/slow",
+    summary="Answers once released",
+    response={"type": "object", "properties": {"done": {"const": True}}},
+)
 async def slow(request: web.Request) -> web.Response:
     await request.app[SLOW_RELEASE].wait()
     return json_response({"done": True})
+
+
+@probe_api.get(
+    "/api/v1/liar",
+    summary="Answers with a body its own schema refuses (the response check must notice)",
+    response={"type": "object", "required": ["promised"]},
+)
+async def liar(request: web.Request) -> web.Response:
+    return json_response({"delivered": True})
 
 
 @pytest.fixture

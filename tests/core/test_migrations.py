@@ -12,6 +12,7 @@ import pytest
 
 from evently.core import migrations
 from evently.services import all_services
+from tests.support.postgres import migrate_as_before_repeatable_sql
 
 
 @pytest.fixture
@@ -198,28 +199,6 @@ def test_misnamed_sql_file_is_refused(tmp_path: Path):
     (tmp_path / "Hold Seats.sql").write_text("SELECT 1;")
     with pytest.raises(migrations.MigrationError, match="bad repeatable SQL file name"):
         migrations.discover_sql("probe", tmp_path)
-
-
-# The last numbered migration of each service before repeatable SQL existed: databases
-# migrated by that code hold exactly these (numbered migrations never change).
-BEFORE_REPEATABLE_SQL = {"users": 1, "events": 1, "bookings": 2, "search": 1, "analytics": 1}
-
-
-async def migrate_as_before_repeatable_sql(dsn: str, root: Path) -> None:
-    """Migrate ``dsn`` the way the code before repeatable SQL did: numbered files only."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        for service in all_services():
-            folder = root / service.name / "migrations"
-            folder.mkdir(parents=True)
-            for migration in migrations.discover(service.name):
-                if migration.version <= BEFORE_REPEATABLE_SQL[service.name]:
-                    name = f"{migration.version:04d}_{migration.name}.sql"
-                    (folder / name).write_text(migration.sql)
-            (root / service.name / "sql").mkdir()
-            await migrations.migrate(conn, service.name, service.schema, folder)
-    finally:
-        await conn.close()
 
 
 async def test_a_database_migrated_before_repeatable_sql_upgrades_cleanly(blank_database, tmp_path):

@@ -38,17 +38,23 @@ async def conn(dsn: str):
     await connection.close()
 
 
-async def put(conn, key: str | int, version: int, consumers=("c1",), **payload) -> None:
-    """Commit one change's messages."""
+async def put(conn, key: str | int, version: int, topic: str = "thing.changed", **payload) -> None:
+    """Commit one change's message."""
     async with conn.transaction():
-        await enqueue(
-            conn, SOURCE, "thing.changed", key, version, {"v": version, **payload}, consumers
-        )
+        await enqueue(conn, SOURCE, topic, key, version, {"v": version, **payload})
+
+
+def make_relay(dsn: str, consumers: dict, **options) -> OutboxRelay:
+    """A relay routing this test's topic to every one of ``consumers``."""
+    return OutboxRelay(
+        dsn, SOURCE, consumers, routes={"thing.changed": tuple(consumers)}, **options
+    )
 
 
 async def pending(conn, consumer: str = "c1") -> list[asyncpg.Record]:
     return await conn.fetch(
-        f"SELECT * FROM {SOURCE}.outbox WHERE consumer = $1 AND delivered_at IS NULL ORDER BY id",
+        f"""SELECT * FROM {SOURCE}.outbox WHERE (consumer = $1 OR consumer IS NULL)
+            AND delivered_at IS NULL ORDER BY id""",
         consumer,
     )
 
@@ -73,21 +79,49 @@ async def running(*relays: OutboxRelay):
 # --- enqueue -------------------------------------------------------------------------
 
 
-async def test_enqueue_writes_one_row_per_consumer_with_the_payload(conn):
-    await put(conn, 42, 3, consumers=("bookings", "search", "analytics"), price="49.90")
-    rows = await conn.fetch(f"SELECT * FROM {SOURCE}.outbox ORDER BY consumer")
-    assert [r["consumer"] for r in rows] == ["analytics", "bookings", "search"]
-    for row in rows:
-        assert (row["topic"], row["key"], row["version"]) == ("thing.changed", "42", 3)
-        assert row["payload"] == {"v": 3, "price": "49.90"}
-        assert row["attempts"] == 0 and row["delivered_at"] is None
+async def test_enqueue_writes_the_message_once_and_the_relay_routes_it_to_each_consumer(conn, dsn):
+    await put(conn, 42, 3, price="49.90")
+    [row] = await conn.fetch(f"SELECT * FROM {SOURCE}.outbox")
+    assert (row["consumer"], row["topic"], row["key"], row["version"]) == (
+        None,
+        "thing.changed",
+        "42",
+        3,
+    )
+    assert row["payload"] == {"v": 3, "price": "49.90"}
+    assert row["attempts"] == 0 and row["delivered_at"] is None
+    await put(conn, 42, 4)
+    consumers = {name: RecordingConsumer(name) for name in ("bookings", "search", "analytics")}
+    relay = make_relay(dsn, consumers)
+    assert await relay.route_pending(conn) == 2
+    rows = await conn.fetch(f"SELECT consumer, version FROM {SOURCE}.outbox ORDER BY id")
+    # The message row goes to the first consumer, copies to the others, in order.
+    assert [(r["consumer"], r["version"]) for r in rows] == [
+        ("bookings", 3),
+        ("bookings", 4),
+        ("search", 3),
+        ("analytics", 3),
+        ("search", 4),
+        ("analytics", 4),
+    ]
+    assert await relay.route_pending(conn) == 0
+
+
+async def test_a_message_of_a_topic_nobody_consumes_stays_unrouted_and_counted(conn, dsn):
+    await put(conn, "k", 1, topic="nobody.listens")
+    c1 = RecordingConsumer("c1")
+    relay = make_relay(dsn, {"c1": c1})
+    assert await relay.deliver_pending(conn) == 0
+    assert await conn.fetchval(f"SELECT count(*) FROM {SOURCE}.outbox WHERE consumer IS NULL") == 1
+    assert REGISTRY.get_sample_value("evently_outbox_unrouted_messages", {"source": SOURCE}) == 1
+    assert c1.received == []
 
 
 async def test_enqueue_works_on_a_connection_without_json_codecs(dsn):
     plain = await asyncpg.connect(dsn)
     try:
         async with plain.transaction():
-            await enqueue(plain, SOURCE, "t", "k", 1, {"a": [1, 2]}, ["c1"])
+            await enqueue(plain, SOURCE, "t", "k", 1, {"a": [1, 2]})
         assert await plain.fetchval(f"SELECT payload->'a' = '[1,2]' FROM {SOURCE}.outbox")
     finally:
         await plain.close()
@@ -100,7 +134,7 @@ async def test_enqueue_notifies_the_relay_only_when_the_transaction_commits(conn
     try:
         with contextlib.suppress(RuntimeError):
             async with conn.transaction():
-                await enqueue(conn, SOURCE, "t", "k", 1, {}, ["c1"])
+                await enqueue(conn, SOURCE, "t", "k", 1, {})
                 raise RuntimeError("rolled back")
         assert await conn.fetchval(f"SELECT count(*) FROM {SOURCE}.outbox") == 0
         await put(conn, "k", 2)
@@ -117,10 +151,10 @@ async def test_enqueue_notifies_the_relay_only_when_the_transaction_commits(conn
 
 async def test_relay_delivers_in_order_per_key_to_each_consumer(conn, dsn):
     for version in (1, 2, 3):
-        await put(conn, "a", version, consumers=("c1", "c2"))
-        await put(conn, "b", version, consumers=("c1", "c2"))
+        await put(conn, "a", version)
+        await put(conn, "b", version)
     c1, c2 = RecordingConsumer("c1"), RecordingConsumer("c2")
-    relay = OutboxRelay(dsn, SOURCE, {"c1": c1, "c2": c2})
+    relay = make_relay(dsn, {"c1": c1, "c2": c2})
     assert await relay.deliver_pending(conn) == 12
     expected = [("a", 1), ("b", 1), ("a", 2), ("b", 2), ("a", 3), ("b", 3)]
     assert keyed(c1.received) == expected and keyed(c2.received) == expected
@@ -133,7 +167,7 @@ async def test_batches_are_bounded_and_stay_in_order(conn, dsn):
     for version in range(1, 8):
         await put(conn, "a", version)
     c1 = RecordingConsumer()
-    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, batch_size=3)
+    relay = make_relay(dsn, {"c1": c1}, batch_size=3)
     rounds = [await relay.deliver_pending(conn) for _ in range(4)]
     assert rounds == [3, 3, 1, 0]
     assert [m.version for m in c1.received] == list(range(1, 8))
@@ -144,7 +178,7 @@ async def test_a_rejected_message_backs_off_and_holds_back_only_its_key(conn, ds
     await put(conn, "b", 1)
     await put(conn, "a", 2)
     c1 = RecordingConsumer(reject_keys={"a"})
-    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, max_backoff_s=0.2)
+    relay = make_relay(dsn, {"c1": c1}, max_backoff_s=0.2)
     assert await relay.deliver_pending(conn) == 1
     rows = await pending(conn)
     assert [(r["key"], r["version"], r["attempts"]) for r in rows] == [("a", 1, 1), ("a", 2, 1)]
@@ -170,7 +204,7 @@ async def test_a_later_message_acknowledged_before_its_predecessor_is_sent_again
     await put(conn, "a", 2)
     first_id = (await pending(conn))[0]["id"]
     c1 = RecordingConsumer(skip_ack={first_id})
-    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, max_backoff_s=0.05)
+    relay = make_relay(dsn, {"c1": c1}, max_backoff_s=0.05)
     assert await relay.deliver_pending(conn) == 0
     assert [r["version"] for r in await pending(conn)] == [1, 2]
     c1.skip_ack.clear()
@@ -182,7 +216,7 @@ async def test_a_later_message_acknowledged_before_its_predecessor_is_sent_again
 async def test_a_consumer_that_is_down_is_retried_with_growing_backoff(conn, dsn):
     await put(conn, "a", 1)
     c1 = RecordingConsumer(raise_error=True)
-    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, max_backoff_s=60)
+    relay = make_relay(dsn, {"c1": c1}, max_backoff_s=60)
     await relay.deliver_pending(conn)
     row = (await pending(conn))[0]
     assert row["attempts"] == 1
@@ -240,7 +274,7 @@ async def test_redelivery_after_a_lost_acknowledgement_is_applied_once(
 
         for version in (1, 2, 3):
             await put(conn, "a", version)
-        relay = OutboxRelay(dsn, SOURCE, {"c1": AckLost()}, max_backoff_s=0.01)
+        relay = make_relay(dsn, {"c1": AckLost()}, max_backoff_s=0.01)
         await relay.deliver_pending(conn)
         assert len(await pending(conn)) == 3  # not marked: will be sent again
         relay.consumers["c1"] = http
@@ -267,8 +301,8 @@ async def test_two_relays_at_once_never_deliver_concurrently_and_never_twice(con
     first = RecordingConsumer("first", delay_s=0.005, in_flight=in_flight)
     second = RecordingConsumer("second", delay_s=0.005, in_flight=in_flight)
     relays = [
-        OutboxRelay(dsn, SOURCE, {"c1": first}, poll_interval_s=0.05, batch_size=5),
-        OutboxRelay(dsn, SOURCE, {"c1": second}, poll_interval_s=0.05, batch_size=5),
+        make_relay(dsn, {"c1": first}, poll_interval_s=0.05, batch_size=5),
+        make_relay(dsn, {"c1": second}, poll_interval_s=0.05, batch_size=5),
     ]
 
     async def all_delivered() -> bool:
@@ -294,8 +328,8 @@ def in_order_at_least_once(messages: list[OutboxMessage], versions: list[int]) -
 
 async def test_when_the_delivering_relay_stops_another_takes_over(conn, dsn):
     a, b = RecordingConsumer("a"), RecordingConsumer("b")
-    relay_a = OutboxRelay(dsn, SOURCE, {"c1": a}, poll_interval_s=0.05)
-    relay_b = OutboxRelay(dsn, SOURCE, {"c1": b}, poll_interval_s=0.05)
+    relay_a = make_relay(dsn, {"c1": a}, poll_interval_s=0.05)
+    relay_b = make_relay(dsn, {"c1": b}, poll_interval_s=0.05)
 
     async def all_delivered() -> bool:
         return not await pending(conn)
@@ -318,7 +352,7 @@ async def test_when_the_delivering_relay_stops_another_takes_over(conn, dsn):
 
 async def test_relay_reconnects_after_losing_its_database_session(conn, dsn):
     c1 = RecordingConsumer()
-    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, poll_interval_s=0.05)
+    relay = make_relay(dsn, {"c1": c1}, poll_interval_s=0.05)
 
     async def all_delivered() -> bool:
         return not await pending(conn)
@@ -340,7 +374,7 @@ async def test_relay_reconnects_after_losing_its_database_session(conn, dsn):
 
 async def test_notify_wakes_the_relay_long_before_its_poll(conn, dsn):
     c1 = RecordingConsumer()
-    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, poll_interval_s=60)
+    relay = make_relay(dsn, {"c1": c1}, poll_interval_s=60)
     async with running(relay):
         await put(conn, "k", 1)  # delivered at start-up or on NOTIFY
         await wait_until(lambda: len(c1.received) == 1, timeout_s=10)
@@ -350,7 +384,7 @@ async def test_notify_wakes_the_relay_long_before_its_poll(conn, dsn):
 
 async def test_delivered_messages_are_purged_after_the_retention(conn, dsn):
     c1 = RecordingConsumer()
-    relay = OutboxRelay(dsn, SOURCE, {"c1": c1}, poll_interval_s=0.05, retention_s=0)
+    relay = make_relay(dsn, {"c1": c1}, poll_interval_s=0.05, retention_s=0)
     await put(conn, "k", 1)
 
     async def purged() -> bool:
@@ -369,10 +403,10 @@ def gauge(name: str, consumer: str) -> float | None:
 
 
 async def test_pending_count_and_lag_are_visible_while_a_consumer_fails(conn, dsn):
-    await put(conn, "k", 1, consumers=("lagging",))
-    await put(conn, "k", 2, consumers=("lagging",))
+    await put(conn, "k", 1)
+    await put(conn, "k", 2)
     consumer = RecordingConsumer(raise_error=True)
-    relay = OutboxRelay(dsn, SOURCE, {"lagging": consumer}, max_backoff_s=0.01)
+    relay = make_relay(dsn, {"lagging": consumer}, max_backoff_s=0.01)
     failed_before = (
         REGISTRY.get_sample_value(
             "evently_outbox_deliveries_total",

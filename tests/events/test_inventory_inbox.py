@@ -98,7 +98,7 @@ async def test_internal_event_is_the_event_changed_payload(client, db, event_id)
     response = await client.get(f"/internal/events/{event_id}", headers=KEY)
     assert response.status == 200
     body = await response.json()
-    stored = await db.fetchval("SELECT payload FROM events.outbox WHERE consumer = 'bookings'")
+    stored = await db.fetchval("SELECT payload FROM events.outbox")
     assert body == stored
     assert (await client.get(f"/internal/events/{event_id}")).status == 401
     missing = await client.get("/internal/events/999", headers=KEY)

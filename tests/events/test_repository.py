@@ -53,11 +53,9 @@ async def test_the_operator_creates_finds_updates_and_cancels_its_event(plain_co
     assert updated.name == "Encore" and updated.version == 2
     cancelled = await repository.cancel_event(conn, created.id, actor_managed_by=OWNER)
     assert cancelled.status == "cancelled" and cancelled.version == 3
-    versions = await conn.fetch(
-        "SELECT version, payload::text FROM events.outbox WHERE consumer = 'bookings' ORDER BY id"
-    )
+    versions = await conn.fetch("SELECT version, payload::text FROM events.outbox ORDER BY id")
     assert [r["version"] for r in versions] == [1, 2, 3]
-    assert await outbox_count(conn) == 9
+    assert await outbox_count(conn) == 3
 
 
 async def test_find_by_managed_by_is_none_for_unknown_resources(db):
@@ -70,7 +68,7 @@ async def test_one_resource_owns_at_most_one_event(db):
     with pytest.raises(ManagedByTaken):
         await repository.create_event(db, spec(name="Twin"), managed_by=OWNER)
     assert await db.fetchval("SELECT count(*) FROM events.events") == 1
-    assert await outbox_count(db) == 3
+    assert await outbox_count(db) == 1
 
 
 async def test_only_the_owning_resource_may_change_an_owned_event(db):
@@ -86,14 +84,14 @@ async def test_only_the_owning_resource_may_change_an_owned_event(db):
     plain = await repository.create_event(db, spec(name="Plain"))
     with pytest.raises(EventNotOwned):
         await repository.update_event(db, plain.id, spec(), actor_managed_by=OWNER)
-    assert await outbox_count(db) == 6
+    assert await outbox_count(db) == 2
 
 
 async def test_the_same_spec_again_bumps_nothing_and_announces_nothing(db):
     event = await repository.create_event(db, spec(), managed_by=OWNER)
     again = await repository.update_event(db, event.id, spec(), actor_managed_by=OWNER)
     assert again == event
-    assert await outbox_count(db) == 3
+    assert await outbox_count(db) == 1
 
 
 async def test_a_row_edited_behind_the_operators_back_is_restored_with_a_new_version(db):
@@ -102,7 +100,7 @@ async def test_a_row_edited_behind_the_operators_back_is_restored_with_a_new_ver
     restored = await repository.update_event(db, event.id, spec(), actor_managed_by=OWNER)
     assert restored.name == event.name and restored.capacity == 100
     assert restored.version == 2
-    assert await outbox_count(db) == 6
+    assert await outbox_count(db) == 2
 
 
 async def test_lowering_capacity_needs_bookings_figures(db):
@@ -125,7 +123,7 @@ async def test_lowering_capacity_needs_bookings_figures(db):
         db, event.id, spec(capacity=15), reserved_seats=ten_sold_five_held
     )
     assert lowered.capacity == 15
-    assert await outbox_count(db) == 6
+    assert await outbox_count(db) == 2
 
 
 async def test_concurrent_updates_at_the_same_version_one_wins(database_url, db):
@@ -146,7 +144,7 @@ async def test_concurrent_updates_at_the_same_version_one_wins(database_url, db)
     losers = [r for r in results if isinstance(r, Exception)]
     assert len(winners) == 1 and winners[0].version == 2
     assert len(losers) == 1 and isinstance(losers[0], VersionMismatch)
-    assert await outbox_count(db) == 6
+    assert await outbox_count(db) == 2
 
 
 async def test_a_change_and_its_outbox_rows_commit_together(db):
@@ -201,7 +199,7 @@ async def test_database_constraints_hold_the_invariants(db, subtests):
 
 async def test_payload_times_are_iso_8601_utc_and_sale_bounds_may_be_open(db):
     event = await repository.create_event(db, spec(sale_opens_at=None, sale_closes_at=None))
-    payload = await db.fetchval("SELECT payload FROM events.outbox WHERE consumer = 'analytics'")
+    payload = await db.fetchval("SELECT payload FROM events.outbox")
     assert payload["sale_opens_at"] is None and payload["sale_closes_at"] is None
     assert payload["starts_at"] == (NOW + timedelta(days=30)).isoformat().replace("+00:00", "Z")
     assert payload["created_by"] is None and payload["id"] == event.id

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -131,7 +132,7 @@ class Feeder:
             "type": type,
             "status": status,
             "starts_at": starts_at,
-            "ends_at": None,
+            "ends_at": (datetime.fromisoformat(starts_at) + timedelta(hours=3)).isoformat(),
             "capacity": capacity,
             "price": price,
             "currency": currency,

@@ -96,7 +96,7 @@ async def test_hit_carries_the_event_fields(feed, search):
         "description": "Bebop",
         "type": "concert",
         "starts_at": "2031-06-01T19:00:00Z",
-        "ends_at": None,
+        "ends_at": "2031-06-01T22:00:00Z",
         "price": "49.90",
         "currency": "EUR",
         "venue": {"id": 7005, "name": "Blue Note", "city": "Berlin"},

@@ -91,3 +91,27 @@ class DatabaseFactory:
             self.created.clear()
 
         asyncio.run(run())
+
+
+# The last numbered migration of each service before repeatable SQL existed: databases
+# migrated by that code hold exactly these (numbered migrations never change).
+BEFORE_REPEATABLE_SQL = {"users": 1, "events": 1, "bookings": 2, "search": 1, "analytics": 1}
+
+
+async def migrate_as_before_repeatable_sql(dsn: str, root: Path) -> None:
+    """Migrate ``dsn`` the way the code before repeatable SQL did: numbered files only."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        for service in all_services():
+            folder = root / service.name / "migrations"
+            folder.mkdir(parents=True)
+            for migration in migrations.discover(service.name):
+                if migration.version <= BEFORE_REPEATABLE_SQL[service.name]:
+                    name = f"{migration.version:04d}_{migration.name}.sql"
+                    (folder / name).write_text(migration.sql)
+            (root / service.name / "sql").mkdir()
+            await migrations.migrate(conn, service.name, service.schema, folder)
+            # That code kept no ledger of repeatable SQL.
+            await conn.execute(f"DROP TABLE {service.schema}.schema_sql")
+    finally:
+        await conn.close()

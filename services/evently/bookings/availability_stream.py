@@ -24,7 +24,10 @@ import logging
 import asyncpg
 from aiohttp import web
 
+from evently.bookings import queries
 from evently.bookings.metrics import STREAM_SKIPPED, STREAM_SUBSCRIBERS
+from evently.bookings.models import AvailabilityOut
+from evently.core.contracts import InventoryChanged
 from evently.core.db import init_connection
 from evently.core.errors import ServiceUnavailable
 
@@ -32,7 +35,6 @@ log = logging.getLogger("evently.bookings.availability_stream")
 
 CHANNEL = "bookings_availability"
 LISTENER_NAME = "evently-bookings-availability"
-AVAILABILITY_SQL = "SELECT bookings.availability($1)::text"
 
 
 class Subscriber:
@@ -123,7 +125,13 @@ class AvailabilityHub:
             subscriber.offer(version, state)
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self.deliver(payload)
+        """A published inventory state (``bookings.publish_locked``), rendered once."""
+        try:
+            state = InventoryChanged.model_validate_json(payload)
+        except ValueError:
+            log.warning("ignoring malformed availability notification %r", payload[:200])
+            return
+        self.deliver(state.model_dump_json(exclude={"schema_version"}))
 
     async def _listen_forever(self) -> None:
         backoff_s = 0.5
@@ -149,9 +157,9 @@ class AvailabilityHub:
             self.listening.set()
             # States published while we were not listening: read them now.
             for event_id in list(self._subscribers):
-                state = await conn.fetchval(AVAILABILITY_SQL, event_id)
-                if state is not None:
-                    self.deliver(state)
+                row = await conn.fetchrow(queries.AVAILABILITY, event_id)
+                if row is not None:
+                    self.deliver(AvailabilityOut.from_row(row).model_dump_json())
             while not conn.is_closed():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), 5.0)

@@ -17,11 +17,13 @@ from evently.bookings import queries
 from evently.bookings.batching import Batcher
 from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.metrics import CONFIRMATIONS, LOCK_TIMEOUTS
+from evently.bookings.models import BookingOut
+from evently.bookings.outcomes import Outcome
 from evently.bookings.payment import collect_payment
 from evently.bookings.refusals import refuse
 from evently.bookings.settings import BookingsSettings
 from evently.core.errors import ApiError
-from evently.core.locks import LockTimeout
+from evently.core.locks import locked_call
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,8 @@ class ConfirmRequest:
 
 @dataclass(frozen=True)
 class ConfirmOutcome:
-    outcome: str
-    body: str | None
+    outcome: Outcome
+    booking: asyncpg.Record | None
     event_id: int | None
 
 
@@ -51,8 +53,8 @@ class BookingConfirmer:
             self._confirm_batch, settings.confirm_batch_max
         )
 
-    async def confirm_booking(self, *, booking_id: int, user_id: int) -> str:
-        """Confirm the user's held booking; returns it as JSON text or raises the refusal."""
+    async def confirm_booking(self, *, booking_id: int, user_id: int) -> BookingOut:
+        """Confirm the user's held booking; returns it or raises the refusal."""
         payment = await collect_payment(booking_id, user_id)
         if not payment.approved:
             raise ApiError(
@@ -62,26 +64,24 @@ class BookingConfirmer:
                 title="Payment declined",
             )
         result = await self._batcher.submit(ConfirmRequest(booking_id, user_id, payment.reference))
-        if result.outcome == "confirmed":
+        booking = None if result.booking is None else BookingOut.from_row(result.booking)
+        if result.outcome is Outcome.CONFIRMED:
             CONFIRMATIONS.inc()
             if result.event_id is not None:
                 self.publisher.mark(result.event_id)
-            return result.body or ""
-        if result.outcome == "already_confirmed":
-            return result.body or ""
-        details = None if result.body is None else '{"booking":' + result.body + "}"
-        raise refuse(result.outcome, details, event_id=result.event_id)
+        if booking is not None and result.outcome in (Outcome.CONFIRMED, Outcome.ALREADY_CONFIRMED):
+            return booking
+        raise refuse(result.outcome, event_id=result.event_id, booking=booking)
 
     async def _confirm_batch(self, requests: list[ConfirmRequest]) -> list[ConfirmOutcome]:
-        try:
-            rows = await self.pool.fetch(
+        rows = await locked_call(
+            self.pool.fetch(
                 queries.CONFIRM_BOOKINGS,
                 [r.booking_id for r in requests],
                 [r.user_id for r in requests],
                 [r.payment_reference for r in requests],
                 self.settings.lock_timeout_ms,
-            )
-        except asyncpg.LockNotAvailableError as exc:
-            LOCK_TIMEOUTS.labels("confirm").inc()
-            raise LockTimeout() from exc
-        return [ConfirmOutcome(row["outcome"], row["body"], row["event_id"]) for row in rows]
+            ),
+            on_timeout=lambda _waited_s: LOCK_TIMEOUTS.labels("confirm").inc(),
+        )
+        return [ConfirmOutcome(Outcome(r["outcome"]), r["booking"], r["event_id"]) for r in rows]

@@ -15,19 +15,18 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-import asyncpg
-
 from evently.bookings import queries
 from evently.bookings.context import BookingsContext
 from evently.bookings.inventory import event_lock_arguments, note_published
 from evently.bookings.metrics import (
     EXPIRATIONS,
     EXPIRY_LAST_RUN,
-    LOCK_TIMEOUTS,
     LOCK_WAIT,
     WAITLIST_OFFERS,
     WAITLIST_OFFERS_EXPIRED,
+    lock_timed_out,
 )
+from evently.core.locks import LockTimeout, locked_call
 
 log = logging.getLogger("evently.bookings.expiry")
 
@@ -53,16 +52,18 @@ async def release_expired_holds(ctx: BookingsContext) -> SweepReport:
         key_ns, key_ids = event_lock_arguments(event_id)
         for _ in range(MAX_BATCHES_PER_EVENT):
             try:
-                batch = await ctx.pool.fetchrow(
-                    queries.EXPIRE_HOLDS,
-                    event_id,
-                    key_ns,
-                    key_ids,
-                    ctx.settings.lock_timeout_ms,
-                    ctx.settings.expiry_batch_size,
+                batch = await locked_call(
+                    ctx.pool.fetchrow(
+                        queries.EXPIRE_HOLDS,
+                        event_id,
+                        key_ns,
+                        key_ids,
+                        ctx.settings.lock_timeout_ms,
+                        ctx.settings.expiry_batch_size,
+                    ),
+                    on_timeout=lock_timed_out("expire"),
                 )
-            except asyncpg.LockNotAvailableError:
-                LOCK_TIMEOUTS.labels("expire").inc()
+            except LockTimeout:
                 log.info("event %s is busy; its expired holds wait for the next sweep", event_id)
                 break
             LOCK_WAIT.labels("expire").observe(batch["lock_wait_s"])

@@ -11,8 +11,8 @@ together. A lock timeout refuses the whole batch with 503 and changes nothing.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -20,10 +20,12 @@ from evently.bookings import queries
 from evently.bookings.batching import Batchers
 from evently.bookings.idempotency import in_flight_probe
 from evently.bookings.inventory import InventoryPublisher, event_lock
-from evently.bookings.metrics import BOOKINGS_TOTAL, HELD_SEATS, HOLDS, LOCK_TIMEOUTS, LOCK_WAIT
+from evently.bookings.metrics import BOOKINGS_TOTAL, HELD_SEATS, HOLDS, LOCK_WAIT, lock_timed_out
+from evently.bookings.models import BookingOut
+from evently.bookings.outcomes import Outcome
 from evently.bookings.refusals import refuse
 from evently.bookings.settings import BookingsSettings
-from evently.core.locks import LockRequest, LockTimeout
+from evently.core.locks import LockRequest, LockTimeout, locked_call
 
 _OUTCOME_COUNTERS: dict[str, object] = {}
 
@@ -45,15 +47,16 @@ class HoldRequest:
 
 @dataclass(frozen=True)
 class HoldOutcome:
-    outcome: str
-    body: str | None
+    outcome: Outcome
+    booking: asyncpg.Record | None
+    details: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
 class Hold:
-    """A successful hold: the booking as JSON text, and whether it is a replay."""
+    """A successful hold: the booking, and whether it is a replay."""
 
-    body: str
+    booking: BookingOut
     replayed: bool
 
 
@@ -93,14 +96,14 @@ class SeatHolder:
         finally:
             self._in_flight.discard(claim)
         _count(result.outcome)
-        if result.outcome == "held":
+        if result.outcome is Outcome.HELD and result.booking is not None:
             HOLDS.inc()
             HELD_SEATS.inc(quantity)
             self.publisher.mark(event_id)
-            return Hold(result.body or "", replayed=False)
-        if result.outcome == "replayed":
-            return Hold(result.body or "", replayed=True)
-        raise refuse(result.outcome, result.body, event_id=event_id)
+            return Hold(BookingOut.from_row(result.booking), replayed=False)
+        if result.outcome is Outcome.REPLAYED and result.booking is not None:
+            return Hold(BookingOut.from_row(result.booking), replayed=True)
+        raise refuse(result.outcome, result.details, event_id=event_id)
 
     async def _hold_batch(self, event_id: int, requests: list[HoldRequest]) -> list[HoldOutcome]:
         locks = LockRequest.of(
@@ -108,28 +111,28 @@ class SeatHolder:
             [in_flight_probe(r.user_id, r.idempotency_key) for r in requests],
         )
         key_ns, key_ids, probe_ns, probe_ids = locks.arguments()
-        started = time.perf_counter()
         try:
-            rows = await self.pool.fetch(
-                queries.HOLD_SEATS,
-                event_id,
-                [r.user_id for r in requests],
-                [r.quantity for r in requests],
-                [r.idempotency_key for r in requests],
-                [r.request_hash for r in requests],
-                self.settings.idempotency_ttl_s,
-                key_ns,
-                key_ids,
-                probe_ns,
-                probe_ids,
-                self.settings.lock_timeout_ms,
+            rows = await locked_call(
+                self.pool.fetch(
+                    queries.HOLD_SEATS,
+                    event_id,
+                    [r.user_id for r in requests],
+                    [r.quantity for r in requests],
+                    [r.idempotency_key for r in requests],
+                    [r.request_hash for r in requests],
+                    self.settings.idempotency_ttl_s,
+                    key_ns,
+                    key_ids,
+                    probe_ns,
+                    probe_ids,
+                    self.settings.lock_timeout_ms,
+                ),
+                on_timeout=lock_timed_out("hold"),
             )
-        except asyncpg.LockNotAvailableError as exc:
-            LOCK_WAIT.labels("hold").observe(time.perf_counter() - started)
-            LOCK_TIMEOUTS.labels("hold").inc()
+        except LockTimeout:
             for _ in requests:
                 _count("lock_timeout")
-            raise LockTimeout() from exc
+            raise
         if rows:
             LOCK_WAIT.labels("hold").observe(rows[0]["lock_wait_s"])
-        return [HoldOutcome(row["outcome"], row["body"]) for row in rows]
+        return [HoldOutcome(Outcome(r["outcome"]), r["booking"], r["details"]) for r in rows]

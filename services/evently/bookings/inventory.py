@@ -32,9 +32,11 @@ from evently.bookings.metrics import (
     PUBLISHED,
     WAITLIST_OFFERS,
 )
+from evently.bookings.models import AvailabilityOut
 from evently.bookings.settings import BookingsSettings
+from evently.core.contracts import EventChanged, parse
 from evently.core.inbox import InboxMessage
-from evently.core.locks import LockKey, LockRequest
+from evently.core.locks import LockKey, LockRequest, LockTimeout, locked_call
 
 log = logging.getLogger("evently.bookings.inventory")
 
@@ -50,10 +52,13 @@ def event_lock_arguments(event_id: int) -> tuple[list[int], list[int]]:
     return key_ns, key_ids
 
 
-async def read_availability(pool: asyncpg.Pool, event_id: int, *, public: bool) -> str | None:
-    """Live availability as JSON text, or None for an unknown (or, if public, draft) event."""
+async def read_availability(
+    pool: asyncpg.Pool, event_id: int, *, public: bool
+) -> AvailabilityOut | None:
+    """Live availability, or None for an unknown (or, if public, draft) event."""
     sql = queries.PUBLIC_AVAILABILITY if public else queries.AVAILABILITY
-    return await pool.fetchval(sql, event_id)
+    row = await pool.fetchrow(sql, event_id)
+    return None if row is None else AvailabilityOut.from_row(row)
 
 
 class InventoryPublisher:
@@ -74,11 +79,17 @@ class InventoryPublisher:
         """Publish one event's state if it changed; returns the published snapshot."""
         key_ns, key_ids = event_lock_arguments(event_id)
         try:
-            text = await self.pool.fetchval(
-                queries.PUBLISH_INVENTORY, event_id, key_ns, key_ids, self.settings.lock_timeout_ms
+            text = await locked_call(
+                self.pool.fetchval(
+                    queries.PUBLISH_INVENTORY,
+                    event_id,
+                    key_ns,
+                    key_ids,
+                    self.settings.lock_timeout_ms,
+                ),
+                on_timeout=lambda _waited_s: LOCK_TIMEOUTS.labels("publish").inc(),
             )
-        except asyncpg.LockNotAvailableError:
-            LOCK_TIMEOUTS.labels("publish").inc()
+        except LockTimeout:
             self._dirty.add(event_id)  # try again next round
             return None
         if text is None:
@@ -130,14 +141,25 @@ async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -
     Runs inside the inbox's transaction, so the inventory change, the inbox record and
     the inventory.changed messages commit together.
     """
-    payload = message.payload
-    event_id = int(payload["id"])
-    key_ns, key_ids = event_lock_arguments(event_id)
+    event = parse(EventChanged, message.payload)
+    key_ns, key_ids = event_lock_arguments(event.id)
     started = time.perf_counter()
     row = await conn.fetchrow(
         queries.APPLY_EVENT_CHANGED,
-        payload,
+        event.id,
         message.version,
+        event.status,
+        event.capacity,
+        event.starts_at,
+        event.ends_at,
+        event.sale_opens_at,
+        event.sale_closes_at,
+        event.max_per_user,
+        event.hold_ttl_seconds,
+        event.waitlist_enabled,
+        event.waitlist_offer_ttl_seconds,
+        event.price,
+        event.currency,
         key_ns,
         key_ids,
         INBOX_LOCK_TIMEOUT_MS,
@@ -147,7 +169,7 @@ async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -
         log.warning(
             "event %s: capacity %s is below the %s seats already held or sold; clamped to %s "
             "(seats that come back are retired until the capacity is reached)",
-            event_id,
+            event.id,
             row["requested_capacity"],
             row["reserved_seats"],
             row["new_capacity"],

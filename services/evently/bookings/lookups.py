@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from evently.bookings import queries
 from evently.bookings.context import BookingsContext
+from evently.bookings.models import BookingOut, BookingPage
+from evently.bookings.outcomes import Outcome
 from evently.bookings.refusals import refuse
 from evently.core.auth import Principal
 
 READ_PERMISSION = "bookings:read"
 
 
-async def get_booking(ctx: BookingsContext, *, booking_id: int, viewer: Principal) -> str:
-    """The booking as JSON text, for its owner or an admin with ``bookings:read``.
+async def get_booking(ctx: BookingsContext, *, booking_id: int, viewer: Principal) -> BookingOut:
+    """The booking, for its owner or an admin with ``bookings:read``.
 
     Anyone else gets the same 404 as for a missing booking, so ids reveal nothing.
     """
     row = await ctx.pool.fetchrow(queries.GET_BOOKING, booking_id)
     if row is None or (row["user_id"] != viewer.user_id and not viewer.can(READ_PERMISSION)):
-        raise refuse("booking_not_found")
-    return row["body"]
+        raise refuse(Outcome.BOOKING_NOT_FOUND)
+    return BookingOut.from_row(row)
 
 
 async def list_bookings(
@@ -29,9 +31,10 @@ async def list_bookings(
     limit: int,
     event_id: int | None = None,
     status: str | None = None,
-) -> str:
-    """One page (newest first) of the user's bookings: ``{items, total, page, limit}``."""
+) -> BookingPage:
+    """One page (newest first) of the user's bookings."""
     row = await ctx.pool.fetchrow(
         queries.LIST_USER_BOOKINGS, user_id, limit, (page - 1) * limit, event_id, status
     )
-    return f'{{"items":{row["items"]},"total":{row["total"]},"page":{page},"limit":{limit}}}'
+    items = [BookingOut.from_row(booking) for booking in row["items"]]
+    return BookingPage(items=items, total=row["total"], page=page, limit=limit)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -43,6 +44,18 @@ LOCK_TIMEOUTS = Counter(
     "Operations refused because an event's lock was not granted in time.",
     ["operation"],
 )
+
+
+def lock_timed_out(operation: str) -> Callable[[float], None]:
+    """``core.locks.locked_call``'s ``on_timeout`` for ``operation``: observe and count."""
+
+    def record(waited_s: float) -> None:
+        LOCK_WAIT.labels(operation).observe(waited_s)
+        LOCK_TIMEOUTS.labels(operation).inc()
+
+    return record
+
+
 EXPIRY_LAST_RUN = Gauge(
     "evently_bookings_expiry_last_run_timestamp_seconds",
     "Unix time of the last expiry sweep that completed (alert when it stalls).",

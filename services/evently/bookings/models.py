@@ -1,25 +1,27 @@
-"""Request and response shapes of the bookings API.
+"""Request and response shapes of the bookings API, and the one place bodies are made.
 
-Responses are rendered by PostgreSQL (``bookings.booking_json`` and friends) and passed
-through as JSON text; these models document them in OpenAPI and let tests check them.
+The functions in ``sql/`` return typed rows (``bookings.bookings`` and
+``bookings.waitlist_entries`` rows, availability columns); ``from_row`` turns them into
+these models, which ``core.api.json_response`` renders. A booking is the same shape in
+the API and in ``booking.changed`` (``core.contracts.Booking``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 import pydantic
 from pydantic import Field
+
+from evently.core.contracts import Booking, BookingStatus, WaitlistEntry
 
 INT32_MAX = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 # Any whole number PostgreSQL's integer holds; the event's own bounds are checked by the
 # booking rules, which answer quantity_out_of_range.
 Quantity = Annotated[int, Field(ge=-(2**31), le=INT32_MAX, description="Seats, 1..max_per_user")]
-
-BookingStatus = Literal["held", "confirmed", "cancelled", "expired"]
-WaitlistStatus = Literal["waiting", "offered", "converted", "expired", "left"]
 
 
 class _Strict(pydantic.BaseModel):
@@ -39,24 +41,13 @@ class WaitlistJoin(_Strict):
     quantity: Quantity
 
 
-class BookingOut(pydantic.BaseModel):
+class BookingOut(Booking):
     """A booking: a hold until confirmed, cancelled or expired."""
 
-    id: int
-    event_id: int
-    user_id: int
-    quantity: int
-    status: BookingStatus
-    unit_price: str = Field(description="Decimal string, e.g. '49.90'")
-    currency: str
-    amount: str = Field(description="unit_price x quantity, decimal string")
-    hold_expires_at: datetime
-    created_at: datetime
-    confirmed_at: datetime | None
-    cancelled_at: datetime | None
-    expired_at: datetime | None
-    waitlist_entry_id: int | None = Field(description="Set when the booking is a waitlist offer")
-    version: int
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> BookingOut:
+        """From a ``bookings.bookings`` row."""
+        return cls.model_validate(dict(row))
 
 
 class BookingPage(pydantic.BaseModel):
@@ -82,19 +73,16 @@ class PageQuery(pydantic.BaseModel):
     limit: int = Field(20, ge=1, le=100)
 
 
-class WaitlistEntryOut(pydantic.BaseModel):
+class WaitlistEntryOut(WaitlistEntry):
     """A place in an event's waitlist."""
 
-    id: int
-    event_id: int
-    user_id: int
-    quantity: int
-    status: WaitlistStatus
     position: int | None = Field(description="1-based place in line while waiting")
-    offer_expires_at: datetime | None
-    booking_id: int | None = Field(description="The held booking of an open offer")
     created_at: datetime
-    version: int
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], position: int | None) -> WaitlistEntryOut:
+        """From a ``bookings.waitlist_entries`` row and its place in line."""
+        return cls.model_validate({**row, "position": position})
 
 
 class AvailabilityOut(pydantic.BaseModel):
@@ -110,3 +98,8 @@ class AvailabilityOut(pydantic.BaseModel):
     waitlisted: int
     status: str
     version: int = Field(description="The inventory version last published")
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> AvailabilityOut:
+        """From a ``bookings.availability`` row."""
+        return cls.model_validate(dict(row))

@@ -2,44 +2,43 @@
 
 The write paths are PL/pgSQL functions defined in ``sql/`` (one file per operation);
 each call below is a single statement, so it runs as its own transaction in ONE round
-trip: the function takes its advisory locks, checks and writes, and returns an outcome.
+trip: the function takes its advisory locks, checks and writes, and returns an outcome
+with typed rows (``bookings.bookings``, ``bookings.waitlist_entries``), which
+``models.py`` turns into response bodies.
 """
 
 from __future__ import annotations
 
 # One row per request of the batch, in order.
 HOLD_SEATS = """
-SELECT outcome, body, lock_wait_s
+SELECT outcome, booking, details, lock_wait_s
 FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 """
 
 # One row per request of the batch, in order.
 CONFIRM_BOOKINGS = """
-SELECT outcome, body, event_id FROM bookings.confirm_bookings($1, $2, $3, $4)
+SELECT outcome, booking, event_id FROM bookings.confirm_bookings($1, $2, $3, $4)
 """
 
 BOOKING_OWNER = "SELECT event_id, user_id FROM bookings.bookings WHERE id = $1"
 
 CANCEL_BOOKING = """
-SELECT outcome, body, lock_wait_s, offers, published
+SELECT outcome, booking, details, lock_wait_s, offers, published
 FROM bookings.cancel_booking($1, $2, $3, $4, $5, $6)
 """
 
-GET_BOOKING = """
-SELECT b.user_id, bookings.booking_json(b)::text AS body
-FROM bookings.bookings b WHERE b.id = $1
-"""
+GET_BOOKING = "SELECT * FROM bookings.bookings WHERE id = $1"
 
 # One page of a user's bookings, newest first, with the total; filters are optional.
 LIST_USER_BOOKINGS = """
 WITH mine AS (
-    SELECT * FROM bookings.bookings
-    WHERE user_id = $1
-      AND ($4::bigint IS NULL OR event_id = $4)
-      AND ($5::text IS NULL OR status = $5))
+    SELECT b FROM bookings.bookings b
+    WHERE b.user_id = $1
+      AND ($4::bigint IS NULL OR b.event_id = $4)
+      AND ($5::text IS NULL OR b.status = $5))
 SELECT (SELECT count(*) FROM mine) AS total,
-       (SELECT coalesce(jsonb_agg(bookings.booking_json(p) ORDER BY p.id DESC), '[]'::jsonb)
-        FROM (SELECT * FROM mine ORDER BY id DESC LIMIT $2 OFFSET $3) p)::text AS items
+       (SELECT coalesce(array_agg(p.b ORDER BY (p.b).id DESC), '{}')
+        FROM (SELECT b FROM mine ORDER BY (b).id DESC LIMIT $2 OFFSET $3) p) AS items
 """
 
 EXPIRED_HOLD_EVENTS = """
@@ -60,17 +59,18 @@ WHERE ctid IN (SELECT ctid FROM bookings.idempotency_keys
 """
 
 JOIN_WAITLIST = """
-SELECT outcome, body, lock_wait_s FROM bookings.join_waitlist($1, $2, $3, $4, $5, $6)
+SELECT outcome, entry, place_in_line, details, lock_wait_s
+FROM bookings.join_waitlist($1, $2, $3, $4, $5, $6)
 """
 
 LEAVE_WAITLIST = """
-SELECT outcome, body, lock_wait_s, offers, published
+SELECT outcome, entry, place_in_line, lock_wait_s, offers, published
 FROM bookings.leave_waitlist($1, $2, $3, $4, $5)
 """
 
 # The caller's latest entry for the event (any status), with its place in line.
 MY_WAITLIST_ENTRY = """
-SELECT bookings.waitlist_entry_view(e)::text
+SELECT e.*, bookings.waitlist_position(e) AS place_in_line
 FROM bookings.waitlist_entries e
 WHERE e.event_id = $1 AND e.user_id = $2
 ORDER BY e.id DESC LIMIT 1
@@ -78,17 +78,15 @@ ORDER BY e.id DESC LIMIT 1
 
 APPLY_EVENT_CHANGED = """
 SELECT applied, clamped, requested_capacity, new_capacity, reserved_seats, offers, published
-FROM bookings.apply_event_changed($1::jsonb, $2, $3, $4, $5)
+FROM bookings.apply_event_changed(
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 """
 
 PUBLISH_INVENTORY = "SELECT bookings.publish_inventory($1, $2, $3, $4)"
 
 UNPUBLISHED_EVENTS = "SELECT bookings.unpublished_events($1) AS event_id"
 
-AVAILABILITY = "SELECT bookings.availability($1)::text"
+AVAILABILITY = "SELECT * FROM bookings.availability($1)"
 
 # The stream shows only events the public may see.
-PUBLIC_AVAILABILITY = """
-SELECT bookings.availability(event_id)::text FROM bookings.inventory
-WHERE event_id = $1 AND status <> 'draft'
-"""
+PUBLIC_AVAILABILITY = "SELECT * FROM bookings.availability($1) WHERE status <> 'draft'"

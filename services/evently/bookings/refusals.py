@@ -1,15 +1,20 @@
-"""Refusals: the outcome codes the booking functions return, as problem responses.
+"""Refusals: the outcomes of the booking functions that change nothing, as problems.
 
-Every refusal changes nothing. The codes are stable and documented in docs/bookings.md
-and docs/errors.md ("Bookings").
+``REFUSALS`` is the one table of refusal codes: their HTTP status, title and detail.
+docs/bookings.md and docs/errors.md list the same codes; a test checks they agree.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import pydantic
+
+from evently.bookings.models import BookingOut, WaitlistEntryOut
+from evently.bookings.outcomes import Outcome
 from evently.core.errors import ApiError, FieldError
 
 
@@ -20,80 +25,113 @@ class Refusal:
     detail: str
 
 
-REFUSALS: dict[str, Refusal] = {
-    "event_not_found": Refusal(404, "Event not found", "No bookable event has this id."),
-    "event_cancelled": Refusal(409, "Event cancelled", "The event was cancelled."),
-    "sale_not_open": Refusal(409, "Sale not open", "Tickets for this event are not on sale yet."),
-    "sale_closed": Refusal(409, "Sale closed", "Ticket sales for this event have ended."),
-    "quantity_out_of_range": Refusal(
+REFUSALS: dict[Outcome, Refusal] = {
+    Outcome.EVENT_NOT_FOUND: Refusal(404, "Event not found", "No bookable event has this id."),
+    Outcome.EVENT_CANCELLED: Refusal(409, "Event cancelled", "The event was cancelled."),
+    Outcome.SALE_NOT_OPEN: Refusal(
+        409, "Sale not open", "Tickets for this event are not on sale yet."
+    ),
+    Outcome.SALE_CLOSED: Refusal(409, "Sale closed", "Ticket sales for this event have ended."),
+    Outcome.QUANTITY_OUT_OF_RANGE: Refusal(
         422, "Quantity out of range", "The quantity is outside what this event allows."
     ),
-    "per_user_limit_exceeded": Refusal(
+    Outcome.PER_USER_LIMIT_EXCEEDED: Refusal(
         409,
         "Per-user limit exceeded",
         "Together with your held and confirmed bookings for this event, this exceeds "
         "the per-user limit.",
     ),
-    "sold_out": Refusal(409, "Sold out", "Not enough seats are left for this quantity."),
-    "booking_not_found": Refusal(404, "Booking not found", "You have no booking with this id."),
-    "hold_expired": Refusal(
+    Outcome.SOLD_OUT: Refusal(409, "Sold out", "Not enough seats are left for this quantity."),
+    Outcome.BOOKING_NOT_FOUND: Refusal(
+        404, "Booking not found", "You have no booking with this id."
+    ),
+    Outcome.HOLD_EXPIRED: Refusal(
         409, "Hold expired", "The hold expired before it was confirmed; its seats were released."
     ),
-    "booking_not_confirmable": Refusal(
+    Outcome.BOOKING_NOT_CONFIRMABLE: Refusal(
         409, "Booking not confirmable", "Only a held booking can be confirmed."
     ),
-    "booking_not_cancellable": Refusal(
+    Outcome.BOOKING_NOT_CANCELLABLE: Refusal(
         409, "Booking not cancellable", "An expired booking cannot be cancelled."
     ),
-    "event_already_started": Refusal(
+    Outcome.EVENT_ALREADY_STARTED: Refusal(
         409, "Event already started", "Bookings of an event that has started cannot be cancelled."
     ),
-    "idempotency_key_reused": Refusal(
+    Outcome.IDEMPOTENCY_KEY_REUSED: Refusal(
         422,
         "Idempotency key reused",
         "This Idempotency-Key was already used with a different request body.",
     ),
-    "idempotency_request_in_flight": Refusal(
+    Outcome.IDEMPOTENCY_REQUEST_IN_FLIGHT: Refusal(
         409,
         "Request in flight",
         "A request with this Idempotency-Key is still being processed; retry shortly.",
     ),
-    "waitlist_disabled": Refusal(409, "Waitlist disabled", "This event has no waitlist."),
-    "waitlist_not_needed": Refusal(
+    Outcome.WAITLIST_DISABLED: Refusal(409, "Waitlist disabled", "This event has no waitlist."),
+    Outcome.WAITLIST_NOT_NEEDED: Refusal(
         409, "Waitlist not needed", "Seats are available: book them directly."
     ),
-    "already_waitlisted": Refusal(
+    Outcome.ALREADY_WAITLISTED: Refusal(
         409, "Already waitlisted", "You are already in this event's waitlist."
     ),
-    "not_waitlisted": Refusal(404, "Not waitlisted", "You are not in this event's waitlist."),
+    Outcome.NOT_WAITLISTED: Refusal(404, "Not waitlisted", "You are not in this event's waitlist."),
 }
 
 
-def refuse(code: str, details: str | None = None, *, event_id: int | None = None) -> ApiError:
-    """The problem for refusal ``code``; ``details`` is the JSON the function returned."""
+class RefusalDetails(pydantic.BaseModel):
+    """Extension members a refusal may carry, as the booking functions return them."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    sale_opens_at: datetime | None = None
+    sale_closes_at: datetime | None = None
+    starts_at: datetime | None = None
+    min_quantity: int | None = None
+    max_quantity: int | None = None
+    available: int | None = None
+    waitlist_enabled: bool | None = None
+    max_per_user: int | None = None
+    already_booked: int | None = None
+
+
+def refuse(
+    code: Outcome | str,
+    details: Mapping[str, Any] | None = None,
+    *,
+    event_id: int | None = None,
+    booking: BookingOut | None = None,
+    entry: WaitlistEntryOut | None = None,
+) -> ApiError:
+    """The problem for refusal ``code``, with the details the function returned and the
+    booking or waitlist entry it is about."""
+    code = Outcome(code)
     refusal = REFUSALS[code]
-    extra: dict[str, Any] = json.loads(details) if details else {}
+    extra = RefusalDetails.model_validate(details or {}).model_dump(mode="json", exclude_unset=True)
+    if booking is not None:
+        extra["booking"] = booking.model_dump(mode="json")
+    if entry is not None:
+        extra["entry"] = entry.model_dump(mode="json")
     errors: list[FieldError] = []
     headers: dict[str, str] = {}
     detail = refusal.detail
-    if code == "quantity_out_of_range":
+    if code is Outcome.QUANTITY_OUT_OF_RANGE:
         low, high = extra.get("min_quantity", 1), extra.get("max_quantity")
         reason = f"must be between {low} and {high}" if high is not None else "out of range"
         errors.append(FieldError("body.quantity", reason))
         detail = f"The quantity {reason} for this event."
-    elif code == "sold_out":
+    elif code is Outcome.SOLD_OUT:
         waitlist_enabled = extra.pop("waitlist_enabled", False)
         if waitlist_enabled and event_id is not None:
             extra["waitlist"] = f"/api/v1/events/{event_id}/waitlist"
         detail = f"Only {extra.get('available', 0)} seat(s) left; not enough for this quantity."
-    elif code == "sale_not_open" and extra.get("sale_opens_at"):
+    elif code is Outcome.SALE_NOT_OPEN and extra.get("sale_opens_at"):
         detail = f"Tickets go on sale at {extra['sale_opens_at']}."
-    elif code == "idempotency_request_in_flight":
+    elif code is Outcome.IDEMPOTENCY_REQUEST_IN_FLIGHT:
         headers["Retry-After"] = "1"
     return ApiError(
         detail,
         status=refusal.status,
-        code=code,
+        code=code.value,
         title=refusal.title,
         errors=errors,
         headers=headers,

@@ -1,5 +1,5 @@
 """The bookings outbox relay: delivers booking.changed, waitlist.changed and
-inventory.changed to analytics, search and events (``core/outbox.py``)."""
+inventory.changed to their consumers (``core/outbox.py``, routed by ``core/contracts.py``)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from collections.abc import Callable
 import aiohttp
 
 from evently.bookings.settings import BookingsSettings
-from evently.core.outbox import HttpConsumer, OutboxRelay
-
-# Who consumes what this service publishes (docs/outbox.md).
-OUTBOX_CONSUMERS = ("search", "events", "analytics")
+from evently.core.contracts import consumers
+from evently.core.outbox import HttpConsumer, OutboxRelay, contract_relay
 
 
 def bookings_relay(
@@ -23,14 +21,13 @@ def bookings_relay(
         "events": settings.events_url,
         "analytics": settings.analytics_url,
     }
-    consumers = {
-        name: HttpConsumer(session, urls[name], settings.internal_api_key)
-        for name in OUTBOX_CONSUMERS
-    }
-    return OutboxRelay(
+    return contract_relay(
         settings.database_url,
         "bookings",
-        consumers,
+        {
+            name: HttpConsumer(session, urls[name], settings.internal_api_key)
+            for name in consumers("bookings")
+        },
         poll_interval_s=settings.outbox_poll_interval_s,
         max_backoff_s=settings.outbox_max_backoff_s,
     )

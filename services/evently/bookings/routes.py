@@ -1,11 +1,9 @@
 """HTTP routes of the bookings service: thin handlers over the domain functions.
 
-Bodies come back from PostgreSQL already rendered as JSON text and pass straight through.
+Each domain function returns a model of ``models.py``; ``json_response`` renders it.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -28,20 +26,15 @@ from evently.bookings.models import (
     WaitlistEntryOut,
     WaitlistJoin,
 )
+from evently.bookings.outcomes import Outcome
 from evently.bookings.refusals import refuse
-from evently.core.api import Api
+from evently.core.api import Api, json_response
 from evently.core.auth import principal, require_internal, require_user
 from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import add_inbox_route
 
 api = Api("bookings")
 ID = {"id": int}
-
-
-def json_text(
-    body: str, status: int = 200, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    return web.Response(text=body, status=status, content_type="application/json", headers=headers)
 
 
 @api.post(
@@ -65,7 +58,7 @@ async def create_booking(request: web.Request, body: BookingCreate) -> web.Respo
         request_hash=idempotency.request_hash(body.model_dump()),
     )
     headers = {"Idempotency-Replayed": "true"} if hold.replayed else None
-    return json_text(hold.body, 201, headers)
+    return json_response(hold.booking, 201, headers)
 
 
 @api.get(
@@ -84,7 +77,7 @@ async def list_my_bookings(request: web.Request, query: BookingListQuery) -> web
         event_id=query.event_id,
         status=query.status,
     )
-    return json_text(page)
+    return json_response(page)
 
 
 @api.get(
@@ -98,7 +91,7 @@ async def get_booking(request: web.Request, id: int) -> web.Response:
     booking = await lookups.get_booking(
         request.app[BOOKINGS], booking_id=id, viewer=principal(request)
     )
-    return json_text(booking)
+    return json_response(booking)
 
 
 @api.post(
@@ -113,7 +106,7 @@ async def confirm_booking(request: web.Request, id: int) -> web.Response:
     booking = await request.app[BOOKINGS].confirmer.confirm_booking(
         booking_id=id, user_id=principal(request).user_id
     )
-    return json_text(booking)
+    return json_response(booking)
 
 
 @api.post(
@@ -128,7 +121,7 @@ async def cancel_booking(request: web.Request, id: int) -> web.Response:
     booking = await cancellations.cancel_booking(
         request.app[BOOKINGS], booking_id=id, user_id=principal(request).user_id
     )
-    return json_text(booking)
+    return json_response(booking)
 
 
 @api.post(
@@ -148,7 +141,7 @@ async def join_waitlist(request: web.Request, id: int, body: WaitlistJoin) -> we
         user_id=principal(request).user_id,
         quantity=body.quantity,
     )
-    return json_text(entry, 201)
+    return json_response(entry, 201)
 
 
 @api.get(
@@ -162,7 +155,7 @@ async def my_waitlist_entry(request: web.Request, id: int) -> web.Response:
     entry = await waitlist.my_waitlist_entry(
         request.app[BOOKINGS], event_id=id, user_id=principal(request).user_id
     )
-    return json_text(entry)
+    return json_response(entry)
 
 
 @api.delete(
@@ -177,7 +170,7 @@ async def leave_waitlist(request: web.Request, id: int) -> web.Response:
     entry = await waitlist.leave_waitlist(
         request.app[BOOKINGS], event_id=id, user_id=principal(request).user_id
     )
-    return json_text(entry)
+    return json_response(entry)
 
 
 @api.get(
@@ -192,9 +185,14 @@ async def stream_availability(request: web.Request, id: int) -> web.StreamRespon
     ctx = request.app[BOOKINGS]
     state = await inventory.read_availability(ctx.pool, id, public=True)
     if state is None:
-        raise refuse("event_not_found")
+        raise refuse(Outcome.EVENT_NOT_FOUND)
     return await availability_stream.stream_availability(
-        request, ctx.streams, state, id, ctx.settings.sse_heartbeat_s, request.app[SHUTTING_DOWN]
+        request,
+        ctx.streams,
+        state.model_dump_json(),
+        id,
+        ctx.settings.sse_heartbeat_s,
+        request.app[SHUTTING_DOWN],
     )
 
 
@@ -208,8 +206,8 @@ async def stream_availability(request: web.Request, id: int) -> web.StreamRespon
 async def internal_availability(request: web.Request, id: int) -> web.Response:
     state = await inventory.read_availability(request.app[BOOKINGS].pool, id, public=False)
     if state is None:
-        raise refuse("event_not_found")
-    return json_text(state)
+        raise refuse(Outcome.EVENT_NOT_FOUND)
+    return json_response(state)
 
 
 @api.get(
@@ -224,7 +222,7 @@ async def internal_user_bookings(request: web.Request, id: int, query: PageQuery
     page = await lookups.list_bookings(
         request.app[BOOKINGS], user_id=id, page=query.page, limit=query.limit
     )
-    return json_text(page)
+    return json_response(page)
 
 
 # POST /internal/inbox: the events service's event.changed messages feed the inventory.

@@ -13,24 +13,23 @@ what there is (strict FIFO: nobody behind it is served first).
 
 from __future__ import annotations
 
-import time
-
-import asyncpg
-
 from evently.bookings import queries
 from evently.bookings.context import BookingsContext
 from evently.bookings.inventory import event_lock_arguments, note_published
-from evently.bookings.metrics import LOCK_TIMEOUTS, LOCK_WAIT, WAITLIST_OFFERS
+from evently.bookings.metrics import LOCK_WAIT, WAITLIST_OFFERS, lock_timed_out
+from evently.bookings.models import WaitlistEntryOut
+from evently.bookings.outcomes import Outcome
 from evently.bookings.refusals import refuse
-from evently.core.locks import LockTimeout
+from evently.core.locks import locked_call
 
 
-async def join_waitlist(ctx: BookingsContext, *, event_id: int, user_id: int, quantity: int) -> str:
-    """Put the user in line for ``quantity`` seats; returns the entry as JSON text."""
+async def join_waitlist(
+    ctx: BookingsContext, *, event_id: int, user_id: int, quantity: int
+) -> WaitlistEntryOut:
+    """Put the user in line for ``quantity`` seats; returns the entry."""
     key_ns, key_ids = event_lock_arguments(event_id)
-    started = time.perf_counter()
-    try:
-        outcome, body, lock_wait_s = await ctx.pool.fetchrow(
+    row = await locked_call(
+        ctx.pool.fetchrow(
             queries.JOIN_WAITLIST,
             event_id,
             user_id,
@@ -38,40 +37,42 @@ async def join_waitlist(ctx: BookingsContext, *, event_id: int, user_id: int, qu
             key_ns,
             key_ids,
             ctx.settings.lock_timeout_ms,
-        )
-    except asyncpg.LockNotAvailableError as exc:
-        LOCK_WAIT.labels("waitlist").observe(time.perf_counter() - started)
-        LOCK_TIMEOUTS.labels("waitlist").inc()
-        raise LockTimeout() from exc
-    LOCK_WAIT.labels("waitlist").observe(lock_wait_s)
-    if outcome == "joined":
-        return body
-    raise refuse(outcome, body, event_id=event_id)
+        ),
+        on_timeout=lock_timed_out("waitlist"),
+    )
+    LOCK_WAIT.labels("waitlist").observe(row["lock_wait_s"])
+    outcome = Outcome(row["outcome"])
+    entry = None
+    if row["entry"] is not None:
+        entry = WaitlistEntryOut.from_row(row["entry"], row["place_in_line"])
+    if outcome is Outcome.JOINED and entry is not None:
+        return entry
+    raise refuse(outcome, row["details"], event_id=event_id, entry=entry)
 
 
-async def my_waitlist_entry(ctx: BookingsContext, *, event_id: int, user_id: int) -> str:
-    """The user's latest entry for the event with its place in line, as JSON text."""
-    body = await ctx.pool.fetchval(queries.MY_WAITLIST_ENTRY, event_id, user_id)
-    if body is None:
-        raise refuse("not_waitlisted")
-    return body
+async def my_waitlist_entry(
+    ctx: BookingsContext, *, event_id: int, user_id: int
+) -> WaitlistEntryOut:
+    """The user's latest entry for the event with its place in line."""
+    row = await ctx.pool.fetchrow(queries.MY_WAITLIST_ENTRY, event_id, user_id)
+    if row is None:
+        raise refuse(Outcome.NOT_WAITLISTED)
+    return WaitlistEntryOut.from_row(row, row["place_in_line"])
 
 
-async def leave_waitlist(ctx: BookingsContext, *, event_id: int, user_id: int) -> str:
-    """Leave the line (declining an open offer); returns the entry as JSON text."""
+async def leave_waitlist(ctx: BookingsContext, *, event_id: int, user_id: int) -> WaitlistEntryOut:
+    """Leave the line (declining an open offer); returns the entry."""
     key_ns, key_ids = event_lock_arguments(event_id)
-    started = time.perf_counter()
-    try:
-        outcome, body, lock_wait_s, offers, published = await ctx.pool.fetchrow(
+    row = await locked_call(
+        ctx.pool.fetchrow(
             queries.LEAVE_WAITLIST, event_id, user_id, key_ns, key_ids, ctx.settings.lock_timeout_ms
-        )
-    except asyncpg.LockNotAvailableError as exc:
-        LOCK_WAIT.labels("waitlist").observe(time.perf_counter() - started)
-        LOCK_TIMEOUTS.labels("waitlist").inc()
-        raise LockTimeout() from exc
-    LOCK_WAIT.labels("waitlist").observe(lock_wait_s)
-    if outcome != "left":
-        raise refuse(outcome, body, event_id=event_id)
-    WAITLIST_OFFERS.inc(offers)
-    note_published(published)
-    return body
+        ),
+        on_timeout=lock_timed_out("waitlist"),
+    )
+    LOCK_WAIT.labels("waitlist").observe(row["lock_wait_s"])
+    outcome = Outcome(row["outcome"])
+    if outcome is not Outcome.LEFT or row["entry"] is None:
+        raise refuse(outcome, event_id=event_id)
+    WAITLIST_OFFERS.inc(row["offers"])
+    note_published(row["published"])
+    return WaitlistEntryOut.from_row(row["entry"], row["place_in_line"])

@@ -53,6 +53,8 @@ class Endpoint:
     tags: tuple[str, ...] = ()
     response_content_type: str = "application/json"
     description: str = ""
+    # Error statuses whose body is not a problem document: status -> JSON schema.
+    other_responses: Mapping[int, Any] = field(default_factory=dict)
 
     @property
     def visibility(self) -> str:
@@ -113,6 +115,7 @@ def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
             kwargs["body"] = await parse_body(request, endpoint.body)
         return await endpoint.handler(request, **kwargs)
 
+    wrapped.endpoint = endpoint  # type: ignore[attr-defined]  # what a route was declared as
     return wrapped
 
 

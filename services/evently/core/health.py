@@ -63,7 +63,7 @@ async def healthz(request: web.Request) -> web.Response:
     "/readyz",
     summary="Readiness: database reachable, migrations applied, dependencies up",
     response=HEALTH_SCHEMA,
-    errors=(503,),
+    other_responses={503: HEALTH_SCHEMA},
 )
 async def readyz(request: web.Request) -> web.Response:
     app = request.app

@@ -2,10 +2,14 @@
 
 Each message is applied in its own transaction together with a row in
 ``<schema>.inbox (source, message_id)``; a re-delivered message finds that row and is
-acknowledged without being applied twice. Handlers must also ignore stale versions
-(``version`` is the aggregate's version), since messages of different keys interleave.
-Once a message of some key fails, later messages of that key in the batch are left
-unacknowledged, so the relay retries them in order.
+acknowledged without being applied twice. Handlers read payloads with
+``core.contracts.parse`` and must ignore stale versions (``version`` is the aggregate's
+version), since messages of different keys interleave. Once a message of some key
+fails, later messages of that key in the batch are left unacknowledged, so the relay
+retries them in order. A payload written for a newer contract than this code knows is
+refused the same way (logged as an error and counted in
+``evently_inbox_refused_total``): it stays in the producer's outbox until this
+consumer is upgraded.
 """
 
 from __future__ import annotations
@@ -18,12 +22,21 @@ from typing import Any
 import asyncpg
 import pydantic
 from aiohttp import web
+from prometheus_client import Counter
 
 from evently.core.api import Api, json_response
 from evently.core.auth import require_internal
+from evently.core.contracts import UnsupportedVersion
 from evently.core.db import POOL
 
 log = logging.getLogger("evently.inbox")
+
+INBOX_REFUSED = Counter(
+    "evently_inbox_refused_total",
+    "Messages left unacknowledged because their contract version is newer than this "
+    "consumer knows, by source and topic.",
+    ["source", "topic"],
+)
 
 
 class InboxMessage(pydantic.BaseModel):
@@ -76,6 +89,11 @@ async def apply_batch(
                     await handler(conn, message)
                 elif fresh:
                     log.info("ignoring %s message with topic %s", message.source, message.topic)
+        except UnsupportedVersion as exc:
+            INBOX_REFUSED.labels(message.source, message.topic).inc()
+            log.error("refusing %s message %s: %s", message.source, message.id, exc)
+            failed_keys.add(message.key)
+            continue
         except Exception:
             log.exception(
                 "failed to apply %s message %s (%s)", message.source, message.id, message.topic

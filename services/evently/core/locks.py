@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import asyncpg
 
@@ -142,6 +143,23 @@ $fn$;
 """
 
 
+T = TypeVar("T")
+
+
+async def locked_call(
+    call: Awaitable[T], *, on_timeout: Callable[[float], None] | None = None
+) -> T:
+    """Await one database call that takes advisory locks; a lock timeout (55P03) becomes
+    ``LockTimeout``, after ``on_timeout`` got the seconds spent waiting."""
+    started = time.perf_counter()
+    try:
+        return await call
+    except asyncpg.LockNotAvailableError as exc:
+        if on_timeout is not None:
+            on_timeout(time.perf_counter() - started)
+        raise LockTimeout() from exc
+
+
 def lock_statements(keys: Iterable[LockKey], timeout_ms: int | None = None) -> str:
     """SQL that sets ``lock_timeout`` and takes every key, sorted, as one simple query.
 
@@ -175,9 +193,7 @@ async def advisory_xact_lock(
         return
     started = time.perf_counter()
     try:
-        await conn.execute(sql)
-    except asyncpg.LockNotAvailableError as exc:
-        raise LockTimeout() from exc
+        await locked_call(conn.execute(sql))
     finally:
         if observe_wait is not None:
             observe_wait(time.perf_counter() - started)

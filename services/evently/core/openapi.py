@@ -124,14 +124,21 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
             op["security"] = [{security: []}]
     if ep.path_params:
         error_statuses.add(404)
-    for status in sorted(error_statuses):
+    # Any operation can fail unexpectedly; the error middleware answers with a problem.
+    error_statuses.add(500)
+    for status in sorted(error_statuses - set(ep.other_responses)):
         responses[str(status)] = {
             "description": HTTPStatus(status).phrase,
             "content": {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
             },
         }
-    op["responses"] = responses
+    for status, schema in ep.other_responses.items():
+        responses[str(status)] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"schema": schema}},
+        }
+    op["responses"] = dict(sorted(responses.items()))
     return op
 
 

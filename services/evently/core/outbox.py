@@ -1,9 +1,12 @@
 """The transactional outbox: the only way a service's changes leave it.
 
-A producer calls ``enqueue`` inside the same transaction that changes its data, writing
-one row per consumer into ``<source>.outbox`` (DDL in docs/outbox.md). The
-``OutboxRelay`` delivers those rows:
+A producer writes one row per message into ``<source>.outbox`` inside the same
+transaction that changes its data (``enqueue``, or the producer's SQL functions), with no
+consumer (DDL in docs/outbox.md). The ``OutboxRelay`` delivers those rows:
 
+* **routed by the contracts**: the relay gives each new message to every consumer of its
+  topic (``core.contracts.TOPICS``), as one row per consumer, then renders each payload
+  with the topic's contract just before sending it;
 * **one relay at a time**: a relay delivers only while it holds the session-level
   advisory lock ``("outbox-relay", <source>)`` on its own connection, so replicas can
   all run one and exactly one delivers; if that connection dies, another takes over;
@@ -23,7 +26,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -32,6 +35,7 @@ import aiohttp
 import asyncpg
 from prometheus_client import Counter, Gauge, Histogram
 
+from evently.core import contracts
 from evently.core.db import dumps, init_connection
 from evently.core.locks import LockKey
 
@@ -56,6 +60,11 @@ OUTBOX_DELIVERY_DURATION = Histogram(
     "evently_outbox_delivery_duration_seconds",
     "Time to deliver one batch to a consumer.",
     ["source", "consumer"],
+)
+OUTBOX_UNROUTED = Gauge(
+    "evently_outbox_unrouted_messages",
+    "Outbox messages whose topic has no consumers in the contracts (a bug), by source.",
+    ["source"],
 )
 OUTBOX_LEADER = Gauge(
     "evently_outbox_relay_leader",
@@ -94,20 +103,19 @@ async def enqueue(
     key: str | int,
     version: int,
     payload: Mapping[str, Any],
-    consumers: Sequence[str],
 ) -> None:
-    """Write one message per consumer and wake the relay; call inside the transaction.
+    """Write one message and wake the relay; call inside the transaction.
 
-    The payload is sent as JSON text, so any asyncpg connection works, with or without
-    Evently's jsonb codec (the Kubernetes operator brings its own connections).
+    The relay routes it to the topic's consumers. The payload is sent as JSON text, so
+    any asyncpg connection works, with or without Evently's jsonb codec (the Kubernetes
+    operator brings its own connections).
     """
     await conn.execute(
         f"""WITH written AS (
-                INSERT INTO {source}.outbox (consumer, topic, key, version, payload)
-                SELECT c, $2, $3, $4, $5::text::jsonb FROM unnest($1::text[]) AS c
+                INSERT INTO {source}.outbox (topic, key, version, payload)
+                VALUES ($1, $2, $3, $4::text::jsonb)
                 RETURNING 1)
-            SELECT pg_notify('{source}_outbox', '') FROM written LIMIT 1""",
-        list(consumers),
+            SELECT pg_notify('{source}_outbox', '') FROM written""",
         topic,
         str(key),
         version,
@@ -151,8 +159,15 @@ def backoff_seconds(attempts: int, base_s: float = 0.5, cap_s: float = 60.0) -> 
     return min(cap_s, base_s * 2 ** max(0, attempts - 1))
 
 
+Render = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+
+
 class OutboxRelay:
-    """Delivers ``<source>.outbox`` to its consumers; safe to run in every replica."""
+    """Delivers ``<source>.outbox`` to its consumers; safe to run in every replica.
+
+    ``routes`` maps each topic to the consumers that receive it and ``render`` turns a
+    stored payload into the one sent; ``contract_relay`` takes both from the contracts.
+    """
 
     def __init__(
         self,
@@ -160,6 +175,8 @@ class OutboxRelay:
         source: str,
         consumers: Mapping[str, Consumer],
         *,
+        routes: Mapping[str, tuple[str, ...]],
+        render: Render | None = None,
         batch_size: int = 200,
         poll_interval_s: float = 1.0,
         max_backoff_s: float = 60.0,
@@ -168,6 +185,11 @@ class OutboxRelay:
         self.dsn = dsn
         self.source = source
         self.consumers = dict(consumers)
+        missing = {c for cs in routes.values() for c in cs} - set(self.consumers)
+        if missing:
+            raise ValueError(f"{source} outbox: no delivery for consumers {sorted(missing)}")
+        self.routes = dict(routes)
+        self.render = render
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.max_backoff_s = max_backoff_s
@@ -175,6 +197,7 @@ class OutboxRelay:
         self.lock = LockKey.of("outbox-relay", _stable_id(source))
         self._wake = asyncio.Event()
         self._last_purge = 0.0
+        self._unroutable = 0
 
     async def run(self) -> None:
         """Forever: become the delivering relay when possible, then deliver."""
@@ -218,11 +241,65 @@ class OutboxRelay:
 
         Callers must hold the relay lock (``run`` does); tests may call this directly.
         """
+        await self.route_pending(conn)
         total = 0
         for name, consumer in self.consumers.items():
             total += await self._deliver_to(conn, name, consumer)
             await self._observe(conn, name)
         return total
+
+    async def route_pending(self, conn: asyncpg.Connection, limit: int = 5000) -> int:
+        """Give new messages (no consumer yet) to each consumer of their topic.
+
+        The message row itself goes to the topic's first consumer and a copy to each of
+        the others, in id order, so every consumer still sees a key's messages in order.
+        Messages of a topic nobody consumes stay unrouted (and are counted). Returns how
+        many were routed.
+        """
+        topics = [t for t, cs in self.routes.items() for _ in cs]
+        consumers = [c for cs in self.routes.values() for c in cs]
+        ranks = [rank for cs in self.routes.values() for rank in range(1, len(cs) + 1)]
+        routed = await conn.fetchval(
+            f"""WITH routes AS (
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::int[])
+                        AS r(topic, consumer, rank)),
+                new AS (
+                    SELECT id FROM {self.source}.outbox
+                    WHERE consumer IS NULL AND delivered_at IS NULL AND topic = ANY($1::text[])
+                    ORDER BY id LIMIT $4),
+                moved AS (
+                    UPDATE {self.source}.outbox o SET consumer = r.consumer
+                    FROM routes r
+                    WHERE o.id IN (SELECT id FROM new) AND r.topic = o.topic AND r.rank = 1
+                    RETURNING o.*),
+                copied AS (
+                    INSERT INTO {self.source}.outbox
+                        (consumer, topic, key, version, payload, created_at)
+                    SELECT r.consumer, m.topic, m.key, m.version, m.payload, m.created_at
+                    FROM moved m JOIN routes r ON r.topic = m.topic AND r.rank > 1
+                    ORDER BY m.id, r.rank
+                    RETURNING 1)
+                SELECT count(*) FROM moved""",
+            topics,
+            consumers,
+            ranks,
+            limit,
+        )
+        unroutable = await conn.fetchval(
+            f"""SELECT count(*) FROM {self.source}.outbox
+                WHERE consumer IS NULL AND delivered_at IS NULL
+                  AND NOT topic = ANY($1::text[])""",
+            topics,
+        )
+        if unroutable and unroutable != self._unroutable:
+            log.error(
+                "%s outbox: %d message(s) have a topic no consumer receives (core.contracts)",
+                self.source,
+                unroutable,
+            )
+        self._unroutable = unroutable
+        OUTBOX_UNROUTED.labels(self.source).set(unroutable)
+        return int(routed)
 
     async def _deliver_to(self, conn: asyncpg.Connection, name: str, consumer: Consumer) -> int:
         # Keys waiting on a retry are found once per round (a short list), then joined:
@@ -245,32 +322,45 @@ class OutboxRelay:
         )
         if not rows:
             return 0
-        messages = [
-            OutboxMessage(
-                r["id"], r["topic"], r["key"], r["version"], r["payload"], r["created_at"]
+        messages: list[OutboxMessage] = []
+        unrenderable: dict[str, str] = {}  # key -> why its first message cannot be sent
+        for r in rows:
+            if r["key"] in unrenderable:
+                continue
+            try:
+                payload = (
+                    r["payload"] if self.render is None else self.render(r["topic"], r["payload"])
+                )
+            except Exception as exc:  # a stored state its contract refuses: a producer bug
+                unrenderable[r["key"]] = f"cannot render {r['topic']}: {exc}"[:500]
+                log.error("%s outbox message %s: %s", self.source, r["id"], unrenderable[r["key"]])
+                continue
+            messages.append(
+                OutboxMessage(r["id"], r["topic"], r["key"], r["version"], payload, r["created_at"])
             )
-            for r in rows
-        ]
         attempts = {r["id"]: r["attempts"] for r in rows}
         started = time.perf_counter()
         try:
-            acknowledged = await consumer.deliver(self.source, messages)
+            # ``messages`` holds, per key, only what comes before an unrenderable message.
+            acknowledged = await consumer.deliver(self.source, messages) if messages else set()
             error = "not acknowledged by the consumer"
         except Exception as exc:
             acknowledged = set()
             error = f"{type(exc).__name__}: {exc}"[:500]
+        if unrenderable:
+            error = next(iter(unrenderable.values()))
         OUTBOX_DELIVERY_DURATION.labels(self.source, name).observe(time.perf_counter() - started)
         # Only an in-order prefix per key counts: a later message whose predecessor of the
         # same key failed is retried after it, never applied out of order.
         failed_keys: set[str] = set()
         done: list[int] = []
         failed: list[int] = []
-        for message in messages:
-            if message.key not in failed_keys and message.id in acknowledged:
-                done.append(message.id)
+        for r in rows:
+            if r["key"] not in failed_keys and r["id"] in acknowledged:
+                done.append(r["id"])
             else:
-                failed_keys.add(message.key)
-                failed.append(message.id)
+                failed_keys.add(r["key"])
+                failed.append(r["id"])
         if done:
             await conn.execute(
                 f"UPDATE {self.source}.outbox SET delivered_at = now(), last_error = NULL "
@@ -320,6 +410,20 @@ class OutboxRelay:
             "WHERE delivered_at < now() - make_interval(secs => $1)",
             self.retention_s,
         )
+
+
+def contract_relay(
+    dsn: str, source: str, consumers: Mapping[str, Consumer], **options: Any
+) -> OutboxRelay:
+    """The relay of ``source``, routing and rendering by the contracts (``core.contracts``)."""
+    return OutboxRelay(
+        dsn,
+        source,
+        consumers,
+        routes=contracts.routes(source),
+        render=contracts.render,
+        **options,
+    )
 
 
 def _stable_id(text: str) -> int:

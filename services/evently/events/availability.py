@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from evently.core.contracts import InventoryChanged, parse
 from evently.core.inbox import InboxMessage
 from evently.events import queries
 from evently.events.bookings_client import BookingsClient
-from evently.events.models import Event, InventoryChanged, LiveAvailability
+from evently.events.models import Event, LiveAvailability
 
 
 def sale_is_open(event: Event, now: datetime) -> bool:
@@ -45,7 +46,7 @@ async def live_availability(
 
 async def apply_inventory_changed(conn: asyncpg.Connection, message: InboxMessage) -> None:
     """Inbox handler for bookings' ``inventory.changed``: keep the newest figures."""
-    figures = InventoryChanged.model_validate(message.payload)
+    figures = parse(InventoryChanged, message.payload)
     await conn.execute(
         queries.UPSERT_AVAILABILITY,
         figures.event_id,

@@ -4,8 +4,9 @@
   the Kubernetes operator sends it; its validators state every rule a request can
   break, so a bad request is refused before any SQL runs.
 * ``Event`` is one stored event with its venue, as the repository returns it.
-* ``PublicEvent`` is what anonymous callers see; ``EventChanged`` is the exact payload
-  of the ``event.changed`` outbox topic and of ``GET /internal/events/{id}``.
+* ``PublicEvent`` is what anonymous callers see; ``EventChanged`` (``core.contracts``) is
+  the exact payload of the ``event.changed`` outbox topic and of
+  ``GET /internal/events/{id}``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ import pydantic
 from pydantic import AwareDatetime, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-EventStatus = Literal["draft", "published", "cancelled", "completed"]
+from evently.core.contracts import (
+    EventChanged,
+    EventFields,
+    EventStatus,
+    EventVenueSummary,
+)
+
 # Cancellation is its own operation (DELETE / ``cancel_event``) and cannot be undone.
 WritableStatus = Literal["draft", "published", "completed"]
 EventType = Annotated[
@@ -116,46 +123,13 @@ class EventInput(pydantic.BaseModel):
         return self
 
 
-class EventVenueSummary(pydantic.BaseModel):
-    """The venue as other services receive it."""
-
-    id: int
-    name: str
-    address: str
-    city: str
-    capacity: int
-
-
 class EventVenue(EventVenueSummary):
     """The venue as the API shows it, with its layout."""
 
     layout: dict[str, Any]
 
 
-class _EventFields(pydantic.BaseModel):
-    id: int
-    version: int
-    name: str
-    description: str
-    type: str
-    status: EventStatus
-    starts_at: datetime
-    ends_at: datetime
-    capacity: int
-    price: Annotated[Decimal, pydantic.PlainSerializer(lambda d: f"{d:.2f}", return_type=str)]
-    currency: str
-    sale_opens_at: datetime | None
-    sale_closes_at: datetime | None
-    max_per_user: int
-    hold_ttl_seconds: int
-    waitlist_enabled: bool
-    waitlist_offer_ttl_seconds: int
-    managed_by: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class PublicEvent(_EventFields):
+class PublicEvent(EventFields):
     """An event as anyone may see it: every field but ``created_by``, with its venue."""
 
     venue: EventVenue
@@ -174,13 +148,6 @@ class Event(PublicEvent):
         data = self.model_dump()
         data["venue"].pop("layout")
         return EventChanged.model_validate(data)
-
-
-class EventChanged(_EventFields):
-    """Payload of ``event.changed`` and of ``GET /internal/events/{id}`` (docs/events.md)."""
-
-    venue: EventVenueSummary
-    created_by: int | None
 
 
 class EventPage(pydantic.BaseModel):
@@ -297,22 +264,6 @@ class ReservedSeats(pydantic.BaseModel):
     @property
     def total(self) -> int:
         return self.sold + self.held
-
-
-class InventoryChanged(pydantic.BaseModel):
-    """Payload of bookings' ``inventory.changed`` (only the fields this service keeps)."""
-
-    model_config = pydantic.ConfigDict(extra="ignore")
-
-    event_id: int
-    version: int
-    capacity: int
-    sold: int
-    held: int
-    available: int
-    on_sale: bool
-    sold_out: bool
-    status: str
 
 
 def field_errors(title: str, problems: list[tuple[str, str]]) -> pydantic.ValidationError:

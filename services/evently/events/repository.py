@@ -2,7 +2,7 @@
 
 Plain async functions over an asyncpg connection, independent of aiohttp, so the HTTP
 API and the Kubernetes operator share them. Every change runs in one transaction that
-also writes one ``event.changed`` message per consumer to the outbox (``core.outbox``),
+also writes its ``event.changed`` message to the outbox (``core.outbox``),
 so a change and its announcement commit or roll back together. A call that changes
 nothing (the same state again) bumps no version and writes no message.
 
@@ -36,8 +36,6 @@ from evently.events.errors import (
 from evently.events.models import Event, EventInput, ReservedSeats
 
 SOURCE = "events"
-TOPIC = "event.changed"
-EVENT_CONSUMERS = ("bookings", "search", "analytics")
 
 # Seats bookings has sold and holds for an event (``BookingsClient.reserved_seats``).
 ReservedSeatsLookup = Callable[[int], Awaitable[ReservedSeats]]
@@ -234,14 +232,9 @@ async def _upsert_venue(conn: asyncpg.Connection, data: EventInput) -> tuple[int
 async def _announce(conn: asyncpg.Connection, event_id: int) -> Event:
     """Read the event's new state and write its ``event.changed`` messages."""
     event = await _require(conn, event_id)
+    message = event.changed_payload()
     await enqueue(
-        conn,
-        SOURCE,
-        TOPIC,
-        event.id,
-        event.version,
-        event.changed_payload().model_dump(mode="json"),
-        EVENT_CONSUMERS,
+        conn, SOURCE, message.TOPIC, event.id, event.version, message.model_dump(mode="json")
     )
     return event
 

@@ -13,6 +13,7 @@ from evently.core.api import Api, json_response
 from evently.core.app import SETTINGS
 from evently.core.auth import principal, require_admin, require_internal
 from evently.core.clients import HTTP_SESSION
+from evently.core.contracts import EventChanged
 from evently.core.db import POOL
 from evently.core.inbox import add_inbox_route
 from evently.events import listing, repository
@@ -24,7 +25,6 @@ from evently.events.models import (
     AdminEventListQuery,
     AdminEventPage,
     Event,
-    EventChanged,
     EventInput,
     EventListQuery,
     EventPage,

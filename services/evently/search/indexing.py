@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncpg
 from prometheus_client import Counter
 
+from evently.core.contracts import parse
 from evently.core.inbox import InboxHandler, InboxMessage
 from evently.search.backend import SearchBackend
 from evently.search.models import EventChange, InventoryChange
 
-EVENT_CHANGED = "event.changed"
-INVENTORY_CHANGED = "inventory.changed"
+EVENT_CHANGED = EventChange.TOPIC
+INVENTORY_CHANGED = InventoryChange.TOPIC
 
 INDEX_UPDATES = Counter(
     "evently_search_index_updates_total",
@@ -30,7 +31,7 @@ async def apply_event_changed(
     backend: SearchBackend, conn: asyncpg.Connection, message: InboxMessage
 ) -> bool:
     """Index a published event; hide drafts, cancelled and completed ones."""
-    event = EventChange.model_validate({**message.payload, "version": message.version})
+    event = parse(EventChange, message.payload)
     if event.searchable:
         applied = await backend.index_event(conn, event)
     else:
@@ -43,7 +44,7 @@ async def apply_inventory_changed(
     backend: SearchBackend, conn: asyncpg.Connection, message: InboxMessage
 ) -> bool:
     """Record an event's availability (seats left, sold out)."""
-    inventory = InventoryChange.model_validate({**message.payload, "version": message.version})
+    inventory = parse(InventoryChange, message.payload)
     applied = await backend.apply_availability(conn, inventory)
     INDEX_UPDATES.labels(INVENTORY_CHANGED, "applied" if applied else "stale").inc()
     return applied

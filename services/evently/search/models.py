@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import Field
 
+from evently.core import contracts
+
 MAX_RESULT_WINDOW = 10_000  # page * limit; OpenSearch's default max_result_window
 MAX_FUZZY_WORDS = 5
 # Highlight marks: private-use characters no event text contains (they are stripped on
@@ -173,31 +175,19 @@ def _clean_text(value: Any) -> Any:
 CleanText = Annotated[str, pydantic.BeforeValidator(_clean_text)]
 
 
-class VenuePayload(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="ignore")
-
-    id: int
-    name: CleanText = ""
-    city: CleanText = ""
-
-
-class EventChange(pydantic.BaseModel):
-    """The ``event.changed`` payload fields search uses (unknown fields are ignored)."""
-
-    model_config = pydantic.ConfigDict(extra="ignore")
-
-    id: int
-    version: int = Field(ge=1)
+class CleanVenue(contracts.EventVenueSummary):
     name: CleanText
-    description: CleanText | None = ""
+    city: CleanText
+
+
+class EventChange(contracts.EventChanged):
+    """``event.changed`` (``core.contracts``) as search indexes it: the text stripped of
+    the private-use characters that mark highlights."""
+
+    name: CleanText
+    description: CleanText
     type: CleanText
-    status: Literal["draft", "published", "cancelled", "completed"]
-    starts_at: datetime
-    ends_at: datetime | None = None
-    capacity: int = Field(ge=0)
-    price: Decimal
-    currency: str
-    venue: VenuePayload
+    venue: CleanVenue
 
     @property
     def searchable(self) -> bool:
@@ -205,16 +195,8 @@ class EventChange(pydantic.BaseModel):
         return self.status == "published"
 
 
-class InventoryChange(pydantic.BaseModel):
-    """The ``inventory.changed`` payload fields search uses."""
-
-    model_config = pydantic.ConfigDict(extra="ignore")
-
-    event_id: int
-    version: int = Field(ge=1)
-    available: int
-    on_sale: bool
-    sold_out: bool
+# ``inventory.changed`` exactly as its contract defines it.
+InventoryChange = contracts.InventoryChanged
 
 
 class SearchDocument(pydantic.BaseModel):

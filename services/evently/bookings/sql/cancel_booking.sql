@@ -1,11 +1,11 @@
 -- Cancel a held or confirmed booking; its seats return at once and go to the line
--- first. Outcomes: cancelled, already_cancelled, booking_not_found,
--- booking_not_cancellable, event_already_started.
+-- first. Returns the outcome (see bookings/outcomes.py) with the booking, or a
+-- refusal's details.
 CREATE OR REPLACE FUNCTION bookings.cancel_booking(
     p_booking_id bigint, p_user_id bigint, p_event_id bigint,
     p_key_ns integer[], p_key_ids integer[], p_lock_timeout_ms integer,
-    OUT outcome text, OUT body text, OUT lock_wait_s double precision, OUT offers integer,
-    OUT published text)
+    OUT outcome text, OUT booking bookings.bookings, OUT details jsonb,
+    OUT lock_wait_s double precision, OUT offers integer, OUT published text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -13,7 +13,6 @@ DECLARE
     e bookings.waitlist_entries;
     inv bookings.inventory;
     was text;
-    booking jsonb;
 BEGIN
     offers := 0;
     lock_wait_s := (bookings.take_advisory_xact_locks(
@@ -26,13 +25,13 @@ BEGIN
     IF b.status IN ('cancelled', 'expired') THEN
         outcome := CASE b.status WHEN 'cancelled' THEN 'already_cancelled'
                                  ELSE 'booking_not_cancellable' END;
-        body := bookings.booking_json(b)::text;
+        booking := b;
         RETURN;
     END IF;
     SELECT * INTO inv FROM bookings.inventory WHERE event_id = b.event_id;
     IF inv.starts_at IS NOT NULL AND now() >= inv.starts_at THEN
         outcome := 'event_already_started';
-        body := jsonb_build_object('starts_at', bookings.iso(inv.starts_at))::text;
+        details := jsonb_build_object('starts_at', inv.starts_at);
         RETURN;
     END IF;
     was := b.status;
@@ -53,11 +52,10 @@ BEGIN
             PERFORM bookings.emit_waitlist(e, 'left');
         END IF;
     END IF;
-    booking := bookings.booking_json(b);
-    PERFORM bookings.emit_booking(booking, 'cancelled');
+    PERFORM bookings.emit_booking(b, 'cancelled');
     offers := bookings.promote_waitlist(b.event_id);
     published := bookings.publish_locked(b.event_id);
     outcome := 'cancelled';
-    body := booking::text;
+    booking := b;
 END
 $$;

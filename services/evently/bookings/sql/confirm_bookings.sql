@@ -2,19 +2,18 @@
 -- gathers concurrent confirmations). Touches only the bookings, sold-seat shard rows
 -- and, for offers, their waitlist entries: never the hot inventory row. Rows are locked
 -- in booking-id order and shard rows in (event, shard) order, so concurrent batches
--- cannot deadlock. Returns one row per request, in order. Outcomes: confirmed,
--- already_confirmed, booking_not_found, hold_expired, event_cancelled,
--- booking_not_confirmable.
+-- cannot deadlock. Returns one row per request, in order: the outcome (see
+-- bookings/outcomes.py), the booking (unless not found) and its event.
 CREATE OR REPLACE FUNCTION bookings.confirm_bookings(
     p_booking_ids bigint[], p_user_ids bigint[], p_payment_references text[],
     p_lock_timeout_ms integer)
-RETURNS TABLE (outcome text, body text, event_id bigint)
+RETURNS TABLE (outcome text, booking bookings.bookings, event_id bigint)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     n integer := coalesce(array_length(p_booking_ids, 1), 0);
     outcomes text[] := array_fill(NULL::text, ARRAY[n]);
-    bodies text[] := array_fill(NULL::text, ARRAY[n]);
+    found_bookings bookings.bookings[] := array_fill(NULL::bookings.bookings, ARRAY[n]);
     events bigint[] := array_fill(NULL::bigint, ARRAY[n]);
     sold_events bigint[] := '{}';
     sold_shards smallint[] := '{}';
@@ -22,7 +21,6 @@ DECLARE
     r record;
     b bookings.bookings;
     e bookings.waitlist_entries;
-    booking jsonb;
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout_ms || 'ms', true);
     FOR r IN SELECT t.id, t.n FROM unnest(p_booking_ids) WITH ORDINALITY AS t(id, n)
@@ -43,7 +41,7 @@ BEGIN
                 CONTINUE;
             END IF;
             events[r.n] := b.event_id;
-            bodies[r.n] := bookings.booking_json(b)::text;
+            found_bookings[r.n] := b;
             outcomes[r.n] := CASE
                 WHEN b.status = 'confirmed' THEN 'already_confirmed'
                 WHEN b.status = 'expired' OR b.hold_expires_at <= now() THEN 'hold_expired'
@@ -64,10 +62,9 @@ BEGIN
                 PERFORM bookings.emit_waitlist(e, 'converted');
             END IF;
         END IF;
-        booking := bookings.booking_json(b);
-        PERFORM bookings.emit_booking(booking, 'confirmed');
+        PERFORM bookings.emit_booking(b, 'confirmed');
         outcomes[r.n] := 'confirmed';
-        bodies[r.n] := booking::text;
+        found_bookings[r.n] := b;
         events[r.n] := b.event_id;
     END LOOP;
     IF array_length(sold_events, 1) > 0 THEN
@@ -76,6 +73,6 @@ BEGIN
         GROUP BY t.ev, t.sh ORDER BY t.ev, t.sh
         ON CONFLICT (event_id, shard) DO UPDATE SET sold = s.sold + excluded.sold;
     END IF;
-    RETURN QUERY SELECT outcomes[i], bodies[i], events[i] FROM generate_series(1, n) AS i;
+    RETURN QUERY SELECT outcomes[i], found_bookings[i], events[i] FROM generate_series(1, n) AS i;
 END
 $$;

@@ -29,7 +29,7 @@ BEGIN
         WHERE id = b.id RETURNING * INTO b;
         released := released + b.quantity;
         expired := expired + 1;
-        PERFORM bookings.emit_booking(bookings.booking_json(b), 'expired');
+        PERFORM bookings.emit_booking(b, 'expired');
         IF b.waitlist_entry_id IS NOT NULL THEN
             UPDATE bookings.waitlist_entries
             SET status = 'expired', updated_at = now(), version = version + 1

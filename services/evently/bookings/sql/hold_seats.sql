@@ -2,16 +2,15 @@
 -- requests into one call: one lock call, one commit). Per request, in order: the
 -- idempotency claim (a busy probe = in flight), a stored response, then every check,
 -- and the writes: booking, idempotency record, outbox message. The inventory row is
--- updated once at the end. Returns one row per request, in order. Outcomes: held,
--- replayed, idempotency_request_in_flight, idempotency_key_reused, event_not_found,
--- event_cancelled, quantity_out_of_range, sale_not_open, sale_closed,
--- per_user_limit_exceeded, sold_out.
+-- updated once at the end. Returns one row per request, in order: the outcome (see
+-- bookings/outcomes.py), the booking (held or replayed) or the refusal's details.
 CREATE OR REPLACE FUNCTION bookings.hold_seats(
     p_event_id bigint, p_user_ids bigint[], p_quantities integer[],
     p_idempotency_keys text[], p_request_hashes text[], p_idempotency_ttl_s integer,
     p_key_ns integer[], p_key_ids integer[], p_probe_ns integer[], p_probe_ids integer[],
     p_lock_timeout_ms integer)
-RETURNS TABLE (outcome text, body text, lock_wait_s double precision)
+RETURNS TABLE (outcome text, booking bookings.bookings, details jsonb,
+               lock_wait_s double precision)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -19,7 +18,6 @@ DECLARE
     inv bookings.inventory;
     prior bookings.idempotency_keys;
     b bookings.bookings;
-    booking jsonb;
     state text;
     owned integer;
     q integer;
@@ -33,7 +31,8 @@ BEGIN
     reserved_before := inv.reserved;
     FOR i IN 1 .. coalesce(array_length(p_user_ids, 1), 0) LOOP
         outcome := NULL;
-        body := NULL;
+        booking := NULL;
+        details := NULL;
         lock_wait_s := locks.lock_wait_s;
         uid := p_user_ids[i];
         q := p_quantities[i];
@@ -49,8 +48,10 @@ BEGIN
             IF prior.request_hash <> p_request_hashes[i] THEN
                 outcome := 'idempotency_key_reused';
             ELSE
+                -- The booking as it was when first answered (a row, or the rendered
+                -- body stored by releases before repeatable SQL: same fields).
                 outcome := 'replayed';
-                body := prior.response::text;
+                booking := jsonb_populate_record(NULL::bookings.bookings, prior.response);
             END IF;
             RETURN NEXT;
             CONTINUE;
@@ -66,8 +67,8 @@ BEGIN
                 owned := bookings.seats_owned(p_event_id, uid);
                 IF owned + q > inv.max_per_user THEN
                     outcome := 'per_user_limit_exceeded';
-                    body := jsonb_build_object('max_per_user', inv.max_per_user,
-                                               'already_booked', owned)::text;
+                    details := jsonb_build_object('max_per_user', inv.max_per_user,
+                                                  'already_booked', owned);
                     RETURN NEXT;
                     CONTINUE;
                 END IF;
@@ -77,7 +78,7 @@ BEGIN
             END IF;
         END IF;
         IF outcome IS NOT NULL THEN
-            body := bookings.refusal_details(inv, outcome)::text;
+            details := bookings.refusal_details(inv, outcome);
             RETURN NEXT;
             CONTINUE;
         END IF;
@@ -86,18 +87,17 @@ BEGIN
         VALUES (p_event_id, uid, q, 'held', inv.unit_price, inv.currency,
                 now() + make_interval(secs => inv.hold_ttl_seconds))
         RETURNING * INTO b;
-        booking := bookings.booking_json(b);
         INSERT INTO bookings.idempotency_keys (user_id, key, request_hash, status_code,
                                                response, booking_id)
-        VALUES (uid, p_idempotency_keys[i], p_request_hashes[i], 201, booking, b.id)
+        VALUES (uid, p_idempotency_keys[i], p_request_hashes[i], 201, to_jsonb(b), b.id)
         ON CONFLICT (user_id, key) DO UPDATE
         SET request_hash = excluded.request_hash, status_code = excluded.status_code,
             response = excluded.response, booking_id = excluded.booking_id,
             created_at = excluded.created_at;
-        PERFORM bookings.emit_booking(booking, 'held');
+        PERFORM bookings.emit_booking(b, 'held');
         inv.reserved := inv.reserved + q;
         outcome := 'held';
-        body := booking::text;
+        booking := b;
         RETURN NEXT;
     END LOOP;
     IF inv.reserved > reserved_before THEN

@@ -1,11 +1,12 @@
 -- Join the line: only while the event is sold out (for that quantity) or not yet on
--- sale, and once per user. Outcomes: joined, event_not_found, event_cancelled,
--- sale_closed, waitlist_disabled, quantity_out_of_range, waitlist_not_needed,
--- already_waitlisted, per_user_limit_exceeded.
+-- sale, and once per user. Returns the outcome (see bookings/outcomes.py) with the
+-- entry (joined, or the one already waiting) and its place in line, or a refusal's
+-- details.
 CREATE OR REPLACE FUNCTION bookings.join_waitlist(
     p_event_id bigint, p_user_id bigint, p_quantity integer,
     p_key_ns integer[], p_key_ids integer[], p_lock_timeout_ms integer,
-    OUT outcome text, OUT body text, OUT lock_wait_s double precision)
+    OUT outcome text, OUT entry bookings.waitlist_entries, OUT place_in_line integer,
+    OUT details jsonb, OUT lock_wait_s double precision)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -28,22 +29,23 @@ BEGIN
         outcome := 'waitlist_not_needed';
     END IF;
     IF outcome IS NOT NULL THEN
-        body := bookings.refusal_details(inv, outcome)::text;
+        details := bookings.refusal_details(inv, outcome);
         RETURN;
     END IF;
     SELECT * INTO e FROM bookings.waitlist_entries
     WHERE event_id = p_event_id AND user_id = p_user_id AND status IN ('waiting', 'offered');
     IF FOUND THEN
         outcome := 'already_waitlisted';
-        body := jsonb_build_object('entry', bookings.waitlist_entry_view(e))::text;
+        entry := e;
+        place_in_line := bookings.waitlist_position(e);
         RETURN;
     END IF;
     IF inv.max_per_user IS NOT NULL THEN
         owned := bookings.seats_owned(p_event_id, p_user_id);
         IF owned + p_quantity > inv.max_per_user THEN
             outcome := 'per_user_limit_exceeded';
-            body := jsonb_build_object('max_per_user', inv.max_per_user,
-                                       'already_booked', owned)::text;
+            details := jsonb_build_object('max_per_user', inv.max_per_user,
+                                          'already_booked', owned);
             RETURN;
         END IF;
     END IF;
@@ -52,6 +54,7 @@ BEGIN
     RETURNING * INTO e;
     PERFORM bookings.emit_waitlist(e, 'joined');
     outcome := 'joined';
-    body := bookings.waitlist_entry_view(e)::text;
+    entry := e;
+    place_in_line := bookings.waitlist_position(e);
 END
 $$;

@@ -3,7 +3,8 @@
 CREATE OR REPLACE FUNCTION bookings.leave_waitlist(
     p_event_id bigint, p_user_id bigint,
     p_key_ns integer[], p_key_ids integer[], p_lock_timeout_ms integer,
-    OUT outcome text, OUT body text, OUT lock_wait_s double precision, OUT offers integer,
+    OUT outcome text, OUT entry bookings.waitlist_entries, OUT place_in_line integer,
+    OUT lock_wait_s double precision, OUT offers integer,
     OUT published text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -28,7 +29,7 @@ BEGIN
         RETURNING * INTO b;
         IF FOUND THEN
             PERFORM bookings.release_seats(p_event_id, b.quantity);
-            PERFORM bookings.emit_booking(bookings.booking_json(b), 'cancelled');
+            PERFORM bookings.emit_booking(b, 'cancelled');
         END IF;
     END IF;
     UPDATE bookings.waitlist_entries
@@ -38,6 +39,7 @@ BEGIN
     offers := bookings.promote_waitlist(p_event_id);
     published := bookings.publish_locked(p_event_id);
     outcome := 'left';
-    body := bookings.waitlist_entry_view(e)::text;
+    entry := e;
+    place_in_line := bookings.waitlist_position(e);
 END
 $$;

@@ -1,22 +1,25 @@
-CREATE OR REPLACE FUNCTION bookings.emit_booking(p_booking jsonb, p_transition text) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO bookings.outbox (consumer, topic, key, version, payload)
-    VALUES ('analytics', 'booking.changed', p_booking->>'id', (p_booking->>'version')::bigint,
-            jsonb_build_object('transition', p_transition, 'at', bookings.iso(now()),
-                               'booking', p_booking))
+-- What bookings announces, written to its outbox in the same transaction as the change.
+-- A message stores the aggregate's row as it is (to_jsonb); the relay routes it to the
+-- topic's consumers and renders it with the topic's contract (core/contracts.py), so no
+-- message shape and no consumer list is written here.
+CREATE OR REPLACE FUNCTION bookings.emit_booking(b bookings.bookings, p_transition text)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO bookings.outbox (topic, key, version, payload)
+    VALUES ('booking.changed', b.id::text, b.version,
+            jsonb_build_object('transition', p_transition, 'at', now(), 'booking', to_jsonb(b)))
 $$;
 
-CREATE OR REPLACE FUNCTION bookings.emit_waitlist(e bookings.waitlist_entries, p_transition text) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO bookings.outbox (consumer, topic, key, version, payload)
-    VALUES ('analytics', 'waitlist.changed', e.id::text, e.version,
-            jsonb_build_object('transition', p_transition, 'at', bookings.iso(now()),
-                               'entry', bookings.waitlist_entry_json(e)))
+CREATE OR REPLACE FUNCTION bookings.emit_waitlist(e bookings.waitlist_entries, p_transition text)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO bookings.outbox (topic, key, version, payload)
+    VALUES ('waitlist.changed', e.id::text, e.version,
+            jsonb_build_object('transition', p_transition, 'at', now(), 'entry', to_jsonb(e)))
 $$;
 
-CREATE OR REPLACE FUNCTION bookings.emit_inventory(p_snapshot jsonb) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO bookings.outbox (consumer, topic, key, version, payload)
-    SELECT c, 'inventory.changed', p_snapshot->>'event_id', (p_snapshot->>'version')::bigint,
-           p_snapshot
-    FROM unnest(ARRAY['search', 'events', 'analytics']) AS c
+-- p_snapshot: bookings.inventory_state(...) with the new inventory version.
+CREATE OR REPLACE FUNCTION bookings.emit_inventory(p_snapshot jsonb) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO bookings.outbox (topic, key, version, payload)
+    VALUES ('inventory.changed', p_snapshot->>'event_id', (p_snapshot->>'version')::bigint,
+            p_snapshot)
 $$;

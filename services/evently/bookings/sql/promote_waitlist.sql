@@ -46,7 +46,7 @@ BEGIN
         SET status = 'offered', offer_expires_at = b.hold_expires_at, booking_id = b.id,
             updated_at = now(), version = version + 1
         WHERE id = e.id RETURNING * INTO e;
-        PERFORM bookings.emit_booking(bookings.booking_json(b), 'held');
+        PERFORM bookings.emit_booking(b, 'held');
         PERFORM bookings.emit_waitlist(e, 'offered');
         free := free - q;
         offered_seats := offered_seats + q;

@@ -14,7 +14,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    snapshot := bookings.availability_json(inv, bookings.sold_seats(p_event_id));
+    snapshot := bookings.inventory_state(inv, bookings.sold_seats(p_event_id));
     IF inv.published IS NOT DISTINCT FROM snapshot THEN
         RETURN NULL;
     END IF;
@@ -45,7 +45,7 @@ CREATE OR REPLACE FUNCTION bookings.unpublished_events(p_limit integer) RETURNS 
 LANGUAGE sql STABLE AS $$
     SELECT i.event_id FROM bookings.inventory i
     WHERE i.published IS DISTINCT FROM
-          bookings.availability_json(i, bookings.sold_seats(i.event_id))
+          bookings.inventory_state(i, bookings.sold_seats(i.event_id))
     ORDER BY i.event_id
     LIMIT p_limit
 $$;

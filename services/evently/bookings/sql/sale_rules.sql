@@ -18,13 +18,13 @@ LANGUAGE sql STABLE AS $$
     SELECT least(coalesce(inv.max_per_user, inv.target_capacity), inv.target_capacity)
 $$;
 
--- Details a refusal carries (problem extension members).
+-- Details a refusal carries (problem extension members, rendered by refusals.py).
 CREATE OR REPLACE FUNCTION bookings.refusal_details(inv bookings.inventory, p_code text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT CASE p_code
-        WHEN 'sale_not_open' THEN jsonb_build_object('sale_opens_at', bookings.iso(inv.sale_opens_at))
+        WHEN 'sale_not_open' THEN jsonb_build_object('sale_opens_at', inv.sale_opens_at)
         WHEN 'sale_closed' THEN jsonb_build_object('sale_closes_at',
-            bookings.iso(coalesce(inv.sale_closes_at, inv.ends_at, inv.starts_at)))
+            coalesce(inv.sale_closes_at, inv.ends_at, inv.starts_at))
         WHEN 'quantity_out_of_range' THEN jsonb_build_object(
             'min_quantity', 1, 'max_quantity', bookings.max_quantity(inv))
         WHEN 'sold_out' THEN jsonb_build_object(

@@ -1,0 +1,40 @@
+"""What a booking function answered: the ``outcome`` column of every write path.
+
+The SQL functions in ``sql/`` return these values; each refusal among them is also a
+row of ``refusals.REFUSALS`` (its HTTP status, title and detail).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    # Successes.
+    HELD = "held"
+    REPLAYED = "replayed"
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already_confirmed"
+    CANCELLED = "cancelled"
+    ALREADY_CANCELLED = "already_cancelled"
+    JOINED = "joined"
+    LEFT = "left"
+    # Refusals (refusals.REFUSALS).
+    EVENT_NOT_FOUND = "event_not_found"
+    EVENT_CANCELLED = "event_cancelled"
+    SALE_NOT_OPEN = "sale_not_open"
+    SALE_CLOSED = "sale_closed"
+    QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
+    PER_USER_LIMIT_EXCEEDED = "per_user_limit_exceeded"
+    SOLD_OUT = "sold_out"
+    BOOKING_NOT_FOUND = "booking_not_found"
+    HOLD_EXPIRED = "hold_expired"
+    BOOKING_NOT_CONFIRMABLE = "booking_not_confirmable"
+    BOOKING_NOT_CANCELLABLE = "booking_not_cancellable"
+    EVENT_ALREADY_STARTED = "event_already_started"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_REQUEST_IN_FLIGHT = "idempotency_request_in_flight"
+    WAITLIST_DISABLED = "waitlist_disabled"
+    WAITLIST_NOT_NEEDED = "waitlist_not_needed"
+    ALREADY_WAITLISTED = "already_waitlisted"
+    NOT_WAITLISTED = "not_waitlisted"

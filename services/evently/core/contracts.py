@@ -1,0 +1,245 @@
+"""Every message services exchange through the outbox, defined once (docs/outbox.md).
+
+Each topic has one pydantic contract, a version, the service that produces it and the
+services that consume it:
+
+* **producers** write the aggregate's state to their outbox (in SQL or with
+  ``core.outbox.enqueue``); the relay renders it with ``render`` just before delivery,
+  so what leaves a service is always the contract, with ``schema_version`` set;
+* **consumers** read a payload with ``parse``, which refuses a ``schema_version`` newer
+  than the one this code knows (``UnsupportedVersion``): the inbox then leaves the
+  message unacknowledged, so it stays in the producer's outbox until the consumer is
+  upgraded, and says so loudly in its log and metrics;
+* **fan-out** is ``TOPICS[topic].consumers``: the relay reads it to route each message
+  to its consumers; nothing else lists them.
+
+A compatible change (a new optional field) keeps the version; anything else is a new
+version, which consumers must learn before producers send it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+import pydantic
+from pydantic import Field
+
+EventStatus = Literal["draft", "published", "cancelled", "completed"]
+BookingStatus = Literal["held", "confirmed", "cancelled", "expired"]
+WaitlistStatus = Literal["waiting", "offered", "converted", "expired", "left"]
+BookingTransition = Literal["held", "confirmed", "cancelled", "expired"]
+WaitlistTransition = Literal["joined", "offered", "converted", "offer_expired", "left"]
+# Money as a decimal string with two places ("49.90"), never a float.
+Money = Annotated[
+    Decimal, pydantic.PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")
+]
+
+
+class UnsupportedVersion(ValueError):
+    """A message written for a newer contract than this code knows."""
+
+
+class Shape(pydantic.BaseModel):
+    """A shape inside a contract: unknown fields are ignored (additions are compatible)."""
+
+    model_config = pydantic.ConfigDict(extra="ignore")
+
+
+class Contract(Shape):
+    """A message payload; ``TOPIC`` and ``VERSION`` say what it is."""
+
+    TOPIC: ClassVar[str]
+    VERSION: ClassVar[int]
+
+    schema_version: int = Field(1, ge=1, description="The contract version of this payload")
+
+
+# ---------------------------------------------------------------- event.changed
+
+
+class EventVenueSummary(Shape):
+    """The venue as other services receive it."""
+
+    id: int
+    name: str
+    address: str
+    city: str
+    capacity: int
+
+
+class EventFields(Shape):
+    """An event's own fields, as the events API and ``event.changed`` show them."""
+
+    id: int
+    version: int
+    name: str
+    description: str
+    type: str
+    status: EventStatus
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    price: Money
+    currency: str
+    sale_opens_at: datetime | None
+    sale_closes_at: datetime | None
+    max_per_user: int
+    hold_ttl_seconds: int
+    waitlist_enabled: bool
+    waitlist_offer_ttl_seconds: int
+    managed_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventChanged(EventFields, Contract):
+    """``event.changed``: an event's full state (also ``GET /internal/events/{id}``)."""
+
+    TOPIC = "event.changed"
+    VERSION = 1
+
+    venue: EventVenueSummary
+    created_by: int | None
+
+
+# ---------------------------------------------------------------- inventory.changed
+
+
+class InventoryChanged(Contract):
+    """``inventory.changed``: bookings' seat counts for one event."""
+
+    TOPIC = "inventory.changed"
+    VERSION = 1
+
+    event_id: int
+    version: int = Field(description="The inventory version (bookings' own counter)")
+    capacity: int
+    sold: int
+    held: int
+    available: int
+    on_sale: bool
+    sold_out: bool
+    status: EventStatus
+
+
+# ---------------------------------------------------------------- booking.changed
+
+
+class Booking(Shape):
+    """A booking, as the bookings API and ``booking.changed`` show it."""
+
+    id: int
+    event_id: int
+    user_id: int
+    quantity: int
+    status: BookingStatus
+    unit_price: Money = Field(description="Decimal string, e.g. '49.90'")
+    currency: str
+    amount: Money = Field(description="unit_price x quantity, decimal string")
+    hold_expires_at: datetime
+    created_at: datetime
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
+    expired_at: datetime | None
+    waitlist_entry_id: int | None = Field(description="Set when the booking is a waitlist offer")
+    version: int
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _amount(cls, data: Any) -> Any:
+        """A stored booking row has no ``amount``: it is always unit_price x quantity."""
+        if isinstance(data, Mapping) and "amount" not in data:
+            data = dict(data)
+            data["amount"] = Decimal(str(data["unit_price"])) * int(data["quantity"])
+        return data
+
+
+class BookingChanged(Contract):
+    """``booking.changed``: one transition and the booking's full state after it."""
+
+    TOPIC = "booking.changed"
+    VERSION = 1
+
+    transition: BookingTransition
+    at: datetime
+    booking: Booking
+
+
+# ---------------------------------------------------------------- waitlist.changed
+
+
+class WaitlistEntry(Shape):
+    """A waitlist entry, as ``waitlist.changed`` carries it."""
+
+    id: int
+    event_id: int
+    user_id: int
+    quantity: int
+    status: WaitlistStatus
+    offer_expires_at: datetime | None
+    booking_id: int | None = Field(description="The held booking of an open offer")
+    version: int
+
+
+class WaitlistChanged(Contract):
+    """``waitlist.changed``: one transition and the entry's full state after it."""
+
+    TOPIC = "waitlist.changed"
+    VERSION = 1
+
+    transition: WaitlistTransition
+    at: datetime
+    entry: WaitlistEntry
+
+
+# ---------------------------------------------------------------- topics
+
+C = TypeVar("C", bound=Contract)
+
+
+@dataclass(frozen=True)
+class Topic:
+    contract: type[Contract]
+    producer: str
+    consumers: tuple[str, ...]
+
+
+TOPICS: dict[str, Topic] = {
+    EventChanged.TOPIC: Topic(EventChanged, "events", ("bookings", "search", "analytics")),
+    InventoryChanged.TOPIC: Topic(InventoryChanged, "bookings", ("search", "events", "analytics")),
+    BookingChanged.TOPIC: Topic(BookingChanged, "bookings", ("analytics",)),
+    WaitlistChanged.TOPIC: Topic(WaitlistChanged, "bookings", ("analytics",)),
+}
+
+
+def routes(producer: str) -> dict[str, tuple[str, ...]]:
+    """Topic -> consumers for every topic ``producer`` publishes (what its relay routes)."""
+    return {name: t.consumers for name, t in TOPICS.items() if t.producer == producer}
+
+
+def consumers(producer: str) -> list[str]:
+    """Every service that consumes something ``producer`` publishes, in a stable order."""
+    return list(dict.fromkeys(c for cs in routes(producer).values() for c in cs))
+
+
+def render(topic: str, state: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload of a ``topic`` message from the state a producer stored (JSON-ready)."""
+    contract = TOPICS[topic].contract
+    message = contract.model_validate(state)
+    message.schema_version = contract.VERSION
+    return message.model_dump(mode="json")
+
+
+def parse(contract: type[C], payload: Mapping[str, Any]) -> C:
+    """A received payload as ``contract``; refuses a version newer than this code knows."""
+    version = payload.get("schema_version", 1)
+    if not isinstance(version, int) or version > contract.VERSION:
+        raise UnsupportedVersion(
+            f"{contract.TOPIC} schema_version {version!r} is not supported (this consumer "
+            f"knows up to {contract.VERSION}); upgrade it"
+        )
+    return contract.model_validate(payload)
