@@ -18,7 +18,8 @@ import pytest
 from opensearchpy import AsyncOpenSearch
 
 from evently.core.db import POOL
-from evently.search.backend import SEARCH_BACKEND, ReindexBusy
+from evently.search.backend import SEARCH_BACKEND
+from evently.search.errors import ReindexBusy
 from evently.search.models import SearchDocument
 from evently.search.queries import DOCUMENT_COLUMNS, REINDEX_RUN_LOCK
 from tests.search.conftest import ids, names, wait_until_ready

@@ -26,9 +26,9 @@ from evently.core.health import (
 )
 from evently.core.middleware import MIDDLEWARES, SERVICE_NAME
 from evently.core.openapi import build_openapi
-from evently.core.settings import CommonSettings
+from evently.core.settings import SETTINGS, CommonSettings
 
-SETTINGS: web.AppKey[Any] = web.AppKey("settings", object)
+__all__ = ["SETTINGS", "ServiceDefinition", "bind_socket", "create_app", "serve_apps"]
 Setup = Callable[[web.Application, Any], None]
 
 

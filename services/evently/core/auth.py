@@ -30,6 +30,7 @@ import jwt
 from aiohttp import web
 
 from evently.core.errors import Forbidden, ServiceUnavailable, Unauthorized
+from evently.core.settings import SETTINGS
 
 log = logging.getLogger("evently.auth")
 
@@ -298,8 +299,6 @@ class _RequireInternal:
     error_statuses = (401,)
 
     async def __call__(self, request: web.Request) -> None:
-        from evently.core.app import SETTINGS
-
         expected = request.app[SETTINGS].internal_api_key.encode()
         supplied = request.headers.get(INTERNAL_KEY_HEADER, "").encode()
         if not hmac.compare_digest(supplied, expected):

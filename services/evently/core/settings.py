@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
+from aiohttp import web
+
 T = TypeVar("T")
 _REQUIRED = object()
 
@@ -220,3 +222,7 @@ class OutboxRelaySettings(CommonSettings):
     @staticmethod
     def check_outbox_max_backoff_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"
+
+
+# Where an application keeps its settings (``create_app`` sets it).
+SETTINGS: web.AppKey[Any] = web.AppKey("settings", object)

@@ -7,7 +7,6 @@ into an OpenSearch index it searches instead. Both answer identically shaped res
 
 from __future__ import annotations
 
-import html
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
@@ -15,10 +14,9 @@ import asyncpg
 from aiohttp import web
 
 from evently.core.db import POOL
-from evently.core.errors import ServiceUnavailable
+from evently.search.backend_opensearch import OpenSearchBackend
+from evently.search.backend_postgres import PostgresBackend
 from evently.search.models import (
-    MARK_END,
-    MARK_START,
     EventChange,
     InventoryChange,
     ReindexReport,
@@ -27,23 +25,6 @@ from evently.search.models import (
     Suggestions,
 )
 from evently.search.settings import SearchSettings
-
-
-class SearchUnavailable(ServiceUnavailable):
-    """The search engine cannot answer right now; the request changed nothing."""
-
-    code = "search_unavailable"
-    title = "Search unavailable"
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(
-            detail or "Search is temporarily unavailable; try again shortly.",
-            headers={"Retry-After": "5"},
-        )
-
-
-class ReindexBusy(RuntimeError):
-    """Another reindex holds the reindex lock."""
 
 
 class SearchBackend(Protocol):
@@ -89,13 +70,9 @@ SEARCH_BACKEND: web.AppKey[SearchBackend] = web.AppKey("search_backend", object)
 
 def create_backend(settings: SearchSettings, pool: asyncpg.Pool) -> SearchBackend:
     """The backend ``SEARCH_BACKEND`` names, over this service's pool."""
-    from evently.search.backend_postgres import PostgresBackend
-
     postgres = PostgresBackend(pool)
     if settings.search_backend == "postgres":
         return postgres
-    from evently.search.backend_opensearch import OpenSearchBackend
-
     return OpenSearchBackend(settings, pool, store=postgres)
 
 
@@ -119,15 +96,3 @@ def backend_context(
 async def search_backend_ready(app: web.Application) -> str | None:
     """Readiness: the configured search backend can search and index."""
     return await app[SEARCH_BACKEND].health()
-
-
-def marked_to_html(text: str) -> str:
-    """Escape ``text`` for HTML, then turn the highlight marks into ``<em>`` tags."""
-    return html.escape(text).replace(MARK_START, "<em>").replace(MARK_END, "</em>")
-
-
-def highlights_from_marked(fields: dict[str, str | None]) -> dict[str, str]:
-    """Keep the fields where something was highlighted, as safe HTML."""
-    return {
-        name: marked_to_html(text) for name, text in fields.items() if text and MARK_START in text
-    }

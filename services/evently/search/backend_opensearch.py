@@ -33,8 +33,9 @@ from opensearchpy.exceptions import (
 from prometheus_client import Counter, Histogram
 
 from evently.search import queries
-from evently.search.backend import ReindexBusy, SearchUnavailable, highlights_from_marked
 from evently.search.backend_postgres import PostgresBackend
+from evently.search.errors import ReindexBusy, SearchUnavailable
+from evently.search.highlights import highlights_from_marked
 from evently.search.models import (
     EventChange,
     Facets,

@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from evently.search import queries
-from evently.search.backend import SearchUnavailable, highlights_from_marked
+from evently.search.errors import SearchUnavailable
+from evently.search.highlights import highlights_from_marked
 from evently.search.models import (
     EventChange,
     Facets,

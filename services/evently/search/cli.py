@@ -10,7 +10,8 @@ from typing import Any
 
 from evently.core.db import create_pool
 from evently.core.settings import load_settings
-from evently.search.backend import ReindexBusy, create_backend
+from evently.search.backend import create_backend
+from evently.search.errors import ReindexBusy
 from evently.search.models import ReindexReport
 from evently.search.settings import SearchSettings
 
