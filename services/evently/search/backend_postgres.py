@@ -104,7 +104,7 @@ class PostgresBackend:
         return await self.upsert_availability(conn, inventory) is not None
 
     async def search(self, query: SearchQuery) -> SearchResults:
-        sql, params = queries.search_statement(query)
+        sql, params = queries.search_arguments(query)
         async with self._reading() as conn:
             row = await conn.fetchrow(sql, *params)
         hits = []
