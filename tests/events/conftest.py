@@ -1,7 +1,9 @@
-"""Fixtures for the events service: its real app, real tokens, a bookings to talk to."""
+"""Fixtures for the events service: its real app, real tokens, the real bookings app to
+talk to, and ``sell`` to give that bookings sold and held seats through its own API."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,10 +13,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from evently.core import contracts
 from evently.core.auth import AUTHENTICATOR
 from evently.core.db import init_connection
 from tests.conftest import INTERNAL_API_KEY
-from tests.events.bookings_stub import BookingsContractStub
 from tests.support.tokens import TokenMinter
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -35,17 +37,78 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-async def real_bookings(aiohttp_server, make_app) -> TestServer:
+async def real_bookings(aiohttp_server, make_app, tokens) -> TestServer:
     """The real bookings service app, serving on 127.0.0.1."""
-    return await aiohttp_server(make_app("bookings", {"OUTBOX_RELAY_ENABLED": "false"}))
+    app = make_app("bookings", {"OUTBOX_RELAY_ENABLED": "false"})
+    app[AUTHENTICATOR] = tokens.authenticator()
+    return await aiohttp_server(app)
+
+
+Sell = Callable[..., Any]
 
 
 @pytest.fixture
-async def bookings_stub(aiohttp_server) -> BookingsContractStub:
-    """A stand-in for bookings' internal availability API (see bookings_stub.py)."""
-    stub = BookingsContractStub(INTERNAL_API_KEY)
-    stub.server = await aiohttp_server(stub.app())
-    return stub
+def sell(real_bookings: TestServer, tokens: TokenMinter, db: asyncpg.Connection) -> Sell:
+    """``await sell(event_id, sold=.., held=..)``: the event's latest event.changed reaches
+    the real bookings as its relay would deliver it, then buyers hold seats through the
+    bookings API and confirm the first ``sold`` of them."""
+    base = str(real_bookings.make_url("")).rstrip("/")
+
+    async def run(event_id: int, *, sold: int, held: int) -> None:
+        import aiohttp
+
+        message = await db.fetchrow(
+            "SELECT * FROM events.outbox WHERE key = $1 ORDER BY id DESC LIMIT 1", str(event_id)
+        )
+        payload = contracts.render(message["topic"], message["payload"])
+        async with aiohttp.ClientSession() as http:
+            delivered = await http.post(
+                f"{base}/internal/inbox",
+                json={
+                    "source": "events",
+                    "messages": [
+                        {
+                            "id": message["id"],
+                            "source": "events",
+                            "topic": message["topic"],
+                            "key": message["key"],
+                            "version": message["version"],
+                            "payload": payload,
+                            "created_at": message["created_at"].isoformat(),
+                        }
+                    ],
+                },
+                headers={"X-Internal-Key": INTERNAL_API_KEY},
+            )
+            assert (await delivered.json())["acknowledged"] == [message["id"]]
+            per_user = payload["max_per_user"]
+            for buyer, to_confirm in _buyers(sold, held, per_user):
+                headers = tokens.customer(buyer)
+                quantity = to_confirm[0]
+                hold = await http.post(
+                    f"{base}/api/v1/bookings",
+                    json={"event_id": event_id, "quantity": quantity},
+                    headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+                )
+                assert hold.status == 201, await hold.text()
+                if to_confirm[1]:
+                    booking = await hold.json()
+                    confirm = await http.post(
+                        f"{base}/api/v1/bookings/{booking['id']}/confirm", headers=headers
+                    )
+                    assert confirm.status == 200, await confirm.text()
+
+    return run
+
+
+def _buyers(sold: int, held: int, per_user: int) -> list[tuple[int, tuple[int, bool]]]:
+    """One booking per buyer (user ids from 1000), at most ``per_user`` seats each."""
+    bookings: list[tuple[int, bool]] = []
+    for seats, confirm in ((sold, True), (held, False)):
+        while seats > 0:
+            bookings.append((min(per_user, seats), confirm))
+            seats -= min(per_user, seats)
+    return [(1000 + n, booking) for n, booking in enumerate(bookings)]
 
 
 EventsClientFactory = Callable[..., Any]
@@ -69,12 +132,6 @@ def events_client_for(aiohttp_client, make_app, tokens) -> EventsClientFactory:
 async def client(events_client_for, real_bookings) -> TestClient:
     """The events app, talking to the real bookings app."""
     return await events_client_for(str(real_bookings.make_url("")))
-
-
-@pytest.fixture
-async def stubbed_client(events_client_for, bookings_stub) -> TestClient:
-    """The events app, talking to the bookings contract stub."""
-    return await events_client_for(bookings_stub.url)
 
 
 def event_body(**overrides: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from evently.core.db import POOL
 from tests.events.conftest import event_body, venue
 
 ADMIN_EVENTS = "/api/v1/admin/events"
@@ -298,45 +299,44 @@ async def test_changing_a_venue_announces_every_event_held_there(client, tokens,
 # --- capacity rule -----------------------------------------------------------------
 
 
-async def test_capacity_cannot_drop_below_sold_plus_held(stubbed_client, bookings_stub, tokens, db):
-    client = stubbed_client
+async def test_capacity_cannot_drop_below_sold_plus_held(client, sell, tokens, db):
     event = await create(client, tokens, capacity=100)
-    bookings_stub.set_figures(event["id"], capacity=100, sold=30, held=20)
+    await sell(event["id"], sold=12, held=8)
     response = await client.put(
         f"{ADMIN_EVENTS}/{event['id']}",
-        json=event_body(capacity=49),
+        json=event_body(capacity=19),
         headers={**tokens.admin(), "If-Match": "1"},
     )
     assert response.status == 409
     problem = await response.json()
     assert problem["code"] == "capacity_below_reserved"
-    assert (problem["sold"], problem["held"], problem["requested"]) == (30, 20, 49)
+    assert (problem["sold"], problem["held"], problem["requested"]) == (12, 8, 19)
     assert await db.fetchval("SELECT capacity FROM events.events") == 100
     assert await db.fetchval("SELECT count(*) FROM events.outbox") == 1
 
 
-async def test_capacity_may_drop_to_exactly_sold_plus_held(stubbed_client, bookings_stub, tokens):
-    client = stubbed_client
+async def test_capacity_may_drop_to_exactly_sold_plus_held(client, sell, tokens):
     event = await create(client, tokens, capacity=100)
-    bookings_stub.set_figures(event["id"], capacity=100, sold=30, held=20)
+    await sell(event["id"], sold=12, held=8)
     response = await client.put(
         f"{ADMIN_EVENTS}/{event['id']}",
-        json=event_body(capacity=50),
+        json=event_body(capacity=20),
         headers={**tokens.admin(), "If-Match": "1"},
     )
     assert response.status == 200, await response.text()
-    assert (await response.json())["capacity"] == 50
+    assert (await response.json())["capacity"] == 20
 
 
-async def test_raising_capacity_does_not_ask_bookings(stubbed_client, bookings_stub, tokens):
-    event = await create(stubbed_client, tokens, capacity=100)
-    response = await stubbed_client.put(
+async def test_raising_capacity_does_not_ask_bookings(events_client_for, tokens):
+    # Bookings is unreachable: asking it would fail the change with a 503.
+    client = await events_client_for("http://127.0.0.1:9")  # discard port: refused
+    event = await create(client, tokens, capacity=100)
+    response = await client.put(
         f"{ADMIN_EVENTS}/{event['id']}",
         json=event_body(capacity=200),
         headers={**tokens.admin(), "If-Match": "1"},
     )
     assert response.status == 200
-    assert bookings_stub.requests == []
 
 
 async def test_lowering_capacity_with_no_inventory_at_real_bookings_is_allowed(client, tokens):
@@ -352,11 +352,11 @@ async def test_lowering_capacity_with_no_inventory_at_real_bookings_is_allowed(c
 
 
 async def test_lowering_capacity_while_bookings_fails_is_503_and_changes_nothing(
-    stubbed_client, bookings_stub, tokens, db
+    client, real_bookings, tokens, db
 ):
-    event = await create(stubbed_client, tokens, capacity=100)
-    bookings_stub.fail_with = 500
-    response = await stubbed_client.put(
+    event = await create(client, tokens, capacity=100)
+    await real_bookings.app[POOL].close()  # bookings' database is gone: it answers 503
+    response = await client.put(
         f"{ADMIN_EVENTS}/{event['id']}",
         json=event_body(capacity=10),
         headers={**tokens.admin(), "If-Match": "1"},

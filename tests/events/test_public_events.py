@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from evently.core.db import POOL
 from evently.events.models import EventInput
 from evently.events.repository import create_event
 from tests.events.conftest import NOW, event_body, venue
@@ -260,20 +261,20 @@ async def test_availability_outside_the_sale_window_is_not_on_sale(client, db):
     assert figures["on_sale"] is False and figures["available"] == 100
 
 
-async def test_availability_relays_bookings_figures(stubbed_client, bookings_stub, db):
+async def test_availability_relays_bookings_figures(client, sell, db):
     event_id = await add(db, "busy")
-    bookings_stub.set_figures(event_id, capacity=100, sold=60, held=15, waitlisted=0)
-    response = await stubbed_client.get(f"{EVENTS}/{event_id}/availability")
+    await sell(event_id, sold=10, held=5)
+    response = await client.get(f"{EVENTS}/{event_id}/availability")
     assert response.status == 200
     figures = await response.json()
-    assert (figures["sold"], figures["held"], figures["available"]) == (60, 15, 25)
+    assert (figures["sold"], figures["held"], figures["available"]) == (10, 5, 85)
     assert figures["on_sale"] is True and figures["sold_out"] is False
 
 
-async def test_availability_when_bookings_fails_is_503(stubbed_client, bookings_stub, db):
+async def test_availability_when_bookings_fails_is_503(client, real_bookings, db):
     event_id = await add(db, "busy")
-    bookings_stub.fail_with = 502
-    response = await stubbed_client.get(f"{EVENTS}/{event_id}/availability")
+    await real_bookings.app[POOL].close()  # bookings' database is gone: it answers 503
+    response = await client.get(f"{EVENTS}/{event_id}/availability")
     assert response.status == 503
     assert (await response.json())["code"] == "bookings_unavailable"
 

@@ -38,3 +38,18 @@ class Outcome(StrEnum):
     WAITLIST_NOT_NEEDED = "waitlist_not_needed"
     ALREADY_WAITLISTED = "already_waitlisted"
     NOT_WAITLISTED = "not_waitlisted"
+
+
+# The outcomes that are not refusals.
+SUCCESSES = frozenset(
+    {
+        Outcome.HELD,
+        Outcome.REPLAYED,
+        Outcome.CONFIRMED,
+        Outcome.ALREADY_CONFIRMED,
+        Outcome.CANCELLED,
+        Outcome.ALREADY_CANCELLED,
+        Outcome.JOINED,
+        Outcome.LEFT,
+    }
+)

@@ -33,7 +33,8 @@ from evently.core.auth import principal, require_internal, require_user
 from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import add_inbox_route
 
-api = Api("bookings")
+# database_errors.py: any route may answer 503 database_unavailable.
+api = Api("bookings", errors=(503,))
 ID = {"id": int}
 
 

@@ -64,8 +64,10 @@ class Endpoint:
 class Api:
     """A service's route table: endpoints declared with decorators, then registered."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, errors: tuple[int, ...] = ()) -> None:
         self.service = service
+        # Error statuses every route of the service may answer (e.g. from a middleware).
+        self.errors = errors
         self.endpoints: list[Endpoint] = []
 
     def route(
@@ -74,6 +76,7 @@ class Api:
         def decorator(handler: Handler) -> Handler:
             options.setdefault("internal", path.startswith("/internal/"))
             options.setdefault("tags", (self.service,))
+            options["errors"] = tuple(sorted({*options.get("errors", ()), *self.errors}))
             endpoint = Endpoint(method.upper(), path, handler, summary, **options)
             self.endpoints.append(endpoint)
             return handler
