@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from evently.core import parser_errors
 from evently.core.api import Api
 from evently.core.auth import authenticator_context
 from evently.core.clients import http_session_context
@@ -26,6 +27,7 @@ from evently.core.health import (
 )
 from evently.core.middleware import MIDDLEWARES, SERVICE_NAME
 from evently.core.openapi import build_openapi
+from evently.core.response_headers import Cors, add_security_headers
 from evently.core.settings import CommonSettings
 
 SETTINGS: web.AppKey[Any] = web.AppKey("settings", object)
@@ -59,11 +61,15 @@ class ServiceDefinition:
 
 def create_app(definition: ServiceDefinition, settings: CommonSettings) -> web.Application:
     """Build one service's application: middlewares, pool, ops routes, its own routes."""
+    parser_errors.install()
+    cors = Cors(settings.cors_allowed_origins)
     app = web.Application(
-        middlewares=MIDDLEWARES,
+        middlewares=[*MIDDLEWARES, cors.preflight],
         client_max_size=settings.max_body_bytes,
         handler_args={"max_field_size": 16384},
     )
+    app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(cors.add_headers)
     app[SERVICE_NAME] = definition.name
     app[SETTINGS] = settings
     app[SHUTTING_DOWN] = asyncio.Event()

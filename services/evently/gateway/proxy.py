@@ -18,12 +18,14 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from evently.core import parser_errors
 from evently.core.api import json_response
 from evently.core.errors import NotFound, ServiceUnavailable
 from evently.core.health import OPENAPI, SHUTTING_DOWN
 from evently.core.metrics import metrics_handler
 from evently.core.middleware import CANONICAL_PATH, MIDDLEWARES, REQUEST_ID, SERVICE_NAME
 from evently.core.paths import encoded_path
+from evently.core.response_headers import add_security_headers
 from evently.gateway.routing import service_for
 
 UPSTREAMS: web.AppKey[dict[str, str]] = web.AppKey("upstreams", dict)
@@ -43,8 +45,14 @@ HOP_BY_HOP = {
 }
 
 
+# aiohttp's server decodes a compressed request body as it reads it, so the body the
+# gateway forwards is plain: its Content-Encoding no longer describes it.
+DECODED_BY_THE_SERVER = {"content-encoding"}
+
+
 def _forward_headers(request: web.Request) -> dict[str, str]:
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    dropped = HOP_BY_HOP | DECODED_BY_THE_SERVER
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in dropped}
     peer = request.remote or ""
     previous = request.headers.get("X-Forwarded-For")
     headers["X-Forwarded-For"] = f"{previous}, {peer}" if previous else peer
@@ -140,7 +148,11 @@ def create_gateway(
     upstreams: Mapping[str, str], merged_openapi: dict[str, Any], max_body: int
 ) -> web.Application:
     """The gateway app forwarding to ``upstreams`` (service name -> base URL)."""
+    parser_errors.install()
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=max_body)
+    # CORS is the services' own (the Ingress reaches them directly): the gateway forwards
+    # preflight requests and their answers like any other.
+    app.on_response_prepare.append(add_security_headers)
     app[SERVICE_NAME] = "gateway"
     app[UPSTREAMS] = dict(upstreams)
     app[OPENAPI] = merged_openapi
