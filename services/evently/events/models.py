@@ -18,6 +18,8 @@ import pydantic
 from pydantic import AwareDatetime, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from evently.core.query_params import IsoOnly
+
 EventStatus = Literal["draft", "published", "cancelled", "completed"]
 # Cancellation is its own operation (DELETE / ``cancel_event``) and cannot be undone.
 WritableStatus = Literal["draft", "published", "completed"]
@@ -225,10 +227,10 @@ class EventListQuery(pydantic.BaseModel):
     city: str | None = Field(default=None, min_length=1, max_length=100)
     type: EventType | None = None
     venue_id: int | None = Field(default=None, ge=1, lt=2**63)
-    from_: AwareDatetime | None = Field(
+    from_: Annotated[AwareDatetime | None, IsoOnly] = Field(
         default=None, alias="from", description="Events starting at or after (ISO 8601 or date)"
     )
-    to: AwareDatetime | None = Field(
+    to: Annotated[AwareDatetime | None, IsoOnly] = Field(
         default=None, description="Events starting at or before (a date means the whole day)"
     )
     min_price: Price | None = None
