@@ -6,10 +6,13 @@ import asyncio
 import json
 from typing import Any
 
+import aiohttp
+
 from evently.bookings.availability_stream import LISTENER_NAME, Subscriber
 from evently.bookings.context import BOOKINGS
 from evently.bookings.metrics import STREAM_SKIPPED
 from tests.bookings.conftest import eventually, send_event
+from tests.support.served import served
 
 MAX_LINES = 500
 
@@ -142,3 +145,21 @@ async def test_streams_survive_a_lost_listen_connection(client, buyer, db):
     assert (await buyer(1).hold(1, 3))[0] == 201
     await wait_for_state(response, held=3)
     response.close()
+
+
+async def test_a_client_leaving_is_noticed_long_before_the_next_heartbeat(bookings_app):
+    # Served as in production (no handler cancellation on disconnect), with a heartbeat
+    # far beyond this test's life: only the disconnect watch can free the subscription.
+    app = bookings_app({"BOOKINGS_SSE_HEARTBEAT_S": "3600"})
+    async with served(app) as (base,), aiohttp.ClientSession(base) as client:
+        await send_event(client, 1)
+        hub = app[BOOKINGS].streams
+        stream = await client.get("/api/v1/events/1/availability/stream")
+        await next_event(stream)
+        assert hub.subscriber_count == 1
+        stream.close()
+
+        async def freed() -> bool:
+            return hub.subscriber_count == 0
+
+        await eventually(freed)

@@ -16,6 +16,7 @@ from evently.core.api import Api
 from evently.core.auth import authenticator_context
 from evently.core.clients import http_session_context
 from evently.core.db import pool_context
+from evently.core.disconnects import disconnect_watch_context
 from evently.core.health import (
     MIGRATION_TARGET,
     OPENAPI,
@@ -80,6 +81,7 @@ def create_app(definition: ServiceDefinition, settings: CommonSettings) -> web.A
         pool_context(settings, f"evently-{definition.name}", **definition.pool_options)
     )
     app.cleanup_ctx.append(http_session_context)
+    app.cleanup_ctx.append(disconnect_watch_context)
     app.cleanup_ctx.append(authenticator_context(settings.effective_jwks_url))
     app.on_shutdown.append(_mark_shutting_down)
     ops_api.register(app)
