@@ -41,6 +41,23 @@ NUL_REASON = "must not contain the NUL character (\\u0000)"
 
 
 @dataclass(frozen=True)
+class Header:
+    """A request or response header an endpoint documents in OpenAPI."""
+
+    name: str
+    description: str
+    required: bool = False
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+
+
+# Headers more than one endpoint declares.
+ETAG = Header("ETag", 'The resource\'s version as an entity tag, e.g. "3"', required=True)
+RETRY_AFTER = Header(
+    "Retry-After", "Seconds to wait before retrying", schema={"type": "integer", "minimum": 0}
+)
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """One declared route: what it accepts, returns and requires."""
 
@@ -59,6 +76,9 @@ class Endpoint:
     tags: tuple[str, ...] = ()
     response_content_type: str = "application/json"
     description: str = ""
+    # Request headers it reads, and headers its success response carries.
+    headers: tuple[Header, ...] = ()
+    response_headers: tuple[Header, ...] = ()
 
     @property
     def visibility(self) -> str:

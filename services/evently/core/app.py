@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import socket
 from collections.abc import Callable
@@ -95,12 +96,28 @@ async def _mark_shutting_down(app: web.Application) -> None:
     app[SHUTTING_DOWN].set()
 
 
+class PortUnavailable(RuntimeError):
+    """The address to listen on is taken (or not ours to bind)."""
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        self.host, self.port = host, port
+        why = "is already in use" if cause.errno == errno.EADDRINUSE else f"failed: {cause}"
+        super().__init__(
+            f"cannot listen on {host}:{port}: the port {why}. "
+            "Stop what uses it, or pick another port (evently up --port N, make run PORT=N)."
+        )
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket; port 0 picks a free one."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortUnavailable(host, port, exc) from exc
     sock.listen(1024)
     sock.setblocking(False)
     return sock

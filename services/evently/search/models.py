@@ -65,6 +65,16 @@ class SearchQuery(pydantic.BaseModel):
     sort: SortOrder | None = Field(None, description="Default: relevance with q, else date")
     limit: int = Field(20, ge=1, le=100)
     page: int = Field(1, ge=1)
+    include_past: bool = Field(
+        False,
+        description="Also find events that have ended; without it, and without from/to, "
+        "only events that have not ended yet are found",
+    )
+
+    @property
+    def upcoming_only(self) -> bool:
+        """Whether only events that have not ended are found (the default)."""
+        return not self.include_past and self.starts_from is None and self.starts_before is None
 
     @pydantic.field_validator("q", mode="before")
     @classmethod
