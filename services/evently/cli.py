@@ -50,8 +50,9 @@ def _migrate(args: argparse.Namespace) -> int:
     names = [args.service] if args.service else list(SERVICE_NAMES)
     targets = [(s.name, s.schema) for s in map(load_service, names)]
     applied = asyncio.run(migrations.migrate_dsn(dsn, targets))
-    for name, count in applied.items():
-        print(f"{name}: applied {count} migration(s)")
+    for name, done in applied.items():
+        sql = f", repeatable SQL ({len(done.sql_files)} file(s))" if done.sql_files else ""
+        print(f"{name}: applied {len(done.migrations)} migration(s){sql}")
     return 0
 
 
