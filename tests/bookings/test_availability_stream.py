@@ -163,3 +163,20 @@ async def test_a_client_leaving_is_noticed_long_before_the_next_heartbeat(bookin
             return hub.subscriber_count == 0
 
         await eventually(freed)
+
+
+async def test_every_message_carries_the_waitlist_and_joins_are_updates(client, buyer):
+    await send_event(client, 1, capacity=2)
+    booking = (await buyer(1).hold(1, 2))[1]
+    stream = await client.get("/api/v1/events/1/availability/stream")
+    first = await next_event(stream)
+    assert (first["sold_out"], first["waitlisted"]) == (True, 0)
+    for user in (2, 3):
+        status, _ = await buyer(user).post("/api/v1/events/1/waitlist", {"quantity": 1})
+        assert status == 201
+    state = await wait_for_state(stream, waitlisted=2)
+    assert state["sold_out"] is True
+    await buyer(1).cancel(booking["id"])  # both waiters get an offer: the line empties
+    state = await wait_for_state(stream, waitlisted=0)
+    assert state["held"] == 2
+    stream.close()

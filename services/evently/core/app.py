@@ -16,6 +16,7 @@ from evently.core import parser_errors
 from evently.core.api import Api
 from evently.core.auth import authenticator_context
 from evently.core.clients import http_session_context
+from evently.core.database_errors import database_errors
 from evently.core.db import pool_context
 from evently.core.disconnects import disconnect_watch_context
 from evently.core.health import (
@@ -66,7 +67,7 @@ def create_app(definition: ServiceDefinition, settings: CommonSettings) -> web.A
     parser_errors.install()
     cors = Cors(settings.cors_allowed_origins)
     app = web.Application(
-        middlewares=[*MIDDLEWARES, cors.preflight],
+        middlewares=[*MIDDLEWARES, database_errors, cors.preflight],
         client_max_size=settings.max_body_bytes,
         handler_args={"max_field_size": 16384},
     )
