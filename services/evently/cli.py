@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from evently.core.app import PortUnavailable
 from evently.core.settings import SettingsError, load_settings
 from evently.services import SERVICE_NAMES, all_services, load_service
 
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except SettingsError as exc:
+    except (SettingsError, PortUnavailable) as exc:
         print(f"evently: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -49,7 +49,7 @@ def test_every_topic_has_one_contract_a_known_producer_and_consumers():
 
 def test_render_sets_the_version_and_parse_refuses_a_newer_one():
     rendered = contracts.render("inventory.changed", STATE)
-    assert rendered == {"schema_version": 1, **STATE}
+    assert rendered == {"schema_version": 1, **STATE, "waitlisted": 0}
     assert contracts.parse(contracts.InventoryChanged, STATE).available == 7  # no version: 1
     with pytest.raises(contracts.UnsupportedVersion, match="schema_version 2"):
         contracts.parse(contracts.InventoryChanged, {**STATE, "schema_version": 2})

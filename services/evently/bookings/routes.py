@@ -33,8 +33,7 @@ from evently.core.auth import principal, require_internal, require_user
 from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import add_inbox_route
 
-# database_errors.py: any route may answer 503 database_unavailable.
-api = Api("bookings", errors=(503,))
+api = Api("bookings")
 ID = {"id": int}
 
 
@@ -48,6 +47,8 @@ ID = {"id": int}
     status=201,
     auth=require_user,
     errors=(404, 409, 422, 503),
+    headers=(idempotency.KEY_HEADER,),
+    response_headers=(idempotency.REPLAYED_HEADER,),
 )
 async def create_booking(request: web.Request, body: BookingCreate) -> web.Response:
     key = idempotency.read_key(request)

@@ -110,7 +110,7 @@ class EventChanged(EventFields, Contract):
 
 
 class InventoryChanged(Contract):
-    """``inventory.changed``: bookings' seat counts for one event."""
+    """``inventory.changed``: bookings' seat counts and waitlist length for one event."""
 
     TOPIC = "inventory.changed"
     VERSION = 1
@@ -124,6 +124,7 @@ class InventoryChanged(Contract):
     on_sale: bool
     sold_out: bool
     status: EventStatus
+    waitlisted: int = Field(0, description="Entries waiting in line (0 in older messages)")
 
 
 # ---------------------------------------------------------------- booking.changed

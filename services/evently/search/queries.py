@@ -176,6 +176,7 @@ def search_arguments(query: SearchQuery) -> tuple[str, list[Any]]:
         query.effective_sort,
         query.limit,
         query.offset,
+        query.upcoming_only,
     ]
     if query.q:
         return SEARCH_TEXT, [*arguments, query.text, query.fuzzy_words]

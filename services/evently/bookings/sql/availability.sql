@@ -1,5 +1,7 @@
--- An event's seat counts: what inventory.changed carries (without its version) and what
--- the publisher compares with the state it published last.
+-- An event's seat counts and waitlist length: what inventory.changed carries (without
+-- its version), what the publisher compares with the state it published last, and what
+-- every stream message shows, so a join or a departure from the line is a change that
+-- is published like any other.
 CREATE OR REPLACE FUNCTION bookings.inventory_state(inv bookings.inventory, p_sold integer)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -8,7 +10,9 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'available', greatest(inv.capacity - inv.reserved, 0),
         'on_sale', bookings.sale_state(inv) = 'on_sale',
         'sold_out', inv.capacity - inv.reserved <= 0,
-        'status', inv.status)
+        'status', inv.status,
+        'waitlisted', (SELECT count(*) FROM bookings.waitlist_entries w
+                       WHERE w.event_id = inv.event_id AND w.status = 'waiting'))
 $$;
 
 -- Live availability (the internal endpoint and the stream's first message), one row.

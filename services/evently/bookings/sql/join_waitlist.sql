@@ -53,6 +53,8 @@ BEGIN
     VALUES (p_event_id, p_user_id, p_quantity, 'waiting')
     RETURNING * INTO e;
     PERFORM bookings.emit_waitlist(e, 'joined');
+    -- The line grew: watchers of the event see it (the locks above cover the event).
+    PERFORM bookings.publish_locked(p_event_id);
     outcome := 'joined';
     entry := e;
     place_in_line := bookings.waitlist_position(e);

@@ -2,7 +2,8 @@
 -- with the total and both facets, in one statement.
 --
 -- $1 starts_from, $2 starts_before, $3 min_price, $4 max_price, $5 available, $6 type,
--- $7 city, $8 sort ('date', 'price' or 'relevance'), $9 limit, $10 offset.
+-- $7 city, $8 sort ('date', 'price' or 'relevance'), $9 limit, $10 offset,
+-- $11 upcoming only (true: events that have not ended yet).
 -- An unused filter is NULL. Reads run with plan_cache_mode = force_custom_plan, so each
 -- execution is planned with its values: an unused filter folds away, and so does the
 -- part of ORDER BY another sort needs.
@@ -23,6 +24,7 @@ WITH matched AS NOT MATERIALIZED (
       AND ($3::numeric IS NULL OR d.price >= $3)
       AND ($4::numeric IS NULL OR d.price <= $4)
       AND ($5::boolean IS NULL OR d.available = $5)
+      AND (NOT $11::boolean OR coalesce(d.ends_at, d.starts_at) >= now())
 ), counts AS (
     SELECT m.type, m.city, GROUPING(m.type, m.city) AS grouped,
            count(*) FILTER (WHERE m.type_ok AND m.city_ok) AS total,

@@ -3,7 +3,8 @@
 --
 -- $1 starts_from, $2 starts_before, $3 min_price, $4 max_price, $5 available, $6 type,
 -- $7 city, $8 sort ('relevance', 'date' or 'price'), $9 limit, $10 offset,
--- $11 the text (websearch syntax), $12 the query's words for typo tolerance.
+-- $11 upcoming only (true: events that have not ended yet), $12 the text (websearch
+-- syntax), $13 the query's words for typo tolerance.
 -- An unused filter is NULL; see search_listing.sql for how each execution is planned
 -- and how the facets are counted.
 --
@@ -15,7 +16,7 @@
 -- description-only matches follow, by date. The text condition must be written exactly
 -- as documents_text_idx is defined, for the index to be used.
 WITH typed AS (
-    SELECT websearch_to_tsquery('search.evently', $11) AS tsq
+    SELECT websearch_to_tsquery('search.evently', $12) AS tsq
 ), filtered AS NOT MATERIALIZED (
     SELECT d.* FROM search.documents d
     WHERE d.searchable
@@ -24,6 +25,7 @@ WITH typed AS (
       AND ($3::numeric IS NULL OR d.price >= $3)
       AND ($4::numeric IS NULL OR d.price <= $4)
       AND ($5::boolean IS NULL OR d.available = $5)
+      AND (NOT $11::boolean OR coalesce(d.ends_at, d.starts_at) >= now())
 ), exact_matched AS MATERIALIZED (
     SELECT d.event_id, d.type, d.city, d.starts_at, d.price,
            CASE WHEN $8::text = 'relevance' THEN ts_rank(d.title_tsv, i.tsq, 1)::float8
@@ -44,7 +46,7 @@ WITH typed AS (
 ), fuzzy AS (
     SELECT to_tsquery('search.evently', coalesce(string_agg(DISTINCT w.word, ' | '), ''))
         AS tsq
-    FROM unnest($12::text[]) AS q(word)
+    FROM unnest($13::text[]) AS q(word)
     JOIN search.words w ON w.word % q.word
      AND levenshtein(w.word, q.word) <= CASE WHEN length(q.word) <= 5 THEN 1 ELSE 2 END
 ), fuzzy_matched AS MATERIALIZED (
