@@ -26,8 +26,7 @@ async def test_a_row_edited_behind_the_operators_back_is_restored(
     assert (row.id, row.capacity, row.price, row.version) == (event_id, 100, Decimal("25.00"), 3)
     # The repair went through the repository: its outbox message carries the restored state.
     payload = await db.fetchval(
-        "SELECT payload FROM events.outbox WHERE key = $1 AND consumer = 'search' "
-        "ORDER BY id DESC LIMIT 1",
+        "SELECT payload FROM events.outbox WHERE key = $1 ORDER BY id DESC LIMIT 1",
         str(event_id),
     )
     assert (payload["version"], payload["name"], payload["capacity"]) == (3, row.name, 100)
