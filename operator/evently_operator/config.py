@@ -7,12 +7,10 @@ operator at start-up with a message naming it (``SettingsError``).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from evently.core.settings import CommonSettings, load_settings, setting
 
 
-@dataclass(frozen=True, kw_only=True)
 class OperatorSettings(CommonSettings):
     """The operator's settings. ``PORT`` serves /metrics, /healthz and /readyz.
 

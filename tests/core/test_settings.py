@@ -63,3 +63,25 @@ def test_serve_refuses_to_start_and_names_the_variable():
     assert result.returncode == 2
     assert "DATABASE_URL is required" in result.stderr
     assert "PORT='nope' is invalid" in result.stderr
+
+
+def test_only_the_given_environment_is_read_and_empty_values_mean_unset(monkeypatch):
+    monkeypatch.setenv("PORT", "9999")  # the process's environment is not the one given
+    settings = load_settings(
+        CommonSettings, {**VALID, "JWKS_URL": "", "CORS_ALLOWED_ORIGINS": "", "HOST": "::"}
+    )
+    assert settings.port == 8080
+    assert settings.jwks_url == "" and settings.cors_allowed_origins == ()
+    assert settings.host == "::"
+    with pytest.raises(SettingsError, match="DATABASE_URL is required"):
+        load_settings(CommonSettings, {**VALID, "DATABASE_URL": ""})
+    with pytest.raises(
+        SettingsError, match=r"TRUSTED_PROXIES='10\.0\.0\.1,10\.0\.0\.0/33' is invalid"
+    ):
+        load_settings(CommonSettings, {**VALID, "TRUSTED_PROXIES": "10.0.0.1,10.0.0.0/33"})
+
+
+def test_settings_are_frozen():
+    settings = load_settings(CommonSettings, VALID)
+    with pytest.raises(ValueError, match="frozen"):
+        settings.port = 1  # type: ignore[misc]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from evently.core.settings import OutboxRelaySettings, setting
 
 
-@dataclass(frozen=True, kw_only=True)
 class BookingsSettings(OutboxRelaySettings):
     """Everything the bookings service reads from the environment."""
 

@@ -1,25 +1,33 @@
-"""Typed settings read from the environment, in one place.
+"""Typed settings read from the environment, in one place, on pydantic-settings.
 
-Each service declares a frozen dataclass whose fields carry the environment variable
-they come from (``setting("PORT", 8080, "a TCP port")``). ``load_settings`` reads and
-converts every field and, if anything is missing or malformed, raises one
-``SettingsError`` that names each variable and what it expects.
+Each service declares a settings class whose fields carry the environment variable
+they come from (``setting("PORT", 8080, "a TCP port")``) and, where a value needs more
+than its type, a ``check_<field>`` rule. ``load_settings`` reads every variable (lists
+are comma-separated), lets pydantic convert and validate them and, if anything is
+missing or malformed, raises one ``SettingsError`` that names each variable and what it
+expects.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from aiohttp import web
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 T = TypeVar("T")
-_REQUIRED = object()
+_REQUIRED: Any = object()
 
 
 class SettingsError(Exception):
@@ -31,52 +39,69 @@ class SettingsError(Exception):
 
 
 def setting(env: str, default: Any = _REQUIRED, expects: str = "") -> Any:
-    """Declare a settings field read from the environment variable ``env``."""
-    metadata = {"env": env, "expects": expects}
+    """Declare a settings field read from the environment variable ``env``; ``expects``
+    says, in error messages, what a valid value looks like."""
     if default is _REQUIRED:
-        return field(metadata=metadata)
-    if isinstance(default, list | dict | set):
-        return field(default_factory=lambda: type(default)(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
+        return Field(validation_alias=env, description=expects or None)
+    return Field(default=default, validation_alias=env, description=expects or None)
 
 
-def _parse_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError("expected true/false")
+class Settings(BaseSettings):
+    """Base of every settings class: frozen, and filled only by ``load_settings``."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", validate_by_name=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings reads the environment it is given (the process's, or a test's).
+        return (init_settings,)
+
+    @field_validator("*")
+    @classmethod
+    def _check(cls, value: Any, info: ValidationInfo) -> Any:
+        """A field's ``check_<field>`` rule: a message when the value is not acceptable."""
+        rule = getattr(cls, f"check_{info.field_name}", None)
+        problem = rule(value) if rule is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
-def _convert(raw: str, hint: Any) -> Any:
-    origin = get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in get_args(hint) if a is not type(None)]
-        if raw == "":
+class _Environment(EnvSettingsSource):
+    """Variables from ``environ``. A list is comma-separated; an empty value of an optional
+    field means "not set", of a required field "missing"."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls, case_sensitive=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return dict(self._environ)
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        return [item.strip() for item in str(value).split(",") if item.strip()]
+
+    def prepare_field_value(
+        self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
+    ) -> Any:
+        if value == "" and (field.is_required() or _optional(field.annotation)):
             return None
-        return _convert(raw, inner[0])
-    if origin is Literal:
-        choices = get_args(hint)
-        if raw not in choices:
-            raise ValueError(f"one of {', '.join(map(str, choices))}")
-        return raw
-    if origin in (list, tuple):
-        items = [item.strip() for item in raw.split(",") if item.strip()]
-        converted = [_convert(item, get_args(hint)[0]) for item in items]
-        return tuple(converted) if origin is tuple else converted
-    if hint is bool:
-        return _parse_bool(raw)
-    if hint is int:
-        return int(raw)
-    if hint is float:
-        return float(raw)
-    if hint is str:
-        return raw
-    raise TypeError(f"unsupported settings type {hint!r}")
+        return super().prepare_field_value(field_name, field, value, value_is_complex)
+
+
+def _optional(hint: Any) -> bool:
+    return get_origin(hint) in (typing.Union, types.UnionType) and type(None) in get_args(hint)
 
 
 def _describe(hint: Any) -> str:
+    """What a value of type ``hint`` looks like, for a field without ``expects``."""
     origin = get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         return _describe(next(a for a in get_args(hint) if a is not type(None)))
@@ -92,40 +117,44 @@ def _describe(hint: Any) -> str:
 def load_settings(cls: type[T], environ: Mapping[str, str] | None = None, **overrides: Any) -> T:
     """Build ``cls`` from ``environ`` (default ``os.environ``); ``overrides`` win over both."""
     environ = os.environ if environ is None else environ
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
+    values = _Environment(cls, environ)()  # type: ignore[arg-type]
+    for name in overrides:
+        values.pop(_variable(cls.model_fields[name], name), None)  # type: ignore[attr-defined]
+    try:
+        return cls(**values, **overrides)
+    except ValidationError as exc:
+        raise SettingsError(_problems(cls, exc, environ, overrides)) from None
+
+
+def _variable(field: FieldInfo, name: str) -> str:
+    return field.validation_alias if isinstance(field.validation_alias, str) else name
+
+
+def _problems(
+    cls: type[Any], exc: ValidationError, environ: Mapping[str, str], overrides: dict[str, Any]
+) -> list[str]:
+    """One line per failed field, naming its variable and what it expects."""
+    by_variable = {_variable(f, n): (n, f) for n, f in cls.model_fields.items()}
     problems: list[str] = []
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in overrides:
-            values[f.name] = overrides[f.name]
+    for error in exc.errors(include_url=False):
+        key = str(error["loc"][0]) if error["loc"] else ""
+        name, field = by_variable.get(key) or (key, cls.model_fields.get(key))
+        if field is None:
+            problems.append(error["msg"])
             continue
-        env = f.metadata.get("env")
-        if env is None:
-            continue
-        hint = hints[f.name]
-        expects = f.metadata.get("expects") or _describe(hint)
-        raw = environ.get(env)
-        if raw is None or (raw == "" and f.default is dataclasses.MISSING):
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                problems.append(f"{env} is required: expected {expects}")
-            continue
-        try:
-            values[f.name] = _convert(raw, hint)
-        except ValueError:
+        env = _variable(field, name)
+        expects = field.description or _describe(field.annotation)
+        raw = overrides.get(name, environ.get(env))
+        if error["type"] == "missing":
+            problems.append(f"{env} is required: expected {expects}")
+        elif error["type"] == "value_error":
+            problems.append(f"{env}={raw!r} is invalid: {error['ctx']['error']}")
+        else:
             problems.append(f"{env}={raw!r} is invalid: expected {expects}")
-            continue
-        validator = getattr(cls, f"check_{f.name}", None)
-        if validator is not None:
-            message = validator(values[f.name])
-            if message:
-                problems.append(f"{env}={raw!r} is invalid: {message}")
-    if problems:
-        raise SettingsError(problems)
-    return cls(**values)
+    return problems
 
 
-@dataclass(frozen=True, kw_only=True)
-class CommonSettings:
+class CommonSettings(Settings):
     """Settings every service shares."""
 
     database_url: str = setting("DATABASE_URL", expects="a PostgreSQL DSN (postgresql://...)")
@@ -207,7 +236,6 @@ class CommonSettings:
         return None if value > 0 else "expected bytes > 0"
 
 
-@dataclass(frozen=True, kw_only=True)
 class OutboxRelaySettings(CommonSettings):
     """Settings of a service that produces outbox messages and runs a relay."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Literal
 
 from evently.core.settings import CommonSettings, setting
@@ -11,7 +10,6 @@ from evently.core.settings import CommonSettings, setting
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,100}$")
 
 
-@dataclass(frozen=True, kw_only=True)
 class SearchSettings(CommonSettings):
     """Everything the search service reads from the environment."""
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from evently.core.errors import ApiError
-from evently.core.settings import CommonSettings, load_settings, setting
+from evently.core.settings import CommonSettings, Settings, load_settings, setting
 from evently.users import queries
 from evently.users.accounts import ensure_admin
 from evently.users.settings import UsersSettings
 
 
-@dataclass(frozen=True, kw_only=True)
-class AdminToolSettings:
+class AdminToolSettings(Settings):
     """What the admin commands need from the environment (no service secrets)."""
 
     database_url: str = setting("DATABASE_URL", expects="a PostgreSQL DSN (postgresql://...)")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 from evently.core.settings import CommonSettings, SettingsError, setting
 
 
-@dataclass(frozen=True, kw_only=True)
 class UsersSettings(CommonSettings):
     """Everything the users service reads from the environment."""
 
@@ -53,7 +52,8 @@ class UsersSettings(CommonSettings):
         "USERS_HOUSEKEEPING_INTERVAL_S", 300.0, "seconds between purges of stale rows (> 0)"
     )
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any, /) -> None:
+        """Rules between fields, once each field is valid."""
         problems = []
         if self.refresh_token_ttl_s <= self.access_token_ttl_s:
             problems.append(
