@@ -288,12 +288,21 @@ def json_response(
 ) -> web.Response:
     """Render pydantic models, lists of them, or plain data as JSON."""
     if isinstance(data, pydantic.BaseModel):
-        text = data.model_dump_json(by_alias=True)
+        body = data.__pydantic_serializer__.to_json(data, by_alias=True)
     elif isinstance(data, list) and data and isinstance(data[0], pydantic.BaseModel):
-        text = "[" + ",".join(item.model_dump_json(by_alias=True) for item in data) + "]"
+        body = (
+            b"["
+            + b",".join(i.__pydantic_serializer__.to_json(i, by_alias=True) for i in data)
+            + b"]"
+        )
     else:
-        text = pydantic.TypeAdapter(Any).dump_json(data).decode()
-    return web.Response(text=text, status=status, content_type="application/json", headers=headers)
+        body = _ANY.dump_json(data)
+    return web.Response(
+        body=body, status=status, content_type="application/json", charset="utf-8", headers=headers
+    )
+
+
+_ANY: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(Any)
 
 
 _PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")

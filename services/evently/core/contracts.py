@@ -235,6 +235,14 @@ def render(topic: str, state: Mapping[str, Any]) -> dict[str, Any]:
     return message.model_dump(mode="json")
 
 
+def render_json(topic: str, state_json: str | bytes) -> bytes:
+    """``render`` for a state stored as JSON text, straight to JSON (the relay's path)."""
+    contract = TOPICS[topic].contract
+    message = contract.model_validate_json(state_json)
+    message.schema_version = contract.VERSION
+    return contract.__pydantic_serializer__.to_json(message)
+
+
 def parse(contract: type[C], payload: Mapping[str, Any]) -> C:
     """A received payload as ``contract``; refuses a version newer than this code knows."""
     version = payload.get("schema_version", 1)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import zlib
@@ -75,25 +76,33 @@ OUTBOX_LEADER = Gauge(
 
 @dataclass(frozen=True)
 class OutboxMessage:
-    """One message for one consumer: ``payload`` is the aggregate's full state."""
+    """One message for one consumer: ``payload_json`` is the rendered payload (JSON), the
+    aggregate's full state; it goes on the wire as it is, never decoded and re-encoded."""
 
     id: int
     topic: str
     key: str
     version: int
-    payload: dict[str, Any]
+    payload_json: bytes
     created_at: datetime
 
-    def as_json(self, source: str) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "source": source,
-            "topic": self.topic,
-            "key": self.key,
-            "version": self.version,
-            "payload": self.payload,
-            "created_at": self.created_at.isoformat(),
-        }
+    @property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.payload_json)
+
+    def wire(self, source: str) -> bytes:
+        """The message as ``POST /internal/inbox`` carries it (docs/outbox.md)."""
+        head = json.dumps(
+            {
+                "id": self.id,
+                "source": source,
+                "topic": self.topic,
+                "key": self.key,
+                "version": self.version,
+                "created_at": self.created_at.isoformat(),
+            }
+        ).encode()
+        return head[:-1] + b', "payload": ' + self.payload_json + b"}"
 
 
 async def enqueue(
@@ -140,11 +149,19 @@ class HttpConsumer:
         self.api_key = api_key
 
     async def deliver(self, source: str, messages: list[OutboxMessage]) -> set[int]:
-        body = {"source": source, "messages": [m.as_json(source) for m in messages]}
+        body = b"".join(
+            (
+                b'{"source": ',
+                json.dumps(source).encode(),
+                b', "messages": [',
+                b", ".join(m.wire(source) for m in messages),
+                b"]}",
+            )
+        )
         async with self._session().post(
             self.url,
-            json=body,
-            headers={"X-Internal-Key": self.api_key},
+            data=body,
+            headers={"X-Internal-Key": self.api_key, "Content-Type": "application/json"},
             timeout=aiohttp.ClientTimeout(total=10),
         ) as response:
             if response.status != 200:
@@ -159,7 +176,8 @@ def backoff_seconds(attempts: int, base_s: float = 0.5, cap_s: float = 60.0) -> 
     return min(cap_s, base_s * 2 ** max(0, attempts - 1))
 
 
-Render = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+# (topic, the stored payload as JSON text) -> the payload to send, as JSON.
+Render = Callable[[str, str], bytes]
 
 
 class OutboxRelay:
@@ -259,7 +277,7 @@ class OutboxRelay:
         topics = [t for t, cs in self.routes.items() for _ in cs]
         consumers = [c for cs in self.routes.values() for c in cs]
         ranks = [rank for cs in self.routes.values() for rank in range(1, len(cs) + 1)]
-        routed = await conn.fetchval(
+        row = await conn.fetchrow(
             f"""WITH routes AS (
                     SELECT * FROM unnest($1::text[], $2::text[], $3::int[])
                         AS r(topic, consumer, rank)),
@@ -279,18 +297,16 @@ class OutboxRelay:
                     FROM moved m JOIN routes r ON r.topic = m.topic AND r.rank > 1
                     ORDER BY m.id, r.rank
                     RETURNING 1)
-                SELECT count(*) FROM moved""",
+                SELECT (SELECT count(*) FROM moved) AS routed,
+                       (SELECT count(*) FROM {self.source}.outbox
+                        WHERE consumer IS NULL AND delivered_at IS NULL
+                          AND NOT topic = ANY($1::text[])) AS unroutable""",
             topics,
             consumers,
             ranks,
             limit,
         )
-        unroutable = await conn.fetchval(
-            f"""SELECT count(*) FROM {self.source}.outbox
-                WHERE consumer IS NULL AND delivered_at IS NULL
-                  AND NOT topic = ANY($1::text[])""",
-            topics,
-        )
+        routed, unroutable = row["routed"], row["unroutable"]
         if unroutable and unroutable != self._unroutable:
             log.error(
                 "%s outbox: %d message(s) have a topic no consumer receives (core.contracts)",
@@ -310,7 +326,8 @@ class OutboxRelay:
                     SELECT key, min(id) AS first_id FROM {self.source}.outbox
                     WHERE consumer = $1 AND delivered_at IS NULL AND next_attempt_at > now()
                     GROUP BY key)
-                SELECT o.id, o.topic, o.key, o.version, o.payload, o.created_at, o.attempts
+                SELECT o.id, o.topic, o.key, o.version, o.payload::text AS payload,
+                       o.created_at, o.attempts
                 FROM {self.source}.outbox o
                 LEFT JOIN blocked b ON b.key = o.key
                 WHERE o.consumer = $1 AND o.delivered_at IS NULL AND o.next_attempt_at <= now()
@@ -329,7 +346,9 @@ class OutboxRelay:
                 continue
             try:
                 payload = (
-                    r["payload"] if self.render is None else self.render(r["topic"], r["payload"])
+                    r["payload"].encode()
+                    if self.render is None
+                    else self.render(r["topic"], r["payload"])
                 )
             except Exception as exc:  # a stored state its contract refuses: a producer bug
                 unrenderable[r["key"]] = f"cannot render {r['topic']}: {exc}"[:500]
@@ -421,7 +440,7 @@ def contract_relay(
         source,
         consumers,
         routes=contracts.routes(source),
-        render=contracts.render,
+        render=contracts.render_json,
         **options,
     )
 
