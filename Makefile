@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 PORT ?= 8080
 
-.PHONY: help install run test lint format tools bench bench-search manifests clean
+.PHONY: help install run test fuzz lint format tools bench bench-search manifests clean
 
 help:
 	@echo "make run     - serve the whole platform on http://127.0.0.1:8080 (embedded PostgreSQL, demo data; PORT=N to change)"
 	@echo "make test    - install, fetch/build the real test components, run the whole suite"
 	@echo "make lint    - ruff check and format check"
 	@echo "make bench   - flash-sale benchmark through the HTTP API"
+	@echo "make fuzz    - schemathesis over every operation with a fresh seed (printed)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -33,6 +34,16 @@ tools:
 
 test: install tools
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Fuzz every public operation with a fresh seed and more examples than `make test`
+# (which runs tests/fuzz with a fixed seed); the seed is printed so a failure can be replayed
+# with EVENTLY_FUZZ_SEED=<seed>.
+FUZZ_EXAMPLES ?= 60
+fuzz: install tools
+	@seed=$${EVENTLY_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "fuzz: seed $$seed ($(FUZZ_EXAMPLES) examples per operation and mode)"; \
+	EVENTLY_FUZZ_SEED=$$seed EVENTLY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -q -s $(PYTEST_ARGS) \
+	  || { echo "fuzz: failed with seed $$seed"; exit 1; }
 
 lint: install
 	$(BIN)/ruff check .
