@@ -75,3 +75,21 @@ async def test_demo_events_that_have_ended_are_redated_on_the_next_load(client, 
     assert await load_demo_events(db, NOW) == (0, 0)
     page = await listed(client, limit=100)
     assert page["total"] == len(DEMO_EVENTS)
+
+
+async def test_the_per_address_limit_is_stored_and_sent_to_bookings(client, tokens, db):
+    response = await client.post(
+        "/api/v1/admin/events", json=event_body(max_per_address=4), headers=tokens.admin()
+    )
+    assert response.status == 201, await response.text()
+    event = await response.json()
+    assert event["max_per_address"] == 4
+    payload = await db.fetchval(
+        "SELECT payload::text FROM events.outbox WHERE key = $1 ORDER BY id DESC LIMIT 1",
+        str(event["id"]),
+    )
+    assert '"max_per_address": 4' in payload
+    default = await client.post(
+        "/api/v1/admin/events", json=event_body(name="Open"), headers=tokens.admin()
+    )
+    assert (await default.json())["max_per_address"] is None

@@ -7,7 +7,8 @@ import asyncio
 import asyncpg
 
 from evently.core.db import POOL
-from evently.users.rate_limit import Limit, address_bucket, count_attempt
+from evently.core.net import address_bucket
+from evently.users.rate_limit import Limit, count_attempt
 from tests.users.helpers import login, register
 
 LIMITS = {

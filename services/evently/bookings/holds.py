@@ -4,7 +4,7 @@ One round trip per batch: concurrent holds of one event are gathered (``batching
 into one ``bookings.hold_seats`` call, which takes the event's advisory lock and probes
 each request's idempotency key in one lock call (bounded by ``lock_timeout``), then per
 request replays a stored response or checks the event, the sale window, the quantity,
-the per-user limit and availability, and writes the booking, the idempotency record
+the per-user and per-address limits and availability, and writes the booking, the idempotency record
 and the outbox message; the inventory row is updated once, and everything commits
 together. A lock timeout refuses the whole batch with 503 and changes nothing.
 """
@@ -43,6 +43,7 @@ class HoldRequest:
     quantity: int
     idempotency_key: str
     request_hash: str
+    client_address: str | None
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,12 @@ class SeatHolder:
         quantity: int,
         idempotency_key: str,
         request_hash: str,
+        client_address: str | None = None,
     ) -> Hold:
-        """Hold ``quantity`` seats for ``user_id``, or raise the refusal (nothing changed)."""
+        """Hold ``quantity`` seats for ``user_id``, or raise the refusal (nothing changed).
+
+        ``client_address`` (as ``core.net.address_bucket`` groups it) counts against the
+        event's per-address limit, where the organiser set one."""
         claim = (user_id, idempotency_key)
         if claim in self._in_flight:
             # The same key is already on its way to the database from this process.
@@ -91,7 +96,7 @@ class SeatHolder:
             raise refuse("idempotency_request_in_flight")
         self._in_flight.add(claim)
         try:
-            request = HoldRequest(user_id, quantity, idempotency_key, request_hash)
+            request = HoldRequest(user_id, quantity, idempotency_key, request_hash, client_address)
             result = await self._batchers.submit(event_id, request)
         finally:
             self._in_flight.discard(claim)
@@ -126,6 +131,7 @@ class SeatHolder:
                     probe_ns,
                     probe_ids,
                     self.settings.lock_timeout_ms,
+                    [r.client_address for r in requests],
                 ),
                 on_timeout=lock_timed_out("hold"),
             )

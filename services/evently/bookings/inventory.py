@@ -163,6 +163,7 @@ async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -
         key_ns,
         key_ids,
         INBOX_LOCK_TIMEOUT_MS,
+        event.max_per_address,
     )
     LOCK_WAIT.labels("inventory").observe(time.perf_counter() - started)
     if row["clamped"]:

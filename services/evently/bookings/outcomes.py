@@ -26,6 +26,7 @@ class Outcome(StrEnum):
     SALE_CLOSED = "sale_closed"
     QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
     PER_USER_LIMIT_EXCEEDED = "per_user_limit_exceeded"
+    PER_ADDRESS_LIMIT_EXCEEDED = "per_address_limit_exceeded"
     SOLD_OUT = "sold_out"
     BOOKING_NOT_FOUND = "booking_not_found"
     HOLD_EXPIRED = "hold_expired"

@@ -12,7 +12,7 @@ from __future__ import annotations
 # One row per request of the batch, in order.
 HOLD_SEATS = """
 SELECT outcome, booking, details, lock_wait_s
-FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 """
 
 # One row per request of the batch, in order.
@@ -79,7 +79,7 @@ ORDER BY e.id DESC LIMIT 1
 APPLY_EVENT_CHANGED = """
 SELECT applied, clamped, requested_capacity, new_capacity, reserved_seats, offers, published
 FROM bookings.apply_event_changed(
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 """
 
 PUBLISH_INVENTORY = "SELECT bookings.publish_inventory($1, $2, $3, $4)"

@@ -41,6 +41,12 @@ REFUSALS: dict[Outcome, Refusal] = {
         "Together with your held and confirmed bookings for this event, this exceeds "
         "the per-user limit.",
     ),
+    Outcome.PER_ADDRESS_LIMIT_EXCEEDED: Refusal(
+        409,
+        "Per-address limit exceeded",
+        "Too many seats of this event are on hold from your network address; confirm or "
+        "cancel those holds first.",
+    ),
     Outcome.SOLD_OUT: Refusal(409, "Sold out", "Not enough seats are left for this quantity."),
     Outcome.BOOKING_NOT_FOUND: Refusal(
         404, "Booking not found", "You have no booking with this id."
@@ -92,6 +98,8 @@ class RefusalDetails(pydantic.BaseModel):
     waitlist_enabled: bool | None = None
     max_per_user: int | None = None
     already_booked: int | None = None
+    max_per_address: int | None = None
+    already_held: int | None = None
 
 
 def refuse(

@@ -32,6 +32,8 @@ from evently.core.api import Api, json_response
 from evently.core.auth import principal, require_internal, require_user
 from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import add_inbox_route
+from evently.core.net import address_bucket, client_address
+from evently.core.settings import SETTINGS
 
 api = Api("bookings")
 ID = {"id": int}
@@ -58,6 +60,9 @@ async def create_booking(request: web.Request, body: BookingCreate) -> web.Respo
         quantity=body.quantity,
         idempotency_key=key,
         request_hash=idempotency.request_hash(body.model_dump()),
+        client_address=address_bucket(
+            client_address(request, request.app[SETTINGS].trusted_proxies)
+        ),
     )
     headers = {"Idempotency-Replayed": "true"} if hold.replayed else None
     return json_response(hold.booking, 201, headers)

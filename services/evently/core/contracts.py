@@ -91,6 +91,9 @@ class EventFields(Shape):
     hold_ttl_seconds: int
     waitlist_enabled: bool
     waitlist_offer_ttl_seconds: int
+    # Seats on hold from one client address at a time; None (and in messages sent
+    # before the field existed): no limit.
+    max_per_address: int | None = None
     managed_by: str | None
     created_at: datetime
     updated_at: datetime

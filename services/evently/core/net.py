@@ -41,3 +41,15 @@ def client_address(request: web.Request, trusted_proxies: Iterable[str]) -> str:
         if not _is_trusted(hop, networks):
             return hop
     return peer
+
+
+def address_bucket(address: str) -> str:
+    """A client address as limits count it: IPv4 as it is, IPv6 by its /64 (which one
+    host or household usually owns)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

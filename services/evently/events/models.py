@@ -103,6 +103,13 @@ class EventInput(pydantic.BaseModel):
         "capacity when that is smaller",
     )
     hold_ttl_seconds: int = Field(default=600, ge=1, le=3600)
+    max_per_address: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Seats on hold from one client address at a time, against hoarding "
+        "with throwaway accounts in a flash sale; null (the default): no limit",
+    )
     waitlist_enabled: bool = True
     waitlist_offer_ttl_seconds: int = Field(default=900, ge=1, le=86400)
     venue: EventVenueInput

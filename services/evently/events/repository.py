@@ -271,6 +271,7 @@ def _event_values(data: EventInput) -> tuple[Any, ...]:
         data.hold_ttl_seconds,
         data.waitlist_enabled,
         data.waitlist_offer_ttl_seconds,
+        data.max_per_address,
     )
 
 

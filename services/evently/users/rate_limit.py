@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import ipaddress
 from dataclasses import dataclass
 
 import asyncpg
 
 from evently.core.errors import TooManyRequests
+from evently.core.net import address_bucket
 from evently.users import queries
 from evently.users.settings import UsersSettings
 
@@ -38,17 +38,6 @@ class CountedAttempt:
 
     buckets: tuple[str, ...]
     window_ends: tuple[dt.datetime, ...]
-
-
-def address_bucket(address: str) -> str:
-    """An IPv4 address as it is; an IPv6 address by its /64, which one host usually owns."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if ip.version == 6:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
 
 
 def login_limits(settings: UsersSettings, email: str, address: str) -> list[Limit]:

@@ -9,6 +9,7 @@ CREATE OR REPLACE FUNCTION bookings.apply_event_changed(
     p_hold_ttl_seconds integer, p_waitlist_enabled boolean,
     p_waitlist_offer_ttl_seconds integer, p_unit_price numeric, p_currency text,
     p_key_ns integer[], p_key_ids integer[], p_lock_timeout_ms integer,
+    p_max_per_address integer,
     OUT applied boolean, OUT clamped boolean, OUT requested_capacity integer,
     OUT new_capacity integer, OUT reserved_seats integer, OUT offers integer,
     OUT published text)
@@ -32,12 +33,12 @@ BEGIN
     INSERT INTO bookings.inventory AS i (
         event_id, event_version, status, target_capacity, capacity, starts_at, ends_at,
         sale_opens_at, sale_closes_at, max_per_user, hold_ttl_seconds, waitlist_enabled,
-        waitlist_offer_ttl_seconds, unit_price, currency, updated_at)
+        waitlist_offer_ttl_seconds, unit_price, currency, max_per_address, updated_at)
     VALUES (
         p_event_id, p_version, p_status, greatest(requested_capacity, 0),
         greatest(new_capacity, 0), p_starts_at, p_ends_at, p_sale_opens_at, p_sale_closes_at,
         p_max_per_user, p_hold_ttl_seconds, p_waitlist_enabled, p_waitlist_offer_ttl_seconds,
-        p_unit_price, p_currency, now())
+        p_unit_price, p_currency, p_max_per_address, now())
     ON CONFLICT (event_id) DO UPDATE SET
         event_version = excluded.event_version, status = excluded.status,
         target_capacity = excluded.target_capacity, capacity = excluded.capacity,
@@ -47,7 +48,7 @@ BEGIN
         waitlist_enabled = excluded.waitlist_enabled,
         waitlist_offer_ttl_seconds = excluded.waitlist_offer_ttl_seconds,
         unit_price = excluded.unit_price, currency = excluded.currency,
-        updated_at = excluded.updated_at;
+        max_per_address = excluded.max_per_address, updated_at = excluded.updated_at;
     applied := true;
     offers := bookings.promote_waitlist(p_event_id);
     published := bookings.publish_locked(p_event_id);

@@ -2,13 +2,14 @@
 -- requests into one call: one lock call, one commit). Per request, in order: the
 -- idempotency claim (a busy probe = in flight), a stored response, then every check,
 -- and the writes: booking, idempotency record, outbox message. The inventory row is
--- updated once at the end. Returns one row per request, in order: the outcome (see
+-- updated once at the end. Where the event limits seats per client address, each hold
+-- records its address (bookings.hold_addresses) and counts against it. Returns one row per request, in order: the outcome (see
 -- bookings/outcomes.py), the booking (held or replayed) or the refusal's details.
 CREATE OR REPLACE FUNCTION bookings.hold_seats(
     p_event_id bigint, p_user_ids bigint[], p_quantities integer[],
     p_idempotency_keys text[], p_request_hashes text[], p_idempotency_ttl_s integer,
     p_key_ns integer[], p_key_ids integer[], p_probe_ns integer[], p_probe_ids integer[],
-    p_lock_timeout_ms integer)
+    p_lock_timeout_ms integer, p_client_addresses text[])
 RETURNS TABLE (outcome text, booking bookings.bookings, details jsonb,
                lock_wait_s double precision)
 LANGUAGE plpgsql AS $$
@@ -22,6 +23,7 @@ DECLARE
     owned integer;
     q integer;
     uid bigint;
+    held_from_address integer;
     reserved_before integer;
 BEGIN
     SELECT * INTO locks FROM bookings.take_advisory_xact_locks(
@@ -73,6 +75,22 @@ BEGIN
                     CONTINUE;
                 END IF;
             END IF;
+            -- The organiser's per-address limit: seats on hold from this client address
+            -- (earlier requests of this batch included: they are written already).
+            IF inv.max_per_address IS NOT NULL AND p_client_addresses[i] IS NOT NULL THEN
+                SELECT coalesce(sum(hb.quantity), 0) INTO held_from_address
+                FROM bookings.hold_addresses a
+                JOIN bookings.bookings hb ON hb.id = a.booking_id
+                WHERE a.event_id = p_event_id AND a.address = p_client_addresses[i]
+                  AND hb.status = 'held';
+                IF held_from_address + q > inv.max_per_address THEN
+                    outcome := 'per_address_limit_exceeded';
+                    details := jsonb_build_object('max_per_address', inv.max_per_address,
+                                                  'already_held', held_from_address);
+                    RETURN NEXT;
+                    CONTINUE;
+                END IF;
+            END IF;
             IF inv.reserved + q > inv.capacity THEN
                 outcome := 'sold_out';
             END IF;
@@ -94,6 +112,10 @@ BEGIN
         SET request_hash = excluded.request_hash, status_code = excluded.status_code,
             response = excluded.response, booking_id = excluded.booking_id,
             created_at = excluded.created_at;
+        IF inv.max_per_address IS NOT NULL AND p_client_addresses[i] IS NOT NULL THEN
+            INSERT INTO bookings.hold_addresses (booking_id, event_id, address)
+            VALUES (b.id, p_event_id, p_client_addresses[i]);
+        END IF;
         PERFORM bookings.emit_booking(b, 'held');
         inv.reserved := inv.reserved + q;
         outcome := 'held';
