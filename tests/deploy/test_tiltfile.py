@@ -53,7 +53,8 @@ def test_live_update_syncs_python_sources_into_the_image_and_restarts(tilt: Tilt
     assert "python -m venv /opt/evently" in dockerfile
     assert "python:3.11-slim" in dockerfile
     assert steps[-1] == {"builtin": "run", "args": ["evently-restart"]}
-    assert "/usr/local/bin/evently-restart" in dockerfile
+    assert "hack/images/evently/evently-restart" in dockerfile
+    assert (ROOT / "hack" / "images" / "evently" / "evently-restart").is_file()
 
 
 def test_deploys_the_chart_with_the_dev_values(tilt: TiltRun) -> None:
@@ -66,6 +67,12 @@ def test_deploys_the_chart_with_the_dev_values(tilt: TiltRun) -> None:
     expected = {f"evently-{s}" for s in SERVICES}
     expected |= {"evently-operator", "evently-postgresql", "evently-migrate"}
     assert expected <= workloads
+
+
+def test_the_charts_helm_test_pod_is_left_out(tilt: TiltRun) -> None:
+    helm = tilt.one("filter_yaml")
+    assert helm.kwargs == {"kind": "Pod", "name": "evently-test"}
+    assert not [o for o in tilt.objects if o["kind"] == "Pod"]
 
 
 def test_every_resource_names_a_rendered_workload_or_object(tilt: TiltRun) -> None:
