@@ -9,12 +9,16 @@ to ``$EVENTLY_E2E_REPORT`` (default .evently/e2e-report.json).
 
 The stage needs root (or passwordless sudo) and the tools of hack/install-tools.sh; a
 missing tool FAILS the stage, saying what to run. `make test-fast` leaves it out.
+
+Iterating on these tests: ``EVENTLY_E2E_KEEP=1`` reuses a running cluster and release and
+leaves them up afterwards (`make cluster-down` removes them).
 """
 
 from __future__ import annotations
 
 import base64
 import fcntl
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +43,7 @@ IMAGE_TAG = "e2e"
 VALUES = [CHART / "values-dev.yaml", CHART / "values-e2e.yaml"]
 
 STAGES = Stages()
+KEEP = os.environ.get("EVENTLY_E2E_KEEP") == "1"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -63,18 +68,21 @@ def node() -> Iterator[Node]:
         except BlockingIOError:
             pytest.fail(f"another e2e stage holds {LOCK_FILE}: one test cluster per machine")
         status = run([str(CLUSTER_SH), "status"], check=False)
-        if status.returncode != 0:
+        running = "kube-apiserver: running" in status.stdout
+        if status.returncode != 0 and not (KEEP and running):
             # Left over by an interrupted run (we hold the lock, so nobody else's):
             # `down` removes it, or fails saying what it could not remove.
             run([str(CLUSTER_SH), "down"], timeout=BUDGETS_S["cluster down"])
-        with STAGES.stage("cluster up", BUDGETS_S["cluster up"]) as stage:
-            run([str(CLUSTER_SH), "up"], timeout=stage.budget_s)
+        if not (KEEP and running):
+            with STAGES.stage("cluster up", BUDGETS_S["cluster up"]) as stage:
+                run([str(CLUSTER_SH), "up"], timeout=stage.budget_s)
         node = Node.from_cluster_env(run([str(CLUSTER_SH), "env"]).stdout)
         try:
             yield node
         finally:
-            with STAGES.stage("cluster down", BUDGETS_S["cluster down"]) as stage:
-                run([str(CLUSTER_SH), "down"], timeout=stage.budget_s)
+            if not KEEP:
+                with STAGES.stage("cluster down", BUDGETS_S["cluster down"]) as stage:
+                    run([str(CLUSTER_SH), "down"], timeout=stage.budget_s)
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,7 @@ class Release:
     name: str
     admin_email: str
     admin_password: str
+    image_tag: str = IMAGE_TAG
 
     def component(self, component: str) -> str:
         return f"{self.name}-{component}"
@@ -132,16 +141,24 @@ class Release:
         return self.node.kubectl_json("-n", self.namespace, "get", "deployments")["items"]
 
     def ingress_routes(self) -> list[tuple[str, str]]:
-        """(path regex, in-cluster Service URL) of each rendered Ingress rule, in order."""
+        """(path regex, in-cluster Service URL) of each rule of the Ingress as installed, in
+        order: no ingress controller runs here, so callers go where it would send them."""
         ingress = self.node.kubectl_json("-n", self.namespace, "get", "ingress", self.name)
         routes = []
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:
                 backend = path["backend"]["service"]
-                port = backend["port"]["number"]
+                port = backend["port"].get("number") or self.service_port(
+                    backend["name"], backend["port"]["name"]
+                )
                 base = f"http://{backend['name']}.{self.namespace}.svc.cluster.local:{port}"
                 routes.append(("^" + path["path"], base))
         return routes
+
+    def service_port(self, service: str, port_name: str) -> int:
+        spec = self.node.kubectl_json("-n", self.namespace, "get", "service", service)["spec"]
+        (port,) = [p["port"] for p in spec["ports"] if p.get("name") == port_name]
+        return int(port)
 
 
 def all_available(release: Release) -> bool:
@@ -156,6 +173,9 @@ def all_available(release: Release) -> bool:
 @pytest.fixture(scope="session")
 def release(node: Node, images: Images) -> Release:
     """charts/evently installed with Helm into its own namespace, every Deployment Available."""
+    installed = node.helm("status", RELEASE, "--namespace", NAMESPACE, check=False)
+    if KEEP and installed.returncode == 0:
+        return Release(node, NAMESPACE, RELEASE, *admin_credentials(node))
     with STAGES.stage("install to Ready", BUDGETS_S["install to Ready"]) as stage:
         deadline = time.monotonic() + stage.budget_s
         node.kubectl("create", "namespace", NAMESPACE)
