@@ -118,6 +118,18 @@ def test_each_service_serves_itself_with_probes_on_healthz_and_readyz(rendered: 
         assert container["resources"]["limits"]["memory"]
 
 
+def test_every_deployment_has_a_startup_probe_before_liveness_may_restart_it(
+    rendered: Rendered,
+) -> None:
+    """On the real node the operator took ~30 s to start under load; liveness must wait."""
+    for name in [*SERVICES, "operator"]:
+        (container,) = pod_spec(rendered.get("Deployment", f"evently-{name}"))["containers"]
+        startup = container["startupProbe"]
+        assert startup["httpGet"]["path"] == "/healthz", name
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 60, name
+        assert "initialDelaySeconds" not in container["livenessProbe"], name
+
+
 def test_every_pod_is_non_root_read_only_without_capabilities_and_spread(
     rendered: Rendered,
 ) -> None:

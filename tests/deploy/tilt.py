@@ -148,6 +148,8 @@ def run_tiltfile(
         "link": None,
         "read_yaml_stream": read_yaml_stream,
         "_os_path_exists": exists,
+        # Tilt's os.getenv sees the developer's environment; the tests see none of it.
+        "_os_getenv": lambda name, default=None: default,
     }
     for name, result in builtins.items():
         module.add_callable(name, recorder(name, result))
@@ -160,7 +162,7 @@ def run_tiltfile(
         [starlark.LibraryExtension.StructType, starlark.LibraryExtension.Print]
     )
     # Tilt's `os` module, as far as the Tiltfile uses it.
-    prelude = "os = struct(path = struct(exists = _os_path_exists))\n"
+    prelude = "os = struct(path = struct(exists = _os_path_exists), getenv = _os_getenv)\n"
     source = prelude + tiltfile.read_text()
     ast = starlark.parse(str(tiltfile), source, dialect)
     starlark.eval(module, ast, globals_)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -44,6 +45,17 @@ VALUES = [CHART / "values-dev.yaml", CHART / "values-e2e.yaml"]
 
 STAGES = Stages()
 KEEP = os.environ.get("EVENTLY_E2E_KEEP") == "1"
+
+
+# Per test, session fixtures included (pytest-timeout counts their set-up in the first test).
+TEST_TIMEOUT_S = sum(BUDGETS_S.values()) + 300
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = str(ROOT / "tests" / "e2e")
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_S))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -189,13 +201,31 @@ def release(node: Node, images: Images) -> Release:
             timeout=stage.budget_s,
         )  # fmt: skip
         release = Release(node, NAMESPACE, RELEASE, *admin_credentials(node))
-        wait_for(
-            "every Deployment Available",
-            lambda: all_available(release),
-            timeout=max(1.0, deadline - time.monotonic()),
-            interval=2,
-        )
+        try:
+            wait_for(
+                "every Deployment Available",
+                lambda: all_available(release),
+                timeout=max(1.0, deadline - time.monotonic()),
+                interval=2,
+            )
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{diagnose(release)}") from None
     return release
+
+
+def diagnose(release: Release) -> str:
+    """What is not ready, and the end of its pods' logs: for a failed install."""
+    node = release.node
+    lines = [node.kubectl("-n", release.namespace, "get", "pods,deployments", check=False).stdout]
+    pods = node.kubectl_json("-n", release.namespace, "get", "pods")["items"]
+    for pod in pods:
+        statuses = pod["status"].get("containerStatuses") or []
+        if all(c.get("ready") for c in statuses) and statuses:
+            continue
+        name = pod["metadata"]["name"]
+        lines.append(f"--- {name}: {json.dumps(pod['status'].get('containerStatuses'))[:1500]}")
+        lines.append(node.pod_logs(release.namespace, name)[-1500:])
+    return "\n".join(lines)
 
 
 def admin_credentials(node: Node) -> tuple[str, str]:

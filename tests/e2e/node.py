@@ -191,12 +191,27 @@ class Node:
         command: list[str],
         *,
         timeout: float,
-        env: dict[str, str] | None = None,
         files: dict[str, Path] | None = None,
     ) -> tuple[str, str]:
-        """Run one pod to completion (restartPolicy Never) as the chart's pods run: non-root,
-        read-only root filesystem, no capabilities. ``files`` go into a ConfigMap mounted at
-        /scenario. Returns (phase, logs); the pod is deleted afterwards."""
+        """Run one pod to completion (see ``start_pod``): (phase, logs); then delete it."""
+        self.start_pod(namespace, name, image, command, files=files)
+        try:
+            return self.wait_pod(namespace, name, timeout), self.pod_logs(namespace, name)
+        finally:
+            self.delete_pod(namespace, name)
+
+    def start_pod(
+        self,
+        namespace: str,
+        name: str,
+        image: str,
+        command: list[str],
+        *,
+        files: dict[str, Path] | None = None,
+    ) -> None:
+        """Start one pod (restartPolicy Never) locked down as the chart's pods are: non-root,
+        read-only root filesystem, no capabilities, an emptyDir on /tmp. ``files`` go into a
+        ConfigMap mounted at /scenario."""
         volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
         mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
         if files:
@@ -226,12 +241,12 @@ class Node:
                         "image": image,
                         "imagePullPolicy": "Never",
                         "command": command,
-                        "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
                         "securityContext": {
                             "allowPrivilegeEscalation": False,
                             "readOnlyRootFilesystem": True,
                             "capabilities": {"drop": ["ALL"]},
                         },
+                        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
                         "volumeMounts": mounts,
                     }
                 ],
@@ -239,17 +254,18 @@ class Node:
             },
         }
         self.kubectl("apply", "-f", "-", input=json.dumps(pod))
-        try:
 
-            def finished() -> str | None:
-                phase = self.kubectl(
-                    "-n", namespace, "get", "pod", name, "-o", "jsonpath={.status.phase}"
-                ).stdout
-                return phase if phase in ("Succeeded", "Failed") else None
+    def wait_pod(self, namespace: str, name: str, timeout: float) -> str:
+        """The pod's final phase (Succeeded or Failed), waiting at most ``timeout`` s."""
 
-            phase = wait_for(f"pod {namespace}/{name} to finish", finished, timeout)
-            return phase, self.pod_logs(namespace, name)
-        finally:
-            self.kubectl("-n", namespace, "delete", "pod", name, "--wait=false", check=False)
-            if files:
-                self.kubectl("-n", namespace, "delete", "configmap", name, check=False)
+        def finished() -> str | None:
+            phase = self.kubectl(
+                "-n", namespace, "get", "pod", name, "-o", "jsonpath={.status.phase}"
+            ).stdout
+            return phase if phase in ("Succeeded", "Failed") else None
+
+        return wait_for(f"pod {namespace}/{name} to finish", finished, timeout)
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        self.kubectl("-n", namespace, "delete", "pod", name, "--wait=false", check=False)
+        self.kubectl("-n", namespace, "delete", "configmap", name, check=False)
