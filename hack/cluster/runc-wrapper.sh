@@ -17,4 +17,4 @@ done
 if [ -n "$command" ] && [ -f "$bundle/config.json" ]; then
   sed -i -E 's/"oomScoreAdj":-[0-9]+/"oomScoreAdj":0/' "$bundle/config.json"
 fi
-exec /usr/sbin/runc "$@"
+exec "${EVENTLY_RUNC:-/usr/sbin/runc}" "$@"
