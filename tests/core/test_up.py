@@ -5,98 +5,25 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.support.platform import fetch, running_platform
 from tests.support.raw_http import raw_request
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
-
-
-class Output:
-    """Lines a process prints, collected by a thread so the test never blocks on them."""
-
-    def __init__(self, stream) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._collect, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _collect(self, stream) -> None:
-        for line in stream:
-            self.lines.append(line.rstrip("\n"))
-
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for(self, fragment: str, deadline_s: float = 90) -> str:
-        deadline = time.monotonic() + deadline_s
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if fragment in line:
-                    return line
-            time.sleep(0.1)
-        raise AssertionError(f"never printed {fragment!r}:\n{self.text()}")
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    """`evently up --demo`, as `make run` starts it."""
-    port = free_port()
-    data_dir = tmp_path_factory.mktemp("up") / ".evently"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["LOG_LEVEL"] = "WARNING"
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "evently", "up", "--demo",
-            "--port", str(port), "--data-dir", str(data_dir),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        text=True,
-    )  # fmt: skip
-    output = Output(process.stdout)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"evently up exited early:\n{output.text()}")
-        try:
-            if fetch(base + "/healthz")[0] == 200:
-                break
-        except OSError:
-            pass
-        time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("evently up did not serve /healthz within 90 s")
-    process.output = output
-    yield base, process, data_dir
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    """`evently up --demo`, as `make run` starts it: (base URL, process, data dir)."""
+    with running_platform(tmp_path_factory.mktemp("up") / ".evently") as running:
+        running.process.output = running.output
+        yield running.base, running.process, running.data_dir
 
 
 def test_serves_health_and_readiness(platform):

@@ -38,7 +38,7 @@ from evently.services import all_services
 from evently.users.keys import generate_signing_keys_json
 from tests.bookings.conftest import event_payload, iso
 from tests.conftest import INTERNAL_API_KEY
-from tests.core.test_up import free_port
+from tests.support.platform import free_port
 from tests.support.restartable_postgres import RestartablePostgres
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -140,7 +140,11 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         if security:
             op["security"] = [{security: []}]
     if ep.path_params:
-        error_statuses.add(404)
+        # 404 for an id that matches nothing; 400 invalid_path for one that could mean two
+        # paths (core/paths.py: dot segments, encoded slashes, ...).
+        error_statuses.update({400, 404})
+    if ep.headers:
+        error_statuses.add(400)
     for status in sorted(error_statuses):
         responses[str(status)] = {
             "description": HTTPStatus(status).phrase,
