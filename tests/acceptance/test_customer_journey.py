@@ -6,63 +6,21 @@ here and there is one scenario.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from evently.users.demo import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.support import journey
-
-READY_TIMEOUT_S = 90
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def ready(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+from tests.support.platform import running_platform
 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`evently up --demo` (embedded PostgreSQL, demo admin) on a free port."""
-    port = free_port()
-    data_dir = tmp_path_factory.mktemp("journey") / ".evently"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"LOG_LEVEL": "WARNING"}
-    command = [sys.executable, "-m", "evently", "up", "--demo", "--port", str(port)]
-    log = data_dir.parent / "up.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*command, "--data-dir", str(data_dir)], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:  # ready once it serves and has printed the demo accounts
-        if process.poll() is not None:
-            pytest.fail(f"evently up exited early:\n{log.read_text()}")
-        if "Demo data:" in log.read_text() and ready(base):
-            break
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"evently up not ready within {READY_TIMEOUT_S}s")
-        time.sleep(0.2)
-    yield base
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    """`evently up --demo` (embedded PostgreSQL, the demo admin), once its demo is loaded."""
+    with running_platform(tmp_path_factory.mktemp("journey") / ".evently") as platform:
+        platform.output.wait_for("Demo data:")
+        yield platform.base
 
 
 def check_journey(seen: dict) -> None:
