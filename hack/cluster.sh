@@ -246,6 +246,9 @@ $found"
   start dnsmasq dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$state/dns/hosts" \
     --listen-address="$gateway" --bind-interfaces --local="/$domain/" --domain-needed \
     --user=root --log-facility=-
+  # The feeder's first SIGHUP must not reach dnsmasq before its handler is installed.
+  dns_listening() { ss -Hlun "src $gateway" | grep -q ":53\b"; }
+  wait_for 30 dnsmasq dns_listening
   start dns-feeder python3 "$here/cluster/dns-feeder.py" "$server" "$pki/admin.token" \
     "$pki/ca.crt" "$state/dns/hosts" "$state/pids/dnsmasq"
 

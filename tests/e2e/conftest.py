@@ -20,6 +20,7 @@ import base64
 import fcntl
 import json
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,7 +88,12 @@ def node() -> Iterator[Node]:
             run([str(CLUSTER_SH), "down"], timeout=BUDGETS_S["cluster down"])
         if not (KEEP and running):
             with STAGES.stage("cluster up", BUDGETS_S["cluster up"]) as stage:
-                run([str(CLUSTER_SH), "up"], timeout=stage.budget_s)
+                try:
+                    run([str(CLUSTER_SH), "up"], timeout=stage.budget_s)
+                except (AssertionError, subprocess.TimeoutExpired):
+                    # A half-started cluster must not outlive the failure.
+                    run([str(CLUSTER_SH), "down"], timeout=BUDGETS_S["cluster down"])
+                    raise
         node = Node.from_cluster_env(run([str(CLUSTER_SH), "env"]).stdout)
         try:
             yield node
