@@ -6,11 +6,16 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 PORT ?= 8080
 
-.PHONY: help install run test fuzz lint format tools bench bench-search manifests clean
+.PHONY: help install run test test-fast e2e fuzz cluster-up cluster-down lint format tools \
+        bench bench-search manifests clean
 
 help:
 	@echo "make run     - serve the whole platform on http://127.0.0.1:8080 (embedded PostgreSQL, demo data; PORT=N to change)"
 	@echo "make test    - install, fetch/build the real test components, run the whole suite"
+	@echo "               (the e2e stage on a real one-node Kubernetes cluster included; CI runs this)"
+	@echo "make test-fast - the same without the e2e stage (the inner loop)"
+	@echo "make e2e     - only the e2e stage: image, test cluster, helm install, journeys (tests/e2e)"
+	@echo "make cluster-up / cluster-down - the one-node test cluster alone (hack/cluster.sh)"
 	@echo "make lint    - ruff check and format check"
 	@echo "make bench   - flash-sale benchmark through the HTTP API"
 	@echo "make fuzz    - schemathesis over every operation with a fresh seed (printed)"
@@ -32,8 +37,22 @@ run: install
 tools:
 	hack/install-tools.sh
 
+# The whole suite, tests/e2e included: it builds the image, brings up a one-node test
+# cluster (hack/cluster.sh, root or passwordless sudo), installs the chart and tears it down.
 test: install tools
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: install tools
+	$(BIN)/pytest --ignore=tests/e2e $(PYTEST_ARGS)
+
+e2e: install tools
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+cluster-up: tools
+	hack/cluster.sh up
+
+cluster-down:
+	hack/cluster.sh down
 
 # Fuzz every public operation with a fresh seed and more examples than `make test`
 # (which runs tests/fuzz with a fixed seed); the seed is printed so a failure can be replayed

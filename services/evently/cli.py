@@ -28,7 +28,14 @@ def _serve(args: argparse.Namespace) -> int:
         port = sock.getsockname()[1]
         print(f"evently {service.name} serving on http://{settings.host}:{port}", flush=True)
 
-    asyncio.run(serve_apps([(app, sock)], settings.shutdown_timeout_s, on_started=announce))
+    asyncio.run(
+        serve_apps(
+            [(app, sock)],
+            settings.shutdown_timeout_s,
+            on_started=announce,
+            drain_s=settings.shutdown_drain_s,
+        )
+    )
     return 0
 
 

@@ -33,3 +33,28 @@ async def test_in_flight_request_completes_after_stop_then_pool_closes(make_prob
         assert await response.json() == {"done": True}
     await asyncio.wait_for(server, 15)
     assert pool.is_closing()
+
+
+async def test_during_the_drain_it_still_answers_and_closes_each_connection(make_probe_app):
+    """Keep-alive clients of a terminating pod get answers, each closing its connection,
+    instead of a connection closed under their request (seen on the real node)."""
+    app = make_probe_app()
+    sock = bind_socket("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    stop = asyncio.Event()
+    started = asyncio.Event()
+    server = asyncio.create_task(serve_apps([(app, sock)], 10.0, started.set, stop, drain_s=2.0))
+    await asyncio.wait_for(started.wait(), 10)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/healthz") as before:
+            assert before.status == 200
+            assert before.headers.get("Connection", "").lower() != "close"
+        stop.set()  # what SIGTERM does
+        await asyncio.sleep(0.2)
+        async with session.get(f"{url}/healthz") as draining:
+            assert draining.status == 200
+            assert draining.headers["Connection"].lower() == "close"
+        async with session.get(f"{url}/readyz") as ready:
+            assert ready.status == 503, "endpoints drop a draining pod"
+        assert not server.done()
+    await asyncio.wait_for(server, 15)

@@ -118,6 +118,18 @@ def test_each_service_serves_itself_with_probes_on_healthz_and_readyz(rendered: 
         assert container["resources"]["limits"]["memory"]
 
 
+def test_every_deployment_has_a_startup_probe_before_liveness_may_restart_it(
+    rendered: Rendered,
+) -> None:
+    """On the real node the operator took ~30 s to start under load; liveness must wait."""
+    for name in [*SERVICES, "operator"]:
+        (container,) = pod_spec(rendered.get("Deployment", f"evently-{name}"))["containers"]
+        startup = container["startupProbe"]
+        assert startup["httpGet"]["path"] == "/healthz", name
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 60, name
+        assert "initialDelaySeconds" not in container["livenessProbe"], name
+
+
 def test_every_pod_is_non_root_read_only_without_capabilities_and_spread(
     rendered: Rendered,
 ) -> None:
@@ -474,7 +486,7 @@ def _peers(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
 
 
-def test_network_policies_admit_only_services_ingress_controller_and_prometheus(
+def test_network_policies_admit_only_services_ingress_controller_prometheus_and_helm_test(
     rendered: Rendered,
 ) -> None:
     for name in SERVICES:
@@ -486,7 +498,7 @@ def test_network_policies_admit_only_services_ingress_controller_and_prometheus(
         services = [p for p in peers if "namespaceSelector" not in p and p.get("podSelector", {})
                     .get("matchExpressions")]  # fmt: skip
         (expression,) = services[0]["podSelector"]["matchExpressions"]
-        assert set(expression["values"]) == {*SERVICES, "operator"}
+        assert set(expression["values"]) == {*SERVICES, "operator", "test"}
         namespaces = [p["namespaceSelector"] for p in peers if "namespaceSelector" in p]
         assert {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}} in namespaces
         assert not [p for p in peers if p == {}], "an empty peer admits everyone"
@@ -494,7 +506,31 @@ def test_network_policies_admit_only_services_ingress_controller_and_prometheus(
     assert all(
         "ingress-nginx" not in str(peer) and "matchExpressions" not in str(peer)
         for peer in _peers(operator)
-    ), "only Prometheus reaches the operator"
+    ), "only Prometheus and the helm test pod reach the operator"
+    test_pod = {"podSelector": {"matchLabels": {**_selector("test")}}}
+    assert test_pod in _peers(operator)
+
+
+def _selector(component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "evently",
+        "app.kubernetes.io/instance": "evently",
+        "app.kubernetes.io/component": component,
+    }
+
+
+def test_helm_test_pod_checks_every_service_and_the_first_admin(rendered: Rendered) -> None:
+    """`helm test`: a pod locked down like the others, asking each service for /readyz."""
+    (pod,) = [o for o in rendered.of_kind("Pod") if o["metadata"]["name"] == "evently-test"]
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    (container,) = pod["spec"]["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    script = container["args"][0]
+    for name in ("USERS", "EVENTS", "BOOKINGS", "SEARCH", "ANALYTICS"):
+        assert f'"{name}"' in script
+    assert "/api/v1/auth/admin/login" in script and "OPERATOR_URL" in script
 
 
 def test_dev_prometheus_config_and_rules_pass_promtool(chart_copy: Path, tmp_path: Path) -> None:

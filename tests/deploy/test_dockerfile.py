@@ -1,5 +1,5 @@
-"""The Dockerfile, checked statically (no Docker engine here), and its dev reload wrapper
-run for real with sh."""
+"""The Dockerfile, checked statically, and its dev reload wrapper run for real with sh.
+(tests/e2e/test_image.py builds and runs the image itself.)"""
 
 from __future__ import annotations
 
@@ -28,11 +28,25 @@ def _stages() -> list[tuple[str, str]]:
     return stages
 
 
+SCRIPTS = ROOT / "hack" / "images" / "evently"
+
+
 def _script(path: str) -> str:
-    """A script the Dockerfile writes with a COPY heredoc."""
-    match = re.search(rf"<<'SCRIPT' {re.escape(path)}\n(.*?)\nSCRIPT\n", DOCKERFILE, re.DOTALL)
-    assert match, f"{path} not found in the Dockerfile"
-    return match.group(1) + "\n"
+    """A script the dev target copies from hack/images/evently/ to ``path``."""
+    name = Path(path).name
+    assert f"hack/images/evently/{name}" in dict(_stages())["dev"], f"dev does not copy {name}"
+    assert path.startswith("/usr/local/bin/")
+    script = SCRIPTS / name
+    assert os.access(script, os.X_OK), f"{script} must be executable (COPY keeps the mode)"
+    return script.read_text()
+
+
+def test_builds_with_the_builtin_frontend_of_docker_20_10() -> None:
+    """No `# syntax` line (BuildKit would pull a frontend image) and no heredocs (the
+    built-in frontend rejects them): the image must build without a registry."""
+    assert not re.search(r"^#\s*syntax\s*=", DOCKERFILE, flags=re.MULTILINE | re.IGNORECASE)
+    assert "<<" not in DOCKERFILE
+    assert "--chmod" not in DOCKERFILE, "the classic builder has no COPY --chmod"
 
 
 def test_multi_stage_slim_python_image() -> None:
@@ -72,7 +86,8 @@ def test_chart_runs_as_the_images_user() -> None:
 
 def test_dockerignore_keeps_the_context_to_the_package() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
-    assert {".git", ".venv", "tests", "charts", "**/__pycache__", ".evently"} <= ignored
+    assert {".git", ".venv", "tests", "charts", "**/__pycache__", ".evently", "hack"} <= ignored
+    assert "!hack/images/evently" in ignored, "the dev target's scripts are in the context"
     for needed in ("services", "operator", "pyproject.toml"):
         assert needed not in ignored
 

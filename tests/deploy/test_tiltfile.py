@@ -35,6 +35,16 @@ def test_builds_the_dev_target_of_the_one_dockerfile(tilt: TiltRun) -> None:
     assert build.args[:2] == ("evently", ".")
     assert build.kwargs["target"] == "dev"
     assert "dev" in _dockerfile_stages()
+    assert build.kwargs["build_args"] == {"PYTHON_IMAGE": "python:3.11-slim"}
+
+
+def test_shares_the_values_layering_of_the_e2e_stage() -> None:
+    """values-dev.yaml is the common layer; Tilt and tests/e2e each add a thin one."""
+    from tests.e2e.conftest import VALUES
+
+    assert [p.name for p in VALUES] == ["values-dev.yaml", "values-e2e.yaml"]
+    tilt = (ROOT / "Tiltfile").read_text()
+    assert "values=[DEV_VALUES, TILT_VALUES]" in tilt
 
 
 def test_live_update_syncs_python_sources_into_the_image_and_restarts(tilt: TiltRun) -> None:
@@ -53,19 +63,31 @@ def test_live_update_syncs_python_sources_into_the_image_and_restarts(tilt: Tilt
     assert "python -m venv /opt/evently" in dockerfile
     assert "python:3.11-slim" in dockerfile
     assert steps[-1] == {"builtin": "run", "args": ["evently-restart"]}
-    assert "/usr/local/bin/evently-restart" in dockerfile
+    assert "hack/images/evently/evently-restart" in dockerfile
+    assert (ROOT / "hack" / "images" / "evently" / "evently-restart").is_file()
 
 
 def test_deploys_the_chart_with_the_dev_values(tilt: TiltRun) -> None:
     helm = tilt.one("helm")
     assert helm.args == ("charts/evently",)
     assert helm.kwargs["name"] == "evently"
-    assert helm.kwargs["values"] == ["charts/evently/values-dev.yaml"]
-    assert "dev.reloadWrapper=/usr/local/bin/evently-reload" in helm.kwargs["set"]
+    assert helm.kwargs["values"] == [
+        "charts/evently/values-dev.yaml",
+        "charts/evently/values-tilt.yaml",
+    ], "the layering tests/e2e uses, with Tilt's own layer last"
+    tilt_layer = (ROOT / "charts/evently/values-tilt.yaml").read_text()
+    assert "reloadWrapper: /usr/local/bin/evently-reload" in tilt_layer
+    assert helm.kwargs["set"] == ["image.repository=evently"]
     workloads = {o["metadata"]["name"] for o in tilt.objects if o["kind"] in WORKLOAD_KINDS}
     expected = {f"evently-{s}" for s in SERVICES}
     expected |= {"evently-operator", "evently-postgresql", "evently-migrate"}
     assert expected <= workloads
+
+
+def test_the_charts_helm_test_pod_is_left_out(tilt: TiltRun) -> None:
+    helm = tilt.one("filter_yaml")
+    assert helm.kwargs == {"kind": "Pod", "name": "evently-test"}
+    assert not [o for o in tilt.objects if o["kind"] == "Pod"]
 
 
 def test_every_resource_names_a_rendered_workload_or_object(tilt: TiltRun) -> None:

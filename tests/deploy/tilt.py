@@ -92,6 +92,20 @@ def _k8s_yaml_stub(run: TiltRun, read_text: Callable[[str], str]) -> Callable[..
     return k8s_yaml
 
 
+def _filter_yaml_stub(
+    blob: str, kind: str | None = None, name: str | None = None, **unsupported: Any
+) -> tuple[str, str]:
+    """Tilt's filter_yaml for a rendered stream: (matching, rest)."""
+    assert not unsupported, f"filter_yaml() got unexpected arguments {unsupported}"
+    matching, rest = [], []
+    for obj in parse_objects(str(blob)):
+        hit = (kind is None or obj["kind"].lower() == kind.lower()) and (
+            name is None or obj["metadata"]["name"] == name
+        )
+        (matching if hit else rest).append(obj)
+    return yaml.safe_dump_all(matching), yaml.safe_dump_all(rest)
+
+
 def run_tiltfile(
     tiltfile: Path = ROOT / "Tiltfile",
     files: dict[str, str] | None = None,
@@ -128,11 +142,14 @@ def run_tiltfile(
         "run": None,
         "helm": _helm_stub(run),
         "k8s_yaml": _k8s_yaml_stub(run, read_text),
+        "filter_yaml": _filter_yaml_stub,
         "k8s_resource": None,
         "local_resource": None,
         "link": None,
         "read_yaml_stream": read_yaml_stream,
         "_os_path_exists": exists,
+        # Tilt's os.getenv sees the developer's environment; the tests see none of it.
+        "_os_getenv": lambda name, default=None: default,
     }
     for name, result in builtins.items():
         module.add_callable(name, recorder(name, result))
@@ -145,7 +162,7 @@ def run_tiltfile(
         [starlark.LibraryExtension.StructType, starlark.LibraryExtension.Print]
     )
     # Tilt's `os` module, as far as the Tiltfile uses it.
-    prelude = "os = struct(path = struct(exists = _os_path_exists))\n"
+    prelude = "os = struct(path = struct(exists = _os_path_exists), getenv = _os_getenv)\n"
     source = prelude + tiltfile.read_text()
     ast = starlark.parse(str(tiltfile), source, dialect)
     starlark.eval(module, ast, globals_)

@@ -124,16 +124,31 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+async def _drain(apps: list[web.Application], drain_s: float) -> None:
+    """Keep serving ``drain_s`` seconds with readiness down and connections closing after
+    each response, so clients still holding a keep-alive connection to this process (opened
+    before its endpoints were removed) get their answer and reconnect elsewhere."""
+    if drain_s <= 0:
+        return
+    for app in apps:
+        if SHUTTING_DOWN in app:
+            app[SHUTTING_DOWN].set()
+    await asyncio.sleep(drain_s)
+
+
 async def serve_apps(
     apps: list[tuple[web.Application, socket.socket]],
     shutdown_timeout_s: float,
     on_started: Callable[[], None] | None = None,
     stop: asyncio.Event | None = None,
+    drain_s: float = 0.0,
 ) -> None:
     """Serve each app on its socket until ``stop`` is set (SIGTERM/SIGINT by default).
 
-    On stop, listeners close first, in-flight requests get ``shutdown_timeout_s`` to
-    finish, then each app's cleanup contexts (background tasks, pools) run.
+    On stop, each app drains for ``drain_s`` (still serving, /readyz 503, every response
+    closing its connection), then listeners close, in-flight requests get
+    ``shutdown_timeout_s`` to finish, and each app's cleanup contexts (background tasks,
+    pools) run.
     """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -149,6 +164,7 @@ async def serve_apps(
         if on_started is not None:
             on_started()
         await stop.wait()
+        await _drain([app for app, _ in apps], drain_s)
     finally:
         # The gateway (last) stops first, so no new requests reach the services.
         for runner in reversed(runners):

@@ -1,5 +1,7 @@
 """The middleware stack every service runs, outermost first:
 
+0. ``close_when_draining``: once the process drains before shutdown, each response closes
+   its connection (``Connection: close``), so keep-alive clients reconnect elsewhere;
 1. ``request_context``: request id (incoming ``X-Request-ID`` or a new one), access log
    and HTTP metrics, so even error responses are counted and carry the id;
 2. ``problem_errors``: turns every failure into problem+json; a 500 logs the traceback
@@ -24,6 +26,7 @@ from evently.core.errors import (
     problem_from_http_exception,
     problem_response,
 )
+from evently.core.health import SHUTTING_DOWN
 from evently.core.logs import request_id_var, service_var
 from evently.core.metrics import (
     HTTP_IN_FLIGHT,
@@ -44,6 +47,20 @@ CANONICAL_PATH: web.RequestKey[str] = web.RequestKey("canonical_path", str)
 def _request_id(request: web.Request) -> str:
     incoming = request.headers.get("X-Request-ID", "")
     return incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+@web.middleware
+async def close_when_draining(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """During the drain (``serve_apps``), answer, then close the connection.
+
+    A client's keep-alive connection outlives the pod's removal from its Service: without
+    this, the server would close it at shutdown, possibly under a request in flight.
+    """
+    response = await handler(request)
+    draining = request.app.get(SHUTTING_DOWN)
+    if draining is not None and draining.is_set():
+        response.force_close()
+    return response
 
 
 @web.middleware
@@ -123,4 +140,4 @@ async def canonical_paths(request: web.Request, handler: Handler) -> web.StreamR
 
 
 # The stack every app (each service and the gateway) runs, outermost first.
-MIDDLEWARES = (request_context, problem_errors, canonical_paths)
+MIDDLEWARES = (close_when_draining, request_context, problem_errors, canonical_paths)

@@ -170,6 +170,9 @@ class CommonSettings(Settings):
     db_command_timeout_s: float = setting("DB_COMMAND_TIMEOUT_S", 10.0, "seconds > 0")
     max_body_bytes: int = setting("MAX_BODY_BYTES", 1_048_576, "bytes > 0")
     shutdown_timeout_s: float = setting("SHUTDOWN_TIMEOUT_S", 20.0, "seconds >= 0")
+    # Seconds to keep serving after SIGTERM, closing each connection after its response
+    # (0 locally; the chart sets it: keep-alive clients must not lose a request).
+    shutdown_drain_s: float = setting("SHUTDOWN_DRAIN_S", 0.0, "seconds >= 0")
     trusted_proxies: tuple[str, ...] = setting(
         "TRUSTED_PROXIES",
         ("127.0.0.1", "::1"),
