@@ -21,24 +21,19 @@ import kopf
 from evently.events.models import Event
 from evently_operator import conditions as cond
 from evently_operator import metrics
-from evently_operator.kubeapi import KubeApiError
 from evently_operator.phases import Phase, sale_phase
 from evently_operator.reconcile import RowAction, cancel_row, sync_row
 from evently_operator.resource import managed_by
 from evently_operator.runtime import Runtime
-from evently_operator.scaling import (
-    ScaleTargetMissing,
-    ScalingWindow,
-    apply_replicas,
-    desired_replicas,
-    scaling_window,
-)
+from evently_operator.scale_targets import ScaleOutcome
+from evently_operator.scaling import ScaleChange, ScalingWindow, scaling_window
 from evently_operator.spec import (
     EventSpec,
     Problem,
     SpecError,
     parse_spec,
     read_valid_spec,
+    spec_warnings,
     to_event_input,
 )
 from evently_operator.status import Figures, fetch_figures
@@ -56,7 +51,7 @@ def utcnow() -> dt.datetime:
 def scaling_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], ScalingWindow]:
     """The resource's scaling window keyed by (namespace, deployment); {} if none.
 
-    Invalid or deleting resources claim nothing; cancelled ones keep their baseline.
+    Only published, valid Events that are not cancelled or being deleted claim a target.
     """
     meta = body.get("metadata", {})
     if meta.get("deletionTimestamp"):
@@ -65,9 +60,18 @@ def scaling_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], ScalingWindo
         spec = read_valid_spec(body.get("spec") or {})
     except SpecError:
         return {}
-    active = (body.get("status") or {}).get("phase") != Phase.CANCELLED
-    window = scaling_window(meta["name"], spec, active=active)
-    return {} if window is None else {(meta["namespace"], window.deployment): window}
+    cancelled = (body.get("status") or {}).get("phase") == Phase.CANCELLED
+    window = scaling_window(meta["name"], spec)
+    if window is None or claimed_target(spec, cancelled=cancelled) is None:
+        return {}
+    return {(meta["namespace"], window.deployment): window}
+
+
+def claimed_target(spec: EventSpec, *, cancelled: bool) -> str | None:
+    """The Deployment the Event claims; None without scaling, for drafts and cancelled."""
+    if spec.scaling is None or not spec.published or cancelled:
+        return None
+    return spec.scaling.deployment
 
 
 def object_lock(memo: Any) -> asyncio.Lock:
@@ -123,7 +127,9 @@ async def _reconcile(
                 reserved_seats=runtime.bookings.reserved_seats,
             )
     except SpecError as exc:
-        _mark_invalid(body, patch, status, exc.problems, generation, now)
+        # An Invalid Event claims nothing: give back whatever it claimed before.
+        scaled, _ = await _rescale(runtime, body, None, status, windows, now)
+        _mark_invalid(body, patch, status, exc.problems, generation, now, scaled)
         metrics.record_phase(namespace, name, Phase.INVALID)
         return "invalid"
     except Exception as exc:
@@ -151,8 +157,10 @@ async def _reconcile(
     _announce_row(body, sync.action, event, status, trigger)
     figures, figures_error = await _figures(runtime, event)
     available = figures.available if figures else status.get("available")
-    phase = sale_phase(spec, now, cancelled=event.status == "cancelled", available=available)
-    scaled = await _rescale(runtime, body, spec, status, windows, now)
+    cancelled = event.status == "cancelled"
+    phase = sale_phase(spec, now, cancelled=cancelled, available=available)
+    claimed = claimed_target(spec, cancelled=cancelled)
+    scaled, scale_outcome = await _rescale(runtime, body, claimed, status, windows, now)
 
     wanted: dict[str, Any] = {
         "eventId": event.id,
@@ -161,11 +169,13 @@ async def _reconcile(
         "scaledDeployment": scaled,
         **(figures.as_status() if figures else {}),
     }
+    extra, absent = _scaling_conditions(spec, claimed, scale_outcome)
     wanted["conditions"] = cond.merge_conditions(
         status.get("conditions"),
-        _conditions(event, sync.action, phase, figures, figures_error),
+        _conditions(event, sync.action, phase, figures, figures_error) + extra,
         generation=generation,
         now=now,
+        remove=absent,
     )
     _write_status(patch, status, wanted)
     if status.get("phase") != phase.value:
@@ -223,6 +233,7 @@ def _mark_invalid(
     problems: list[Problem],
     generation: int | None,
     now: dt.datetime,
+    scaled: str | None,
 ) -> None:
     """Phase Invalid, the reasons in the conditions, a warning Event; nothing written."""
     message = _problems_message(problems)
@@ -236,6 +247,7 @@ def _mark_invalid(
         {
             "phase": Phase.INVALID.value,
             "observedGeneration": generation,
+            "scaledDeployment": scaled,
             "conditions": cond.merge_conditions(
                 status.get("conditions"),
                 [
@@ -245,6 +257,7 @@ def _mark_invalid(
                 ],
                 generation=generation,
                 now=now,
+                remove=(cond.SCALED, cond.DEPRECATED),
             ),
         },
     )
@@ -294,76 +307,76 @@ async def _figures(runtime: Runtime, event: Event) -> tuple[Figures | None, str 
         return None, f"sales figures unavailable (bookings: {exc}); showing the last known"
 
 
+def _scaling_conditions(
+    spec: EventSpec, claimed: str | None, outcome: ScaleOutcome | None
+) -> tuple[list[cond.Condition], tuple[str, ...]]:
+    """The Scaled and Deprecated conditions, and the types that no longer apply."""
+    conditions: list[cond.Condition] = []
+    absent: list[str] = []
+    if claimed is None or outcome is None:
+        absent.append(cond.SCALED)
+    elif outcome.missing is not None:
+        conditions.append(cond.Condition(cond.SCALED, False, "ScaleTargetMissing", outcome.missing))
+    elif outcome.error is not None:
+        conditions.append(cond.Condition(cond.SCALED, False, "ScalingFailed", outcome.error))
+    elif outcome.wanted is not None:
+        message = (
+            f"Deployment {claimed}: at least {outcome.wanted} replicas while a sale window "
+            "is open; what was there before is restored afterwards"
+        )
+        conditions.append(cond.Condition(cond.SCALED, True, "SaleWindowOpen", message))
+    else:
+        message = f"no sale window open: Deployment {claimed} is left as it is"
+        conditions.append(cond.Condition(cond.SCALED, True, "OutsideSaleWindow", message))
+    warnings = spec_warnings(spec)
+    if warnings:
+        conditions.append(
+            cond.Condition(cond.DEPRECATED, True, warnings[0].reason, _problems_message(warnings))
+        )
+    else:
+        absent.append(cond.DEPRECATED)
+    return conditions, tuple(absent)
+
+
 async def _rescale(
     runtime: Runtime,
     body: kopf.Body,
-    spec: EventSpec,
+    claimed: str | None,
     status: Mapping[str, Any],
     windows: WindowsIndex,
     now: dt.datetime,
-) -> str | None:
-    """Apply the desired replicas to this resource's target (and a former target).
-
-    Returns the Deployment now targeted, for ``status.scaledDeployment``.
-    """
-    target = spec.scaling.deployment if spec.scaling else None
-    baseline = spec.scaling.baseline_replicas if spec.scaling else None
-    former = status.get("scaledDeployment")
-    for deployment in sorted({d for d in (target, former) if d}):
-        # A former target this resource no longer claims goes back to its baseline.
-        await scale_deployment(
-            runtime,
-            body,
-            deployment,
-            windows,
-            now,
-            exclude=None if deployment == target else body.metadata.name,
-            fallback=baseline,
-        )
-    return target
-
-
-async def scale_deployment(
-    runtime: Runtime,
-    body: kopf.Body,
-    deployment: str,
-    windows: WindowsIndex,
-    now: dt.datetime,
     *,
-    exclude: str | None,
-    fallback: int | None,
-) -> None:
-    """Set ``deployment``'s replicas (or its HPA's floor) from every Event's window.
+    formerly: Iterable[str | None] = (),
+) -> tuple[str | None, ScaleOutcome | None]:
+    """Settle the Deployment this Event claims and any it claimed before.
 
-    ``exclude`` leaves one resource out (being deleted or retargeted); ``fallback`` is
-    the figure when no Event claims the Deployment any more (its last baseline).
+    Returns what ``status.scaledDeployment`` should say (the claimed target, else a
+    former one whose hand-back failed and must be retried) and the claimed target's
+    outcome.
     """
-    namespace = body.metadata.namespace or ""
-    claims = [w for w in windows.get((namespace, deployment), []) if w.event != exclude]
-    desired = desired_replicas(claims, now)
-    if desired is None:
-        desired = fallback
-    if desired is None:
-        return
-    try:
-        async with runtime.scale_locks[(namespace, deployment)]:
-            change = await apply_replicas(runtime.kube, namespace, deployment, desired)
-    except ScaleTargetMissing as exc:
-        log.warning("%s", exc)
-        return
-    except (KubeApiError, OSError, TimeoutError) as exc:
-        metrics.ERRORS.labels("kubernetes").inc()
-        log.warning("scaling %s/%s failed: %s", namespace, deployment, exc)
-        return
-    if change is None:
-        return
-    direction = "up" if change.after > change.before else "down"
-    metrics.SCALE_CHANGES.labels(change.kind, direction).inc()
-    what = "minReplicas" if change.kind == "HorizontalPodAutoscaler" else "replicas"
-    message = f"{change.kind} {change.name}: {what} {change.before} -> {change.after}"
-    if change.limited:
-        message += f" (wanted {change.wanted}; the HPA's maxReplicas is lower)"
-    kopf.info(body, reason="ScaledUp" if direction == "up" else "ScaledDown", message=message)
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    formers = {d for d in (status.get("scaledDeployment"), *formerly) if d and d != claimed}
+    outcome: ScaleOutcome | None = None
+    retry: str | None = None
+    for deployment in sorted({*formers, *([claimed] if claimed else [])}):
+        claims = [
+            w
+            for w in windows.get((namespace, deployment), [])
+            if deployment == claimed or w.event != name
+        ]
+        result, changes = await runtime.scalers.settle(namespace, deployment, claims, now)
+        _announce_scaling(body, changes)
+        if deployment == claimed:
+            outcome = result
+        elif result.error is not None:
+            retry = deployment
+    return claimed or retry, outcome
+
+
+def _announce_scaling(body: kopf.Body, changes: Iterable[ScaleChange]) -> None:
+    for change in changes:
+        reason = "ScaledUp" if change.after > change.before else "ScaledDown"
+        kopf.info(body, reason=reason, message=change.describe())
 
 
 async def finalize(
@@ -395,16 +408,15 @@ async def finalize(
                 spec: EventSpec | None = parse_spec(body.get("spec") or {})
             except SpecError:
                 spec = None
-            scaling = spec.scaling if spec else None
-            former = (body.get("status") or {}).get("scaledDeployment")
-            for deployment in sorted({d for d in (scaling and scaling.deployment, former) if d}):
-                await scale_deployment(
-                    runtime,
-                    body,
-                    deployment,
-                    windows,
-                    utcnow(),
-                    exclude=name,
-                    fallback=scaling.baseline_replicas if scaling else None,
+            target = spec.scaling.deployment if spec and spec.scaling else None
+            status = body.get("status") or {}
+            left, _ = await _rescale(
+                runtime, body, None, status, windows, utcnow(), formerly=[target]
+            )
+            if left is not None:
+                # Keep the finalizer until the Deployment has its recorded figure back.
+                raise kopf.TemporaryError(
+                    f"could not restore Deployment {left} yet",
+                    delay=runtime.settings.reconcile_interval_s,
                 )
             metrics.record_phase(namespace, name, None)

@@ -1,7 +1,8 @@
 """What the operator holds open while it runs, opened at start-up and closed at exit.
 
 A database pool (for the events repository), an HTTP session (bookings' internal API),
-a Kubernetes client (scaling, peering objects) and the probe server. Also kopf's own
+a Kubernetes client (scaling, peering objects), one scale controller per target and the
+probe server. Also kopf's own
 settings, derived from ours.
 """
 
@@ -9,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiohttp
 import asyncpg
@@ -23,6 +23,7 @@ from evently_operator.config import OperatorSettings
 from evently_operator.kubeapi import KubeApi, KubeApiError, login
 from evently_operator.metrics import start_probe_server
 from evently_operator.resource import ANNOTATION_PREFIX, FINALIZER
+from evently_operator.scale_targets import ScaleControllers
 
 log = logging.getLogger("evently.operator")
 
@@ -34,11 +35,8 @@ class Runtime:
     http: aiohttp.ClientSession
     bookings: BookingsClient
     kube: KubeApi
+    scalers: ScaleControllers
     probe: web.AppRunner | None = None
-    # One scaling decision at a time per (namespace, Deployment) in this process.
-    scale_locks: defaultdict[tuple[str, str], asyncio.Lock] = field(
-        default_factory=lambda: defaultdict(asyncio.Lock)
-    )
 
     @property
     def probe_port(self) -> int | None:
@@ -123,6 +121,7 @@ async def _start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorS
         http=http,
         bookings=BookingsClient(http, settings.bookings_url, settings.internal_api_key),
         kube=kube,
+        scalers=ScaleControllers(kube, settings.reconcile_interval_s),
     )
     try:
         if not settings.standalone:

@@ -30,7 +30,7 @@ async def test_the_documented_cluster_role_is_enough(
     start_operator(KUBECONFIG=str(kubeconfig))
     resources.apply(deployment("tickets", 1))
     resources.apply(event_manifest("ruled", opens_in=-5, closes_in=600,
-                                   scaling=scaling("tickets", 1, 2)))  # fmt: skip
+                                   scaling=scaling("tickets", 2)))  # fmt: skip
     await wait_for(lambda: resources.status("ruled").get("phase") == "OnSale", what="OnSale")
     await wait_for(lambda: replicas(resources, "tickets") == 2, what="scaled")
     await wait_for(lambda: "Created" in resources.reasons("ruled"), what="a Kubernetes Event")
