@@ -22,7 +22,7 @@ from evently.events.models import Event
 from evently_operator import conditions as cond
 from evently_operator import metrics
 from evently_operator.phases import Phase, sale_phase
-from evently_operator.reconcile import RowAction, cancel_row, sync_row
+from evently_operator.reconcile import RowAction, retire_row, sync_row
 from evently_operator.resource import managed_by
 from evently_operator.runtime import Runtime
 from evently_operator.scale_targets import ScaleOutcome
@@ -382,14 +382,15 @@ def _announce_scaling(body: kopf.Body, changes: Iterable[ScaleChange]) -> None:
 async def finalize(
     runtime: Runtime, body: kopf.Body, *, windows: WindowsIndex, lock: asyncio.Lock
 ) -> None:
-    """Cancel the row (bookings are kept) and hand the Deployment back; then kopf
-    removes the finalizer. A row that is already gone is not an error."""
+    """Retire the row (cancelled, bookings kept, released so the name can be reused) and
+    hand the Deployment back; then kopf removes the finalizer. A row that is already
+    gone is not an error."""
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     async with lock:
         with metrics.timed("delete"):
             try:
                 async with runtime.pool.acquire() as conn:
-                    event = await cancel_row(conn, managed_by(namespace, name))
+                    event = await retire_row(conn, managed_by(namespace, name))
             except Exception as exc:
                 metrics.ERRORS.labels("database").inc()
                 raise kopf.TemporaryError(
@@ -402,7 +403,8 @@ async def finalize(
                 kopf.info(
                     body,
                     reason="EventCancelled",
-                    message=f"event {event.id} is {event.status}; its bookings are kept",
+                    message=f"event {event.id} is {event.status} and released; its bookings "
+                    "are kept",
                 )
             try:
                 spec: EventSpec | None = parse_spec(body.get("spec") or {})

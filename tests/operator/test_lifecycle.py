@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from evently.events import repository
 from tests.operator.conftest import event_manifest, row_of, sample, wait_for
 
 
@@ -207,8 +208,10 @@ async def test_deleting_cancels_the_row_and_clears_the_finalizer(
     event_id = await wait_for(lambda: resources.status("farewell").get("eventId"), what="eventId")
     resources.delete("farewell")
     await wait_for(lambda: resources.get("farewell") is None, what="the resource to go")
-    row = await row_of(db, namespace, "farewell")
-    assert (row.id, row.status, row.version) == (event_id, "cancelled", 2)
+    row = await repository.get_event(db, event_id)
+    # Cancelled and released: the name is free for a new resource (and a new event).
+    assert (row.status, row.version, row.managed_by) == ("cancelled", 2, None)
+    assert await row_of(db, namespace, "farewell") is None
     messages = await outbox_messages(db, event_id)
     assert [m["payload"]["status"] for m in messages if m["consumer"] == "bookings"] == [
         "published",
@@ -229,3 +232,53 @@ async def test_deleting_when_the_row_is_already_gone_still_completes(
     start_operator()
     await wait_for(lambda: resources.get("vanished") is None, what="the resource to go")
     assert await row_of(db, namespace, "vanished") is None
+
+
+async def test_delete_then_reapply_the_same_name_is_a_new_event(operator, resources, db):
+    manifest = sample("minimal")
+    resources.apply(manifest)
+    first = await wait_for(lambda: resources.status("open-mic-night").get("eventId"), what="id")
+    resources.delete("open-mic-night")
+    await wait_for(lambda: resources.get("open-mic-night") is None, what="the resource to go")
+    resources.apply(manifest)  # what GitOps does after a prune, or kubectl by hand
+    status = await wait_for(
+        lambda: (s := resources.status("open-mic-night")).get("eventId") not in (None, first) and s,
+        what="a new eventId",
+    )
+    assert status["phase"] == "OnSale"  # not Cancelled: the old row is not adopted
+    synced = next(c for c in status["conditions"] if c["type"] == "Synced")
+    assert (synced["status"], synced["reason"]) == ("True", "Created")
+    old, new = (
+        await repository.get_event(db, first),
+        await repository.get_event(db, status["eventId"]),
+    )
+    assert (old.status, old.managed_by) == ("cancelled", None)
+    assert (
+        new.status == "published"
+        and new.managed_by == f"kubernetes:{resources.namespace}/open-mic-night"
+    )
+
+
+async def test_a_cancelled_row_left_by_a_force_deleted_resource_is_not_adopted(
+    start_operator, resources, db, namespace
+):
+    first_operator = start_operator()
+    manifest = event_manifest("forced")
+    resources.apply(manifest)
+    first = await wait_for(lambda: resources.status("forced").get("eventId"), what="eventId")
+    first_operator.stop()
+    # Cancelled outside Kubernetes, then the resource removed without its finalizer.
+    await repository.cancel_event(db, first, actor_managed_by=f"kubernetes:{namespace}/forced")
+    resources.delete("forced")
+    resources.patch("forced", {"metadata": {"finalizers": None}})
+    await wait_for(lambda: resources.get("forced") is None, what="the resource to go")
+
+    start_operator()
+    resources.apply(manifest)
+    status = await wait_for(
+        lambda: (s := resources.status("forced")).get("eventId") not in (None, first) and s,
+        what="a new eventId",
+    )
+    assert status["phase"] == "OnSale"
+    old = await repository.get_event(db, first)
+    assert (old.status, old.managed_by) == ("cancelled", None)

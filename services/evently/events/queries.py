@@ -90,6 +90,14 @@ CANCEL_EVENT = """
     WHERE id = $1
     RETURNING id"""
 
+# The owning resource is gone: cancelled (unless it already happened) and owned by nobody.
+RETIRE_EVENT = """
+    UPDATE events.events SET
+        status = CASE WHEN status = 'completed' THEN status ELSE 'cancelled' END,
+        managed_by = NULL, version = version + 1, updated_at = now()
+    WHERE id = $1
+    RETURNING id"""
+
 # Bookings' seat figures (topic inventory.changed), newest version wins.
 UPSERT_AVAILABILITY = """
     INSERT INTO events.availability AS a (

@@ -44,7 +44,7 @@ ReservedSeatsLookup = Callable[[int], Awaitable[ReservedSeats]]
 
 EVENT_CHANGES = Counter(
     "evently_event_changes_total",
-    "Committed changes to events, by operation (create, update, cancel, venue).",
+    "Committed changes to events, by operation (create, update, cancel, retire, venue).",
     ["operation"],
 )
 
@@ -173,6 +173,25 @@ async def cancel_event(
         await conn.execute(queries.CANCEL_EVENT, event_id)
         event = await _announce(conn, event_id)
     EVENT_CHANGES.labels("cancel").inc()
+    return event
+
+
+async def retire_event(conn: asyncpg.Connection, event_id: int, *, actor_managed_by: str) -> Event:
+    """The resource that owned the event is gone: cancel the event (bookings are kept;
+    a completed one stays completed) and release it (``managed_by`` NULL), in one version.
+
+    Released, the name is free: a new resource of the same name starts its own event
+    instead of adopting this one. Only the owner may retire an event (else
+    ``EventManagedByKubernetes``/``EventNotOwned``).
+    """
+    async with _change(conn):
+        current = await conn.fetchrow(queries.LOCK_EVENT, event_id)
+        if current is None:
+            raise EventNotFound(event_id)
+        _check_owner(event_id, current["managed_by"], actor_managed_by)
+        await conn.execute(queries.RETIRE_EVENT, event_id)
+        event = await _announce(conn, event_id)
+    EVENT_CHANGES.labels("retire").inc()
     return event
 
 
