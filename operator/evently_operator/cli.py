@@ -20,7 +20,7 @@ from evently.core.logs import configure_logging
 from evently.core.settings import SettingsError
 from evently_operator import handlers
 from evently_operator.config import OperatorSettings, load_operator_settings
-from evently_operator.runtime import kopf_settings
+from evently_operator.runtime import kopf_settings, own_identity
 
 
 class _DropKopfInternals(logging.Filter):
@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 async def run_operator(settings: OperatorSettings) -> None:
     """Run until SIGTERM/SIGINT."""
     registry = kopf.OperatorRegistry()
-    handlers.register(registry, settings)
+    identity = own_identity()
+    handlers.register(registry, settings, identity)
     await kopf.operator(
         registry=registry,
         settings=kopf_settings(settings),
@@ -54,6 +55,7 @@ async def run_operator(settings: OperatorSettings) -> None:
         standalone=settings.standalone,
         peering_name=None if settings.standalone else settings.peering_name,
         priority=settings.effective_peering_priority,
+        identity=identity,
         memo=kopf.Memo(),
     )
 

@@ -35,13 +35,19 @@ class OperatorSettings(CommonSettings):
     peering_lifetime_s: int = setting(
         "PEERING_LIFETIME_S", 60, "seconds (>= 5) after which a silent replica counts as gone"
     )
+    peering_settle_s: float = setting(
+        "PEERING_SETTLE_S",
+        5.0,
+        "seconds a starting replica waits, announced in the peering object, before it "
+        "acts, so that replicas starting together never both act",
+    )
     standalone: bool = setting(
         "STANDALONE", False, "true to run without peering (one replica only, e.g. locally)"
     )
     reconcile_interval_s: float = setting(
         "RECONCILE_INTERVAL_S",
         15.0,
-        "seconds between level-based passes (drift repair, phase, figures, scaling)",
+        "seconds between level sweeps (drift repair, phase, figures, scaling)",
     )
     bookings_timeout_s: float = setting(
         "BOOKINGS_TIMEOUT_S", 5.0, "seconds to wait for the bookings internal API"
@@ -65,6 +71,10 @@ class OperatorSettings(CommonSettings):
     @staticmethod
     def check_peering_lifetime_s(value: int) -> str | None:
         return None if value >= 5 else "expected seconds >= 5"
+
+    @staticmethod
+    def check_peering_settle_s(value: float) -> str | None:
+        return None if value >= 0 else "expected seconds >= 0"
 
     @staticmethod
     def check_reconcile_interval_s(value: float) -> str | None:

@@ -19,7 +19,7 @@ from evently_operator.phases import Phase
 
 RECONCILES = Counter(
     "evently_operator_reconciles_total",
-    "Reconciliations of Event resources, by trigger (create, update, timer, delete) and "
+    "Reconciliations of Event resources, by trigger (create, update, level, delete) and "
     "outcome (ok, invalid, error).",
     ["trigger", "outcome"],
 )
@@ -49,6 +49,22 @@ SCALE_CHANGES = Counter(
     "Replica changes made for sales, by target kind (Deployment, HorizontalPodAutoscaler) "
     "and direction (up, down).",
     ["kind", "direction"],
+)
+
+SCALE_PASSES = Counter(
+    "evently_operator_scale_passes_total",
+    "Applications of the scaling rule to a target: one per target per interval or change, "
+    "however many Events claim it.",
+)
+SWEEP_DURATION = Histogram(
+    "evently_operator_sweep_duration_seconds",
+    "Time of one level sweep over every Event this replica manages (one query, then "
+    "comparisons in memory).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+SWEEP_WAKES = Counter(
+    "evently_operator_sweep_wakes_total",
+    "Level passes the sweep asked for (a row, the clock, figures or scaling changed).",
 )
 
 for _phase in Phase:

@@ -1,10 +1,11 @@
 """What the handlers do: one plain async function per kind of handler.
 
-``reconcile`` serves creation, spec updates, resumption and the periodic timer alike:
-it is level-based (compare, then repair), so running it again is always safe.
-``finalize`` runs on deletion. ``scaling_entry`` feeds kopf's index of scaling windows.
+``reconcile`` is one level-based pass (compare, then repair), so running it again is
+always safe: creation, spec updates and the level sweep's wake-ups (``workers.py``) all
+run it. ``finalize`` runs on deletion. ``scaling_entry`` feeds kopf's index of scaling
+windows.
 
-Each writes the resource's status through kopf's ``patch`` (only what changed) and posts
+Each writes the resource's status into a ``patch`` (only what changed) and posts
 Kubernetes Events for transitions a person would want to see in ``kubectl describe``.
 """
 
@@ -14,6 +15,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -26,7 +28,7 @@ from evently_operator.reconcile import RowAction, retire_row, sync_row
 from evently_operator.resource import managed_by
 from evently_operator.runtime import Runtime
 from evently_operator.scale_targets import ScaleOutcome
-from evently_operator.scaling import ScaleChange, ScalingWindow, scaling_window
+from evently_operator.scaling import ScaleChange, ScalingWindow, claimed_target, scaling_window
 from evently_operator.spec import (
     EventSpec,
     Problem,
@@ -67,25 +69,43 @@ def scaling_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], ScalingWindo
     return {(meta["namespace"], window.deployment): window}
 
 
-def claimed_target(spec: EventSpec, *, cancelled: bool) -> str | None:
-    """The Deployment the Event claims; None without scaling, for drafts and cancelled."""
-    if spec.scaling is None or not spec.published or cancelled:
-        return None
-    return spec.scaling.deployment
+@dataclass
+class ObjectMemory:
+    """What this process keeps about one resource (in kopf's per-object memo).
+
+    ``lock``: one pass at a time per resource (handlers and its worker overlap).
+    ``written``: the status fields this process last wrote. While it is the active
+    peer it is their only writer, so they are never older than a body's copy; a pass
+    that waited for another, or a worker whose live body has not caught up with the
+    last patch yet, reads them instead of acting on a stale copy (and, say, announcing
+    the same phase change twice). Forgotten when the worker stops (a pause, a deletion).
+    """
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    written: dict[str, Any] = field(default_factory=dict)
 
 
-def object_lock(memo: Any) -> asyncio.Lock:
-    """One reconciliation at a time per resource (handlers and the timer overlap)."""
-    if "lock" not in memo:
-        memo["lock"] = asyncio.Lock()
-    return memo["lock"]
+def object_memory(memo: Any) -> ObjectMemory:
+    if "evently" not in memo:
+        memo["evently"] = ObjectMemory()
+    return memo["evently"]
 
 
-def _write_status(patch: kopf.Patch, current: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
-    """Patch only the status fields whose value changes (None removes a field)."""
-    for key, value in wanted.items():
-        if current.get(key) != value:
-            patch.status[key] = value
+class StatusWriter:
+    """The status as this process knows it (``base``) and the patch that writes it."""
+
+    def __init__(self, patch: kopf.Patch, body: kopf.Body, written: dict[str, Any]) -> None:
+        self.patch = patch
+        self.current: Mapping[str, Any] = body.get("status") or {}
+        self.written = written
+        self.base: Mapping[str, Any] = {**self.current, **written}
+
+    def write(self, wanted: Mapping[str, Any]) -> None:
+        """Patch the fields whose value differs from the body's (None removes a field)."""
+        for key, value in wanted.items():
+            if self.current.get(key) != value:
+                self.patch.status[key] = value
+        self.written.update(wanted)
 
 
 def _problems_message(problems: list[Problem]) -> str:
@@ -99,21 +119,23 @@ async def reconcile(
     *,
     trigger: str,
     windows: WindowsIndex,
-    lock: asyncio.Lock,
+    memo: Any,
 ) -> None:
     """Bring the row, the status and the scale in line with the resource's spec."""
-    async with lock:
+    memory = object_memory(memo)
+    async with memory.lock:
         with metrics.timed(trigger) as result:
-            outcome = await _reconcile(runtime, body, patch, trigger=trigger, windows=windows)
+            writer = StatusWriter(patch, body, memory.written)
+            outcome = await _reconcile(runtime, body, writer, trigger=trigger, windows=windows)
             result["outcome"] = outcome
 
 
 async def _reconcile(
-    runtime: Runtime, body: kopf.Body, patch: kopf.Patch, *, trigger: str, windows: WindowsIndex
+    runtime: Runtime, body: kopf.Body, writer: StatusWriter, *, trigger: str, windows: WindowsIndex
 ) -> str:
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     generation = body.metadata.get("generation")
-    status: Mapping[str, Any] = body.get("status") or {}
+    status = writer.base
     now = utcnow()
     try:
         spec = read_valid_spec(body.get("spec") or {})
@@ -129,15 +151,13 @@ async def _reconcile(
     except SpecError as exc:
         # An Invalid Event claims nothing: give back whatever it claimed before.
         scaled, _ = await _rescale(runtime, body, None, status, windows, now)
-        _mark_invalid(body, patch, status, exc.problems, generation, now, scaled)
+        _mark_invalid(body, writer, exc.problems, generation, now, scaled)
         metrics.record_phase(namespace, name, Phase.INVALID)
         return "invalid"
     except Exception as exc:
         metrics.ERRORS.labels("database").inc()
         message = f"could not write the event: {exc}"
-        _write_status(
-            patch,
-            status,
+        writer.write(
             {
                 "observedGeneration": generation,
                 "conditions": cond.merge_conditions(
@@ -155,7 +175,12 @@ async def _reconcile(
 
     event = sync.event
     _announce_row(body, sync.action, event, status, trigger)
-    figures, figures_error = await _figures(runtime, event)
+    if sync.action in (RowAction.CREATED, RowAction.RECREATED):
+        # A new row has sold nothing: no need to ask bookings (which has not heard of it).
+        figures: Figures | None = Figures(0, 0, event.capacity, 0)
+        figures_error = None
+    else:
+        figures, figures_error = await _figures(runtime, event)
     available = figures.available if figures else status.get("available")
     cancelled = event.status == "cancelled"
     phase = sale_phase(spec, now, cancelled=cancelled, available=available)
@@ -164,20 +189,26 @@ async def _reconcile(
 
     wanted: dict[str, Any] = {
         "eventId": event.id,
+        "eventVersion": event.version,
         "phase": phase.value,
         "observedGeneration": generation,
         "scaledDeployment": scaled,
         **(figures.as_status() if figures else {}),
     }
+    ready, synced, valid = _conditions(event, sync.action, phase, figures, figures_error)
     extra, absent = _scaling_conditions(spec, claimed, scale_outcome)
+    if scale_outcome is not None and scale_outcome.missing is not None and ready.status:
+        # The sale works, but the rush will not get its replicas: not Ready.
+        ready = cond.Condition(cond.READY, False, "ScaleTargetMissing", scale_outcome.missing)
+    _warn_scaling(body, status, scale_outcome)
     wanted["conditions"] = cond.merge_conditions(
         status.get("conditions"),
-        _conditions(event, sync.action, phase, figures, figures_error) + extra,
+        [ready, synced, valid, *extra],
         generation=generation,
         now=now,
         remove=absent,
     )
-    _write_status(patch, status, wanted)
+    writer.write(wanted)
     if status.get("phase") != phase.value:
         kopf.info(
             body,
@@ -194,18 +225,19 @@ def _conditions(
     phase: Phase,
     figures: Figures | None,
     figures_error: str | None,
-) -> list[cond.Condition]:
+) -> tuple[cond.Condition, cond.Condition, cond.Condition]:
+    """Ready, Synced and Invalid for a written row."""
     valid = cond.Condition(cond.INVALID, False, "Valid", "the spec is valid")
     if action is RowAction.CANCELLED:
         message = (
             f"event {event.id} was cancelled outside Kubernetes; a cancelled event cannot "
             "change: delete this resource"
         )
-        return [
+        return (
             cond.Condition(cond.READY, False, "EventCancelled", message),
             cond.Condition(cond.SYNCED, False, "EventCancelled", message),
             valid,
-        ]
+        )
     synced = cond.Condition(
         cond.SYNCED, True, action.value, f"event {event.id} at version {event.version}"
     )
@@ -213,7 +245,7 @@ def _conditions(
         ready = cond.Condition(cond.READY, False, "BookingsUnavailable", figures_error)
     else:
         ready = cond.Condition(cond.READY, True, phase.value, _summary(event, phase, figures))
-    return [ready, synced, valid]
+    return ready, synced, valid
 
 
 def _summary(event: Event, phase: Phase, figures: Figures | None) -> str:
@@ -228,22 +260,20 @@ def _summary(event: Event, phase: Phase, figures: Figures | None) -> str:
 
 def _mark_invalid(
     body: kopf.Body,
-    patch: kopf.Patch,
-    status: Mapping[str, Any],
+    writer: StatusWriter,
     problems: list[Problem],
     generation: int | None,
     now: dt.datetime,
     scaled: str | None,
 ) -> None:
     """Phase Invalid, the reasons in the conditions, a warning Event; nothing written."""
+    status = writer.base
     message = _problems_message(problems)
     not_written = f"nothing was written: {message}"
     previous = cond.condition(status.get("conditions"), cond.INVALID)
     if previous.get("status") != "True" or previous.get("message") != message:
         kopf.warn(body, reason="InvalidSpec", message=message)
-    _write_status(
-        patch,
-        status,
+    writer.write(
         {
             "phase": Phase.INVALID.value,
             "observedGeneration": generation,
@@ -373,20 +403,31 @@ async def _rescale(
     return claimed or retry, outcome
 
 
+def _warn_scaling(body: kopf.Body, status: Mapping[str, Any], outcome: ScaleOutcome | None) -> None:
+    """A Warning Event when the scale target goes missing (once, not every pass)."""
+    if outcome is None or outcome.missing is None:
+        return
+    previous = cond.condition(status.get("conditions"), cond.SCALED)
+    if previous.get("reason") != "ScaleTargetMissing" or previous.get("message") != outcome.missing:
+        kopf.warn(
+            body,
+            reason="ScaleTargetMissing",
+            message=f"{outcome.missing}: the sale window will not be scaled",
+        )
+
+
 def _announce_scaling(body: kopf.Body, changes: Iterable[ScaleChange]) -> None:
     for change in changes:
         reason = "ScaledUp" if change.after > change.before else "ScaledDown"
         kopf.info(body, reason=reason, message=change.describe())
 
 
-async def finalize(
-    runtime: Runtime, body: kopf.Body, *, windows: WindowsIndex, lock: asyncio.Lock
-) -> None:
+async def finalize(runtime: Runtime, body: kopf.Body, *, windows: WindowsIndex, memo: Any) -> None:
     """Retire the row (cancelled, bookings kept, released so the name can be reused) and
     hand the Deployment back; then kopf removes the finalizer. A row that is already
     gone is not an error."""
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
-    async with lock:
+    async with object_memory(memo).lock:
         with metrics.timed("delete"):
             try:
                 async with runtime.pool.acquire() as conn:

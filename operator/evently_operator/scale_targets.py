@@ -106,6 +106,7 @@ class ScaleControllers:
         wanted = wanted_replicas(claims, now)
         changes: list[ScaleChange] = []
         self.passes += 1
+        metrics.SCALE_PASSES.inc()
         try:
             changes = await self._apply(target, wanted)
             outcome = ScaleOutcome(wanted=wanted)

@@ -67,6 +67,13 @@ def scaling_window(event: str, spec: EventSpec) -> ScalingWindow | None:
     )
 
 
+def claimed_target(spec: EventSpec, *, cancelled: bool) -> str | None:
+    """The Deployment the Event claims; None without scaling, for drafts and cancelled."""
+    if spec.scaling is None or not spec.published or cancelled:
+        return None
+    return spec.scaling.deployment
+
+
 def wanted_replicas(windows: Iterable[ScalingWindow], now: dt.datetime) -> int | None:
     """The largest ``saleReplicas`` among the windows open at ``now``; None if none is."""
     figures = [w.sale_replicas for w in windows if w.covers(now)]

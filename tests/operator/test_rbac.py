@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from evently.events import repository
 from tests.operator.conftest import REPO, event_manifest, row_of, wait_for
 from tests.operator.test_scaling_live import deployment, replicas, scaling
 
@@ -34,6 +35,8 @@ async def test_the_documented_cluster_role_is_enough(
     await wait_for(lambda: resources.status("ruled").get("phase") == "OnSale", what="OnSale")
     await wait_for(lambda: replicas(resources, "tickets") == 2, what="scaled")
     await wait_for(lambda: "Created" in resources.reasons("ruled"), what="a Kubernetes Event")
+    event_id = resources.status("ruled")["eventId"]
     resources.delete("ruled")
     await wait_for(lambda: resources.get("ruled") is None, what="finalized")
-    assert (await row_of(db, namespace, "ruled")).status == "cancelled"
+    assert await row_of(db, namespace, "ruled") is None  # released
+    assert (await repository.get_event(db, event_id)).status == "cancelled"

@@ -47,6 +47,16 @@ def scaling(target: str, sale: int, lead: str = "0s", cooldown: str = "0s", **ex
             "cooldown": cooldown, **extra}  # fmt: skip
 
 
+def deployment_reads(kube) -> float:
+    """GETs of Deployments and their scale subresource the API server has answered."""
+    total = 0.0
+    for line in kube.kubectl("get", "--raw", "/metrics").stdout.splitlines():
+        wanted = ('resource="deployments"', 'verb="GET"')
+        if line.startswith("apiserver_request_total{") and all(w in line for w in wanted):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def condition(resources, name: str, type_: str) -> dict[str, Any]:
     conditions = resources.status(name).get("conditions") or []
     return next((c for c in conditions if c["type"] == type_), {})
@@ -191,3 +201,51 @@ async def test_the_record_survives_a_restart(start_operator, resources):
     start_operator()
     await wait_for(lambda: replicas(resources, "door") == 2, what="back to the recorded 2")
     assert record(resources, "door") is None
+
+
+async def test_twenty_events_on_one_deployment_cost_one_pass_per_interval(operator, resources):
+    resources.apply(deployment("stage", 2))
+    names = [f"gig-{i:02d}" for i in range(20)]
+    for name in names:
+        resources.apply(event_manifest(name, opens_in=-5, closes_in=600,
+                                       scaling=scaling("stage", 4)))  # fmt: skip
+    await wait_for(
+        lambda: all(resources.status(n).get("scaledDeployment") == "stage" for n in names),
+        within=60,
+        what="every claim",
+    )
+    assert replicas(resources, "stage") == 4
+    # Counted by the API server: reads of Deployments (or their scale) over 5 seconds.
+    before = deployment_reads(resources.kube)
+    await asyncio.sleep(5)
+    reads = deployment_reads(resources.kube) - before
+    # The target is settled about once per interval (1 s here) whatever the number of
+    # Events claiming it; once per Event would be some 20 per second.
+    assert 1 <= reads <= 10, reads
+    assert operator.metric("evently_operator_scale_passes_total") >= 1
+
+
+async def test_a_missing_scale_target_is_a_condition_and_a_warning(operator, resources):
+    resources.apply(
+        event_manifest("orphan", opens_in=-5, closes_in=600, scaling=scaling("ghost", 3))
+    )
+    scaled = await wait_for(
+        lambda: (c := condition(resources, "orphan", "Scaled")).get("status") == "False" and c,
+        what="Scaled False",
+    )
+    assert scaled["reason"] == "ScaleTargetMissing"
+    assert "ghost does not exist" in scaled["message"]
+    ready = condition(resources, "orphan", "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ScaleTargetMissing")
+    await wait_for(
+        lambda: "ScaleTargetMissing" in resources.reasons("orphan"), what="a Warning Event"
+    )
+    warning = next(e for e in resources.k8s_events("orphan") if e["reason"] == "ScaleTargetMissing")
+    assert warning["type"] == "Warning"
+
+    resources.apply(deployment("ghost", 1))  # the target appears: scaled within an interval
+    await wait_for(lambda: replicas(resources, "ghost") == 3, what="3 replicas")
+    await wait_for(
+        lambda: condition(resources, "orphan", "Scaled").get("reason") == "SaleWindowOpen",
+        what="Scaled: SaleWindowOpen",
+    )

@@ -12,8 +12,8 @@ Refusals are the exceptions in ``evently.events.errors``. See docs/events.md.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, NamedTuple
 
 import asyncpg
 from prometheus_client import Counter
@@ -57,6 +57,26 @@ async def get_event(conn: asyncpg.Connection, event_id: int) -> Event | None:
 async def find_event_by_managed_by(conn: asyncpg.Connection, managed_by: str) -> Event | None:
     """The event a Kubernetes resource (``kubernetes:<ns>/<name>``) owns, if any."""
     return _event(await conn.fetchrow(queries.SELECT_EVENT_BY_MANAGED_BY, managed_by))
+
+
+class ManagedState(NamedTuple):
+    """An owned event's version and status, with bookings' last published figures
+    (None until bookings has published any)."""
+
+    id: int
+    version: int
+    status: str
+    sold: int | None
+    held: int | None
+    available: int | None
+
+
+async def managed_states(
+    conn: asyncpg.Connection, managed_by: Iterable[str]
+) -> dict[str, ManagedState]:
+    """``managed_by`` -> state of the events these resources own (absent: no row)."""
+    rows = await conn.fetch(queries.SELECT_MANAGED_STATES, list(managed_by))
+    return {row["managed_by"]: ManagedState(*tuple(row)[1:]) for row in rows}
 
 
 async def find_event_id(
