@@ -4,11 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+PORT ?= 8080
 
 .PHONY: help install run test lint format tools bench bench-search manifests clean
 
 help:
-	@echo "make run     - serve the whole platform on http://127.0.0.1:8080 (embedded PostgreSQL, demo data)"
+	@echo "make run     - serve the whole platform on http://127.0.0.1:8080 (embedded PostgreSQL, demo data; PORT=N to change)"
 	@echo "make test    - install, fetch/build the real test components, run the whole suite"
 	@echo "make lint    - ruff check and format check"
 	@echo "make bench   - flash-sale benchmark through the HTTP API"
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/evently up --demo
+	$(BIN)/evently up --demo --port $(PORT)
 
 # The real components the tests start (Prometheus, etcd, kube-apiserver, helm) come
 # from Debian, PyPI and npm; hack/install-tools.sh fetches or builds each once.

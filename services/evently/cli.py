@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from evently.core.app import PortUnavailable
 from evently.core.settings import SettingsError, load_settings
 from evently.services import SERVICE_NAMES, all_services, load_service
 
@@ -49,8 +50,9 @@ def _migrate(args: argparse.Namespace) -> int:
     names = [args.service] if args.service else list(SERVICE_NAMES)
     targets = [(s.name, s.schema) for s in map(load_service, names)]
     applied = asyncio.run(migrations.migrate_dsn(dsn, targets))
-    for name, count in applied.items():
-        print(f"{name}: applied {count} migration(s)")
+    for name, done in applied.items():
+        sql = f", repeatable SQL ({len(done.sql_files)} file(s))" if done.sql_files else ""
+        print(f"{name}: applied {len(done.migrations)} migration(s){sql}")
     return 0
 
 
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except SettingsError as exc:
+    except (SettingsError, PortUnavailable) as exc:
         print(f"evently: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -12,6 +12,10 @@ from collections.abc import Mapping
 
 from evently.services import SERVICE_NAMES
 
+# What the demo suggests trying; a test checks that each finds a demo event.
+SUGGESTED_SEARCH = "jazz"
+SUGGESTED_PREFIX = "ja"
+
 
 async def load_demo(env: Mapping[str, str], base_url: str) -> str:
     """Load every service's demo data (idempotent) and return what to print."""

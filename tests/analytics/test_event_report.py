@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from evently.analytics.event_report import TimelineRange
 from tests.analytics.conftest import deliver
 from tests.analytics.contract import ScriptedBookings, event_changed
 
@@ -155,3 +156,25 @@ async def test_both_report_paths_are_documented_with_distinct_operation_ids(anal
     assert len(operation_ids) == len(set(operation_ids))
     assert main["operationId"] != alias["operationId"]
     assert main["parameters"] == alias["parameters"]
+
+
+@pytest.mark.timeout(60)
+async def test_a_range_of_centuries_is_refused_without_building_it(analytics, tokens):
+    # The finding's request froze the process for 16 minutes: the timeline was built
+    # before its size was checked. Unfixed, this test hangs until its timeout.
+    await seed_timeline(analytics)
+    response = await analytics.get(
+        "/api/v1/admin/events/61/analytics",
+        params={"from": "2027-01-17T22:30:00Z", "bucket": "1m", "to": "3054-08-25T00:15:50Z"},
+        headers=tokens.admin(),
+    )
+    assert response.status == 400, await response.text()
+    assert "query.bucket" in [e["field"] for e in (await response.json())["errors"]]
+
+
+@pytest.mark.parametrize("bucket", ["1m", "5m", "1h"])
+@pytest.mark.parametrize("minutes", [0, 1, 59, 60, 61, 1439, 1440, 10_000])
+def test_point_count_matches_the_buckets_it_would_build(bucket, minutes):
+    start = T0 + timedelta(seconds=17)
+    timeline = TimelineRange(bucket, start, start + timedelta(minutes=minutes, seconds=1))
+    assert timeline.point_count == len(timeline.bucket_starts())

@@ -109,3 +109,26 @@ async def test_analytics_routes_need_an_admin_with_analytics_read(analytics, tok
     assert (await customer.json())["code"] == "admin_required"
     assert no_permission.status == 403
     assert (await no_permission.json())["permission"] == "analytics:read"
+
+
+async def test_an_event_that_has_ended_is_not_on_sale(analytics, tokens):
+    # The finding: published, started 2020-01-01, no sale window -> counted as on sale.
+    await deliver(
+        analytics,
+        [
+            event_changed(
+                61,
+                name="Long gone",
+                starts_at="2020-01-01T19:00:00+00:00",
+                ends_at="2020-01-01T23:00:00+00:00",
+            ),
+            event_changed(
+                62, name="Started, no end", starts_at="2020-01-01T19:00:00+00:00", ends_at=None
+            ),
+            event_changed(63, name="Upcoming"),
+        ],
+    )
+
+    figures = await overview(analytics, tokens)
+
+    assert figures["events"] == {"on_sale": 1, "published": 3, "sold_out": 0, "known": 3}

@@ -6,10 +6,13 @@ import asyncio
 import json
 from typing import Any
 
+import aiohttp
+
 from evently.bookings.availability_stream import LISTENER_NAME, Subscriber
 from evently.bookings.context import BOOKINGS
 from evently.bookings.metrics import STREAM_SKIPPED
 from tests.bookings.conftest import eventually, send_event
+from tests.support.served import served
 
 MAX_LINES = 500
 
@@ -142,3 +145,38 @@ async def test_streams_survive_a_lost_listen_connection(client, buyer, db):
     assert (await buyer(1).hold(1, 3))[0] == 201
     await wait_for_state(response, held=3)
     response.close()
+
+
+async def test_a_client_leaving_is_noticed_long_before_the_next_heartbeat(bookings_app):
+    # Served as in production (no handler cancellation on disconnect), with a heartbeat
+    # far beyond this test's life: only the disconnect watch can free the subscription.
+    app = bookings_app({"BOOKINGS_SSE_HEARTBEAT_S": "3600"})
+    async with served(app) as (base,), aiohttp.ClientSession(base) as client:
+        await send_event(client, 1)
+        hub = app[BOOKINGS].streams
+        stream = await client.get("/api/v1/events/1/availability/stream")
+        await next_event(stream)
+        assert hub.subscriber_count == 1
+        stream.close()
+
+        async def freed() -> bool:
+            return hub.subscriber_count == 0
+
+        await eventually(freed)
+
+
+async def test_every_message_carries_the_waitlist_and_joins_are_updates(client, buyer):
+    await send_event(client, 1, capacity=2)
+    booking = (await buyer(1).hold(1, 2))[1]
+    stream = await client.get("/api/v1/events/1/availability/stream")
+    first = await next_event(stream)
+    assert (first["sold_out"], first["waitlisted"]) == (True, 0)
+    for user in (2, 3):
+        status, _ = await buyer(user).post("/api/v1/events/1/waitlist", {"quantity": 1})
+        assert status == 201
+    state = await wait_for_state(stream, waitlisted=2)
+    assert state["sold_out"] is True
+    await buyer(1).cancel(booking["id"])  # both waiters get an offer: the line empties
+    state = await wait_for_state(stream, waitlisted=0)
+    assert state["held"] == 2
+    stream.close()

@@ -81,6 +81,7 @@ async def test_every_change_is_published_as_inventory_changed_to_each_consumer(c
         "on_sale": True,
         "sold_out": False,
         "status": "published",
+        "waitlisted": 0,
     }
     booking = (await buyer(1).hold(1, 4))[1]
     await buyer(1).confirm(booking["id"])

@@ -12,14 +12,10 @@ from evently.bookings.batching import Batcher, Batchers
 from evently.core.locks import TAKE_LOCKS_FUNCTION_SQL, LockKey, LockRequest
 
 
-def test_the_bookings_migration_installs_the_helpers_lock_function_verbatim():
-    migration = (
-        resources.files("evently.bookings")
-        .joinpath("migrations/0002_booking_functions.sql")
-        .read_text()
-    )
+def test_bookings_sql_defines_the_helpers_lock_function_verbatim():
+    source = resources.files("evently.bookings").joinpath("sql/take_advisory_xact_locks.sql")
     installed = TAKE_LOCKS_FUNCTION_SQL.strip().replace("SCHEMA.", "bookings.")
-    assert installed in migration
+    assert installed in source.read_text()
 
 
 def test_lock_request_sorts_and_dedupes_keys_but_keeps_probe_positions():

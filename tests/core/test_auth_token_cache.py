@@ -52,7 +52,7 @@ async def test_the_cache_is_bounded():
     minter = TokenMinter()
     authenticator = minter.authenticator()
     authenticator.cache_size = 3
-    for user_id in range(10):
+    for user_id in range(1, 11):
         await authenticator.verify(minter.token(user_id))
     assert len(authenticator._verified) == 3
 

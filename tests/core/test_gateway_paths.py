@@ -1,8 +1,8 @@
 """Path tricks never reach a non-public route: the gateway routes and forwards one path.
 
-Each upstream here is a recorder that answers every path (including ``/internal/*`` and
-``/metrics``) with 200 and remembers the raw path it was sent, so a trick that slipped
-through would show up as a 200 or as a recorded non-public path.
+Each upstream here is a recorder (tests/support/recording_upstreams.py) that answers every
+path, ``/internal/*`` and ``/metrics`` included, with 200 and remembers the raw path it was
+sent, so a trick that slipped through would show up as a 200 or as a recorded path.
 """
 
 from __future__ import annotations
@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from evently.core.paths import InvalidPath, canonical_path, encoded_path
-from evently.gateway.proxy import create_gateway
 from evently.gateway.routing import service_for
-from evently.services import SERVICE_NAMES
 from tests.support.raw_http import raw_request
+from tests.support.recording_upstreams import RecordingGateway, start_recording_gateway
 
 # Request targets sent verbatim. Every one must be refused before reaching an upstream.
 REFUSED_WITH_400 = [
@@ -78,52 +76,33 @@ def test_canonical_path_decodes_once_and_keeps_meaning(raw_path: str, meaning: s
     assert canonical_path(encoded_path(meaning)) == meaning
 
 
-def _recording_upstream(name: str, seen: list[tuple[str, str]]) -> web.Application:
-    async def record(request: web.Request) -> web.Response:
-        seen.append((name, request.raw_path))
-        return web.json_response({"service": name, "raw_path": request.raw_path})
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", record)
-    return app
-
-
 @pytest.fixture
-async def gateway(aiohttp_server: Any) -> tuple[int, list[tuple[str, str]]]:
-    seen: list[tuple[str, str]] = []
-    upstreams = {}
-    for name in SERVICE_NAMES:
-        server = await aiohttp_server(_recording_upstream(name, seen))
-        upstreams[name] = str(server.make_url("/")).rstrip("/")
-    gateway_server = await aiohttp_server(create_gateway(upstreams, {}, max_body=1 << 20))
-    return gateway_server.port, seen
+async def gateway(aiohttp_server: Any) -> RecordingGateway:
+    return await start_recording_gateway(aiohttp_server)
 
 
 @pytest.mark.parametrize("target", REFUSED_WITH_400)
 async def test_gateway_refuses_path_tricks_with_a_problem_400(gateway, target: str) -> None:
-    port, seen = gateway
-    response = await raw_request("127.0.0.1", port, target)
+    response = await raw_request("127.0.0.1", gateway.port, target)
     assert response.status == 400, response.body
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == "invalid_path"
-    assert seen == []
+    assert gateway.paths == []
 
 
 @pytest.mark.parametrize("target", REFUSED_WITH_404)
 async def test_gateway_answers_404_for_paths_that_are_not_public(gateway, target: str) -> None:
-    port, seen = gateway
-    response = await raw_request("127.0.0.1", port, target)
+    response = await raw_request("127.0.0.1", gateway.port, target)
     assert response.status == 404, response.body
     assert response.json()["code"] == "not_found"
-    assert seen == []
+    assert gateway.paths == []
 
 
 @pytest.mark.parametrize("target", REFUSED_BY_THE_PARSER)
 async def test_gateway_forwards_nothing_for_malformed_request_targets(gateway, target) -> None:
-    port, seen = gateway
-    response = await raw_request("127.0.0.1", port, target)
+    response = await raw_request("127.0.0.1", gateway.port, target)
     assert response.status == 400
-    assert seen == []
+    assert gateway.paths == []
 
 
 @pytest.mark.parametrize(
@@ -139,10 +118,9 @@ async def test_gateway_forwards_nothing_for_malformed_request_targets(gateway, t
 async def test_gateway_forwards_exactly_the_path_it_routed(
     gateway, target: str, service: str, forwarded: str
 ) -> None:
-    port, seen = gateway
-    response = await raw_request("127.0.0.1", port, target)
+    response = await raw_request("127.0.0.1", gateway.port, target)
     assert response.status == 200, response.body
-    ((upstream, raw_path),) = seen
+    ((upstream, raw_path),) = gateway.paths
     assert upstream == service
     assert raw_path.split("?")[0] == forwarded
     assert service_for(canonical_path(raw_path.split("?")[0])) == service

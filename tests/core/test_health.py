@@ -71,3 +71,18 @@ async def test_readyz_fails_when_the_database_goes_down_and_healthz_stays_up(
         assert (await client.get("/healthz")).status == 200
     finally:
         server.cleanup()
+
+
+async def test_readyz_fails_while_a_shipped_sql_file_was_never_applied(
+    aiohttp_client, make_app, database_url
+):
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("DELETE FROM bookings.schema_sql WHERE file = 'hold_seats.sql'")
+    finally:
+        await conn.close()
+    client = await aiohttp_client(make_app("bookings", env={"OUTBOX_RELAY_ENABLED": "false"}))
+    response = await client.get("/readyz")
+    assert response.status == 503
+    check = (await response.json())["checks"]["migrations_applied"]
+    assert check == "repeatable SQL never applied: hold_seats.sql"

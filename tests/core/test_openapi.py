@@ -55,3 +55,28 @@ def test_gateway_document_has_every_public_route_and_no_internal_one():
         for endpoint in load_service(name).api.endpoints:
             if not endpoint.internal:
                 assert openapi_path(endpoint.path) in paths
+
+
+def test_request_and_response_headers_are_declared():
+    paths = merged_openapi()["paths"]
+    hold = paths["/api/v1/bookings"]["post"]
+    key = next(p for p in hold["parameters"] if p["in"] == "header")
+    assert (key["name"], key["required"]) == ("Idempotency-Key", True)
+    replace = paths["/api/v1/admin/events/{id}"]["put"]
+    if_match = next(p for p in replace["parameters"] if p["in"] == "header")
+    assert (if_match["name"], if_match["required"]) == ("If-Match", True)
+    cancel = paths["/api/v1/admin/events/{id}"]["delete"]
+    assert [p["required"] for p in cancel["parameters"] if p["name"] == "If-Match"] == [False]
+    created = paths["/api/v1/admin/events"]["post"]["responses"]["201"]["headers"]
+    assert {"ETag", "Location"} <= set(created)
+    assert "ETag" in replace["responses"]["200"]["headers"]
+    assert "ETag" in paths["/api/v1/events/{id}"]["get"]["responses"]["200"]["headers"]
+
+
+def test_every_429_and_503_declares_retry_after():
+    for path, operations in merged_openapi()["paths"].items():
+        for method, operation in operations.items():
+            for status in ("429", "503"):
+                if status in operation["responses"]:
+                    headers = operation["responses"][status].get("headers", {})
+                    assert "Retry-After" in headers, (method, path, status)

@@ -8,9 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,24 +35,54 @@ def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
         return error.code, dict(error.headers), error.read()
 
 
+class Output:
+    """Lines a process prints, collected by a thread so the test never blocks on them."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._collect, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _collect(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, fragment: str, deadline_s: float = 90) -> str:
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if fragment in line:
+                    return line
+            time.sleep(0.1)
+        raise AssertionError(f"never printed {fragment!r}:\n{self.text()}")
+
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
+    """`evently up --demo`, as `make run` starts it."""
     port = free_port()
     data_dir = tmp_path_factory.mktemp("up") / ".evently"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["LOG_LEVEL"] = "WARNING"
     process = subprocess.Popen(
-        [sys.executable, "-m", "evently", "up", "--port", str(port), "--data-dir", str(data_dir)],
+        [
+            sys.executable, "-m", "evently", "up", "--demo",
+            "--port", str(port), "--data-dir", str(data_dir),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
         text=True,
-    )
+    )  # fmt: skip
+    output = Output(process.stdout)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"evently up exited early:\n{process.stdout.read()}")
+            pytest.fail(f"evently up exited early:\n{output.text()}")
         try:
             if fetch(base + "/healthz")[0] == 200:
                 break
@@ -59,6 +92,7 @@ def platform(tmp_path_factory):
     else:
         process.kill()
         pytest.fail("evently up did not serve /healthz within 90 s")
+    process.output = output
     yield base, process, data_dir
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -130,6 +164,120 @@ def test_embedded_data_lives_in_the_data_dir(platform):
     _, _, data_dir = platform
     assert (Path(data_dir) / "pgdata" / "PG_VERSION").exists()
     assert (Path(data_dir) / "secrets.json").exists()
+
+
+def test_it_prints_the_embedded_database_url_for_the_admin_commands(platform):
+    _, process, _ = platform
+    line = process.output.wait_for("DATABASE_URL=")
+    assert line.split("DATABASE_URL=", 1)[1].startswith("postgresql://")
+
+
+def test_the_demo_books_an_upcoming_event(platform):
+    base, process, _ = platform
+    line = process.output.wait_for("  booking  #")
+    assert "confirmed" in line, process.output.text()
+    page = json.loads(fetch(base + "/api/v1/events?limit=100")[2])
+    assert page["total"] >= 1
+    now = datetime.now(UTC)
+    for event in page["items"]:
+        assert datetime.fromisoformat(event["ends_at"]) > now, event
+
+
+def test_the_demo_searches_it_suggests_find_events(platform):
+    from evently.demo import SUGGESTED_PREFIX, SUGGESTED_SEARCH
+
+    base, process, _ = platform
+    process.output.wait_for(f"search?q={SUGGESTED_SEARCH}")
+    deadline = time.monotonic() + 60  # search is fed through the events outbox
+    found = suggestions = []
+    while time.monotonic() < deadline and not (found and suggestions):
+        found = json.loads(fetch(f"{base}/api/v1/search?q={SUGGESTED_SEARCH}")[2])["hits"]
+        answer = json.loads(fetch(f"{base}/api/v1/search/suggest?q={SUGGESTED_PREFIX}")[2])
+        suggestions = answer["events"]
+        time.sleep(0.5)
+    assert found, "the suggested search finds nothing"
+    assert suggestions, "the suggested prefix suggests nothing"
+
+
+def test_a_port_already_taken_is_a_clear_message_not_a_traceback(platform, tmp_path):
+    base, _, _ = platform
+    taken = base.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "evently", "up", "--port", taken, "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"127.0.0.1:{taken}" in result.stderr and "already in use" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "pgdata").exists()  # nothing was started
+
+
+def test_a_client_generated_from_the_openapi_document_books_without_extra_headers(
+    platform, tmp_path
+):
+    # openapi-python-client is what a customer would run; the document must be enough.
+    base, _, _ = platform
+    (tmp_path / "openapi.json").write_bytes(fetch(base + "/openapi.json")[2])
+    tools = Path(sys.executable).parent
+    generated = subprocess.run(
+        [
+            str(tools / "openapi-python-client"), "generate", "--meta", "none",
+            "--path", str(tmp_path / "openapi.json"),
+            "--output-path", str(tmp_path / "evently_client"),
+        ],
+        env={**os.environ, "PATH": f"{tools}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    assert "Warning" not in generated.stdout + generated.stderr, generated.stdout
+    sys.path.insert(0, str(tmp_path))
+    try:
+        book_with_the_generated_client(base)
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.split(".")[0] == "evently_client"]:
+            del sys.modules[name]
+
+
+def book_with_the_generated_client(base: str) -> None:
+    import importlib
+
+    def module(name: str):
+        return importlib.import_module(f"evently_client.{name}")
+
+    client_module = module("client")
+    models = module("models")
+    anonymous = client_module.Client(base_url=base)
+    session = module("api.users.users_register").sync(
+        client=anonymous,
+        body=models.RegisterIn(
+            email=f"generated-{uuid.uuid4().hex[:8]}@example.com",
+            password="correct-Horse-battery",
+            name="Generated",
+        ),
+    )
+    assert isinstance(session, models.SessionOut), session
+    buyer = client_module.AuthenticatedClient(base_url=base, token=session.access_token)
+    page = module("api.events.events_list_published_events").sync(client=anonymous)
+    assert page.items, "the demo catalogue is empty"
+    booking = None
+    for _ in range(60):  # the events outbox may not have reached bookings yet
+        booking = module("api.bookings.bookings_create_booking").sync(
+            client=buyer,
+            body=models.BookingCreate(event_id=page.items[-1].id, quantity=1),
+            idempotency_key=str(uuid.uuid4()),
+        )
+        if isinstance(booking, models.BookingOut):
+            break
+        time.sleep(0.5)
+    assert isinstance(booking, models.BookingOut), booking
+    confirmed = module("api.bookings.bookings_confirm_booking").sync(booking.id, client=buyer)
+    assert isinstance(confirmed, models.BookingOut), confirmed
+    assert confirmed.status.value == "confirmed"
 
 
 def test_sigterm_stops_it_cleanly(platform):

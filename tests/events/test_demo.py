@@ -10,7 +10,8 @@ async def test_demo_events_are_published_on_sale_and_loaded_once(database_url, c
     report: list[str] = []
     await load_demo(env, "http://127.0.0.1:8080", report)
     await load_demo(env, "http://127.0.0.1:8080", report)
-    assert "(6 new)" in report[0] and "(0 new)" in report[1]
+    assert f"({len(EVENTS)} new, 0 re-dated)" in report[0]
+    assert "(0 new, 0 re-dated)" in report[1]
     page = await (await client.get("/api/v1/events", params={"limit": 100})).json()
     assert page["total"] == len(EVENTS)
     assert {e["venue"]["city"] for e in page["items"]} == {"Berlin", "Paris", "Lisbon"}

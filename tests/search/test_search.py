@@ -366,3 +366,16 @@ async def test_query_syntax_never_fails(feed, search):
         assert (await search(q=q))["total"] <= 1, q
         suggestions = await search("/api/v1/search/suggest", q=q)
         assert suggestions["q"] == q.strip()
+
+
+async def test_events_that_have_ended_are_found_only_when_asked_for(feed, search, subtests):
+    await feed.publish(1, name="Jazz of the past", starts_at="2020-01-01T19:00:00+00:00")
+    await feed.publish(2, name="Jazz to come", starts_at="2031-06-01T19:00:00+00:00")
+
+    with subtests.test("default: upcoming only"):
+        assert ids(await search(q="jazz")) == [2]
+        assert ids(await search()) == [2]
+    with subtests.test("include_past"):
+        assert ids(await search(q="jazz", include_past="true", sort="date")) == [1, 2]
+    with subtests.test("an explicit range"):
+        assert ids(await search(**{"from": "2019-01-01"}, sort="date")) == [1, 2]

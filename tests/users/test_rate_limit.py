@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+
 from evently.core.db import POOL
 from evently.users.rate_limit import Limit, address_bucket, count_attempt
 from tests.users.helpers import login, register
@@ -133,3 +135,49 @@ def test_ipv6_clients_are_counted_by_their_64_prefix():
     assert address_bucket("2001:db8:1:3::1") != address_bucket("2001:db8:1:2::1")
     assert address_bucket("192.0.2.1") == "192.0.2.1"
     assert address_bucket("unknown") == "unknown"
+
+
+REGISTER_LIMITS = {"REGISTER_ADDRESS_MAX_ATTEMPTS": "4", "REGISTER_ADDRESS_WINDOW_S": "600"}
+
+
+async def register_from(client, email: str, address: str):
+    return await client.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": "correct-Horse-battery"},
+        **from_address(address),
+    )
+
+
+async def test_registrations_from_one_address_are_limited_across_replicas(
+    aiohttp_client, make_users_app
+):
+    first = await aiohttp_client(make_users_app(env=REGISTER_LIMITS))
+    second = await aiohttp_client(make_users_app(env=REGISTER_LIMITS))
+    responses = await asyncio.gather(
+        *(
+            register_from(client, f"fresh{i}@example.com", "198.51.100.9")
+            for i, client in enumerate([first, second] * 5)
+        )
+    )
+    assert sorted(r.status for r in responses) == [201] * 4 + [429] * 6
+    for response in responses:
+        if response.status == 429:
+            assert 0 < int(response.headers["Retry-After"]) <= 600
+            problem = await response.json()
+            assert problem["code"] == "rate_limited"
+            assert "registrations" in problem["detail"]
+    elsewhere = await register_from(first, "elsewhere@example.com", "198.51.100.10")
+    assert elsewhere.status == 201
+
+
+async def test_refused_registrations_create_no_account(
+    aiohttp_client, make_users_app, database_url
+):
+    client = await aiohttp_client(make_users_app(env={**REGISTER_LIMITS}))
+    for i in range(6):
+        await register_from(client, f"n{i}@example.com", "198.51.100.11")
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM users.users") == 4
+    finally:
+        await conn.close()

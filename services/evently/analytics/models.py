@@ -7,12 +7,13 @@ floats in [0, 1] rounded to 4 places, or null when the denominator is zero.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import pydantic
 from pydantic import AwareDatetime, Field
 
 from evently.analytics.traffic import MAX_WINDOW_S, MIN_WINDOW_S, window_seconds
+from evently.core.query_params import IsoOnly
 
 Money = dict[str, str]
 
@@ -27,12 +28,12 @@ class OverviewQuery(_Query):
 
 class EventReportQuery(_Query):
     bucket: Literal["1m", "5m", "1h"] = Field("1h", description="Sales timeline bucket width")
-    from_: AwareDatetime | None = Field(
+    from_: Annotated[AwareDatetime | None, IsoOnly] = Field(
         None,
         alias="from",
         description="Timeline start (ISO 8601 with zone); default: the first booking",
     )
-    to: AwareDatetime | None = Field(
+    to: Annotated[AwareDatetime | None, IsoOnly] = Field(
         None, description="Timeline end, exclusive (ISO 8601 with zone); default: now"
     )
 

@@ -82,10 +82,13 @@ RETURNING true
 # "On sale": published, inside its sale window (null = unbounded), not sold out.
 EVENT_COUNTS = """
 SELECT
+    -- Bookings' rule (bookings.sale_state): without a closing time, sales end when the
+    -- event does, so an event that has ended is never on sale.
     count(*) FILTER (
         WHERE e.status = 'published'
           AND (e.sale_opens_at IS NULL OR e.sale_opens_at <= now())
           AND (e.sale_closes_at IS NULL OR e.sale_closes_at > now())
+          AND now() < coalesce(e.ends_at, e.starts_at, 'infinity')
           AND NOT coalesce(i.sold_out, false)) AS on_sale,
     count(*) FILTER (WHERE e.status = 'published') AS published,
     count(*) FILTER (WHERE e.status IN ('published', 'completed')

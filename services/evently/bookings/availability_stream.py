@@ -9,9 +9,9 @@
   that always holds the newest state: the hub never waits for a subscriber, and one that
   falls behind skips straight to the latest state (counted in
   ``evently_bookings_availability_updates_skipped_total``).
-* **Resources are freed on disconnect**: the stream notices a closed connection at its
-  next write (at the latest at the next heartbeat) and unsubscribes; at shutdown every
-  stream ends.
+* **Resources are freed on disconnect**: the app's ``DisconnectWatch``
+  (``core/disconnects.py``) notices a closed connection within about a second, not at
+  the next heartbeat, and the stream unsubscribes; at shutdown every stream ends.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from aiohttp import web
 
 from evently.bookings.metrics import STREAM_SKIPPED, STREAM_SUBSCRIBERS
 from evently.core.db import init_connection
+from evently.core.disconnects import DISCONNECTS
 from evently.core.errors import ServiceUnavailable
 
 log = logging.getLogger("evently.bookings.availability_stream")
@@ -54,12 +55,13 @@ class Subscriber:
         self._version = version
         self._ready.set()
 
-    async def next_state(self, timeout_s: float, stop: asyncio.Event) -> str | None:
-        """The newest state not yet taken, or None after ``timeout_s`` or on ``stop``."""
-        if self._latest is None and not stop.is_set():
+    async def next_state(self, timeout_s: float, *interrupts: asyncio.Event) -> str | None:
+        """The newest state not yet taken, or None after ``timeout_s`` or once any of
+        ``interrupts`` (shutdown, the client leaving) is set."""
+        if self._latest is None and not any(event.is_set() for event in interrupts):
             waiters = [
                 asyncio.ensure_future(self._ready.wait()),
-                asyncio.ensure_future(stop.wait()),
+                *(asyncio.ensure_future(event.wait()) for event in interrupts),
             ]
             try:
                 await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
@@ -184,6 +186,8 @@ async def stream_availability(
 ) -> web.StreamResponse:
     """Serve one stream: the current state, then every published change, until closed."""
     subscriber = hub.subscribe(event_id)
+    disconnects = request.app[DISCONNECTS]
+    gone = disconnects.watch(request)
     try:
         response = web.StreamResponse(
             headers={
@@ -195,14 +199,14 @@ async def stream_availability(
         await response.prepare(request)
         await response.write(b"retry: 2000\n\n")
         subscriber.offer(int(json.loads(initial_state).get("version", 0)), initial_state)
-        while not stop.is_set():
-            transport = request.transport
-            if transport is None or transport.is_closing():
+        while not stop.is_set() and not gone.is_set():
+            state = await subscriber.next_state(heartbeat_s, stop, gone)
+            if gone.is_set():
                 break
-            state = await subscriber.next_state(heartbeat_s, stop)
             await response.write(sse_message(state) if state is not None else b": heartbeat\n\n")
     except ConnectionResetError:
-        pass  # the client went away
+        pass  # the client went away between two checks
     finally:
+        disconnects.unwatch(request)
         hub.unsubscribe(subscriber)
     return response

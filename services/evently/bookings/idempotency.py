@@ -21,11 +21,24 @@ from typing import Any
 
 from aiohttp import web
 
+from evently.core.api import Header
 from evently.core.errors import BadRequest, FieldError, ValidationFailed
 from evently.core.locks import LockKey
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# How POST /api/v1/bookings documents the header, and the one its replies carry.
+KEY_HEADER = Header(
+    HEADER,
+    "A key of yours (a UUID, say) that makes retrying this request safe: the same key "
+    "with the same body returns the stored response; with another body, 422.",
+    required=True,
+    schema={"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH,
+            "pattern": "^[\\x20-\\x7e]+$"},
+)  # fmt: skip
+REPLAYED_HEADER = Header(
+    "Idempotency-Replayed", "true when this is the stored response to an earlier request"
+)
 
 
 def read_key(request: web.Request) -> str:

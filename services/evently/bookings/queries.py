@@ -1,6 +1,6 @@
 """Every SQL statement of the bookings service, by name.
 
-The write paths are PL/pgSQL functions installed by ``migrations/0002_booking_functions.sql``;
+The write paths are PL/pgSQL functions defined in ``sql/`` (one file per operation);
 each call below is a single statement, so it runs as its own transaction in ONE round
 trip: the function takes its advisory locks, checks and writes, and returns an outcome.
 """

@@ -54,6 +54,8 @@ def json_text(
     status=201,
     auth=require_user,
     errors=(404, 409, 422, 503),
+    headers=(idempotency.KEY_HEADER,),
+    response_headers=(idempotency.REPLAYED_HEADER,),
 )
 async def create_booking(request: web.Request, body: BookingCreate) -> web.Response:
     key = idempotency.read_key(request)

@@ -10,7 +10,6 @@ from aiohttp import web
 from evently.bookings.availability_stream import AvailabilityHub
 from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.context import BOOKINGS, BookingsContext
-from evently.bookings.database_errors import database_errors
 from evently.bookings.expiry import ExpirySweeper
 from evently.bookings.holds import SeatHolder
 from evently.bookings.inventory import InventoryPublisher
@@ -27,7 +26,6 @@ from evently.core.tasks import background_task, every
 def setup(app: web.Application, settings: Any) -> None:
     """Shared context, then the background tasks: expiry, publishing, the outbox relay."""
     INVENTORY_GAUGES.limit = settings.inventory_gauge_events
-    app.middlewares.append(database_errors)
     app.cleanup_ctx.append(_context(settings))
     app.cleanup_ctx.append(
         background_task("bookings-expiry", lambda a: _sweep_forever(a, settings))

@@ -32,6 +32,29 @@ from evently.core.errors import ApiError, BadRequest, FieldError, ValidationFail
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 Guard = Callable[[web.Request], Awaitable[None]]
 JSON_TYPES = ("application/json",)
+# No request body of ours nests deeper than a few levels; this bounds the work (and the
+# recursion of json and pydantic) a hostile body can cause.
+MAX_JSON_DEPTH = 32
+# Response fields that hold credentials: their responses get ``Cache-Control: no-store``.
+TOKEN_FIELDS = ("access_token", "refresh_token")
+NUL_REASON = "must not contain the NUL character (\\u0000)"
+
+
+@dataclass(frozen=True)
+class Header:
+    """A request or response header an endpoint documents in OpenAPI."""
+
+    name: str
+    description: str
+    required: bool = False
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+
+
+# Headers more than one endpoint declares.
+ETAG = Header("ETag", 'The resource\'s version as an entity tag, e.g. "3"', required=True)
+RETRY_AFTER = Header(
+    "Retry-After", "Seconds to wait before retrying", schema={"type": "integer", "minimum": 0}
+)
 
 
 @dataclass(frozen=True)
@@ -53,10 +76,19 @@ class Endpoint:
     tags: tuple[str, ...] = ()
     response_content_type: str = "application/json"
     description: str = ""
+    # Request headers it reads, and headers its success response carries.
+    headers: tuple[Header, ...] = ()
+    response_headers: tuple[Header, ...] = ()
 
     @property
     def visibility(self) -> str:
         return "internal" if self.internal else "public"
+
+    @property
+    def carries_tokens(self) -> bool:
+        """Whether a success body holds credentials, so no cache may keep it."""
+        fields = getattr(self.response, "model_fields", {})
+        return any(name in fields for name in TOKEN_FIELDS)
 
 
 class Api:
@@ -100,6 +132,8 @@ class Api:
 
 
 def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    no_store = endpoint.carries_tokens
+
     @functools.wraps(endpoint.handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
         if endpoint.auth is not None:
@@ -111,7 +145,10 @@ def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
             kwargs["query"] = parse_query(request, endpoint.query)
         if endpoint.body is not None:
             kwargs["body"] = await parse_body(request, endpoint.body)
-        return await endpoint.handler(request, **kwargs)
+        response = await endpoint.handler(request, **kwargs)
+        if no_store and not response.prepared:
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
     return wrapped
 
@@ -150,6 +187,14 @@ def _field_errors(exc: pydantic.ValidationError, location: str) -> list[FieldErr
 def parse_query(request: web.Request, model: type[pydantic.BaseModel]) -> Any:
     """Validate the query string against ``model``; unknown parameters are errors."""
     data: dict[str, Any] = {}
+    nul_errors = [
+        FieldError(f"query.{key}", NUL_REASON)
+        for key, value in request.query.items()
+        if "\x00" in key or "\x00" in value
+    ]
+    if nul_errors:
+        names = ", ".join(e.field.removeprefix("query.") for e in nul_errors)
+        raise ValidationFailed(f"Invalid query parameter(s): {names}", errors=nul_errors)
     for key in request.query:
         values = request.query.getall(key)
         annotation = model.model_fields.get(key)
@@ -183,14 +228,56 @@ async def parse_body(request: web.Request, model: type[pydantic.BaseModel]) -> A
             title="Malformed JSON",
             errors=[FieldError("body", "malformed JSON")],
         ) from exc
+    except RecursionError as exc:
+        raise _too_deep() from exc
     if data is None:
         raise ValidationFailed("A JSON body is required", errors=[FieldError("body", "required")])
+    check_json_strings(data)
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         errors = _field_errors(exc, "body")
         names = ", ".join(e.field.removeprefix("body.") for e in errors)
         raise ValidationFailed(f"Invalid field(s): {names}", errors=errors) from exc
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(
+        f"The body nests deeper than {MAX_JSON_DEPTH} levels",
+        code="malformed_json",
+        title="Malformed JSON",
+        errors=[FieldError("body", f"nested deeper than {MAX_JSON_DEPTH} levels")],
+    )
+
+
+def check_json_strings(data: Any) -> None:
+    """Refuse JSON that nests too deeply or holds a NUL in any string or key.
+
+    PostgreSQL text cannot hold NUL, so such a value would fail deep in a query as a
+    500; here it is a 400 naming the field, before anything is read or written.
+    """
+    stack: list[tuple[Any, str, int]] = [(data, "body", 1)]
+    errors: list[FieldError] = []
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                errors.append(FieldError(where, NUL_REASON))
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    errors.append(FieldError(where, f"a key {NUL_REASON}"))
+                stack.append((item, f"{where}.{key}", depth + 1))
+        else:
+            stack.extend((item, f"{where}.{i}", depth + 1) for i, item in enumerate(value))
+    if errors:
+        names = ", ".join(sorted(e.field.removeprefix("body.") for e in errors))
+        raise ValidationFailed(f"Invalid field(s): {names}", errors=sorted(errors, key=str))
 
 
 def json_response(

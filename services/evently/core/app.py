@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import socket
 from collections.abc import Callable
@@ -11,10 +12,13 @@ from typing import Any
 
 from aiohttp import web
 
+from evently.core import parser_errors
 from evently.core.api import Api
 from evently.core.auth import authenticator_context
 from evently.core.clients import http_session_context
+from evently.core.database_errors import database_errors
 from evently.core.db import pool_context
+from evently.core.disconnects import disconnect_watch_context
 from evently.core.health import (
     MIGRATION_TARGET,
     OPENAPI,
@@ -26,6 +30,7 @@ from evently.core.health import (
 )
 from evently.core.middleware import MIDDLEWARES, SERVICE_NAME
 from evently.core.openapi import build_openapi
+from evently.core.response_headers import Cors, add_security_headers
 from evently.core.settings import CommonSettings
 
 SETTINGS: web.AppKey[Any] = web.AppKey("settings", object)
@@ -59,11 +64,15 @@ class ServiceDefinition:
 
 def create_app(definition: ServiceDefinition, settings: CommonSettings) -> web.Application:
     """Build one service's application: middlewares, pool, ops routes, its own routes."""
+    parser_errors.install()
+    cors = Cors(settings.cors_allowed_origins)
     app = web.Application(
-        middlewares=MIDDLEWARES,
+        middlewares=[*MIDDLEWARES, database_errors, cors.preflight],
         client_max_size=settings.max_body_bytes,
         handler_args={"max_field_size": 16384},
     )
+    app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(cors.add_headers)
     app[SERVICE_NAME] = definition.name
     app[SETTINGS] = settings
     app[SHUTTING_DOWN] = asyncio.Event()
@@ -74,6 +83,7 @@ def create_app(definition: ServiceDefinition, settings: CommonSettings) -> web.A
         pool_context(settings, f"evently-{definition.name}", **definition.pool_options)
     )
     app.cleanup_ctx.append(http_session_context)
+    app.cleanup_ctx.append(disconnect_watch_context)
     app.cleanup_ctx.append(authenticator_context(settings.effective_jwks_url))
     app.on_shutdown.append(_mark_shutting_down)
     ops_api.register(app)
@@ -87,12 +97,28 @@ async def _mark_shutting_down(app: web.Application) -> None:
     app[SHUTTING_DOWN].set()
 
 
+class PortUnavailable(RuntimeError):
+    """The address to listen on is taken (or not ours to bind)."""
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        self.host, self.port = host, port
+        why = "is already in use" if cause.errno == errno.EADDRINUSE else f"failed: {cause}"
+        super().__init__(
+            f"cannot listen on {host}:{port}: the port {why}. "
+            "Stop what uses it, or pick another port (evently up --port N, make run PORT=N)."
+        )
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket; port 0 picks a free one."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortUnavailable(host, port, exc) from exc
     sock.listen(1024)
     sock.setblocking(False)
     return sock

@@ -225,7 +225,28 @@ class Authenticator:
             raise Unauthorized(f"The token is invalid: {exc}", code="invalid_token") from exc
         if claims.get("typ") != "access":
             raise Unauthorized("Not an access token", code="invalid_token")
+        check_claim_shapes(claims)
         return claims
+
+
+def check_claim_shapes(claims: dict[str, Any]) -> None:
+    """Refuse (401) claims a ``Principal`` cannot be built from.
+
+    A signature only proves who issued a token, not that its claims are well formed; a
+    ``sub`` that is not a user id would otherwise fail later as a 500 or a database error.
+    """
+    sub = claims.get("sub")
+    if (
+        not (isinstance(sub, str) and sub.isascii() and sub.isdigit() and len(sub) <= 19)
+        or not 0 < int(sub) < 2**63
+    ):
+        raise Unauthorized("The token's subject is not a user id", code="invalid_token")
+    for name in ("roles", "perms"):
+        value = claims.get(name, [])
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise Unauthorized(f"The token's {name} claim is malformed", code="invalid_token")
+    if not isinstance(claims.get("exp"), int | float):
+        raise Unauthorized("The token's exp claim is malformed", code="invalid_token")
 
 
 AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator", Authenticator)

@@ -20,6 +20,10 @@ from aiohttp import web
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://evently.io/problems/"
+# Codes that more than one service answers with get one title, whichever service speaks.
+SHARED_TITLES = {
+    "event_not_found": "Event not found",
+}
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def problem_body(
     """Build a problem document; ``extra`` members are RFC 9457 extensions."""
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
-        "title": title,
+        "title": SHARED_TITLES.get(code, title),
         "status": status,
         "code": code,
     }

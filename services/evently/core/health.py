@@ -37,17 +37,20 @@ async def database_reachable(app: web.Application) -> str | None:
 
 
 async def migrations_applied(app: web.Application) -> str | None:
-    """Fails while this service's schema lacks a shipped migration."""
+    """Fails while this service's schema lacks a shipped migration or SQL file."""
     service, schema = app[MIGRATION_TARGET]
     try:
         async with asyncio.timeout(2):
             async with app[POOL].acquire() as conn:
                 todo = await migrations.pending(conn, service, schema)
+                missing = await migrations.missing_sql(conn, service, schema)
     except Exception as exc:
         return f"cannot read migrations: {type(exc).__name__}"
     if todo:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in todo)
         return f"pending migrations: {names}"
+    if missing:
+        return f"repeatable SQL never applied: {', '.join(f.name for f in missing)}"
     return None
 
 

@@ -21,7 +21,8 @@ Two ways to make the call:
 * from a PL/pgSQL function that does lock, check and write in one round trip: pass
   ``LockRequest(keys, probes).arguments()`` as parameters and make the function's first
   statement one call to the service's ``take_advisory_xact_locks`` SQL function (see
-  ``TAKE_LOCKS_FUNCTION_SQL``, which a service installs in its schema by migration).
+  ``TAKE_LOCKS_FUNCTION_SQL``, which a service defines in its schema in
+  ``sql/take_advisory_xact_locks.sql``).
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class LockRequest:
 
 
 # The SQL side of the one call, for services that lock inside a PL/pgSQL function. A
-# service's migration installs it in its own schema (replace SCHEMA). It sets the
+# service defines it in its own schema, in sql/ (replace SCHEMA). It sets the
 # transaction's lock_timeout, probes every probe key, then waits for every key in sorted
 # order. It returns the seconds spent waiting and the (1-based) positions of the probes
 # that were busy. A timeout raises lock_not_available (55P03), aborting the statement.

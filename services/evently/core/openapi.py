@@ -10,7 +10,7 @@ from typing import Any
 import pydantic
 from pydantic.json_schema import models_json_schema
 
-from evently.core.api import Endpoint, openapi_path
+from evently.core.api import RETRY_AFTER, Endpoint, Header, openapi_path
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -32,6 +32,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         },
     },
 }
+# Statuses whose problems carry Retry-After (rate limits, outages, lock timeouts).
+RETRYABLE_STATUSES = (429, 503)
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
     "internalKey": {"type": "apiKey", "in": "header", "name": "X-Internal-Key"},
@@ -91,7 +93,20 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     }
     if ep.description:
         op["description"] = ep.description
-    params = _path_parameters(ep) + (_query_parameters(ep.query) if ep.query else [])
+    params = (
+        _path_parameters(ep)
+        + (_query_parameters(ep.query) if ep.query else [])
+        + [
+            {
+                "name": h.name,
+                "in": "header",
+                "required": h.required,
+                "description": h.description,
+                "schema": dict(h.schema),
+            }
+            for h in ep.headers
+        ]
+    )
     if params:
         op["parameters"] = params
     if ep.body is not None:
@@ -111,6 +126,8 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         }
     elif ep.response is not None:
         ok["content"] = {ep.response_content_type: {"schema": ep.response}}
+    if ep.response_headers:
+        ok["headers"] = _headers_object(ep.response_headers)
     responses[str(ep.status)] = ok
     error_statuses = set(ep.errors)
     if ep.body is not None or ep.query is not None:
@@ -131,8 +148,17 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
             },
         }
+        if status in RETRYABLE_STATUSES:
+            responses[str(status)]["headers"] = _headers_object((RETRY_AFTER,))
     op["responses"] = responses
     return op
+
+
+def _headers_object(headers: Iterable[Header]) -> dict[str, Any]:
+    return {
+        h.name: {"description": h.description, "required": h.required, "schema": dict(h.schema)}
+        for h in headers
+    }
 
 
 def build_openapi(

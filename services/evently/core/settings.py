@@ -144,6 +144,12 @@ class CommonSettings:
         ("127.0.0.1", "::1"),
         "a comma-separated list of IP addresses or CIDR ranges",
     )
+    cors_allowed_origins: tuple[str, ...] = setting(
+        "CORS_ALLOWED_ORIGINS",
+        (),
+        "a comma-separated list of origins (https://app.example.com) allowed to call the API"
+        " from a browser; empty allows none",
+    )
     users_url: str = setting("USERS_URL", "http://users:8080", "the users service base URL")
     events_url: str = setting("EVENTS_URL", "http://events:8080", "the events service base URL")
     bookings_url: str = setting(

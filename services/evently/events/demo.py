@@ -39,6 +39,8 @@ EVENTS: list[dict[str, Any]] = [
      "capacity": 900, "price": "38.50", "currency": "EUR"},
     {"name": "Fado na Cidade", "type": "concert", "venue": "coliseu", "days": 10,
      "capacity": 3500, "price": "32.00", "currency": "EUR"},
+    {"name": "Late Night Jazz: Quartet Session", "type": "concert", "venue": "hall",
+     "days": 3, "capacity": 300, "price": "25.00", "currency": "EUR"},
 ]  # fmt: skip
 
 
@@ -69,21 +71,41 @@ def demo_inputs(now: datetime) -> list[EventInput]:
 
 
 async def load_demo(env: Mapping[str, str], base_url: str, report: list[str]) -> None:
-    """Create the demo events that are not there yet; say what exists."""
+    """Create the demo events that are not there yet and re-date those that have ended."""
     conn = await asyncpg.connect(env["DATABASE_URL"])
-    created = 0
     try:
-        for data in demo_inputs(datetime.now(UTC)):
-            existing = await repository.find_event_id(
-                conn, data.name, data.venue.name, data.venue.city
-            )
-            if existing is None:
-                await repository.create_event(conn, data)
-                created += 1
+        created, redated = await load_demo_events(conn, datetime.now(UTC))
     finally:
         await conn.close()
     cities = sorted({v["city"] for v in VENUES.values()})
     report.append(
         f"  events: {len(EVENTS)} published events in {', '.join(cities)} "
-        f"({created} new), on sale now: {base_url}/api/v1/events"
+        f"({created} new, {redated} re-dated), on sale now: {base_url}/api/v1/events"
     )
+
+
+async def load_demo_events(conn: asyncpg.Connection, now: datetime) -> tuple[int, int]:
+    """Make every demo event exist and lie ahead of ``now``: ``(created, re-dated)``.
+
+    Demo data is dated when it is first loaded; a demo database kept for weeks would
+    otherwise list only past events, and the demo booking would aim at one of them. An
+    event whose sale has closed is moved to its fresh dates (an update, through the
+    outbox like any other); one still ahead is left alone, so loading twice is a no-op.
+    """
+    created = redated = 0
+    for data in demo_inputs(now):
+        existing = await repository.find_event_id(conn, data.name, data.venue.name, data.venue.city)
+        if existing is None:
+            await repository.create_event(conn, data)
+            created += 1
+            continue
+        event = await repository.get_event(conn, existing)
+        if event is not None and event.status == "published" and _sale_over(event, now):
+            await repository.update_event(conn, existing, data)
+            redated += 1
+    return created, redated
+
+
+def _sale_over(event: Any, now: datetime) -> bool:
+    closes = event.sale_closes_at or event.ends_at
+    return closes <= now

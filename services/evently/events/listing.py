@@ -18,7 +18,10 @@ from evently.events.repository import event_from_row
 
 async def published_events(conn: asyncpg.Connection, query: EventListQuery) -> EventPage:
     """One page of published events matching ``query``, with the total that match."""
-    rows, total = await _page(conn, query, {"published": None, **_filters(query)})
+    filters = {"published": None, **_filters(query)}
+    if query.upcoming_only:
+        filters["upcoming"] = None
+    rows, total = await _page(conn, query, filters)
     items = [event_from_row(row).public() for row in rows]
     return EventPage(items=items, total=total, page=query.page, limit=query.limit)
 

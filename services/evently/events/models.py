@@ -18,6 +18,8 @@ import pydantic
 from pydantic import AwareDatetime, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from evently.core.query_params import IsoOnly
+
 EventStatus = Literal["draft", "published", "cancelled", "completed"]
 # Cancellation is its own operation (DELETE / ``cancel_event``) and cannot be undone.
 WritableStatus = Literal["draft", "published", "completed"]
@@ -36,6 +38,7 @@ ManagedBy = Annotated[
 Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 MAX_CAPACITY = 1_000_000
 MAX_EVENT_DURATION = timedelta(days=366)
+DEFAULT_MAX_PER_USER = 10
 MAX_LAYOUT_BYTES = 64 * 1024
 
 _strict = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -86,11 +89,28 @@ class EventInput(pydantic.BaseModel):
     status: WritableStatus = "draft"
     sale_opens_at: AwareDatetime | None = None
     sale_closes_at: AwareDatetime | None = None
-    max_per_user: int = Field(default=10, ge=1, le=100)
+    max_per_user: int = Field(
+        default=DEFAULT_MAX_PER_USER,
+        ge=1,
+        le=100,
+        description=f"Seats one buyer may hold; default: {DEFAULT_MAX_PER_USER}, or the "
+        "capacity when that is smaller",
+    )
     hold_ttl_seconds: int = Field(default=600, ge=1, le=3600)
     waitlist_enabled: bool = True
     waitlist_offer_ttl_seconds: int = Field(default=900, ge=1, le=86400)
     venue: EventVenueInput
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _default_max_per_user(cls, data: Any) -> Any:
+        """Without ``max_per_user``, a small event's limit follows its capacity (as the
+        operator's does), instead of failing for exceeding it."""
+        if isinstance(data, dict) and data.get("max_per_user") is None:
+            capacity = data.get("capacity")
+            if isinstance(capacity, int) and not isinstance(capacity, bool) and capacity > 0:
+                data = {**data, "max_per_user": min(DEFAULT_MAX_PER_USER, capacity)}
+        return data
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> EventInput:
@@ -225,10 +245,10 @@ class EventListQuery(pydantic.BaseModel):
     city: str | None = Field(default=None, min_length=1, max_length=100)
     type: EventType | None = None
     venue_id: int | None = Field(default=None, ge=1, lt=2**63)
-    from_: AwareDatetime | None = Field(
+    from_: Annotated[AwareDatetime | None, IsoOnly] = Field(
         default=None, alias="from", description="Events starting at or after (ISO 8601 or date)"
     )
-    to: AwareDatetime | None = Field(
+    to: Annotated[AwareDatetime | None, IsoOnly] = Field(
         default=None, description="Events starting at or before (a date means the whole day)"
     )
     min_price: Price | None = None
@@ -238,6 +258,16 @@ class EventListQuery(pydantic.BaseModel):
         default=None, description="true: seats left; false: sold out (bookings' figures)"
     )
     sort: Sort = "starts_at"
+    include_past: bool = Field(
+        default=False,
+        description="Also list events that have ended; without it, and without from/to, "
+        "the list shows events that have not ended yet",
+    )
+
+    @property
+    def upcoming_only(self) -> bool:
+        """Whether only events that have not ended are listed (the default)."""
+        return not self.include_past and self.from_ is None and self.to is None
 
     @pydantic.field_validator("from_", mode="before")
     @classmethod

@@ -121,6 +121,9 @@ UPSERT_AVAILABILITY = """
 # reported yet: all of it), so a capacity change counts before bookings catches up.
 LIST_CONDITIONS = {
     "published": "e.status = 'published'",
+    # Not ended yet: what a buyer browsing expects. The start bound follows from the
+    # events_duration_bounded constraint; it lets the start-time indexes skip the past.
+    "upcoming": "e.ends_at >= now() AND e.starts_at >= now() - interval '366 days'",
     "status": "e.status = {}",
     "city": "lower(v.city) = lower({})",
     "type": "e.type = {}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from evently.core.api import Api, json_response
+from evently.core.api import ETAG, Api, Header, json_response
 from evently.core.app import SETTINGS
 from evently.core.auth import principal, require_admin, require_internal
 from evently.core.clients import HTTP_SESSION
@@ -19,7 +19,7 @@ from evently.events import listing, repository
 from evently.events.availability import apply_inventory_changed, live_availability
 from evently.events.bookings_client import BookingsClient
 from evently.events.errors import EventNotFound
-from evently.events.etags import etag, if_match_version
+from evently.events.etags import etag, if_match_header, if_match_version
 from evently.events.models import (
     AdminEventListQuery,
     AdminEventPage,
@@ -53,6 +53,9 @@ async def visible_event(request: web.Request, event_id: int) -> Event:
     return event
 
 
+LOCATION = Header("Location", "The created event's admin URL", required=True)
+
+
 def event_response(event: Event | PublicEvent | EventChanged, status: int = 200) -> web.Response:
     return json_response(event, status=status, headers={"ETag": etag(event.version)})
 
@@ -77,6 +80,7 @@ async def list_published_events(request: web.Request, query: EventListQuery) -> 
     summary="One event with its venue (published, cancelled or completed)",
     response=PublicEvent,
     path_params=ID,
+    response_headers=(ETAG,),
 )
 async def get_public_event(request: web.Request, id: int) -> web.Response:
     return event_response((await visible_event(request, id)).public())
@@ -117,6 +121,7 @@ async def list_all_events(request: web.Request, query: AdminEventListQuery) -> w
     response=Event,
     path_params=ID,
     auth=admin,
+    response_headers=(ETAG,),
 )
 async def get_admin_event(request: web.Request, id: int) -> web.Response:
     async with request.app[POOL].acquire() as conn:
@@ -133,6 +138,7 @@ async def get_admin_event(request: web.Request, id: int) -> web.Response:
     response=Event,
     status=201,
     auth=admin,
+    response_headers=(ETAG, LOCATION),
 )
 async def create_event(request: web.Request, body: EventInput) -> web.Response:
     async with request.app[POOL].acquire() as conn:
@@ -157,6 +163,8 @@ async def create_event(request: web.Request, body: EventInput) -> web.Response:
     path_params=ID,
     errors=(409, 412, 428, 503),
     auth=admin,
+    headers=(if_match_header(required=True),),
+    response_headers=(ETAG,),
 )
 async def replace_event(request: web.Request, id: int, body: EventInput) -> web.Response:
     expected = if_match_version(request, required=True)
@@ -179,6 +187,8 @@ async def replace_event(request: web.Request, id: int, body: EventInput) -> web.
     path_params=ID,
     errors=(409, 412),
     auth=admin,
+    headers=(if_match_header(required=False),),
+    response_headers=(ETAG,),
 )
 async def cancel_event(request: web.Request, id: int) -> web.Response:
     expected = if_match_version(request, required=False)

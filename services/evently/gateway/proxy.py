@@ -11,6 +11,7 @@ Responses stream through, so server-sent events work.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -18,14 +19,18 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from evently.core import parser_errors
 from evently.core.api import json_response
+from evently.core.disconnects import DISCONNECTS, disconnect_watch_context
 from evently.core.errors import NotFound, ServiceUnavailable
 from evently.core.health import OPENAPI, SHUTTING_DOWN
 from evently.core.metrics import metrics_handler
 from evently.core.middleware import CANONICAL_PATH, MIDDLEWARES, REQUEST_ID, SERVICE_NAME
 from evently.core.paths import encoded_path
+from evently.core.response_headers import add_security_headers
 from evently.gateway.routing import service_for
 
+log = logging.getLogger("evently.gateway")
 UPSTREAMS: web.AppKey[dict[str, str]] = web.AppKey("upstreams", dict)
 CLIENT: web.AppKey[aiohttp.ClientSession] = web.AppKey("client", aiohttp.ClientSession)
 # Hop-by-hop headers are never forwarded (RFC 9110 section 7.6.1).
@@ -43,8 +48,14 @@ HOP_BY_HOP = {
 }
 
 
+# aiohttp's server decodes a compressed request body as it reads it, so the body the
+# gateway forwards is plain: its Content-Encoding no longer describes it.
+DECODED_BY_THE_SERVER = {"content-encoding"}
+
+
 def _forward_headers(request: web.Request) -> dict[str, str]:
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    dropped = HOP_BY_HOP | DECODED_BY_THE_SERVER
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in dropped}
     peer = request.remote or ""
     previous = request.headers.get("X-Forwarded-For")
     headers["X-Forwarded-For"] = f"{previous}, {peer}" if previous else peer
@@ -91,10 +102,43 @@ async def forward(request: web.Request) -> web.StreamResponse:
             return web.Response(status=upstream_response.status, body=payload, headers=headers)
         response = web.StreamResponse(status=upstream_response.status, headers=headers)
         await response.prepare(request)
-        async for chunk in upstream_response.content.iter_any():
+        await _relay_stream(request, upstream_response, response)
+        return response
+
+
+async def _relay_stream(
+    request: web.Request, upstream: aiohttp.ClientResponse, response: web.StreamResponse
+) -> None:
+    """Copy a streamed body until it ends or the client leaves.
+
+    A client closing an event stream is normal, not an error: the copy stops, the
+    upstream connection is released at once (so the service frees the subscription),
+    and the request is logged and counted with the status it was answered with.
+    """
+    disconnects = request.app[DISCONNECTS]
+    gone = disconnects.watch(request)
+
+    async def copy() -> None:
+        async for chunk in upstream.content.iter_any():
             await response.write(chunk)
         await response.write_eof()
-        return response
+
+    copying = asyncio.ensure_future(copy())
+    leaving = asyncio.ensure_future(gone.wait())
+    try:
+        await asyncio.wait([copying, leaving], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        disconnects.unwatch(request)
+        leaving.cancel()
+        if not copying.done():
+            copying.cancel()
+            upstream.close()
+        try:
+            await copying
+        except (asyncio.CancelledError, ConnectionResetError):
+            pass  # we stopped it, or the client left between two checks
+        except aiohttp.ClientError as exc:
+            log.warning("the upstream stream of %s broke: %s", request.path, exc)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -140,12 +184,17 @@ def create_gateway(
     upstreams: Mapping[str, str], merged_openapi: dict[str, Any], max_body: int
 ) -> web.Application:
     """The gateway app forwarding to ``upstreams`` (service name -> base URL)."""
+    parser_errors.install()
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=max_body)
+    # CORS is the services' own (the Ingress reaches them directly): the gateway forwards
+    # preflight requests and their answers like any other.
+    app.on_response_prepare.append(add_security_headers)
     app[SERVICE_NAME] = "gateway"
     app[UPSTREAMS] = dict(upstreams)
     app[OPENAPI] = merged_openapi
     app[SHUTTING_DOWN] = asyncio.Event()
     app.cleanup_ctx.append(_client_context)
+    app.cleanup_ctx.append(disconnect_watch_context)
 
     async def mark(app_: web.Application) -> None:
         app_[SHUTTING_DOWN].set()

@@ -65,6 +65,8 @@ async def run_platform(
     """Start the database (if embedded), migrate, then serve every service and the gateway."""
     env = dict(os.environ if environ is None else environ)
     configure_logging(env.get("LOG_LEVEL", "INFO"))
+    # The public port first: if it is taken, say so before starting anything else.
+    gateway_socket = bind_socket(host, port)
     data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before serving
     embedded = not env.get("DATABASE_URL")
     if embedded:
@@ -88,7 +90,6 @@ async def run_platform(
             port=sockets[service.name].getsockname()[1],
         )
         apps.append((create_app(service, settings), sockets[service.name]))
-    gateway_socket = bind_socket(host, port)
     public_port = gateway_socket.getsockname()[1]
     gateway = create_gateway(urls, merged_openapi(), max_body=1_048_576)
     apps.append((gateway, gateway_socket))
@@ -106,6 +107,9 @@ async def run_platform(
                 else "DATABASE_URL"
             ),
         ]
+        if embedded:
+            # The admin commands (evently users create-admin, evently migrate) need it.
+            lines.append(f"  DATABASE_URL={env['DATABASE_URL']}")
         lines += [f"  {name:9} {url} (internal)" for name, url in urls.items()]
         print("\n".join(lines), flush=True)
         if demo:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 import aiohttp
 
+from evently.demo import SUGGESTED_PREFIX, SUGGESTED_SEARCH
+
 
 async def load_demo(env: Mapping[str, str], base_url: str, report: list[str]) -> None:
     """Report the searchable events (the events demo's arrive through the outbox)."""
@@ -17,5 +19,6 @@ async def load_demo(env: Mapping[str, str], base_url: str, report: list[str]) ->
         total = (await response.json())["total"] if response.status == 200 else "?"
     report.append(
         f"  search   {total} event(s) searchable so far; try "
-        f"{base_url}/api/v1/search?q=jazz and {base_url}/api/v1/search/suggest?q=ja"
+        f"{base_url}/api/v1/search?q={SUGGESTED_SEARCH} and "
+        f"{base_url}/api/v1/search/suggest?q={SUGGESTED_PREFIX}"
     )

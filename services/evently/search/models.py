@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import Field
 
+from evently.core.query_params import IsoOnly
+
 MAX_RESULT_WINDOW = 10_000  # page * limit; OpenSearch's default max_result_window
 MAX_FUZZY_WORDS = 5
 # Highlight marks: private-use characters no event text contains (they are stripped on
@@ -51,10 +53,10 @@ class SearchQuery(pydantic.BaseModel):
     q: str | None = Field(None, max_length=200, description="Full text; empty = listing")
     city: str | None = Field(None, min_length=1, max_length=100)
     type: str | None = Field(None, min_length=1, max_length=50)
-    starts_from: datetime | None = Field(
+    starts_from: Annotated[datetime | None, IsoOnly] = Field(
         None, alias="from", description="Events starting at or after (ISO date or datetime)"
     )
-    starts_before: datetime | None = Field(
+    starts_before: Annotated[datetime | None, IsoOnly] = Field(
         None, alias="to", description="Events starting before (a date includes that day)"
     )
     min_price: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=4)
@@ -63,8 +65,18 @@ class SearchQuery(pydantic.BaseModel):
     sort: SortOrder | None = Field(None, description="Default: relevance with q, else date")
     limit: int = Field(20, ge=1, le=100)
     page: int = Field(1, ge=1)
+    include_past: bool = Field(
+        False,
+        description="Also find events that have ended; without it, and without from/to, "
+        "only events that have not ended yet are found",
+    )
 
-    @pydantic.field_validator("q", "city", "type", mode="before")
+    @property
+    def upcoming_only(self) -> bool:
+        """Whether only events that have not ended are found (the default)."""
+        return not self.include_past and self.starts_from is None and self.starts_before is None
+
+    @pydantic.field_validator("q", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -176,8 +176,27 @@ def _text_query(q: str, *, fuzzy: bool) -> dict[str, Any]:
     }
 
 
+# Not ended yet: ends_at in the future, or no end and a start in the future.
+NOT_ENDED: dict[str, Any] = {
+    "bool": {
+        "should": [
+            {"range": {"ends_at": {"gte": "now"}}},
+            {
+                "bool": {
+                    "must_not": {"exists": {"field": "ends_at"}},
+                    "filter": {"range": {"starts_at": {"gte": "now"}}},
+                }
+            },
+        ],
+        "minimum_should_match": 1,
+    }
+}
+
+
 def _common_filters(query: SearchQuery) -> list[dict[str, Any]]:
     filters: list[dict[str, Any]] = [VISIBLE]
+    if query.upcoming_only:
+        filters.append(NOT_ENDED)
     starts: dict[str, str] = {}
     if query.starts_from is not None:
         starts["gte"] = query.starts_from.isoformat()

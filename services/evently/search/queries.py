@@ -213,6 +213,8 @@ def search_statement(query: SearchQuery) -> tuple[str, list[Any]]:
     """
     p = _Params()
     common = ["d.searchable"]
+    if query.upcoming_only:
+        common.append("coalesce(d.ends_at, d.starts_at) >= now()")
     if query.starts_from is not None:
         common.append(f"d.starts_at >= {p.add(query.starts_from)}")
     if query.starts_before is not None:

@@ -1,4 +1,7 @@
-"""Login throttling per account and per client address, kept in PostgreSQL.
+"""Login and registration throttling, kept in PostgreSQL.
+
+Logins count per account and per client address; registrations (each costs a bcrypt
+hash, and fresh accounts could hoard seats) count per client address.
 
 Each attempt is counted *before* the password is checked, in one atomic upsert, so a
 burst of concurrent attempts can never slip more than the limit through; a successful
@@ -67,7 +70,20 @@ def login_limits(settings: UsersSettings, email: str, address: str) -> list[Limi
     ]
 
 
-async def count_attempt(pool: asyncpg.Pool, limits: list[Limit]) -> CountedAttempt:
+def registration_limits(settings: UsersSettings, address: str) -> list[Limit]:
+    """The bucket a registration from ``address`` counts against (successful or not)."""
+    return [
+        Limit(
+            f"register:{address_bucket(address)}",
+            settings.register_address_max_attempts,
+            settings.register_address_window_s,
+        )
+    ]
+
+
+async def count_attempt(
+    pool: asyncpg.Pool, limits: list[Limit], what: str = "login attempts"
+) -> CountedAttempt:
     """Count one attempt in every bucket; raise 429 with ``Retry-After`` if any is over."""
     rows = await pool.fetch(
         queries.COUNT_LOGIN_ATTEMPT,
@@ -83,7 +99,7 @@ async def count_attempt(pool: asyncpg.Pool, limits: list[Limit]) -> CountedAttem
     if over:
         retry_after = max(1, *(row["retry_after_s"] for row in over))
         raise TooManyRequests(
-            f"Too many login attempts; try again in {retry_after} seconds.",
+            f"Too many {what}; try again in {retry_after} seconds.",
             headers={"Retry-After": str(retry_after)},
             retry_after=retry_after,
         )

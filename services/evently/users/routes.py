@@ -55,7 +55,8 @@ def _address(request: web.Request) -> str:
     body=RegisterIn,
     response=SessionOut,
     status=201,
-    errors=(409,),
+    description="Rate-limited per client address (429 with Retry-After).",
+    errors=(409, 429),
 )
 async def register(request: web.Request, body: RegisterIn) -> web.Response:
     session = await sessions.register(
@@ -66,6 +67,7 @@ async def register(request: web.Request, body: RegisterIn) -> web.Response:
         password=body.password,
         name=body.name,
         phone=body.phone,
+        address=_address(request),
     )
     return json_response(SessionOut.of(session), status=201)
 

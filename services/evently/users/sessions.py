@@ -16,7 +16,12 @@ from evently.users.accounts import create_account, is_admin, normalise_email
 from evently.users.keys import KeyRing
 from evently.users.metrics import LOGINS
 from evently.users.passwords import verify_password
-from evently.users.rate_limit import count_attempt, login_limits, refund_attempt
+from evently.users.rate_limit import (
+    count_attempt,
+    login_limits,
+    refund_attempt,
+    registration_limits,
+)
 from evently.users.refresh import revoke_family_of, rotate_refresh_token
 from evently.users.settings import UsersSettings
 from evently.users.tokens import Session, mint_access_token, open_session
@@ -40,8 +45,11 @@ async def register(
     password: str,
     name: str = "",
     phone: str | None = None,
+    address: str,
 ) -> Session:
-    """Create a customer account and open its first session."""
+    """Create a customer account and open its first session; every registration from
+    ``address`` counts against its throttle (429 past the limit), before any hashing."""
+    await count_attempt(pool, registration_limits(settings, address), "registrations")
     user = await create_account(
         pool, settings, email=email, password=password, name=name, phone=phone
     )

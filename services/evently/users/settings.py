@@ -41,6 +41,14 @@ class UsersSettings(CommonSettings):
     login_address_window_s: int = setting(
         "LOGIN_ADDRESS_WINDOW_S", 900, "the per-address login window in seconds (>= 1)"
     )
+    register_address_max_attempts: int = setting(
+        "REGISTER_ADDRESS_MAX_ATTEMPTS",
+        20,
+        "registrations allowed per client address per window (>= 1)",
+    )
+    register_address_window_s: int = setting(
+        "REGISTER_ADDRESS_WINDOW_S", 3600, "the per-address registration window in seconds"
+    )
     housekeeping_interval_s: float = setting(
         "USERS_HOUSEKEEPING_INTERVAL_S", 300.0, "seconds between purges of stale rows (> 0)"
     )
@@ -81,6 +89,14 @@ class UsersSettings(CommonSettings):
 
     @staticmethod
     def check_login_address_window_s(value: int) -> str | None:
+        return None if value >= 1 else "expected seconds >= 1"
+
+    @staticmethod
+    def check_register_address_max_attempts(value: int) -> str | None:
+        return None if value >= 1 else "expected an integer >= 1"
+
+    @staticmethod
+    def check_register_address_window_s(value: int) -> str | None:
         return None if value >= 1 else "expected seconds >= 1"
 
     @staticmethod

@@ -1,0 +1,63 @@
+-- Cancel a held or confirmed booking; its seats return at once and go to the line
+-- first. Outcomes: cancelled, already_cancelled, booking_not_found,
+-- booking_not_cancellable, event_already_started.
+CREATE OR REPLACE FUNCTION bookings.cancel_booking(
+    p_booking_id bigint, p_user_id bigint, p_event_id bigint,
+    p_key_ns integer[], p_key_ids integer[], p_lock_timeout_ms integer,
+    OUT outcome text, OUT body text, OUT lock_wait_s double precision, OUT offers integer,
+    OUT published text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    b bookings.bookings;
+    e bookings.waitlist_entries;
+    inv bookings.inventory;
+    was text;
+    booking jsonb;
+BEGIN
+    offers := 0;
+    lock_wait_s := (bookings.take_advisory_xact_locks(
+        p_key_ns, p_key_ids, '{}', '{}', p_lock_timeout_ms)).lock_wait_s;
+    SELECT * INTO b FROM bookings.bookings WHERE id = p_booking_id FOR UPDATE;
+    IF NOT FOUND OR b.user_id <> p_user_id OR b.event_id <> p_event_id THEN
+        outcome := 'booking_not_found';
+        RETURN;
+    END IF;
+    IF b.status IN ('cancelled', 'expired') THEN
+        outcome := CASE b.status WHEN 'cancelled' THEN 'already_cancelled'
+                                 ELSE 'booking_not_cancellable' END;
+        body := bookings.booking_json(b)::text;
+        RETURN;
+    END IF;
+    SELECT * INTO inv FROM bookings.inventory WHERE event_id = b.event_id;
+    IF inv.starts_at IS NOT NULL AND now() >= inv.starts_at THEN
+        outcome := 'event_already_started';
+        body := jsonb_build_object('starts_at', bookings.iso(inv.starts_at))::text;
+        RETURN;
+    END IF;
+    was := b.status;
+    UPDATE bookings.bookings
+    SET status = 'cancelled', cancelled_at = now(), version = version + 1
+    WHERE id = b.id RETURNING * INTO b;
+    PERFORM bookings.release_seats(b.event_id, b.quantity);
+    IF was = 'confirmed' THEN
+        UPDATE bookings.inventory_sold SET sold = sold - b.quantity
+        WHERE event_id = b.event_id AND shard = bookings.sold_shard(b.id);
+    ELSIF b.waitlist_entry_id IS NOT NULL THEN
+        -- Cancelling an offer declines it: the entry leaves the line.
+        UPDATE bookings.waitlist_entries
+        SET status = 'left', updated_at = now(), version = version + 1
+        WHERE id = b.waitlist_entry_id AND status = 'offered'
+        RETURNING * INTO e;
+        IF FOUND THEN
+            PERFORM bookings.emit_waitlist(e, 'left');
+        END IF;
+    END IF;
+    booking := bookings.booking_json(b);
+    PERFORM bookings.emit_booking(booking, 'cancelled');
+    offers := bookings.promote_waitlist(b.event_id);
+    published := bookings.publish_locked(b.event_id);
+    outcome := 'cancelled';
+    body := booking::text;
+END
+$$;

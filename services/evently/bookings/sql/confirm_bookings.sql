@@ -1,0 +1,81 @@
+-- Confirm held bookings ("paid"), a batch of requests in one transaction (the service
+-- gathers concurrent confirmations). Touches only the bookings, sold-seat shard rows
+-- and, for offers, their waitlist entries: never the hot inventory row. Rows are locked
+-- in booking-id order and shard rows in (event, shard) order, so concurrent batches
+-- cannot deadlock. Returns one row per request, in order. Outcomes: confirmed,
+-- already_confirmed, booking_not_found, hold_expired, event_cancelled,
+-- booking_not_confirmable.
+CREATE OR REPLACE FUNCTION bookings.confirm_bookings(
+    p_booking_ids bigint[], p_user_ids bigint[], p_payment_references text[],
+    p_lock_timeout_ms integer)
+RETURNS TABLE (outcome text, body text, event_id bigint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    n integer := coalesce(array_length(p_booking_ids, 1), 0);
+    outcomes text[] := array_fill(NULL::text, ARRAY[n]);
+    bodies text[] := array_fill(NULL::text, ARRAY[n]);
+    events bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+    sold_events bigint[] := '{}';
+    sold_shards smallint[] := '{}';
+    sold_seats integer[] := '{}';
+    r record;
+    b bookings.bookings;
+    e bookings.waitlist_entries;
+    booking jsonb;
+BEGIN
+    PERFORM set_config('lock_timeout', p_lock_timeout_ms || 'ms', true);
+    FOR r IN SELECT t.id, t.n FROM unnest(p_booking_ids) WITH ORDINALITY AS t(id, n)
+             ORDER BY t.id, t.n
+    LOOP
+        UPDATE bookings.bookings bk
+        SET status = 'confirmed', confirmed_at = now(), version = bk.version + 1,
+            payment_reference = p_payment_references[r.n]
+        WHERE bk.id = r.id AND bk.user_id = p_user_ids[r.n] AND bk.status = 'held'
+          AND bk.hold_expires_at > now()
+          AND NOT EXISTS (SELECT 1 FROM bookings.inventory i
+                          WHERE i.event_id = bk.event_id AND i.status = 'cancelled')
+        RETURNING * INTO b;
+        IF NOT FOUND THEN
+            SELECT * INTO b FROM bookings.bookings WHERE id = r.id;
+            IF NOT FOUND OR b.user_id <> p_user_ids[r.n] THEN
+                outcomes[r.n] := 'booking_not_found';
+                CONTINUE;
+            END IF;
+            events[r.n] := b.event_id;
+            bodies[r.n] := bookings.booking_json(b)::text;
+            outcomes[r.n] := CASE
+                WHEN b.status = 'confirmed' THEN 'already_confirmed'
+                WHEN b.status = 'expired' OR b.hold_expires_at <= now() THEN 'hold_expired'
+                WHEN b.status = 'held' THEN 'event_cancelled'
+                ELSE 'booking_not_confirmable'
+            END;
+            CONTINUE;
+        END IF;
+        sold_events := sold_events || b.event_id;
+        sold_shards := sold_shards || bookings.sold_shard(b.id);
+        sold_seats := sold_seats || b.quantity;
+        IF b.waitlist_entry_id IS NOT NULL THEN
+            UPDATE bookings.waitlist_entries
+            SET status = 'converted', updated_at = now(), version = version + 1
+            WHERE id = b.waitlist_entry_id AND status = 'offered'
+            RETURNING * INTO e;
+            IF FOUND THEN
+                PERFORM bookings.emit_waitlist(e, 'converted');
+            END IF;
+        END IF;
+        booking := bookings.booking_json(b);
+        PERFORM bookings.emit_booking(booking, 'confirmed');
+        outcomes[r.n] := 'confirmed';
+        bodies[r.n] := booking::text;
+        events[r.n] := b.event_id;
+    END LOOP;
+    IF array_length(sold_events, 1) > 0 THEN
+        INSERT INTO bookings.inventory_sold AS s (event_id, shard, sold)
+        SELECT t.ev, t.sh, sum(t.q) FROM unnest(sold_events, sold_shards, sold_seats) AS t(ev, sh, q)
+        GROUP BY t.ev, t.sh ORDER BY t.ev, t.sh
+        ON CONFLICT (event_id, shard) DO UPDATE SET sold = s.sold + excluded.sold;
+    END IF;
+    RETURN QUERY SELECT outcomes[i], bodies[i], events[i] FROM generate_series(1, n) AS i;
+END
+$$;

@@ -1,0 +1,59 @@
+-- Join the line: only while the event is sold out (for that quantity) or not yet on
+-- sale, and once per user. Outcomes: joined, event_not_found, event_cancelled,
+-- sale_closed, waitlist_disabled, quantity_out_of_range, waitlist_not_needed,
+-- already_waitlisted, per_user_limit_exceeded.
+CREATE OR REPLACE FUNCTION bookings.join_waitlist(
+    p_event_id bigint, p_user_id bigint, p_quantity integer,
+    p_key_ns integer[], p_key_ids integer[], p_lock_timeout_ms integer,
+    OUT outcome text, OUT body text, OUT lock_wait_s double precision)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    inv bookings.inventory;
+    e bookings.waitlist_entries;
+    state text;
+    owned integer;
+BEGIN
+    lock_wait_s := (bookings.take_advisory_xact_locks(
+        p_key_ns, p_key_ids, '{}', '{}', p_lock_timeout_ms)).lock_wait_s;
+    SELECT * INTO inv FROM bookings.inventory WHERE event_id = p_event_id;
+    state := bookings.sale_state(inv);
+    IF state IN ('event_not_found', 'event_cancelled', 'sale_closed') THEN
+        outcome := state;
+    ELSIF NOT inv.waitlist_enabled THEN
+        outcome := 'waitlist_disabled';
+    ELSIF p_quantity < 1 OR p_quantity > bookings.max_quantity(inv) THEN
+        outcome := 'quantity_out_of_range';
+    ELSIF state = 'on_sale' AND inv.capacity - inv.reserved >= p_quantity THEN
+        outcome := 'waitlist_not_needed';
+    END IF;
+    IF outcome IS NOT NULL THEN
+        body := bookings.refusal_details(inv, outcome)::text;
+        RETURN;
+    END IF;
+    SELECT * INTO e FROM bookings.waitlist_entries
+    WHERE event_id = p_event_id AND user_id = p_user_id AND status IN ('waiting', 'offered');
+    IF FOUND THEN
+        outcome := 'already_waitlisted';
+        body := jsonb_build_object('entry', bookings.waitlist_entry_view(e))::text;
+        RETURN;
+    END IF;
+    IF inv.max_per_user IS NOT NULL THEN
+        owned := bookings.seats_owned(p_event_id, p_user_id);
+        IF owned + p_quantity > inv.max_per_user THEN
+            outcome := 'per_user_limit_exceeded';
+            body := jsonb_build_object('max_per_user', inv.max_per_user,
+                                       'already_booked', owned)::text;
+            RETURN;
+        END IF;
+    END IF;
+    INSERT INTO bookings.waitlist_entries (event_id, user_id, quantity, status)
+    VALUES (p_event_id, p_user_id, p_quantity, 'waiting')
+    RETURNING * INTO e;
+    PERFORM bookings.emit_waitlist(e, 'joined');
+    -- The line grew: watchers of the event see it (the locks above cover the event).
+    PERFORM bookings.publish_locked(p_event_id);
+    outcome := 'joined';
+    body := bookings.waitlist_entry_view(e)::text;
+END
+$$;

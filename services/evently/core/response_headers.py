@@ -1,0 +1,92 @@
+"""Headers every response of every service carries, and CORS.
+
+In Kubernetes the Ingress reaches each service directly, so these are set by the shared
+core (``create_app``), not by a gateway in front:
+
+- ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` and a CSP that
+  lets nothing load or frame: the API serves JSON, never pages;
+- ``Server: evently``, which names no versions;
+- CORS for the origins in ``CORS_ALLOWED_ORIGINS`` only (none by default); preflight
+  requests are answered here. Tokens travel in ``Authorization``, never in cookies, so
+  credentials are not allowed.
+
+``Cache-Control: no-store`` on responses that carry tokens is set per endpoint
+(``core/api.py``), since only the endpoint knows its body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiohttp import hdrs, web
+
+from evently.core.errors import Forbidden
+from evently.core.middleware import Handler
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Server": "evently",
+}
+CORS_ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE"
+CORS_ALLOWED_HEADERS = (
+    "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-Request-ID"
+)
+CORS_EXPOSED_HEADERS = "ETag, Location, Retry-After, X-Request-ID"
+CORS_MAX_AGE_S = "600"
+
+
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: runs for every response, errors and streams included."""
+    response.headers.update(SECURITY_HEADERS)
+
+
+class Cors:
+    """CORS for an explicit list of origins; an empty list allows no cross-origin use."""
+
+    def __init__(self, allowed_origins: Iterable[str]) -> None:
+        self.allowed_origins = frozenset(origin.rstrip("/") for origin in allowed_origins)
+
+    @web.middleware
+    async def preflight(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Answer CORS preflight requests; everything else goes on to its handler."""
+        origin = request.headers.get(hdrs.ORIGIN)
+        is_preflight = (
+            request.method == hdrs.METH_OPTIONS
+            and origin is not None
+            and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
+        )
+        if not is_preflight:
+            return await handler(request)
+        if origin not in self.allowed_origins:
+            raise Forbidden(
+                f"Origin {origin[:200]} may not call this API (CORS_ALLOWED_ORIGINS)",
+                code="cors_origin_not_allowed",
+            )
+        return web.Response(status=204, headers=self._preflight_headers(origin))
+
+    async def add_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        """``on_response_prepare`` hook: CORS headers for an allowed ``Origin``."""
+        if not self.allowed_origins:
+            return
+        response.headers[hdrs.VARY] = "Origin"
+        origin = request.headers.get(hdrs.ORIGIN)
+        if origin in self.allowed_origins:
+            response.headers.update(self._headers(origin))
+
+    @staticmethod
+    def _headers(origin: str) -> dict[str, str]:
+        return {
+            hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: origin,
+            hdrs.ACCESS_CONTROL_EXPOSE_HEADERS: CORS_EXPOSED_HEADERS,
+            hdrs.VARY: "Origin",
+        }
+
+    def _preflight_headers(self, origin: str) -> dict[str, str]:
+        return {
+            **self._headers(origin),
+            hdrs.ACCESS_CONTROL_ALLOW_METHODS: CORS_ALLOWED_METHODS,
+            hdrs.ACCESS_CONTROL_ALLOW_HEADERS: CORS_ALLOWED_HEADERS,
+            hdrs.ACCESS_CONTROL_MAX_AGE: CORS_MAX_AGE_S,
+        }

@@ -1,0 +1,59 @@
+"""A client closing an event stream through the gateway is normal, not a 500."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from aiohttp import web
+
+from evently.core.metrics import HTTP_REQUESTS
+from evently.gateway.proxy import create_gateway
+from evently.services import SERVICE_NAMES
+from tests.bookings.conftest import eventually
+from tests.support.served import served
+
+STREAM = "/api/v1/events/1/availability/stream"
+
+
+def gateway_requests(status: str) -> float:
+    return HTTP_REQUESTS.labels("gateway", "GET", "/{tail}", status)._value.get()
+
+
+async def test_closing_a_stream_frees_the_upstream_and_is_no_error(aiohttp_server, caplog):
+    released = asyncio.Event()
+
+    async def endless_stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"event: availability\ndata: {}\n\n")
+        try:
+            await asyncio.sleep(3600)  # a heartbeat far beyond this test's life
+        finally:
+            released.set()  # the gateway closed its upstream connection
+        return response
+
+    upstream = web.Application()
+    upstream.router.add_get(STREAM, endless_stream)
+    upstream_server = await aiohttp_server(upstream)  # cancels its handler on disconnect
+    url = str(upstream_server.make_url("")).rstrip("/")
+    gateway = create_gateway(dict.fromkeys(SERVICE_NAMES, url), {}, max_body=1 << 20)
+    failures_before = gateway_requests("500")
+    caplog.set_level(logging.INFO)
+
+    async with served(gateway) as (base,), aiohttp.ClientSession() as session:
+        response = await session.get(base + STREAM)
+        assert response.status == 200
+        assert (await response.content.readline()).startswith(b"event: availability")
+        response.close()
+
+        async def upstream_released() -> bool:
+            return released.is_set()
+
+        await eventually(upstream_released)
+
+    assert gateway_requests("500") == failures_before
+    assert gateway_requests("200") >= 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
