@@ -59,8 +59,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings, identity
         )
 
     # No timers: an idle resource costs nothing until the sweep wakes its worker. The
-    # cancellation timeout makes kopf cancel a worker stopped mid-pass at once.
-    @kopf.daemon(*EVENTS, id="level-worker", cancellation_timeout=10.0, registry=registry)
+    # cancellation timeout makes kopf cancel a worker stopped mid-pass at once, and look
+    # again within a second if the cancellation has not finished yet.
+    @kopf.daemon(*EVENTS, id="level-worker", cancellation_timeout=1.0, registry=registry)
     async def worker(
         body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **kw: Any
     ) -> None:

@@ -197,9 +197,11 @@ async def _reconcile(
     }
     ready, synced, valid = _conditions(event, sync.action, phase, figures, figures_error)
     extra, absent = _scaling_conditions(spec, claimed, scale_outcome)
-    if scale_outcome is not None and scale_outcome.missing is not None and ready.status:
-        # The sale works, but the rush will not get its replicas: not Ready.
-        ready = cond.Condition(cond.READY, False, "ScaleTargetMissing", scale_outcome.missing)
+    if scale_outcome is not None and scale_outcome.missing is not None:
+        # The sale works, but the rush will not get its replicas: not Ready. A mistake in
+        # the manifest outranks a passing outage in the reason; both are in the message.
+        message = "; ".join(filter(None, [scale_outcome.missing, figures_error]))
+        ready = cond.Condition(cond.READY, False, "ScaleTargetMissing", message)
     _warn_scaling(body, status, scale_outcome)
     wanted["conditions"] = cond.merge_conditions(
         status.get("conditions"),

@@ -70,8 +70,10 @@ def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
         prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     result.peering.lifetime = settings.peering_lifetime_s
-    # A stopping worker is cancelled at once (its daemon has a cancellation timeout);
-    # should anything still linger, look again every second, not every minute.
+    # A stopping worker is cancelled at once (its daemon has a cancellation timeout) and
+    # given half a second to finish; should anything still linger, look again every
+    # second, not every minute.
+    result.background.instant_exit_timeout = 0.5
     result.background.cancellation_polling = 1.0
     # Only explicit kopf.info()/kopf.warn() calls become Kubernetes Events, not every log line.
     result.posting.loggers = False

@@ -24,7 +24,7 @@ async def test_a_second_operator_does_not_double_act(start_operator, resources, 
     resources.apply(event_manifest("solo"))
     await wait_for(lambda: resources.status("solo").get("eventId"), what="eventId")
     await asyncio.sleep(3)  # a few level passes (1 s each) for the standby to misbehave in
-    assert leader.metric(RECONCILES) >= 2
+    assert leader.metric(RECONCILES) >= 1
     assert standby.metric(RECONCILES) == 0
     assert "Resuming operations" not in standby.log()
 
