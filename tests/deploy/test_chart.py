@@ -351,6 +351,26 @@ def test_operator_gets_a_role_and_peering_in_each_watched_namespace() -> None:
     assert _env(container)["WATCH_NAMESPACES"] == "shows,festivals"
 
 
+def test_operator_cluster_wide_watches_every_namespace_with_a_cluster_role() -> None:
+    out = render("--set", "operator.clusterWide=true")
+    (container,) = pod_spec(out.get("Deployment", "evently-operator"))["containers"]
+    assert _env(container)["WATCH_NAMESPACES"] == ""  # every namespace
+    assert out.of_kind("Role") == [] and out.of_kind("RoleBinding") == []
+    needed = _grants(yaml.safe_load(OPERATOR_RBAC.read_text()))
+    granted = _grants(out.get("ClusterRole", "evently-evently-operator-events"))
+    cluster = _grants(out.get("ClusterRole", "evently-evently-operator"))
+    for key, verbs in needed.items():
+        if key != ("kopf.dev", "kopfpeerings"):  # cluster-wide peering instead
+            have = cluster.get(key, set()) if key in CLUSTER_SCOPED else granted.get(key, set())
+            assert verbs <= have, f"{key}: the operator needs {sorted(verbs - have)}"
+    binding = out.get("ClusterRoleBinding", "evently-evently-operator-events")
+    assert binding["roleRef"]["name"] == "evently-evently-operator-events"
+    error = _template_error(
+        "--set", "operator.clusterWide=true", "--set", "operator.watchNamespaces={shows}"
+    )
+    assert "operator.clusterWide" in error
+
+
 # --- scaling and API versions -----------------------------------------------------------
 
 

@@ -132,6 +132,7 @@ def run_tiltfile(
         "local_resource": None,
         "link": None,
         "read_yaml_stream": read_yaml_stream,
+        "encode_yaml_stream": lambda docs: yaml.safe_dump_all(docs),
         "_os_path_exists": exists,
     }
     for name, result in builtins.items():

@@ -261,8 +261,11 @@ def resources(kube: KubeCluster, namespace: str) -> Resources:
 
 
 def sample(name: str) -> dict[str, Any]:
-    """A manifest from manifests/samples/ as a dict."""
-    return yaml.safe_load((SAMPLES / f"{name}.yaml").read_text())
+    """A manifest from manifests/samples/ as a dict, for the test's own namespace (the
+    samples name the chart's release namespace, ``evently``)."""
+    manifest = yaml.safe_load((SAMPLES / f"{name}.yaml").read_text())
+    manifest["metadata"].pop("namespace", None)
+    return manifest
 
 
 def iso_in(seconds: float) -> str:

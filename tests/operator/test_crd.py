@@ -9,8 +9,9 @@ from tests.operator.conftest import CRDS, SAMPLES
 from tests.support.kube import KubeToolsMissing, find_binaries
 
 
-def test_the_samples_pass_the_api_servers_validation(kube, namespace):
-    result = kube.kubectl("-n", namespace, "apply", "--dry-run=server", "-f", str(SAMPLES))
+def test_the_samples_pass_the_api_servers_validation(kube):
+    kube.kubectl("create", "namespace", "evently", check=False)  # the chart's namespace
+    result = kube.kubectl("apply", "--dry-run=server", "-f", str(SAMPLES))
     assert "aurora-live-2027 created (server dry run)" in result.stdout
     assert "open-mic-night created (server dry run)" in result.stdout
 

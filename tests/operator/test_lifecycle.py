@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from evently.events import repository
-from tests.operator.conftest import event_manifest, row_of, sample, wait_for
+from tests.operator.conftest import SAMPLES, event_manifest, row_of, sample, wait_for
 
 
 def utc(text: str) -> dt.datetime:
@@ -282,3 +282,31 @@ async def test_a_cancelled_row_left_by_a_force_deleted_resource_is_not_adopted(
     assert status["phase"] == "OnSale"
     old = await repository.get_event(db, first)
     assert (old.status, old.managed_by) == ("cancelled", None)
+
+
+async def test_the_samples_applied_as_documented_land_where_the_operator_watches(
+    kube, start_operator
+):
+    # The README's path: `helm install -n evently` (the operator watches its release
+    # namespace), then `kubectl apply -f manifests/samples/...` with no -n.
+    kube.kubectl("create", "namespace", "evently", check=False)
+    start_operator(WATCH_NAMESPACES="evently")
+    samples = [str(SAMPLES / "minimal.yaml"), str(SAMPLES / "concert.yaml")]
+    for path in samples:
+        kube.kubectl("apply", "-f", path)
+
+    def phases() -> dict[str, str]:
+        listing = kube.kubectl_json("-n", "evently", "get", "evt")
+        return {
+            i["metadata"]["name"]: (i.get("status") or {}).get("phase") for i in listing["items"]
+        }
+
+    try:
+        await wait_for(
+            lambda: phases() == {"open-mic-night": "OnSale", "aurora-live-2027": "Scheduled"},
+            what="both samples reconciled in namespace evently",
+        )
+    finally:
+        for path in samples:
+            kube.kubectl("delete", "-f", path, "--wait=false", check=False)
+        await wait_for(lambda: not phases(), what="the samples to go")
