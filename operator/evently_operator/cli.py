@@ -49,7 +49,7 @@ async def run_operator(settings: OperatorSettings) -> None:
     handlers.register(registry, settings, identity)
     await kopf.operator(
         registry=registry,
-        settings=kopf_settings(settings),
+        settings=kopf_settings(settings, identity),
         clusterwide=not settings.watch_namespaces,
         namespaces=list(settings.watch_namespaces),
         standalone=settings.standalone,

@@ -61,8 +61,9 @@ class Runtime:
         return True
 
 
-def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
-    """kopf's settings: our finalizer, bookkeeping in annotations, peering lifetime."""
+def kopf_settings(settings: OperatorSettings, identity: str) -> kopf.OperatorSettings:
+    """kopf's settings: our finalizer, bookkeeping in annotations, peering lifetime, and
+    our name (``identity``: this replica) on the Kubernetes Events we post."""
     result = kopf.OperatorSettings()
     result.persistence.finalizer = FINALIZER
     result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
@@ -77,6 +78,9 @@ def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
     result.background.cancellation_polling = 1.0
     # Only explicit kopf.info()/kopf.warn() calls become Kubernetes Events, not every log line.
     result.posting.loggers = False
+    # `kubectl describe` shows who said it ("From"): the operator, not the framework.
+    result.posting.reporting_component = "evently-operator"
+    result.posting.reporting_instance = identity
     result.watching.server_timeout = 300
     result.watching.client_timeout = 330
     return result

@@ -75,12 +75,19 @@ async def test_applying_the_concert_sample_writes_a_row_with_every_field(
     invalid = next(c for c in status["conditions"] if c["type"] == "Invalid")
     assert invalid["status"] == "False"
     await wait_for(lambda: "Created" in resources.reasons("aurora-live-2027"), what="Created event")
+    created = next(e for e in resources.k8s_events("aurora-live-2027") if e["reason"] == "Created")
+    # `kubectl describe` says who posted it ("From"): the operator, not the framework.
+    assert created["source"]["component"] == "evently-operator"
+    assert created["reportingComponent"] == "evently-operator"
 
     table = resources.kube.kubectl("-n", namespace, "get", "evt").stdout
     assert table.split("\n")[0].split() == [
-        "NAME", "PHASE", "SOLD", "AVAILABLE", "CAPACITY", "OPENS", "AGE",
+        "NAME", "PHASE", "READY", "SOLD", "AVAILABLE", "CAPACITY", "STARTS", "OPENS", "AGE",
     ]  # fmt: skip
-    assert "aurora-live-2027   Scheduled" in table and "2027-03-01T09:00:00Z" in table
+    row = table.split("\n")[1].split()
+    # Ready is False here: the sample's scale target (evently-bookings) does not exist.
+    assert row[:3] == ["aurora-live-2027", "Scheduled", "False"]
+    assert row[6:8] == ["2027-06-12T18:00:00Z", "2027-03-01T09:00:00Z"]
 
 
 async def test_the_minimal_sample_gets_the_documented_defaults(operator, resources, db, namespace):

@@ -126,4 +126,4 @@ async def test_status_shows_sales_figures_and_sold_out(start_operator, resources
     assert (ready["status"], ready["reason"]) == ("True", "SoldOut")
     assert "2 sold, 3 held, 0 available of 5" in ready["message"]
     row = resources.kube.kubectl("-n", resources.namespace, "get", "evt", "hot").stdout
-    assert row.split("\n")[1].split()[1:5] == ["SoldOut", "2", "0", "5"]
+    assert row.split("\n")[1].split()[1:6] == ["SoldOut", "True", "2", "0", "5"]
