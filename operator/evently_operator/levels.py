@@ -41,6 +41,9 @@ class Member:
     namespace: str
     name: str
     body: kopf.Body
+    # The status fields this process last wrote (``operations.ObjectMemory``): newer
+    # than the live body until the watch brings the patch back.
+    written: Mapping[str, Any] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     failed: bool = False  # the last pass raised: the next sweep tries again
     _spec: tuple[Any, EventSpec | None] = (object(), None)
@@ -80,9 +83,13 @@ def why_pass(
     now: dt.datetime,
     scaled_reason: str | None,
 ) -> str | None:
-    """Why this resource needs a pass now, or None if its status still holds."""
+    """Why this resource needs a pass now, or None if its status still holds.
+
+    A resource never reconciled yet, or whose spec changed since, is kopf's to handle
+    (its create and update handlers): a pass from here would only race them.
+    """
     if status.get("observedGeneration") != generation:
-        return "generation"
+        return None
     if spec is None:
         # Invalid: nothing to do until the spec changes, unless a Deployment is still
         # to be given back.
@@ -114,8 +121,8 @@ class Levels:
         self.members: dict[tuple[str, str], Member] = {}
         self.woken = 0  # passes asked for, for tests and the benchmark
 
-    def join(self, body: kopf.Body) -> Member:
-        member = Member(body.metadata.namespace or "", body.metadata.name or "", body)
+    def join(self, body: kopf.Body, written: Mapping[str, Any]) -> Member:
+        member = Member(body.metadata.namespace or "", body.metadata.name or "", body, written)
         self.members[member.key] = member
         return member
 
@@ -140,7 +147,7 @@ class Levels:
         before = self.woken
         for member in list(self.members.values()):
             body = member.body
-            status = body.get("status") or {}
+            status = {**(body.get("status") or {}), **member.written}
             spec = member.spec()
             state = states.get(managed_by(member.namespace, member.name))
             cancelled = state is not None and state.status == "cancelled"

@@ -81,6 +81,16 @@ def kopf_settings(settings: OperatorSettings, identity: str) -> kopf.OperatorSet
     # `kubectl describe` shows who said it ("From"): the operator, not the framework.
     result.posting.reporting_component = "evently-operator"
     result.posting.reporting_instance = identity
+    if settings.webhook_port is not None:
+        # Validation at apply time (admission.py). The configuration that points the API
+        # server here is installed by the chart (or the tests), never by kopf.
+        result.admission.server = kopf.WebhookServer(
+            addr=settings.webhook_host,
+            port=settings.webhook_port,
+            certfile=settings.webhook_cert_file,
+            pkeyfile=settings.webhook_key_file,
+        )
+        result.admission.managed = None
     result.watching.server_timeout = 300
     result.watching.client_timeout = 330
     return result

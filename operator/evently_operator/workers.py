@@ -40,7 +40,7 @@ async def work(
     windows: WindowsIndex,
 ) -> None:
     """Run a level pass whenever the sweep asks for one, until kopf stops this."""
-    member = runtime.levels.join(body)
+    member = runtime.levels.join(body, object_memory(memo).written)
     # kopf's stop flag wakes the worker too, so an idle one exits within a loop cycle.
     watch = asyncio.ensure_future(stopped.wait())
     watch.add_done_callback(lambda _: member.wake.set())

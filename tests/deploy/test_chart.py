@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography import x509
 
 from tests.deploy.chart import (
     ROOT,
@@ -219,7 +220,8 @@ def test_generated_secret_holds_keys_dsn_and_admin_as_an_early_hook() -> None:
 
 def test_existing_secret_replaces_the_generated_one() -> None:
     out = render("--set", "secrets.existingSecret=platform-secrets")
-    assert not out.of_kind("Secret")
+    # Only the webhook's serving certificate remains (a TLS Secret, not the platform's).
+    assert [s["type"] for s in out.of_kind("Secret")] == ["kubernetes.io/tls"]
     for name in SERVICES:
         (container,) = pod_spec(out.get("Deployment", f"evently-{name}"))["containers"]
         env = _env(container)
@@ -371,6 +373,38 @@ def test_operator_cluster_wide_watches_every_namespace_with_a_cluster_role() -> 
     assert "operator.clusterWide" in error
 
 
+def test_the_webhook_is_served_by_the_operator_with_a_certificate_its_config_trusts() -> None:
+    out = render()
+    (config,) = out.of_kind("ValidatingWebhookConfiguration")
+    (webhook,) = config["webhooks"]
+    assert webhook["failurePolicy"] == "Ignore" and webhook["sideEffects"] == "None"
+    assert webhook["clientConfig"]["service"] == {
+        "name": "evently-operator", "namespace": "evently", "path": "/validate-event", "port": 443,
+    }  # fmt: skip
+    (rule,) = webhook["rules"]
+    assert (rule["apiGroups"], rule["resources"]) == (["evently.io"], ["events"])
+    assert rule["operations"] == ["CREATE", "UPDATE"]  # never DELETE: cleanup always works
+    secret = out.get("Secret", "evently-operator-webhook-tls")
+    assert secret["data"]["ca.crt"] == webhook["clientConfig"]["caBundle"]
+    cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "evently-operator.evently.svc" in names.get_values_for_type(x509.DNSName)
+    service = out.get("Service", "evently-operator")
+    assert {"name": "webhook", "port": 443, "targetPort": "webhook", "protocol": "TCP"} in (
+        service["spec"]["ports"]
+    )
+    (container,) = pod_spec(out.get("Deployment", "evently-operator"))["containers"]
+    env = _env(container)
+    assert env["WEBHOOK_PORT"] == "9443"
+    assert env["WEBHOOK_CERT_FILE"] == "/etc/evently/webhook/tls.crt"
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts["/etc/evently/webhook"] == "webhook-tls"
+    off = render("--set", "operator.webhook.enabled=false")
+    assert not off.of_kind("ValidatingWebhookConfiguration")
+    (container,) = pod_spec(off.get("Deployment", "evently-operator"))["containers"]
+    assert "WEBHOOK_PORT" not in _env(container)
+
+
 # --- scaling and API versions -----------------------------------------------------------
 
 
@@ -492,7 +526,7 @@ def test_analytics_reads_the_in_chart_prometheus_in_dev() -> None:
 
 
 def _peers(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    return [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+    return [peer for rule in policy["spec"]["ingress"] for peer in rule.get("from", [])]
 
 
 def test_network_policies_admit_only_services_ingress_controller_and_prometheus(
@@ -515,7 +549,10 @@ def test_network_policies_admit_only_services_ingress_controller_and_prometheus(
     assert all(
         "ingress-nginx" not in str(peer) and "matchExpressions" not in str(peer)
         for peer in _peers(operator)
-    ), "only Prometheus reaches the operator"
+    ), "only Prometheus reaches the operator's http port"
+    # The webhook port is open to anyone: the API server is no pod a selector could name.
+    open_rules = [rule for rule in operator["spec"]["ingress"] if "from" not in rule]
+    assert open_rules == [{"ports": [{"port": "webhook", "protocol": "TCP"}]}]
 
 
 def test_dev_prometheus_config_and_rules_pass_promtool(chart_copy: Path, tmp_path: Path) -> None:

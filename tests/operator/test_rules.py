@@ -90,3 +90,27 @@ def test_conditions_keep_their_transition_time_until_their_status_flips():
     assert (second[0]["reason"], second[0]["observedGeneration"]) == ("SoldOut", 2)
     assert third[0]["lastTransitionTime"] == "2027-01-01T00:05:00Z"
     assert second[1] == first[1]  # untouched conditions stay as they were
+
+
+def test_the_sweep_asks_for_a_pass_only_when_something_moved():
+    from evently.events.repository import ManagedState
+    from evently_operator.levels import why_pass
+
+    spec = concert()
+    row = ManagedState(id=7, version=3, status="published", sold=None, held=None, available=None)
+    status = {"observedGeneration": 2, "eventId": 7, "eventVersion": 3, "phase": "Scheduled"}
+    before = OPENS - dt.timedelta(hours=1)
+
+    def why(status=status, generation=2, spec=spec, row=row, now=before, scaled=None):
+        return why_pass(status, generation, spec, row, now, scaled)
+
+    assert why() is None
+    assert why(generation=3) is None  # a spec change: kopf's update handler runs
+    assert why(status={}) is None  # never reconciled: kopf's create handler runs
+    assert why(row=None) == "row-missing"
+    assert why(row=row._replace(version=4)) == "row-changed"
+    assert why(now=OPENS) == "phase"  # the sale opened
+    assert why(row=row._replace(sold=1, held=0, available=9999)) == "figures"
+    assert why(scaled="SaleWindowOpen") == "scaling"
+    assert why(spec=None) is None  # Invalid waits for a new spec
+    assert why(spec=None, status={**status, "scaledDeployment": "web"}) == "scaling"
