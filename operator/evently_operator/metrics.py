@@ -74,15 +74,17 @@ _phases: dict[tuple[str, str], str] = {}
 
 
 def record_phase(namespace: str, name: str, phase: str | None) -> None:
-    """Remember a resource's phase (None: forget it) and refresh the per-phase gauge."""
-    if phase is None:
-        _phases.pop((namespace, name), None)
-    else:
+    """Remember a resource's phase (None: forget it) and move the per-phase gauge.
+
+    Constant time: with 10,000 resources, recounting every phase on each pass would
+    cost more than the pass itself.
+    """
+    before = _phases.pop((namespace, name), None)
+    if before is not None:
+        EVENTS_BY_PHASE.labels(before).dec()
+    if phase is not None:
         _phases[(namespace, name)] = phase
-    for known in Phase:
-        EVENTS_BY_PHASE.labels(known.value).set(
-            sum(1 for p in _phases.values() if p == known.value)
-        )
+        EVENTS_BY_PHASE.labels(phase).inc()
 
 
 @contextmanager

@@ -174,7 +174,6 @@ async def _reconcile(
         raise kopf.TemporaryError(message, delay=runtime.settings.reconcile_interval_s) from exc
 
     event = sync.event
-    _announce_row(body, sync.action, event, status, trigger)
     if sync.action in (RowAction.CREATED, RowAction.RECREATED):
         # A new row has sold nothing: no need to ask bookings (which has not heard of it).
         figures: Figures | None = Figures(0, 0, event.capacity, 0)
@@ -211,7 +210,9 @@ async def _reconcile(
         remove=absent,
     )
     writer.write(wanted)
-    if status.get("phase") != phase.value:
+    _announce_row(body, sync.action, event, status, trigger, phase)
+    # A new row's first phase is in its Created Event (one Event per creation, not two).
+    if status.get("phase") != phase.value and sync.action is not RowAction.CREATED:
         kopf.info(
             body,
             reason="PhaseChanged",
@@ -296,11 +297,16 @@ def _mark_invalid(
 
 
 def _announce_row(
-    body: kopf.Body, action: RowAction, event: Event, status: Mapping[str, Any], trigger: str
+    body: kopf.Body,
+    action: RowAction,
+    event: Event,
+    status: Mapping[str, Any],
+    trigger: str,
+    phase: Phase,
 ) -> None:
     """Kubernetes Events (and drift metrics) for what happened to the row."""
     if action is RowAction.CREATED:
-        kopf.info(body, reason="Created", message=f"created event {event.id}")
+        kopf.info(body, reason="Created", message=f"created event {event.id}: {phase.value}")
     elif action is RowAction.RECREATED:
         metrics.DRIFT_REPAIRS.labels("deleted").inc()
         kopf.warn(

@@ -19,32 +19,40 @@ def apply_all(resources, manifests: list[dict]) -> None:
     resources.kube.kubectl("-n", resources.namespace, "apply", "-f", "-", input=text)
 
 
-def phase_announcements(resources) -> Counter[str]:
-    """How many PhaseChanged Events each resource got (Kubernetes may fold repeats)."""
+def phase_announcements(resources) -> Counter[tuple[str, str]]:
+    """(resource, "A -> B") -> how many PhaseChanged Events said so (Kubernetes may fold
+    repeats into one Event with a count)."""
     listing = resources.kube.kubectl_json("-n", resources.namespace, "get", "events.v1.")
-    seen: Counter[str] = Counter()
+    seen: Counter[tuple[str, str]] = Counter()
     for item in listing.get("items", []):
         if item.get("reason") == "PhaseChanged":
-            seen[item["involvedObject"]["name"]] += item.get("count") or 1
+            transition = item["message"].split(" (")[0]
+            seen[(item["involvedObject"]["name"], transition)] += item.get("count") or 1
     return seen
 
 
 async def test_thirty_events_applied_at_once_each_announce_their_phase_once(operator, resources):
     names = [f"batch-{i:02d}" for i in range(30)]
-    apply_all(resources, [event_manifest(name, opens_in=3600) for name in names])
+    # Created while Scheduled; the sale opens a few seconds later: one PhaseChanged
+    # (Scheduled -> OnSale) each, found by the level sweep.
+    apply_all(resources, [event_manifest(name, opens_in=8) for name in names])
     await wait_for(
-        lambda: all(resources.status(n).get("phase") == "Scheduled" for n in names),
+        lambda: all(resources.status(n).get("phase") == "OnSale" for n in names),
         within=60,
-        what="every phase",
+        what="every sale open",
     )
     # A few seconds of level passes (every second here), during which a pass on a stale
     # copy would announce the same change again.
     await asyncio.sleep(4)
     announced = await wait_for(
-        lambda: (seen := phase_announcements(resources)) and len(seen) == len(names) and seen,
+        lambda: (
+            (seen := phase_announcements(resources))
+            and all((n, "Scheduled -> OnSale") in seen for n in names)
+            and seen
+        ),
         what="a PhaseChanged per resource",
     )
-    assert {name: count for name, count in announced.items() if count != 1} == {}
+    assert {key: count for key, count in announced.items() if count != 1} == {}
 
 
 class HangingServer:
