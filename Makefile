@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 PORT ?= 8080
 
-.PHONY: help install run test lint format tools bench bench-search manifests clean
+.PHONY: help install run test lint format tools bench bench-search bench-operator manifests clean
 
 help:
 	@echo "make run     - serve the whole platform on http://127.0.0.1:8080 (embedded PostgreSQL, demo data; PORT=N to change)"
 	@echo "make test    - install, fetch/build the real test components, run the whole suite"
 	@echo "make lint    - ruff check and format check"
 	@echo "make bench   - flash-sale benchmark through the HTTP API"
+	@echo "make bench-operator - 10,000 Event resources through the operator (real kube-apiserver)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -49,6 +50,10 @@ bench: install
 # Search benchmark: 100,000 generated events on the PostgreSQL backend.
 bench-search: install
 	$(BIN)/python hack/bench_search.py $(BENCH_ARGS)
+
+# Operator benchmark: 10,000 Event resources on a real kube-apiserver (tools needed).
+bench-operator: install tools
+	$(BIN)/python hack/bench_operator.py $(BENCH_ARGS)
 
 # Plain manifests rendered from the chart (kept in sync by a test).
 manifests: install tools

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,15 +59,36 @@ def scaling_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], ScalingWindo
     meta = body.get("metadata", {})
     if meta.get("deletionTimestamp"):
         return {}
-    try:
-        spec = read_valid_spec(body.get("spec") or {})
-    except SpecError:
+    spec = _valid_spec_of(meta.get("uid"), meta.get("generation"), body.get("spec") or {})
+    if spec is None:
         return {}
     cancelled = (body.get("status") or {}).get("phase") == Phase.CANCELLED
     window = scaling_window(meta["name"], spec)
     if window is None or claimed_target(spec, cancelled=cancelled) is None:
         return {}
     return {(meta["namespace"], window.deployment): window}
+
+
+# The index runs on every watch event (several per change): a spec is parsed once per
+# (uid, generation), not once per event. Bounded: the oldest entries go first.
+_SPEC_CACHE: OrderedDict[tuple[Any, Any], EventSpec | None] = OrderedDict()
+_SPEC_CACHE_SIZE = 50_000
+
+
+def _valid_spec_of(uid: Any, generation: Any, raw: Mapping[str, Any]) -> EventSpec | None:
+    key = (uid, generation)
+    if uid is not None and key in _SPEC_CACHE:
+        _SPEC_CACHE.move_to_end(key)
+        return _SPEC_CACHE[key]
+    try:
+        spec: EventSpec | None = read_valid_spec(raw)
+    except SpecError:
+        spec = None
+    if uid is not None:
+        _SPEC_CACHE[key] = spec
+        if len(_SPEC_CACHE) > _SPEC_CACHE_SIZE:
+            _SPEC_CACHE.popitem(last=False)
+    return spec
 
 
 @dataclass
