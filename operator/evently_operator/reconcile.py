@@ -90,6 +90,17 @@ async def sync_row(
     has since vanished. Raises ``SpecError`` when the events service refuses the spec
     (its own validation, or a capacity below the seats already sold and held).
     """
+    if known_event_id is None:
+        # Most often a new resource: insert at once (one round trip fewer); a row that
+        # is already there (an earlier pass, or a leftover) is dealt with below.
+        try:
+            event = await repository.create_event(
+                conn, to_event_input(spec, status=desired_status(spec, None)), managed_by=managed_by
+            )
+        except ManagedByTaken:
+            pass
+        else:
+            return RowSync(event, RowAction.CREATED)
     current = await repository.find_event_by_managed_by(conn, managed_by)
     if current is not None and current.status == "cancelled" and current.id != known_event_id:
         # An earlier resource of this name left its cancelled row behind: not ours.
