@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 
 import kopf
 
@@ -20,7 +21,7 @@ from evently.core.logs import configure_logging
 from evently.core.settings import SettingsError
 from evently_operator import handlers
 from evently_operator.config import OperatorSettings, load_operator_settings
-from evently_operator.runtime import kopf_settings
+from evently_operator.runtime import kopf_settings, own_identity
 
 
 class _DropKopfInternals(logging.Filter):
@@ -30,6 +31,16 @@ class _DropKopfInternals(logging.Filter):
         for attribute in ("settings", "k8s_skip"):
             record.__dict__.pop(attribute, None)
         return True
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (the image has it): kopf's per-event work is mostly I/O and
+    event-loop overhead, which uvloop makes cheaper; else asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,15 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
 async def run_operator(settings: OperatorSettings) -> None:
     """Run until SIGTERM/SIGINT."""
     registry = kopf.OperatorRegistry()
-    handlers.register(registry, settings)
+    identity = own_identity()
+    handlers.register(registry, settings, identity)
     await kopf.operator(
         registry=registry,
-        settings=kopf_settings(settings),
+        settings=kopf_settings(settings, identity),
         clusterwide=not settings.watch_namespaces,
         namespaces=list(settings.watch_namespaces),
         standalone=settings.standalone,
         peering_name=None if settings.standalone else settings.peering_name,
         priority=settings.effective_peering_priority,
+        identity=identity,
         memo=kopf.Memo(),
     )
 
@@ -68,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropKopfInternals())
-    asyncio.run(run_operator(settings))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(run_operator(settings))
     return 0
 
 

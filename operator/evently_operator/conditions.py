@@ -1,4 +1,5 @@
-"""Status conditions (Ready, Synced, Invalid) in the Kubernetes convention.
+"""Status conditions (Ready, Synced, Invalid, Scaled, Deprecated) in the Kubernetes
+convention.
 
 ``lastTransitionTime`` changes only when a condition's status flips, so ``kubectl
 describe`` shows when something started, not when it was last checked.
@@ -14,7 +15,9 @@ from typing import Any
 READY = "Ready"
 SYNCED = "Synced"
 INVALID = "Invalid"
-ORDER = (READY, SYNCED, INVALID)
+SCALED = "Scaled"  # only on Events with spec.scaling
+DEPRECATED = "Deprecated"  # only while the spec uses a deprecated field
+ORDER = (READY, SYNCED, INVALID, SCALED, DEPRECATED)
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,13 @@ def merge_conditions(
     *,
     generation: int | None,
     now: dt.datetime,
+    remove: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
-    """The full conditions list after applying ``updates`` to ``current``."""
+    """The full conditions list after applying ``updates`` to ``current``, without the
+    types in ``remove`` (conditions that no longer apply)."""
     by_type = {c.get("type"): dict(c) for c in (current or []) if isinstance(c, Mapping)}
+    for type_ in remove:
+        by_type.pop(type_, None)
     stamp = now.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     for update in updates:
         status = "True" if update.status else "False"

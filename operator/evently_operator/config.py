@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from evently.core.settings import CommonSettings, load_settings, setting
+from evently.core.settings import CommonSettings, SettingsError, load_settings, setting
 
 
 class OperatorSettings(CommonSettings):
@@ -33,14 +33,31 @@ class OperatorSettings(CommonSettings):
     peering_lifetime_s: int = setting(
         "PEERING_LIFETIME_S", 60, "seconds (>= 5) after which a silent replica counts as gone"
     )
+    peering_settle_s: float = setting(
+        "PEERING_SETTLE_S",
+        5.0,
+        "seconds a starting replica waits, announced in the peering object, before it "
+        "acts, so that replicas starting together never both act",
+    )
     standalone: bool = setting(
         "STANDALONE", False, "true to run without peering (one replica only, e.g. locally)"
     )
     reconcile_interval_s: float = setting(
         "RECONCILE_INTERVAL_S",
         15.0,
-        "seconds between level-based passes (drift repair, phase, figures, scaling)",
+        "seconds between level sweeps (drift repair, phase, figures, scaling)",
     )
+    webhook_port: int | None = setting(
+        "WEBHOOK_PORT",
+        None,
+        "the validating webhook's HTTPS port (empty: no webhook); needs WEBHOOK_CERT_FILE "
+        "and WEBHOOK_KEY_FILE",
+    )
+    webhook_host: str = setting("WEBHOOK_HOST", "0.0.0.0", "the address the webhook binds")
+    webhook_cert_file: str = setting(
+        "WEBHOOK_CERT_FILE", "", "the webhook's serving certificate (PEM, with its chain)"
+    )
+    webhook_key_file: str = setting("WEBHOOK_KEY_FILE", "", "the webhook's private key (PEM)")
     bookings_timeout_s: float = setting(
         "BOOKINGS_TIMEOUT_S", 5.0, "seconds to wait for the bookings internal API"
     )
@@ -65,8 +82,18 @@ class OperatorSettings(CommonSettings):
         return None if value >= 5 else "expected seconds >= 5"
 
     @staticmethod
+    def check_peering_settle_s(value: float) -> str | None:
+        return None if value >= 0 else "expected seconds >= 0"
+
+    @staticmethod
     def check_reconcile_interval_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_webhook_port(value: int | None) -> str | None:
+        if value is None or 1 <= value <= 65535:
+            return None
+        return "expected a port 1..65535"
 
     @staticmethod
     def check_bookings_timeout_s(value: float) -> str | None:
@@ -80,4 +107,14 @@ _PROCESS_PRIORITY = random.SystemRandom().randint(1, 1_000_000)
 
 def load_operator_settings(environ: dict[str, str] | None = None) -> OperatorSettings:
     """Read the settings; raises ``SettingsError`` naming each bad variable."""
-    return load_settings(OperatorSettings, environ)
+    settings = load_settings(OperatorSettings, environ)
+    if settings.webhook_port is not None and not (
+        settings.webhook_cert_file and settings.webhook_key_file
+    ):
+        raise SettingsError(
+            [
+                "WEBHOOK_PORT needs WEBHOOK_CERT_FILE and WEBHOOK_KEY_FILE (the serving "
+                "certificate the API server trusts)"
+            ]
+        )
+    return settings

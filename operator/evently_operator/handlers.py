@@ -1,31 +1,37 @@
 """kopf handlers: decorators only, each calling one plain function.
 
-Create, update (of the spec) and resume react to changes; the timer is the level-based
-pass that repairs drift and follows the clock (docs/operator.md). All of them call
+Create and update (of the spec) react to changes; each resource's worker (a daemon)
+runs the level passes the sweep asks for (docs/operator.md). All of them call
 ``operations.reconcile``; deletion calls ``operations.finalize`` behind our finalizer.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
 
-from evently_operator import operations
+from evently_operator import admission, operations, workers
 from evently_operator.config import OperatorSettings
 from evently_operator.kubeapi import login
 from evently_operator.resource import GROUP, PLURAL, VERSION
-from evently_operator.runtime import start_runtime, stop_runtime
+from evently_operator.runtime import settle_peering, start_runtime, stop_runtime
 
 EVENTS = (GROUP, VERSION, PLURAL)
 
 
-def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
-    """Add the operator's handlers to ``registry`` (timer interval from ``config``)."""
+def register(registry: kopf.OperatorRegistry, config: OperatorSettings, identity: str) -> None:
+    """Add the operator's handlers to ``registry`` (``identity``: this peer's name)."""
 
     @kopf.on.startup(id="open-runtime", registry=registry)
-    async def open_runtime(memo: kopf.Memo, settings: kopf.OperatorSettings, **_: Any) -> None:
+    async def open_runtime(memo: kopf.Memo, settings: kopf.OperatorSettings, **kw: Any) -> None:
         memo.runtime = await start_runtime(config, settings)
+        memo.runtime.sweeper = asyncio.create_task(
+            workers.sweep_forever(memo.runtime, kw["scaling_windows"]), name="level sweep"
+        )
+        if not config.standalone:
+            await settle_peering(memo.runtime.kube, config, identity)
 
     @kopf.on.cleanup(id="close-runtime", registry=registry)
     async def close_runtime(memo: kopf.Memo, **_: Any) -> None:
@@ -43,55 +49,46 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
     @kopf.on.create(*EVENTS, id="reconcile-created", registry=registry)
     async def created(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kw: Any) -> None:
         await operations.reconcile(
-            memo.runtime,
-            body,
-            patch,
-            trigger="create",
-            windows=kw["scaling_windows"],
-            lock=operations.object_lock(memo),
+            memo.runtime, body, patch, trigger="create", windows=kw["scaling_windows"], memo=memo
         )
 
     @kopf.on.update(*EVENTS, id="reconcile-updated", field="spec", registry=registry)
     async def updated(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kw: Any) -> None:
         await operations.reconcile(
-            memo.runtime,
-            body,
-            patch,
-            trigger="update",
-            windows=kw["scaling_windows"],
-            lock=operations.object_lock(memo),
+            memo.runtime, body, patch, trigger="update", windows=kw["scaling_windows"], memo=memo
         )
 
-    @kopf.on.resume(*EVENTS, id="reconcile-resumed", registry=registry)
-    async def resumed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kw: Any) -> None:
-        await operations.reconcile(
-            memo.runtime,
-            body,
-            patch,
-            trigger="resume",
-            windows=kw["scaling_windows"],
-            lock=operations.object_lock(memo),
-        )
+    # No timers: an idle resource costs nothing until the sweep wakes its worker. The
+    # cancellation timeout makes kopf cancel a worker stopped mid-pass at once, and look
+    # again within a second if the cancellation has not finished yet.
+    @kopf.daemon(*EVENTS, id="level-worker", cancellation_timeout=1.0, registry=registry)
+    async def worker(
+        body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **kw: Any
+    ) -> None:
+        await workers.work(memo.runtime, body, memo, stopped, windows=kw["scaling_windows"])
 
-    @kopf.timer(
-        *EVENTS,
-        id="level-pass",
-        interval=config.reconcile_interval_s,
-        initial_delay=config.reconcile_interval_s,
-        registry=registry,
-    )
-    async def level_pass(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kw: Any) -> None:
-        await operations.reconcile(
-            memo.runtime,
-            body,
-            patch,
-            trigger="timer",
-            windows=kw["scaling_windows"],
-            lock=operations.object_lock(memo),
+    if config.webhook_port is not None:
+        # Served at /validate-event; failurePolicy Ignore in the configuration.
+        @kopf.on.validate(
+            *EVENTS, id="validate-event", operations=["CREATE", "UPDATE"], registry=registry
         )
+        async def validate(
+            body: kopf.Body,
+            old: kopf.BodyEssence | None,
+            new: kopf.BodyEssence | None,
+            memo: kopf.Memo,
+            warnings: list[str],
+            **_: Any,
+        ) -> None:
+            await admission.validate(
+                memo.runtime.kube,
+                config,
+                namespace=body.metadata.namespace or "",
+                new=dict(body),
+                old=None if old is None else dict(old),
+                warnings=warnings,
+            )
 
     @kopf.on.delete(*EVENTS, id="cancel-deleted", registry=registry)
     async def deleted(body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
-        await operations.finalize(
-            memo.runtime, body, windows=kw["scaling_windows"], lock=operations.object_lock(memo)
-        )
+        await operations.finalize(memo.runtime, body, windows=kw["scaling_windows"], memo=memo)

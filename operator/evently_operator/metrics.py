@@ -19,7 +19,7 @@ from evently_operator.phases import Phase
 
 RECONCILES = Counter(
     "evently_operator_reconciles_total",
-    "Reconciliations of Event resources, by trigger (create, update, timer, delete) and "
+    "Reconciliations of Event resources, by trigger (create, update, level, delete) and "
     "outcome (ok, invalid, error).",
     ["trigger", "outcome"],
 )
@@ -51,6 +51,22 @@ SCALE_CHANGES = Counter(
     ["kind", "direction"],
 )
 
+SCALE_PASSES = Counter(
+    "evently_operator_scale_passes_total",
+    "Applications of the scaling rule to a target: one per target per interval or change, "
+    "however many Events claim it.",
+)
+SWEEP_DURATION = Histogram(
+    "evently_operator_sweep_duration_seconds",
+    "Time of one level sweep over every Event this replica manages (one query, then "
+    "comparisons in memory).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+SWEEP_WAKES = Counter(
+    "evently_operator_sweep_wakes_total",
+    "Level passes the sweep asked for (a row, the clock, figures or scaling changed).",
+)
+
 for _phase in Phase:
     EVENTS_BY_PHASE.labels(_phase.value)
 
@@ -58,15 +74,17 @@ _phases: dict[tuple[str, str], str] = {}
 
 
 def record_phase(namespace: str, name: str, phase: str | None) -> None:
-    """Remember a resource's phase (None: forget it) and refresh the per-phase gauge."""
-    if phase is None:
-        _phases.pop((namespace, name), None)
-    else:
+    """Remember a resource's phase (None: forget it) and move the per-phase gauge.
+
+    Constant time: with 10,000 resources, recounting every phase on each pass would
+    cost more than the pass itself.
+    """
+    before = _phases.pop((namespace, name), None)
+    if before is not None:
+        EVENTS_BY_PHASE.labels(before).dec()
+    if phase is not None:
         _phases[(namespace, name)] = phase
-    for known in Phase:
-        EVENTS_BY_PHASE.labels(known.value).set(
-            sum(1 for p in _phases.values() if p == known.value)
-        )
+        EVENTS_BY_PHASE.labels(phase).inc()
 
 
 @contextmanager

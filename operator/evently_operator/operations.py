@@ -1,10 +1,11 @@
 """What the handlers do: one plain async function per kind of handler.
 
-``reconcile`` serves creation, spec updates, resumption and the periodic timer alike:
-it is level-based (compare, then repair), so running it again is always safe.
-``finalize`` runs on deletion. ``scaling_entry`` feeds kopf's index of scaling windows.
+``reconcile`` is one level-based pass (compare, then repair), so running it again is
+always safe: creation, spec updates and the level sweep's wake-ups (``workers.py``) all
+run it. ``finalize`` runs on deletion. ``scaling_entry`` feeds kopf's index of scaling
+windows.
 
-Each writes the resource's status through kopf's ``patch`` (only what changed) and posts
+Each writes the resource's status into a ``patch`` (only what changed) and posts
 Kubernetes Events for transitions a person would want to see in ``kubectl describe``.
 """
 
@@ -13,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -21,24 +24,19 @@ import kopf
 from evently.events.models import Event
 from evently_operator import conditions as cond
 from evently_operator import metrics
-from evently_operator.kubeapi import KubeApiError
 from evently_operator.phases import Phase, sale_phase
-from evently_operator.reconcile import RowAction, cancel_row, sync_row
+from evently_operator.reconcile import RowAction, retire_row, sync_row
 from evently_operator.resource import managed_by
 from evently_operator.runtime import Runtime
-from evently_operator.scaling import (
-    ScaleTargetMissing,
-    ScalingWindow,
-    apply_replicas,
-    desired_replicas,
-    scaling_window,
-)
+from evently_operator.scale_targets import ScaleOutcome
+from evently_operator.scaling import ScaleChange, ScalingWindow, claimed_target, scaling_window
 from evently_operator.spec import (
     EventSpec,
     Problem,
     SpecError,
     parse_spec,
     read_valid_spec,
+    spec_warnings,
     to_event_input,
 )
 from evently_operator.status import Figures, fetch_figures
@@ -56,32 +54,80 @@ def utcnow() -> dt.datetime:
 def scaling_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], ScalingWindow]:
     """The resource's scaling window keyed by (namespace, deployment); {} if none.
 
-    Invalid or deleting resources claim nothing; cancelled ones keep their baseline.
+    Only published, valid Events that are not cancelled or being deleted claim a target.
     """
     meta = body.get("metadata", {})
     if meta.get("deletionTimestamp"):
         return {}
-    try:
-        spec = read_valid_spec(body.get("spec") or {})
-    except SpecError:
+    spec = _valid_spec_of(meta.get("uid"), meta.get("generation"), body.get("spec") or {})
+    if spec is None:
         return {}
-    active = (body.get("status") or {}).get("phase") != Phase.CANCELLED
-    window = scaling_window(meta["name"], spec, active=active)
-    return {} if window is None else {(meta["namespace"], window.deployment): window}
+    cancelled = (body.get("status") or {}).get("phase") == Phase.CANCELLED
+    window = scaling_window(meta["name"], spec)
+    if window is None or claimed_target(spec, cancelled=cancelled) is None:
+        return {}
+    return {(meta["namespace"], window.deployment): window}
 
 
-def object_lock(memo: Any) -> asyncio.Lock:
-    """One reconciliation at a time per resource (handlers and the timer overlap)."""
-    if "lock" not in memo:
-        memo["lock"] = asyncio.Lock()
-    return memo["lock"]
+# The index runs on every watch event (several per change): a spec is parsed once per
+# (uid, generation), not once per event. Bounded: the oldest entries go first.
+_SPEC_CACHE: OrderedDict[tuple[Any, Any], EventSpec | None] = OrderedDict()
+_SPEC_CACHE_SIZE = 50_000
 
 
-def _write_status(patch: kopf.Patch, current: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
-    """Patch only the status fields whose value changes (None removes a field)."""
-    for key, value in wanted.items():
-        if current.get(key) != value:
-            patch.status[key] = value
+def _valid_spec_of(uid: Any, generation: Any, raw: Mapping[str, Any]) -> EventSpec | None:
+    key = (uid, generation)
+    if uid is not None and key in _SPEC_CACHE:
+        _SPEC_CACHE.move_to_end(key)
+        return _SPEC_CACHE[key]
+    try:
+        spec: EventSpec | None = read_valid_spec(raw)
+    except SpecError:
+        spec = None
+    if uid is not None:
+        _SPEC_CACHE[key] = spec
+        if len(_SPEC_CACHE) > _SPEC_CACHE_SIZE:
+            _SPEC_CACHE.popitem(last=False)
+    return spec
+
+
+@dataclass
+class ObjectMemory:
+    """What this process keeps about one resource (in kopf's per-object memo).
+
+    ``lock``: one pass at a time per resource (handlers and its worker overlap).
+    ``written``: the status fields this process last wrote. While it is the active
+    peer it is their only writer, so they are never older than a body's copy; a pass
+    that waited for another, or a worker whose live body has not caught up with the
+    last patch yet, reads them instead of acting on a stale copy (and, say, announcing
+    the same phase change twice). Forgotten when the worker stops (a pause, a deletion).
+    """
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    written: dict[str, Any] = field(default_factory=dict)
+
+
+def object_memory(memo: Any) -> ObjectMemory:
+    if "evently" not in memo:
+        memo["evently"] = ObjectMemory()
+    return memo["evently"]
+
+
+class StatusWriter:
+    """The status as this process knows it (``base``) and the patch that writes it."""
+
+    def __init__(self, patch: kopf.Patch, body: kopf.Body, written: dict[str, Any]) -> None:
+        self.patch = patch
+        self.current: Mapping[str, Any] = body.get("status") or {}
+        self.written = written
+        self.base: Mapping[str, Any] = {**self.current, **written}
+
+    def write(self, wanted: Mapping[str, Any]) -> None:
+        """Patch the fields whose value differs from the body's (None removes a field)."""
+        for key, value in wanted.items():
+            if self.current.get(key) != value:
+                self.patch.status[key] = value
+        self.written.update(wanted)
 
 
 def _problems_message(problems: list[Problem]) -> str:
@@ -95,21 +141,23 @@ async def reconcile(
     *,
     trigger: str,
     windows: WindowsIndex,
-    lock: asyncio.Lock,
+    memo: Any,
 ) -> None:
     """Bring the row, the status and the scale in line with the resource's spec."""
-    async with lock:
+    memory = object_memory(memo)
+    async with memory.lock:
         with metrics.timed(trigger) as result:
-            outcome = await _reconcile(runtime, body, patch, trigger=trigger, windows=windows)
+            writer = StatusWriter(patch, body, memory.written)
+            outcome = await _reconcile(runtime, body, writer, trigger=trigger, windows=windows)
             result["outcome"] = outcome
 
 
 async def _reconcile(
-    runtime: Runtime, body: kopf.Body, patch: kopf.Patch, *, trigger: str, windows: WindowsIndex
+    runtime: Runtime, body: kopf.Body, writer: StatusWriter, *, trigger: str, windows: WindowsIndex
 ) -> str:
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
     generation = body.metadata.get("generation")
-    status: Mapping[str, Any] = body.get("status") or {}
+    status = writer.base
     now = utcnow()
     try:
         spec = read_valid_spec(body.get("spec") or {})
@@ -123,15 +171,15 @@ async def _reconcile(
                 reserved_seats=runtime.bookings.reserved_seats,
             )
     except SpecError as exc:
-        _mark_invalid(body, patch, status, exc.problems, generation, now)
+        # An Invalid Event claims nothing: give back whatever it claimed before.
+        scaled, _ = await _rescale(runtime, body, None, status, windows, now)
+        _mark_invalid(body, writer, exc.problems, generation, now, scaled)
         metrics.record_phase(namespace, name, Phase.INVALID)
         return "invalid"
     except Exception as exc:
         metrics.ERRORS.labels("database").inc()
         message = f"could not write the event: {exc}"
-        _write_status(
-            patch,
-            status,
+        writer.write(
             {
                 "observedGeneration": generation,
                 "conditions": cond.merge_conditions(
@@ -148,27 +196,45 @@ async def _reconcile(
         raise kopf.TemporaryError(message, delay=runtime.settings.reconcile_interval_s) from exc
 
     event = sync.event
-    _announce_row(body, sync.action, event, status, trigger)
-    figures, figures_error = await _figures(runtime, event)
+    if sync.action in (RowAction.CREATED, RowAction.RECREATED):
+        # A new row has sold nothing: no need to ask bookings (which has not heard of it).
+        figures: Figures | None = Figures(0, 0, event.capacity, 0)
+        figures_error = None
+    else:
+        figures, figures_error = await _figures(runtime, event)
     available = figures.available if figures else status.get("available")
-    phase = sale_phase(spec, now, cancelled=event.status == "cancelled", available=available)
-    scaled = await _rescale(runtime, body, spec, status, windows, now)
+    cancelled = event.status == "cancelled"
+    phase = sale_phase(spec, now, cancelled=cancelled, available=available)
+    claimed = claimed_target(spec, cancelled=cancelled)
+    scaled, scale_outcome = await _rescale(runtime, body, claimed, status, windows, now)
 
     wanted: dict[str, Any] = {
         "eventId": event.id,
+        "eventVersion": event.version,
         "phase": phase.value,
         "observedGeneration": generation,
         "scaledDeployment": scaled,
         **(figures.as_status() if figures else {}),
     }
+    ready, synced, valid = _conditions(event, sync.action, phase, figures, figures_error)
+    extra, absent = _scaling_conditions(spec, claimed, scale_outcome)
+    if scale_outcome is not None and scale_outcome.missing is not None:
+        # The sale works, but the rush will not get its replicas: not Ready. A mistake in
+        # the manifest outranks a passing outage in the reason; both are in the message.
+        message = "; ".join(filter(None, [scale_outcome.missing, figures_error]))
+        ready = cond.Condition(cond.READY, False, "ScaleTargetMissing", message)
+    _warn_scaling(body, status, scale_outcome)
     wanted["conditions"] = cond.merge_conditions(
         status.get("conditions"),
-        _conditions(event, sync.action, phase, figures, figures_error),
+        [ready, synced, valid, *extra],
         generation=generation,
         now=now,
+        remove=absent,
     )
-    _write_status(patch, status, wanted)
-    if status.get("phase") != phase.value:
+    writer.write(wanted)
+    _announce_row(body, sync.action, event, status, trigger, phase)
+    # A new row's first phase is in its Created Event (one Event per creation, not two).
+    if status.get("phase") != phase.value and sync.action is not RowAction.CREATED:
         kopf.info(
             body,
             reason="PhaseChanged",
@@ -184,18 +250,19 @@ def _conditions(
     phase: Phase,
     figures: Figures | None,
     figures_error: str | None,
-) -> list[cond.Condition]:
+) -> tuple[cond.Condition, cond.Condition, cond.Condition]:
+    """Ready, Synced and Invalid for a written row."""
     valid = cond.Condition(cond.INVALID, False, "Valid", "the spec is valid")
     if action is RowAction.CANCELLED:
         message = (
             f"event {event.id} was cancelled outside Kubernetes; a cancelled event cannot "
             "change: delete this resource"
         )
-        return [
+        return (
             cond.Condition(cond.READY, False, "EventCancelled", message),
             cond.Condition(cond.SYNCED, False, "EventCancelled", message),
             valid,
-        ]
+        )
     synced = cond.Condition(
         cond.SYNCED, True, action.value, f"event {event.id} at version {event.version}"
     )
@@ -203,7 +270,7 @@ def _conditions(
         ready = cond.Condition(cond.READY, False, "BookingsUnavailable", figures_error)
     else:
         ready = cond.Condition(cond.READY, True, phase.value, _summary(event, phase, figures))
-    return [ready, synced, valid]
+    return ready, synced, valid
 
 
 def _summary(event: Event, phase: Phase, figures: Figures | None) -> str:
@@ -218,24 +285,24 @@ def _summary(event: Event, phase: Phase, figures: Figures | None) -> str:
 
 def _mark_invalid(
     body: kopf.Body,
-    patch: kopf.Patch,
-    status: Mapping[str, Any],
+    writer: StatusWriter,
     problems: list[Problem],
     generation: int | None,
     now: dt.datetime,
+    scaled: str | None,
 ) -> None:
     """Phase Invalid, the reasons in the conditions, a warning Event; nothing written."""
+    status = writer.base
     message = _problems_message(problems)
     not_written = f"nothing was written: {message}"
     previous = cond.condition(status.get("conditions"), cond.INVALID)
     if previous.get("status") != "True" or previous.get("message") != message:
         kopf.warn(body, reason="InvalidSpec", message=message)
-    _write_status(
-        patch,
-        status,
+    writer.write(
         {
             "phase": Phase.INVALID.value,
             "observedGeneration": generation,
+            "scaledDeployment": scaled,
             "conditions": cond.merge_conditions(
                 status.get("conditions"),
                 [
@@ -245,17 +312,23 @@ def _mark_invalid(
                 ],
                 generation=generation,
                 now=now,
+                remove=(cond.SCALED, cond.DEPRECATED),
             ),
         },
     )
 
 
 def _announce_row(
-    body: kopf.Body, action: RowAction, event: Event, status: Mapping[str, Any], trigger: str
+    body: kopf.Body,
+    action: RowAction,
+    event: Event,
+    status: Mapping[str, Any],
+    trigger: str,
+    phase: Phase,
 ) -> None:
     """Kubernetes Events (and drift metrics) for what happened to the row."""
     if action is RowAction.CREATED:
-        kopf.info(body, reason="Created", message=f"created event {event.id}")
+        kopf.info(body, reason="Created", message=f"created event {event.id}: {phase.value}")
     elif action is RowAction.RECREATED:
         metrics.DRIFT_REPAIRS.labels("deleted").inc()
         kopf.warn(
@@ -294,89 +367,101 @@ async def _figures(runtime: Runtime, event: Event) -> tuple[Figures | None, str 
         return None, f"sales figures unavailable (bookings: {exc}); showing the last known"
 
 
+def _scaling_conditions(
+    spec: EventSpec, claimed: str | None, outcome: ScaleOutcome | None
+) -> tuple[list[cond.Condition], tuple[str, ...]]:
+    """The Scaled and Deprecated conditions, and the types that no longer apply."""
+    conditions: list[cond.Condition] = []
+    absent: list[str] = []
+    if claimed is None or outcome is None:
+        absent.append(cond.SCALED)
+    elif outcome.missing is not None:
+        conditions.append(cond.Condition(cond.SCALED, False, "ScaleTargetMissing", outcome.missing))
+    elif outcome.error is not None:
+        conditions.append(cond.Condition(cond.SCALED, False, "ScalingFailed", outcome.error))
+    elif outcome.wanted is not None:
+        message = (
+            f"Deployment {claimed}: at least {outcome.wanted} replicas while a sale window "
+            "is open; what was there before is restored afterwards"
+        )
+        conditions.append(cond.Condition(cond.SCALED, True, "SaleWindowOpen", message))
+    else:
+        message = f"no sale window open: Deployment {claimed} is left as it is"
+        conditions.append(cond.Condition(cond.SCALED, True, "OutsideSaleWindow", message))
+    warnings = spec_warnings(spec)
+    if warnings:
+        conditions.append(
+            cond.Condition(cond.DEPRECATED, True, warnings[0].reason, _problems_message(warnings))
+        )
+    else:
+        absent.append(cond.DEPRECATED)
+    return conditions, tuple(absent)
+
+
 async def _rescale(
     runtime: Runtime,
     body: kopf.Body,
-    spec: EventSpec,
+    claimed: str | None,
     status: Mapping[str, Any],
     windows: WindowsIndex,
     now: dt.datetime,
-) -> str | None:
-    """Apply the desired replicas to this resource's target (and a former target).
-
-    Returns the Deployment now targeted, for ``status.scaledDeployment``.
-    """
-    target = spec.scaling.deployment if spec.scaling else None
-    baseline = spec.scaling.baseline_replicas if spec.scaling else None
-    former = status.get("scaledDeployment")
-    for deployment in sorted({d for d in (target, former) if d}):
-        # A former target this resource no longer claims goes back to its baseline.
-        await scale_deployment(
-            runtime,
-            body,
-            deployment,
-            windows,
-            now,
-            exclude=None if deployment == target else body.metadata.name,
-            fallback=baseline,
-        )
-    return target
-
-
-async def scale_deployment(
-    runtime: Runtime,
-    body: kopf.Body,
-    deployment: str,
-    windows: WindowsIndex,
-    now: dt.datetime,
     *,
-    exclude: str | None,
-    fallback: int | None,
-) -> None:
-    """Set ``deployment``'s replicas (or its HPA's floor) from every Event's window.
+    formerly: Iterable[str | None] = (),
+) -> tuple[str | None, ScaleOutcome | None]:
+    """Settle the Deployment this Event claims and any it claimed before.
 
-    ``exclude`` leaves one resource out (being deleted or retargeted); ``fallback`` is
-    the figure when no Event claims the Deployment any more (its last baseline).
+    Returns what ``status.scaledDeployment`` should say (the claimed target, else a
+    former one whose hand-back failed and must be retried) and the claimed target's
+    outcome.
     """
-    namespace = body.metadata.namespace or ""
-    claims = [w for w in windows.get((namespace, deployment), []) if w.event != exclude]
-    desired = desired_replicas(claims, now)
-    if desired is None:
-        desired = fallback
-    if desired is None:
-        return
-    try:
-        async with runtime.scale_locks[(namespace, deployment)]:
-            change = await apply_replicas(runtime.kube, namespace, deployment, desired)
-    except ScaleTargetMissing as exc:
-        log.warning("%s", exc)
-        return
-    except (KubeApiError, OSError, TimeoutError) as exc:
-        metrics.ERRORS.labels("kubernetes").inc()
-        log.warning("scaling %s/%s failed: %s", namespace, deployment, exc)
-        return
-    if change is None:
-        return
-    direction = "up" if change.after > change.before else "down"
-    metrics.SCALE_CHANGES.labels(change.kind, direction).inc()
-    what = "minReplicas" if change.kind == "HorizontalPodAutoscaler" else "replicas"
-    message = f"{change.kind} {change.name}: {what} {change.before} -> {change.after}"
-    if change.limited:
-        message += f" (wanted {change.wanted}; the HPA's maxReplicas is lower)"
-    kopf.info(body, reason="ScaledUp" if direction == "up" else "ScaledDown", message=message)
-
-
-async def finalize(
-    runtime: Runtime, body: kopf.Body, *, windows: WindowsIndex, lock: asyncio.Lock
-) -> None:
-    """Cancel the row (bookings are kept) and hand the Deployment back; then kopf
-    removes the finalizer. A row that is already gone is not an error."""
     namespace, name = body.metadata.namespace or "", body.metadata.name or ""
-    async with lock:
+    formers = {d for d in (status.get("scaledDeployment"), *formerly) if d and d != claimed}
+    outcome: ScaleOutcome | None = None
+    retry: str | None = None
+    for deployment in sorted({*formers, *([claimed] if claimed else [])}):
+        claims = [
+            w
+            for w in windows.get((namespace, deployment), [])
+            if deployment == claimed or w.event != name
+        ]
+        result, changes = await runtime.scalers.settle(namespace, deployment, claims, now)
+        _announce_scaling(body, changes)
+        if deployment == claimed:
+            outcome = result
+        elif result.error is not None:
+            retry = deployment
+    return claimed or retry, outcome
+
+
+def _warn_scaling(body: kopf.Body, status: Mapping[str, Any], outcome: ScaleOutcome | None) -> None:
+    """A Warning Event when the scale target goes missing (once, not every pass)."""
+    if outcome is None or outcome.missing is None:
+        return
+    previous = cond.condition(status.get("conditions"), cond.SCALED)
+    if previous.get("reason") != "ScaleTargetMissing" or previous.get("message") != outcome.missing:
+        kopf.warn(
+            body,
+            reason="ScaleTargetMissing",
+            message=f"{outcome.missing}: the sale window will not be scaled",
+        )
+
+
+def _announce_scaling(body: kopf.Body, changes: Iterable[ScaleChange]) -> None:
+    for change in changes:
+        reason = "ScaledUp" if change.after > change.before else "ScaledDown"
+        kopf.info(body, reason=reason, message=change.describe())
+
+
+async def finalize(runtime: Runtime, body: kopf.Body, *, windows: WindowsIndex, memo: Any) -> None:
+    """Retire the row (cancelled, bookings kept, released so the name can be reused) and
+    hand the Deployment back; then kopf removes the finalizer. A row that is already
+    gone is not an error."""
+    namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+    async with object_memory(memo).lock:
         with metrics.timed("delete"):
             try:
                 async with runtime.pool.acquire() as conn:
-                    event = await cancel_row(conn, managed_by(namespace, name))
+                    event = await retire_row(conn, managed_by(namespace, name))
             except Exception as exc:
                 metrics.ERRORS.labels("database").inc()
                 raise kopf.TemporaryError(
@@ -389,22 +474,22 @@ async def finalize(
                 kopf.info(
                     body,
                     reason="EventCancelled",
-                    message=f"event {event.id} is {event.status}; its bookings are kept",
+                    message=f"event {event.id} is {event.status} and released; its bookings "
+                    "are kept",
                 )
             try:
                 spec: EventSpec | None = parse_spec(body.get("spec") or {})
             except SpecError:
                 spec = None
-            scaling = spec.scaling if spec else None
-            former = (body.get("status") or {}).get("scaledDeployment")
-            for deployment in sorted({d for d in (scaling and scaling.deployment, former) if d}):
-                await scale_deployment(
-                    runtime,
-                    body,
-                    deployment,
-                    windows,
-                    utcnow(),
-                    exclude=name,
-                    fallback=scaling.baseline_replicas if scaling else None,
+            target = spec.scaling.deployment if spec and spec.scaling else None
+            status = body.get("status") or {}
+            left, _ = await _rescale(
+                runtime, body, None, status, windows, utcnow(), formerly=[target]
+            )
+            if left is not None:
+                # Keep the finalizer until the Deployment has its recorded figure back.
+                raise kopf.TemporaryError(
+                    f"could not restore Deployment {left} yet",
+                    delay=runtime.settings.reconcile_interval_s,
                 )
             metrics.record_phase(namespace, name, None)

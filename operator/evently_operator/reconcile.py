@@ -10,6 +10,12 @@ writers.
 differ, so the same call serves a new resource, an edited spec and drift repair (a row
 edited or deleted behind the operator's back). Cancellation is terminal: a row cancelled
 elsewhere stays cancelled and is reported, not revived.
+
+A deleted resource *retires* its row (cancelled and released: ``managed_by`` NULL), so a
+resource re-created under the same name is a new object with its own event, as GitOps
+tools expect. A cancelled row the resource never recorded as its own (``status.eventId``)
+is a leftover of an earlier object whose finalizer was removed by hand: it is released
+and a new row created.
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ from evently.events import repository
 from evently.events.errors import (
     CapacityBelowReserved,
     EventCancelled,
-    EventCompleted,
     EventNotFound,
     ManagedByTaken,
 )
@@ -85,7 +90,22 @@ async def sync_row(
     has since vanished. Raises ``SpecError`` when the events service refuses the spec
     (its own validation, or a capacity below the seats already sold and held).
     """
+    if known_event_id is None:
+        # Most often a new resource: insert at once (one round trip fewer); a row that
+        # is already there (an earlier pass, or a leftover) is dealt with below.
+        try:
+            event = await repository.create_event(
+                conn, to_event_input(spec, status=desired_status(spec, None)), managed_by=managed_by
+            )
+        except ManagedByTaken:
+            pass
+        else:
+            return RowSync(event, RowAction.CREATED)
     current = await repository.find_event_by_managed_by(conn, managed_by)
+    if current is not None and current.status == "cancelled" and current.id != known_event_id:
+        # An earlier resource of this name left its cancelled row behind: not ours.
+        await repository.retire_event(conn, current.id, actor_managed_by=managed_by)
+        current = None
     if current is None:
         data = to_event_input(spec, status=desired_status(spec, None))
         try:
@@ -117,15 +137,13 @@ async def sync_row(
     return RowSync(event, RowAction.UPDATED)
 
 
-async def cancel_row(conn: asyncpg.Connection, managed_by: str) -> Event | None:
-    """Cancel the resource's event (bookings are kept); None if there is no row any more.
-
-    A completed event is left as it is: it has happened and cannot be cancelled.
-    """
+async def retire_row(conn: asyncpg.Connection, managed_by: str) -> Event | None:
+    """Cancel (bookings are kept; a completed event stays so) and release the resource's
+    event; None if there is no row any more."""
     current = await repository.find_event_by_managed_by(conn, managed_by)
-    if current is None or current.status in ("cancelled", "completed"):
-        return current
+    if current is None:
+        return None
     try:
-        return await repository.cancel_event(conn, current.id, actor_managed_by=managed_by)
-    except (EventNotFound, EventCompleted):
-        return await repository.get_event(conn, current.id)
+        return await repository.retire_event(conn, current.id, actor_managed_by=managed_by)
+    except EventNotFound:
+        return None

@@ -1,15 +1,19 @@
 """What the operator holds open while it runs, opened at start-up and closed at exit.
 
 A database pool (for the events repository), an HTTP session (bookings' internal API),
-a Kubernetes client (scaling, peering objects) and the probe server. Also kopf's own
+a Kubernetes client (scaling, peering objects), one scale controller per target, the
+members of the level sweep and the sweep's task, and the probe server. Also kopf's own
 settings, derived from ours.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import logging
-from collections import defaultdict
+import os
+import socket
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -21,8 +25,10 @@ from evently.core.db import create_pool
 from evently.events.bookings_client import BookingsClient
 from evently_operator.config import OperatorSettings
 from evently_operator.kubeapi import KubeApi, KubeApiError, login
+from evently_operator.levels import Levels
 from evently_operator.metrics import start_probe_server
 from evently_operator.resource import ANNOTATION_PREFIX, FINALIZER
+from evently_operator.scale_targets import ScaleControllers
 
 log = logging.getLogger("evently.operator")
 
@@ -34,11 +40,10 @@ class Runtime:
     http: aiohttp.ClientSession
     bookings: BookingsClient
     kube: KubeApi
+    scalers: ScaleControllers
+    levels: Levels = field(default_factory=Levels)
     probe: web.AppRunner | None = None
-    # One scaling decision at a time per (namespace, Deployment) in this process.
-    scale_locks: defaultdict[tuple[str, str], asyncio.Lock] = field(
-        default_factory=lambda: defaultdict(asyncio.Lock)
-    )
+    sweeper: asyncio.Task[None] | None = None
 
     @property
     def probe_port(self) -> int | None:
@@ -56,8 +61,9 @@ class Runtime:
         return True
 
 
-def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
-    """kopf's settings: our finalizer, bookkeeping in annotations, peering lifetime."""
+def kopf_settings(settings: OperatorSettings, identity: str) -> kopf.OperatorSettings:
+    """kopf's settings: our finalizer, bookkeeping in annotations, peering lifetime, and
+    our name (``identity``: this replica) on the Kubernetes Events we post."""
     result = kopf.OperatorSettings()
     result.persistence.finalizer = FINALIZER
     result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
@@ -65,8 +71,26 @@ def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
         prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     result.peering.lifetime = settings.peering_lifetime_s
+    # A stopping worker is cancelled at once (its daemon has a cancellation timeout) and
+    # given half a second to finish; should anything still linger, look again every
+    # second, not every minute.
+    result.background.instant_exit_timeout = 0.5
+    result.background.cancellation_polling = 1.0
     # Only explicit kopf.info()/kopf.warn() calls become Kubernetes Events, not every log line.
     result.posting.loggers = False
+    # `kubectl describe` shows who said it ("From"): the operator, not the framework.
+    result.posting.reporting_component = "evently-operator"
+    result.posting.reporting_instance = identity
+    if settings.webhook_port is not None:
+        # Validation at apply time (admission.py). The configuration that points the API
+        # server here is installed by the chart (or the tests), never by kopf.
+        result.admission.server = kopf.WebhookServer(
+            addr=settings.webhook_host,
+            port=settings.webhook_port,
+            certfile=settings.webhook_cert_file,
+            pkeyfile=settings.webhook_key_file,
+        )
+        result.admission.managed = None
     result.watching.server_timeout = 300
     result.watching.client_timeout = 330
     return result
@@ -97,6 +121,40 @@ async def ensure_peering_objects(kube: KubeApi, settings: OperatorSettings) -> N
             raise
 
 
+def own_identity() -> str:
+    """This process's name among the peers: its pod (or host) and process id."""
+    return f"{os.environ.get('POD_ID') or socket.gethostname()}-{os.getpid()}"
+
+
+def _peering_paths(settings: OperatorSettings) -> list[str]:
+    if settings.watch_namespaces:
+        return [
+            f"/apis/kopf.dev/v1/namespaces/{ns}/kopfpeerings/{settings.peering_name}"
+            for ns in settings.watch_namespaces
+        ]
+    return [f"/apis/kopf.dev/v1/clusterkopfpeerings/{settings.peering_name}"]
+
+
+async def settle_peering(kube: KubeApi, settings: OperatorSettings, identity: str) -> None:
+    """Announce this replica in the peering objects, then wait ``PEERING_SETTLE_S``.
+
+    kopf acts as soon as its first look at the peering object shows no stronger peer.
+    Two replicas starting together (every Recreate rollout) could each look before the
+    other announced itself, and both act for a moment. Announced early, each one's first
+    look shows the other, and only the stronger acts; the wait gives a replica starting
+    a little later the time to announce itself too.
+    """
+    peer = {
+        "priority": settings.effective_peering_priority,
+        "lifetime": settings.peering_lifetime_s,
+        "lastseen": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    for path in _peering_paths(settings):
+        await kube.merge_patch(path, {"status": {identity: peer}})
+    log.info("announced to peers; settling", extra={"seconds": settings.peering_settle_s})
+    await asyncio.sleep(settings.peering_settle_s)
+
+
 async def start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorSettings) -> Runtime:
     """Open everything; the probe server answers from here on.
 
@@ -123,6 +181,7 @@ async def _start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorS
         http=http,
         bookings=BookingsClient(http, settings.bookings_url, settings.internal_api_key),
         kube=kube,
+        scalers=ScaleControllers(kube, settings.reconcile_interval_s),
     )
     try:
         if not settings.standalone:
@@ -146,6 +205,10 @@ async def _start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorS
 
 
 async def stop_runtime(runtime: Runtime) -> None:
+    if runtime.sweeper is not None:
+        runtime.sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runtime.sweeper
     if runtime.probe is not None:
         await runtime.probe.cleanup()
     await runtime.kube.close()

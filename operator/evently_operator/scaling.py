@@ -1,14 +1,24 @@
-"""Scaling the platform for a sale's rush.
+"""Scaling the platform for a sale's rush: the rule, and applying it to one target.
 
-Each Event with ``spec.scaling`` contributes a window to its target Deployment: from
-``opensAt - leadTime`` to ``closesAt + cooldown`` it asks for ``saleReplicas``, and
-otherwise for ``baselineReplicas``. A Deployment's desired replicas are the maximum
-over every Event aiming at it, so overlapping sales compose and the last one to end
-brings it back to the (largest) baseline.
+Each published Event with ``spec.scaling`` claims its Deployment from
+``opensAt - leadTime`` until ``closesAt + cooldown`` (a *window*). The rule:
 
-The figure goes to the Deployment's scale subresource, unless a HorizontalPodAutoscaler
-targets that Deployment: then its ``minReplicas`` is raised instead, so the operator
-sets a floor and never fights the autoscaler.
+* Outside every window the operator does not touch the replicas (or an HPA's
+  ``minReplicas``).
+* When the first window of a target opens, it records what was there, as the
+  annotation ``evently.io/recorded-replicas`` on the object it changes, so the record
+  survives restarts.
+* While any window is open it raises the target to at least the largest
+  ``saleReplicas`` among the open windows (never lowers it: a person or an autoscaler
+  may run more).
+* When the last window closes (or its Events are deleted, turn Invalid or lose
+  ``spec.scaling``) it restores exactly what it recorded and removes the record.
+
+The object changed is the Deployment's ``spec.replicas``, unless a
+HorizontalPodAutoscaler targets that Deployment: then its ``minReplicas`` (capped at
+its ``maxReplicas``), so the operator sets a floor and never fights the autoscaler.
+Record and change go in one PATCH guarded by ``resourceVersion``, so a concurrent
+edit makes the pass retry rather than record a figure it did not see.
 """
 
 from __future__ import annotations
@@ -18,11 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from evently_operator.kubeapi import KubeApi
+from evently_operator.kubeapi import KubeApi, KubeApiError
 from evently_operator.spec import EventSpec
 
 # Newest first: autoscaling/v2 from Kubernetes 1.23, v2beta2 before; v1 has minReplicas too.
 AUTOSCALING_VERSIONS = ("v2", "v2beta2", "v1")
+# On the Deployment (its replicas) or the HPA (its minReplicas) while a window is open.
+RECORD_ANNOTATION = "evently.io/recorded-replicas"
 _MIN_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
@@ -32,7 +44,6 @@ class ScalingWindow:
 
     event: str
     deployment: str
-    baseline: int
     sale_replicas: int
     starts: dt.datetime
     ends: dt.datetime
@@ -41,53 +52,92 @@ class ScalingWindow:
         return self.starts <= now < self.ends
 
 
+def scaling_window(event: str, spec: EventSpec) -> ScalingWindow | None:
+    """The window ``spec`` claims, or None without ``spec.scaling``."""
+    scaling = spec.scaling
+    if scaling is None:
+        return None
+    opens = spec.sale_opens_at
+    return ScalingWindow(
+        event=event,
+        deployment=scaling.deployment,
+        sale_replicas=scaling.sale_replicas,
+        starts=opens - scaling.lead_time if opens is not None else _MIN_TIME,
+        ends=spec.sale_ends_at + scaling.cooldown,
+    )
+
+
+def claimed_target(spec: EventSpec, *, cancelled: bool) -> str | None:
+    """The Deployment the Event claims; None without scaling, for drafts and cancelled."""
+    if spec.scaling is None or not spec.published or cancelled:
+        return None
+    return spec.scaling.deployment
+
+
+def wanted_replicas(windows: Iterable[ScalingWindow], now: dt.datetime) -> int | None:
+    """The largest ``saleReplicas`` among the windows open at ``now``; None if none is."""
+    figures = [w.sale_replicas for w in windows if w.covers(now)]
+    return max(figures) if figures else None
+
+
+def next_boundary(windows: Iterable[ScalingWindow], now: dt.datetime) -> dt.datetime | None:
+    """The first window start or end after ``now``: when the wanted figure may change."""
+    moments = [t for w in windows for t in (w.starts, w.ends) if t > now]
+    return min(moments) if moments else None
+
+
 @dataclass(frozen=True)
 class ScaleChange:
-    """What ``apply_replicas`` changed: a Deployment's replicas or an HPA's minReplicas."""
+    """What one pass changed on a Deployment's replicas or an HPA's minReplicas."""
 
     kind: str
     name: str
     before: int
     after: int
-    wanted: int
+    restored: bool = False
+    wanted: int | None = None  # set when an HPA's maxReplicas kept the floor lower
 
     @property
-    def limited(self) -> bool:
-        """True when an HPA's maxReplicas kept minReplicas below the wanted figure."""
-        return self.after != self.wanted
+    def field(self) -> str:
+        return "minReplicas" if self.kind == "HorizontalPodAutoscaler" else "replicas"
+
+    def describe(self) -> str:
+        text = f"{self.kind} {self.name}: {self.field} {self.before} -> {self.after}"
+        if self.restored:
+            text += " (restored as recorded when the sale window began)"
+        elif self.wanted is not None:
+            text += f" (wanted {self.wanted}; the HPA's maxReplicas is lower)"
+        return text
 
 
 class ScaleTargetMissing(Exception):
     """The Deployment an Event names does not exist (yet)."""
 
 
-def scaling_window(event: str, spec: EventSpec, *, active: bool = True) -> ScalingWindow | None:
-    """The window ``spec`` claims, or None without ``spec.scaling``.
+class ScaleConflict(Exception):
+    """The target changed between reading and patching it; the next pass retries."""
 
-    An inactive event (a draft, or cancelled) still holds its target at the baseline.
-    """
-    scaling = spec.scaling
-    if scaling is None:
+
+@dataclass(frozen=True)
+class _Target:
+    """The object whose figure the operator changes, as read in one pass."""
+
+    kind: str
+    name: str
+    path: str
+    figure_field: str  # where the figure lives under spec
+    current: int
+    recorded: int | None
+    resource_version: str
+    ceiling: int | None = None  # an HPA's maxReplicas
+
+
+def _recorded(obj: dict[str, Any]) -> int | None:
+    value = (obj.get("metadata", {}).get("annotations") or {}).get(RECORD_ANNOTATION)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
         return None
-    opens = spec.sale_opens_at
-    starts = opens - scaling.lead_time if opens is not None else _MIN_TIME
-    return ScalingWindow(
-        event=event,
-        deployment=scaling.deployment,
-        baseline=scaling.baseline_replicas,
-        sale_replicas=scaling.sale_replicas if active else scaling.baseline_replicas,
-        starts=starts,
-        ends=spec.sale_ends_at + scaling.cooldown,
-    )
-
-
-def desired_replicas(windows: Iterable[ScalingWindow], now: dt.datetime) -> int | None:
-    """The largest baseline, raised to the largest sale figure of any window covering now."""
-    windows = list(windows)
-    if not windows:
-        return None
-    baseline = max(w.baseline for w in windows)
-    return max([baseline, *(w.sale_replicas for w in windows if w.covers(now))])
 
 
 async def autoscaling_version(kube: KubeApi) -> str | None:
@@ -114,31 +164,101 @@ async def find_hpa(kube: KubeApi, namespace: str, deployment: str) -> dict[str, 
     return None
 
 
-async def apply_replicas(
-    kube: KubeApi, namespace: str, deployment: str, desired: int
-) -> ScaleChange | None:
-    """Make ``deployment`` run at least/exactly ``desired`` replicas; None if already so.
+def deployment_path(namespace: str, deployment: str) -> str:
+    return f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}"
 
-    With an HPA: its minReplicas becomes ``desired`` (at least 1, at most maxReplicas).
-    Without: the Deployment's scale subresource gets ``desired``.
-    """
+
+async def _read_targets(kube: KubeApi, namespace: str, deployment: str) -> list[_Target]:
+    """The HPA (if any) first, then the Deployment (if it exists)."""
+    found: list[_Target] = []
     hpa = await find_hpa(kube, namespace, deployment)
     if hpa is not None:
         spec = hpa.get("spec", {})
-        current = int(spec.get("minReplicas") or 1)
-        target = max(1, min(desired, int(spec.get("maxReplicas") or desired)))
-        if current == target:
-            return None
-        await kube.merge_patch(hpa["_path"], {"spec": {"minReplicas": target}})
-        return ScaleChange(
-            "HorizontalPodAutoscaler", hpa["metadata"]["name"], current, target, desired
+        found.append(
+            _Target(
+                kind="HorizontalPodAutoscaler",
+                name=hpa["metadata"]["name"],
+                path=hpa["_path"],
+                figure_field="minReplicas",
+                current=int(spec.get("minReplicas") or 1),
+                recorded=_recorded(hpa),
+                resource_version=hpa["metadata"].get("resourceVersion", ""),
+                ceiling=int(spec["maxReplicas"]) if spec.get("maxReplicas") else None,
+            )
         )
-    path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}/scale"
-    scale = await kube.get(path)
-    if scale is None:
+    path = deployment_path(namespace, deployment)
+    body = await kube.get(path)
+    if body is not None:
+        found.append(
+            _Target(
+                kind="Deployment",
+                name=deployment,
+                path=path,
+                figure_field="replicas",
+                current=int(body.get("spec", {}).get("replicas") or 0),
+                recorded=_recorded(body),
+                resource_version=body["metadata"].get("resourceVersion", ""),
+            )
+        )
+    return found
+
+
+async def _patch(kube: KubeApi, target: _Target, figure: int, record: str | None) -> None:
+    """Set the figure and the record (None removes it) in one guarded merge patch."""
+    body = {
+        "metadata": {
+            "resourceVersion": target.resource_version,
+            "annotations": {RECORD_ANNOTATION: record},
+        },
+        "spec": {target.figure_field: figure},
+    }
+    try:
+        await kube.merge_patch(target.path, body)
+    except KubeApiError as exc:
+        if exc.status == 409:
+            raise ScaleConflict(f"{target.kind} {target.name} changed meanwhile") from exc
+        raise
+
+
+async def apply_rule(
+    kube: KubeApi, namespace: str, deployment: str, wanted: int | None
+) -> list[ScaleChange]:
+    """One pass of the rule for ``deployment``, given the wanted figure (None: no window).
+
+    Raises ScaleTargetMissing if the Deployment does not exist (a record on its HPA is
+    still given back first), ScaleConflict if a target changed while being patched.
+    """
+    changes: list[ScaleChange] = []
+    targets = await _read_targets(kube, namespace, deployment)
+    missing = not any(t.kind == "Deployment" for t in targets)
+    if missing:
+        wanted = None  # nothing to raise; still give back what an HPA recorded
+    # The object to raise: the HPA when there is one, else the Deployment.
+    active = targets[0] if targets else None
+    for target in targets:
+        if wanted is not None and target is active:
+            changes.extend(await _raise(kube, target, wanted))
+        elif target.recorded is not None:
+            # No window any more, or a record left on an object no longer in charge
+            # (an HPA removed or added meanwhile): give back what was taken.
+            await _patch(kube, target, target.recorded, None)
+            if target.recorded != target.current:
+                changes.append(
+                    ScaleChange(target.kind, target.name, target.current, target.recorded, True)
+                )
+    if missing:
         raise ScaleTargetMissing(f"Deployment {namespace}/{deployment} does not exist")
-    current = int(scale.get("spec", {}).get("replicas") or 0)
-    if current == desired:
-        return None
-    await kube.merge_patch(path, {"spec": {"replicas": desired}})
-    return ScaleChange("Deployment", deployment, current, desired, desired)
+    return changes
+
+
+async def _raise(kube: KubeApi, target: _Target, wanted: int) -> list[ScaleChange]:
+    floor = wanted if target.ceiling is None else max(1, min(wanted, target.ceiling))
+    figure = max(target.current, floor)
+    if target.recorded is not None and figure == target.current:
+        return []
+    record = str(target.recorded if target.recorded is not None else target.current)
+    await _patch(kube, target, figure, record)
+    if figure == target.current:
+        return []
+    limited = wanted if floor != wanted else None
+    return [ScaleChange(target.kind, target.name, target.current, figure, wanted=limited)]

@@ -21,7 +21,6 @@ from evently.events.models import EventInput, EventVenueInput
 
 DEFAULT_HOLD_TTL_S = 600
 DEFAULT_OFFER_TTL_S = 900
-DEFAULT_BASELINE_REPLICAS = 1
 # The events service's default, lowered for events with fewer seats than that.
 DEFAULT_MAX_PER_USER = 10
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -53,10 +52,12 @@ class Venue:
 
 @dataclass(frozen=True)
 class Scaling:
-    """Replicas for ``deployment`` from ``opens - lead_time`` to ``closes + cooldown``."""
+    """At least ``sale_replicas`` for ``deployment`` from ``opens - lead_time`` to
+    ``closes + cooldown``. ``baseline_replicas`` is deprecated and ignored (the operator
+    restores what it recorded); it is kept only to warn about it."""
 
     deployment: str
-    baseline_replicas: int
+    baseline_replicas: int | None
     sale_replicas: int
     lead_time: dt.timedelta
     cooldown: dt.timedelta
@@ -189,7 +190,11 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
     if r.get("scaling") is not None:
         scaling = Scaling(
             deployment=r.text("scaling.deployment"),
-            baseline_replicas=r.integer("scaling.baselineReplicas", DEFAULT_BASELINE_REPLICAS),
+            baseline_replicas=(
+                None
+                if r.get("scaling.baselineReplicas") is None
+                else r.integer("scaling.baselineReplicas")
+            ),
             sale_replicas=r.integer("scaling.saleReplicas", minimum=1),
             lead_time=r.duration("scaling.leadTime", dt.timedelta(0)),
             cooldown=r.duration("scaling.cooldown", dt.timedelta(0)),
@@ -278,15 +283,21 @@ def check_spec(spec: EventSpec) -> list[Problem]:
                 f"({spec.venue.capacity})",
             )
         )
-    if spec.scaling is not None and spec.scaling.sale_replicas < spec.scaling.baseline_replicas:
-        problems.append(
-            Problem(
-                "SaleReplicasBelowBaseline",
-                f"spec.scaling.saleReplicas ({spec.scaling.sale_replicas}) is below "
-                f"spec.scaling.baselineReplicas ({spec.scaling.baseline_replicas})",
-            )
-        )
     return problems
+
+
+def spec_warnings(spec: EventSpec) -> list[Problem]:
+    """What the spec says that the operator accepts but ignores (deprecated fields)."""
+    if spec.scaling is not None and spec.scaling.baseline_replicas is not None:
+        return [
+            Problem(
+                "BaselineReplicasIgnored",
+                "spec.scaling.baselineReplicas is deprecated and ignored: outside the sale "
+                "window the operator leaves the replicas alone, and afterwards it restores "
+                "exactly what it recorded when the window began",
+            )
+        ]
+    return []
 
 
 def read_valid_spec(raw: Mapping[str, Any]) -> EventSpec:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography import x509
 
 from tests.deploy.chart import (
     ROOT,
@@ -231,7 +232,8 @@ def test_generated_secret_holds_keys_dsn_and_admin_as_an_early_hook() -> None:
 
 def test_existing_secret_replaces_the_generated_one() -> None:
     out = render("--set", "secrets.existingSecret=platform-secrets")
-    assert not out.of_kind("Secret")
+    # Only the webhook's serving certificate remains (a TLS Secret, not the platform's).
+    assert [s["type"] for s in out.of_kind("Secret")] == ["kubernetes.io/tls"]
     for name in SERVICES:
         (container,) = pod_spec(out.get("Deployment", f"evently-{name}"))["containers"]
         env = _env(container)
@@ -308,8 +310,9 @@ def test_operator_rbac_writes_only_in_watched_namespaces(rendered: Rendered) -> 
         assert resource not in {"secrets", "configmaps", "pods"}, resource
     creators = {key for key, verbs in granted.items() if "create" in verbs}
     assert creators == {("", "events"), ("events.k8s.io", "events"), ("kopf.dev", "kopfpeerings")}
-    assert granted[("apps", "deployments/scale")] >= {"patch"}
-    assert ("apps", "deployments") not in granted, "replicas change only through /scale"
+    # Replicas change together with the annotation recording what was there before the
+    # sale window (docs/operator.md), so Deployments are patched, never created or deleted.
+    assert granted[("apps", "deployments")] == {"get", "patch"}
     # Cluster-wide it only observes (kopf), besides kopf's own cluster peering object.
     cluster = _grants(rendered.get("ClusterRole", "evently-evently-operator"))
     assert set(cluster) == CLUSTER_SCOPED
@@ -360,6 +363,58 @@ def test_operator_gets_a_role_and_peering_in_each_watched_namespace() -> None:
     assert bindings == roles
     (container,) = pod_spec(out.get("Deployment", "evently-operator"))["containers"]
     assert _env(container)["WATCH_NAMESPACES"] == "shows,festivals"
+
+
+def test_operator_cluster_wide_watches_every_namespace_with_a_cluster_role() -> None:
+    out = render("--set", "operator.clusterWide=true")
+    (container,) = pod_spec(out.get("Deployment", "evently-operator"))["containers"]
+    assert _env(container)["WATCH_NAMESPACES"] == ""  # every namespace
+    assert out.of_kind("Role") == [] and out.of_kind("RoleBinding") == []
+    needed = _grants(yaml.safe_load(OPERATOR_RBAC.read_text()))
+    granted = _grants(out.get("ClusterRole", "evently-evently-operator-events"))
+    cluster = _grants(out.get("ClusterRole", "evently-evently-operator"))
+    for key, verbs in needed.items():
+        if key != ("kopf.dev", "kopfpeerings"):  # cluster-wide peering instead
+            have = cluster.get(key, set()) if key in CLUSTER_SCOPED else granted.get(key, set())
+            assert verbs <= have, f"{key}: the operator needs {sorted(verbs - have)}"
+    binding = out.get("ClusterRoleBinding", "evently-evently-operator-events")
+    assert binding["roleRef"]["name"] == "evently-evently-operator-events"
+    error = _template_error(
+        "--set", "operator.clusterWide=true", "--set", "operator.watchNamespaces={shows}"
+    )
+    assert "operator.clusterWide" in error
+
+
+def test_the_webhook_is_served_by_the_operator_with_a_certificate_its_config_trusts() -> None:
+    out = render()
+    (config,) = out.of_kind("ValidatingWebhookConfiguration")
+    (webhook,) = config["webhooks"]
+    assert webhook["failurePolicy"] == "Ignore" and webhook["sideEffects"] == "None"
+    assert webhook["clientConfig"]["service"] == {
+        "name": "evently-operator", "namespace": "evently", "path": "/validate-event", "port": 443,
+    }  # fmt: skip
+    (rule,) = webhook["rules"]
+    assert (rule["apiGroups"], rule["resources"]) == (["evently.io"], ["events"])
+    assert rule["operations"] == ["CREATE", "UPDATE"]  # never DELETE: cleanup always works
+    secret = out.get("Secret", "evently-operator-webhook-tls")
+    assert secret["data"]["ca.crt"] == webhook["clientConfig"]["caBundle"]
+    cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "evently-operator.evently.svc" in names.get_values_for_type(x509.DNSName)
+    service = out.get("Service", "evently-operator")
+    assert {"name": "webhook", "port": 443, "targetPort": "webhook", "protocol": "TCP"} in (
+        service["spec"]["ports"]
+    )
+    (container,) = pod_spec(out.get("Deployment", "evently-operator"))["containers"]
+    env = _env(container)
+    assert env["WEBHOOK_PORT"] == "9443"
+    assert env["WEBHOOK_CERT_FILE"] == "/etc/evently/webhook/tls.crt"
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts["/etc/evently/webhook"] == "webhook-tls"
+    off = render("--set", "operator.webhook.enabled=false")
+    assert not off.of_kind("ValidatingWebhookConfiguration")
+    (container,) = pod_spec(off.get("Deployment", "evently-operator"))["containers"]
+    assert "WEBHOOK_PORT" not in _env(container)
 
 
 # --- scaling and API versions -----------------------------------------------------------
@@ -483,7 +538,7 @@ def test_analytics_reads_the_in_chart_prometheus_in_dev() -> None:
 
 
 def _peers(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    return [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+    return [peer for rule in policy["spec"]["ingress"] for peer in rule.get("from", [])]
 
 
 def test_network_policies_admit_only_services_ingress_controller_prometheus_and_helm_test(
@@ -506,9 +561,12 @@ def test_network_policies_admit_only_services_ingress_controller_prometheus_and_
     assert all(
         "ingress-nginx" not in str(peer) and "matchExpressions" not in str(peer)
         for peer in _peers(operator)
-    ), "only Prometheus and the helm test pod reach the operator"
+    ), "only Prometheus and the helm test pod reach the operator's http port"
     test_pod = {"podSelector": {"matchLabels": {**_selector("test")}}}
     assert test_pod in _peers(operator)
+    # The webhook port is open to anyone: the API server is no pod a selector could name.
+    open_rules = [rule for rule in operator["spec"]["ingress"] if "from" not in rule]
+    assert open_rules == [{"ports": [{"port": "webhook", "protocol": "TCP"}]}]
 
 
 def _selector(component: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ apiVersion: evently.io/v1alpha1
 kind: Event
 metadata:
   name: spring-concert
+  namespace: evently
 spec: {}
 """
 
@@ -152,7 +153,9 @@ def test_every_resource_carries_a_label(tilt: TiltRun) -> None:
 
 def test_sample_event_is_applied_after_the_operator_when_present() -> None:
     tilt = run_tiltfile(files={SAMPLE: FAKE_SAMPLE})
-    assert any(o["kind"] == "Event" for o in tilt.objects)
+    events = [o for o in tilt.objects if o["kind"] == "Event"]
+    # Where the dev release's operator watches, whatever namespace the sample names.
+    assert [e["metadata"]["namespace"] for e in events] == ["default"]
     sample = tilt.resource("sample-event")
     assert sample.kwargs["objects"] == ["spring-concert:event"]
     assert sample.kwargs["resource_deps"] == ["operator"]

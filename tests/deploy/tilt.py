@@ -147,6 +147,7 @@ def run_tiltfile(
         "local_resource": None,
         "link": None,
         "read_yaml_stream": read_yaml_stream,
+        "encode_yaml_stream": lambda docs: yaml.safe_dump_all(docs),
         "_os_path_exists": exists,
         # Tilt's os.getenv sees the developer's environment; the tests see none of it.
         "_os_getenv": lambda name, default=None: default,

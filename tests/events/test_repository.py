@@ -87,6 +87,26 @@ async def test_only_the_owning_resource_may_change_an_owned_event(db):
     assert await outbox_count(db) == 2
 
 
+async def test_retiring_cancels_and_releases_so_the_name_can_own_a_new_event(db):
+    event = await repository.create_event(db, spec(), managed_by=OWNER)
+    with pytest.raises(EventManagedByKubernetes):
+        await repository.retire_event(db, event.id, actor_managed_by="kubernetes:shows/other")
+    retired = await repository.retire_event(db, event.id, actor_managed_by=OWNER)
+    assert (retired.status, retired.version, retired.managed_by) == ("cancelled", 2, None)
+    payload = await db.fetchval(
+        "SELECT payload FROM events.outbox WHERE consumer = 'bookings' ORDER BY id DESC LIMIT 1"
+    )
+    assert (payload["status"], payload["managed_by"], payload["version"]) == ("cancelled", None, 2)
+    assert await repository.find_event_by_managed_by(db, OWNER) is None
+    fresh = await repository.create_event(db, spec(), managed_by=OWNER)
+    assert fresh.id != event.id and fresh.status == "published"
+    await db.execute("UPDATE events.events SET status = 'completed' WHERE id = $1", fresh.id)
+    done = await repository.retire_event(db, fresh.id, actor_managed_by=OWNER)
+    assert (done.status, done.managed_by) == ("completed", None)  # it happened; not cancelled
+    with pytest.raises(EventNotOwned):
+        await repository.retire_event(db, event.id, actor_managed_by=OWNER)
+
+
 async def test_the_same_spec_again_bumps_nothing_and_announces_nothing(db):
     event = await repository.create_event(db, spec(), managed_by=OWNER)
     again = await repository.update_event(db, event.id, spec(), actor_managed_by=OWNER)

@@ -117,6 +117,15 @@ class OperatorProcess:
                     self.port = int(json.loads(line)["port"])
         return bool(self.port) and self.get("/healthz") == 200
 
+    def wait_started(self) -> None:
+        """Until the probe server answers; fails with the log if it exits or is slow."""
+        deadline = time.monotonic() + OPERATOR_START_TIMEOUT_S
+        while not self.healthy():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"the operator did not start:\n{self.log()[-4000:]}")
+            time.sleep(0.1)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -142,6 +151,8 @@ def operator_env(kube: KubeCluster, namespace: str, database_url: str) -> dict[s
         "RECONCILE_INTERVAL_S": RECONCILE_INTERVAL_S,
         "PEERING_NAME": "evently-operator",
         "PEERING_LIFETIME_S": "10",
+        # One replica per test mostly: a short settle keeps the first pass quick.
+        "PEERING_SETTLE_S": "0.5",
         "LOG_LEVEL": "INFO",
     }
 
@@ -150,10 +161,11 @@ def operator_env(kube: KubeCluster, namespace: str, database_url: str) -> dict[s
 def start_operator(
     operator_env: dict[str, str], tmp_path: Path
 ) -> Iterator[Callable[..., OperatorProcess]]:
-    """``start_operator(PEERING_PRIORITY="100", ...)`` runs one more operator process."""
+    """``start_operator(PEERING_PRIORITY="100", ...)`` runs one more operator process;
+    with ``wait=False`` it returns at once (then ``wait_started()``)."""
     started: list[OperatorProcess] = []
 
-    def start(**env: str) -> OperatorProcess:
+    def start(*, wait: bool = True, **env: str) -> OperatorProcess:
         log_path = tmp_path / f"operator-{len(started)}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -166,12 +178,8 @@ def start_operator(
             )
         operator = OperatorProcess(process, log_path)
         started.append(operator)
-        deadline = time.monotonic() + OPERATOR_START_TIMEOUT_S
-        while not operator.healthy():
-            if process.poll() is not None or time.monotonic() > deadline:
-                operator.stop()
-                raise AssertionError(f"the operator did not start:\n{operator.log()[-4000:]}")
-            time.sleep(0.1)
+        if wait:
+            operator.wait_started()
         return operator
 
     yield start
@@ -253,8 +261,11 @@ def resources(kube: KubeCluster, namespace: str) -> Resources:
 
 
 def sample(name: str) -> dict[str, Any]:
-    """A manifest from manifests/samples/ as a dict."""
-    return yaml.safe_load((SAMPLES / f"{name}.yaml").read_text())
+    """A manifest from manifests/samples/ as a dict, for the test's own namespace (the
+    samples name the chart's release namespace, ``evently``)."""
+    manifest = yaml.safe_load((SAMPLES / f"{name}.yaml").read_text())
+    manifest["metadata"].pop("namespace", None)
+    return manifest
 
 
 def iso_in(seconds: float) -> str:

@@ -20,6 +20,8 @@ async def test_the_phase_moves_from_scheduled_to_on_sale_to_closed(operator, res
     messages = [
         e["message"] for e in resources.k8s_events("flash") if e["reason"] == "PhaseChanged"
     ]
-    assert any(m.startswith("New -> Scheduled") for m in messages), messages
+    # The first phase is in the Created Event; then one PhaseChanged per move.
+    created = [e["message"] for e in resources.k8s_events("flash") if e["reason"] == "Created"]
+    assert created and created[0].endswith(": Scheduled"), created
     assert any(m.startswith("Scheduled -> OnSale") for m in messages), messages
     assert any(m.startswith("OnSale -> Closed") for m in messages), messages

@@ -41,12 +41,26 @@ def test_watched_namespaces_and_intervals_are_read():
         ("RECONCILE_INTERVAL_S", "0"),
         ("PEERING_LIFETIME_S", "1"),
         ("STANDALONE", "maybe"),
+        ("PEERING_SETTLE_S", "-1"),
+        ("WEBHOOK_PORT", "70000"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value):
     with pytest.raises(SettingsError) as failure:
         load_operator_settings({**VALID, variable: value})
     assert f"{variable}={value!r} is invalid" in str(failure.value)
+
+
+def test_a_webhook_needs_its_certificate():
+    assert load_operator_settings(VALID).webhook_port is None  # no webhook by default
+    with pytest.raises(SettingsError) as failure:
+        load_operator_settings({**VALID, "WEBHOOK_PORT": "9443"})
+    assert "WEBHOOK_CERT_FILE" in str(failure.value)
+    settings = load_operator_settings(
+        {**VALID, "WEBHOOK_PORT": "9443", "WEBHOOK_CERT_FILE": "/tls/tls.crt",
+         "WEBHOOK_KEY_FILE": "/tls/tls.key"}
+    )  # fmt: skip
+    assert (settings.webhook_port, settings.webhook_host) == (9443, "0.0.0.0")
 
 
 def test_the_command_refuses_to_start_without_its_settings():

@@ -9,8 +9,9 @@ from tests.operator.conftest import CRDS, SAMPLES
 from tests.support.kube import KubeToolsMissing, find_binaries
 
 
-def test_the_samples_pass_the_api_servers_validation(kube, namespace):
-    result = kube.kubectl("-n", namespace, "apply", "--dry-run=server", "-f", str(SAMPLES))
+def test_the_samples_pass_the_api_servers_validation(kube):
+    kube.kubectl("create", "namespace", "evently", check=False)  # the chart's namespace
+    result = kube.kubectl("apply", "--dry-run=server", "-f", str(SAMPLES))
     assert "aurora-live-2027 created (server dry run)" in result.stdout
     assert "open-mic-night created (server dry run)" in result.stdout
 
@@ -22,8 +23,22 @@ def test_short_name_category_and_printer_columns(kube, namespace):
     version = crd["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns == ["Phase", "Sold", "Available", "Capacity", "Opens", "Age"]
+    assert columns == ["Phase", "Ready", "Sold", "Available", "Capacity", "Starts", "Opens", "Age"]
     assert kube.kubectl("-n", namespace, "get", "evently").returncode == 0
+
+
+def test_kubectl_explain_describes_the_status(kube):
+    def explain(field: str) -> str:
+        # The API server publishes the CRD's schema a moment after it is established.
+        return kube.kubectl("explain", f"evt.{field}", check=False).stdout
+
+    for field, words in {
+        "status.phase": "OnSale: between opensAt and closesAt",
+        "status.sold": "Tickets sold",
+        "status.conditions": "Ready (reason: the phase",
+    }.items():
+        text = explain(field)
+        assert words in " ".join(text.split()), text
 
 
 def test_the_crd_stays_within_kubernetes_1_20():

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.operator.conftest import event_manifest, row_of, sample, wait_for
+from evently.events import repository
+from tests.operator.conftest import SAMPLES, event_manifest, row_of, sample, wait_for
 
 
 def utc(text: str) -> dt.datetime:
@@ -74,12 +75,19 @@ async def test_applying_the_concert_sample_writes_a_row_with_every_field(
     invalid = next(c for c in status["conditions"] if c["type"] == "Invalid")
     assert invalid["status"] == "False"
     await wait_for(lambda: "Created" in resources.reasons("aurora-live-2027"), what="Created event")
+    created = next(e for e in resources.k8s_events("aurora-live-2027") if e["reason"] == "Created")
+    # `kubectl describe` says who posted it ("From"): the operator, not the framework.
+    assert created["source"]["component"] == "evently-operator"
+    assert created["reportingComponent"] == "evently-operator"
 
     table = resources.kube.kubectl("-n", namespace, "get", "evt").stdout
     assert table.split("\n")[0].split() == [
-        "NAME", "PHASE", "SOLD", "AVAILABLE", "CAPACITY", "OPENS", "AGE",
+        "NAME", "PHASE", "READY", "SOLD", "AVAILABLE", "CAPACITY", "STARTS", "OPENS", "AGE",
     ]  # fmt: skip
-    assert "aurora-live-2027   Scheduled" in table and "2027-03-01T09:00:00Z" in table
+    row = table.split("\n")[1].split()
+    # Ready is False here: the sample's scale target (evently-bookings) does not exist.
+    assert row[:3] == ["aurora-live-2027", "Scheduled", "False"]
+    assert row[6:8] == ["2027-06-12T18:00:00Z", "2027-03-01T09:00:00Z"]
 
 
 async def test_the_minimal_sample_gets_the_documented_defaults(operator, resources, db, namespace):
@@ -207,8 +215,10 @@ async def test_deleting_cancels_the_row_and_clears_the_finalizer(
     event_id = await wait_for(lambda: resources.status("farewell").get("eventId"), what="eventId")
     resources.delete("farewell")
     await wait_for(lambda: resources.get("farewell") is None, what="the resource to go")
-    row = await row_of(db, namespace, "farewell")
-    assert (row.id, row.status, row.version) == (event_id, "cancelled", 2)
+    row = await repository.get_event(db, event_id)
+    # Cancelled and released: the name is free for a new resource (and a new event).
+    assert (row.status, row.version, row.managed_by) == ("cancelled", 2, None)
+    assert await row_of(db, namespace, "farewell") is None
     messages = await outbox_messages(db, event_id)
     assert list(dict.fromkeys(m["payload"]["status"] for m in messages)) == [
         "published",
@@ -229,3 +239,81 @@ async def test_deleting_when_the_row_is_already_gone_still_completes(
     start_operator()
     await wait_for(lambda: resources.get("vanished") is None, what="the resource to go")
     assert await row_of(db, namespace, "vanished") is None
+
+
+async def test_delete_then_reapply_the_same_name_is_a_new_event(operator, resources, db):
+    manifest = sample("minimal")
+    resources.apply(manifest)
+    first = await wait_for(lambda: resources.status("open-mic-night").get("eventId"), what="id")
+    resources.delete("open-mic-night")
+    await wait_for(lambda: resources.get("open-mic-night") is None, what="the resource to go")
+    resources.apply(manifest)  # what GitOps does after a prune, or kubectl by hand
+    status = await wait_for(
+        lambda: (s := resources.status("open-mic-night")).get("eventId") not in (None, first) and s,
+        what="a new eventId",
+    )
+    assert status["phase"] == "OnSale"  # not Cancelled: the old row is not adopted
+    synced = next(c for c in status["conditions"] if c["type"] == "Synced")
+    assert (synced["status"], synced["reason"]) == ("True", "Created")
+    old, new = (
+        await repository.get_event(db, first),
+        await repository.get_event(db, status["eventId"]),
+    )
+    assert (old.status, old.managed_by) == ("cancelled", None)
+    assert (
+        new.status == "published"
+        and new.managed_by == f"kubernetes:{resources.namespace}/open-mic-night"
+    )
+
+
+async def test_a_cancelled_row_left_by_a_force_deleted_resource_is_not_adopted(
+    start_operator, resources, db, namespace
+):
+    first_operator = start_operator()
+    manifest = event_manifest("forced")
+    resources.apply(manifest)
+    first = await wait_for(lambda: resources.status("forced").get("eventId"), what="eventId")
+    first_operator.stop()
+    # Cancelled outside Kubernetes, then the resource removed without its finalizer.
+    await repository.cancel_event(db, first, actor_managed_by=f"kubernetes:{namespace}/forced")
+    resources.delete("forced")
+    resources.patch("forced", {"metadata": {"finalizers": None}})
+    await wait_for(lambda: resources.get("forced") is None, what="the resource to go")
+
+    start_operator()
+    resources.apply(manifest)
+    status = await wait_for(
+        lambda: (s := resources.status("forced")).get("eventId") not in (None, first) and s,
+        what="a new eventId",
+    )
+    assert status["phase"] == "OnSale"
+    old = await repository.get_event(db, first)
+    assert (old.status, old.managed_by) == ("cancelled", None)
+
+
+async def test_the_samples_applied_as_documented_land_where_the_operator_watches(
+    kube, start_operator
+):
+    # The README's path: `helm install -n evently` (the operator watches its release
+    # namespace), then `kubectl apply -f manifests/samples/...` with no -n.
+    kube.kubectl("create", "namespace", "evently", check=False)
+    start_operator(WATCH_NAMESPACES="evently")
+    samples = [str(SAMPLES / "minimal.yaml"), str(SAMPLES / "concert.yaml")]
+    for path in samples:
+        kube.kubectl("apply", "-f", path)
+
+    def phases() -> dict[str, str]:
+        listing = kube.kubectl_json("-n", "evently", "get", "evt")
+        return {
+            i["metadata"]["name"]: (i.get("status") or {}).get("phase") for i in listing["items"]
+        }
+
+    try:
+        await wait_for(
+            lambda: phases() == {"open-mic-night": "OnSale", "aurora-live-2027": "Scheduled"},
+            what="both samples reconciled in namespace evently",
+        )
+    finally:
+        for path in samples:
+            kube.kubectl("delete", "-f", path, "--wait=false", check=False)
+        await wait_for(lambda: not phases(), what="the samples to go")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from evently.events import repository
 from tests.operator.conftest import REPO, event_manifest, row_of, wait_for
 from tests.operator.test_scaling_live import deployment, replicas, scaling
 
@@ -30,10 +31,12 @@ async def test_the_documented_cluster_role_is_enough(
     start_operator(KUBECONFIG=str(kubeconfig))
     resources.apply(deployment("tickets", 1))
     resources.apply(event_manifest("ruled", opens_in=-5, closes_in=600,
-                                   scaling=scaling("tickets", 1, 2)))  # fmt: skip
+                                   scaling=scaling("tickets", 2)))  # fmt: skip
     await wait_for(lambda: resources.status("ruled").get("phase") == "OnSale", what="OnSale")
     await wait_for(lambda: replicas(resources, "tickets") == 2, what="scaled")
     await wait_for(lambda: "Created" in resources.reasons("ruled"), what="a Kubernetes Event")
+    event_id = resources.status("ruled")["eventId"]
     resources.delete("ruled")
     await wait_for(lambda: resources.get("ruled") is None, what="finalized")
-    assert (await row_of(db, namespace, "ruled")).status == "cancelled"
+    assert await row_of(db, namespace, "ruled") is None  # released
+    assert (await repository.get_event(db, event_id)).status == "cancelled"

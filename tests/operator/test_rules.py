@@ -8,7 +8,7 @@ import pytest
 
 from evently_operator.conditions import READY, SYNCED, Condition, merge_conditions
 from evently_operator.phases import Phase, sale_phase
-from evently_operator.scaling import desired_replicas, scaling_window
+from evently_operator.scaling import next_boundary, scaling_window, wanted_replicas
 from evently_operator.spec import read_valid_spec
 from tests.operator.conftest import sample
 
@@ -41,13 +41,13 @@ def test_a_draft_is_pending_and_a_cancelled_event_is_cancelled():
     assert sale_phase(concert(), OPENS, cancelled=True) is Phase.CANCELLED
 
 
-def window(name, opens_h, closes_h, baseline, sale, lead="0s", cooldown="0s"):
+def window(name, opens_h, closes_h, sale, lead="0s", cooldown="0s"):
     base = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
     spec = concert(
         sale={"opensAt": (base + dt.timedelta(hours=opens_h)).isoformat(),
               "closesAt": (base + dt.timedelta(hours=closes_h)).isoformat()},
-        scaling={"deployment": "web", "baselineReplicas": baseline, "saleReplicas": sale,
-                 "leadTime": lead, "cooldown": cooldown},
+        scaling={"deployment": "web", "saleReplicas": sale, "leadTime": lead,
+                 "cooldown": cooldown},
     )  # fmt: skip
     return scaling_window(name, spec)
 
@@ -57,21 +57,23 @@ def at(hours: float) -> dt.datetime:
 
 
 def test_the_window_is_widened_by_lead_time_and_cooldown():
-    w = window("a", 10, 12, 2, 8, lead="1h", cooldown="30m")
+    w = window("a", 10, 12, 8, lead="1h", cooldown="30m")
     assert not w.covers(at(8.99)) and w.covers(at(9)) and w.covers(at(12.49))
     assert not w.covers(at(12.5))
 
 
-def test_overlapping_windows_compose_to_the_maximum_and_fall_back_to_the_baseline():
-    windows = [window("a", 10, 12, 2, 8), window("b", 11, 14, 3, 5)]
-    assert [desired_replicas(windows, at(h)) for h in (9, 10, 11, 12, 13, 14)] == [3, 8, 8, 5, 5, 3]
-    assert desired_replicas([], at(9)) is None
+def test_open_windows_want_their_largest_figure_and_none_outside_every_window():
+    windows = [window("a", 10, 12, 8), window("b", 11, 14, 5)]
+    wanted = [wanted_replicas(windows, at(h)) for h in (9, 10, 11, 12, 13, 14)]
+    assert wanted == [None, 8, 8, 5, 5, None]
+    assert wanted_replicas([], at(9)) is None
 
 
-def test_a_draft_or_cancelled_event_holds_only_its_baseline():
-    spec = concert(scaling={"deployment": "web", "baselineReplicas": 2, "saleReplicas": 9})
-    w = scaling_window("a", spec, active=False)
-    assert desired_replicas([w], OPENS) == 2
+def test_the_next_boundary_is_the_first_window_edge_ahead():
+    windows = [window("a", 10, 12, 8), window("b", 11, 14, 5)]
+    assert next_boundary(windows, at(9)) == at(10)
+    assert next_boundary(windows, at(11)) == at(12)
+    assert next_boundary(windows, at(14)) is None
 
 
 def test_conditions_keep_their_transition_time_until_their_status_flips():
@@ -88,3 +90,27 @@ def test_conditions_keep_their_transition_time_until_their_status_flips():
     assert (second[0]["reason"], second[0]["observedGeneration"]) == ("SoldOut", 2)
     assert third[0]["lastTransitionTime"] == "2027-01-01T00:05:00Z"
     assert second[1] == first[1]  # untouched conditions stay as they were
+
+
+def test_the_sweep_asks_for_a_pass_only_when_something_moved():
+    from evently.events.repository import ManagedState
+    from evently_operator.levels import why_pass
+
+    spec = concert()
+    row = ManagedState(id=7, version=3, status="published", sold=None, held=None, available=None)
+    status = {"observedGeneration": 2, "eventId": 7, "eventVersion": 3, "phase": "Scheduled"}
+    before = OPENS - dt.timedelta(hours=1)
+
+    def why(status=status, generation=2, spec=spec, row=row, now=before, scaled=None):
+        return why_pass(status, generation, spec, row, now, scaled)
+
+    assert why() is None
+    assert why(generation=3) is None  # a spec change: kopf's update handler runs
+    assert why(status={}) is None  # never reconciled: kopf's create handler runs
+    assert why(row=None) == "row-missing"
+    assert why(row=row._replace(version=4)) == "row-changed"
+    assert why(now=OPENS) == "phase"  # the sale opened
+    assert why(row=row._replace(sold=1, held=0, available=9999)) == "figures"
+    assert why(scaled="SaleWindowOpen") == "scaling"
+    assert why(spec=None) is None  # Invalid waits for a new spec
+    assert why(spec=None, status={**status, "scaledDeployment": "web"}) == "scaling"

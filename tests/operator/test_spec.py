@@ -13,6 +13,7 @@ from evently_operator.spec import (
     parse_duration,
     parse_spec,
     read_valid_spec,
+    spec_warnings,
     to_event_input,
 )
 from tests.operator.conftest import sample
@@ -82,17 +83,23 @@ def test_bad_durations_are_refused(text):
             "spec.sale.opensAt",
         ),
         ({"capacity": 12001}, "CapacityAboveVenue", "spec.capacity (12001) exceeds"),
-        (
-            {"scaling": {"deployment": "web", "baselineReplicas": 5, "saleReplicas": 2}},
-            "SaleReplicasBelowBaseline",
-            "spec.scaling.saleReplicas (2)",
-        ),
     ],
 )
 def test_what_the_schema_cannot_catch(change, reason, fragment):
     problems = check_spec(parse_spec({**concert(), **change}))
     assert [p.reason for p in problems] == [reason]
     assert fragment in problems[0].message
+
+
+def test_baseline_replicas_is_accepted_ignored_and_warned_about():
+    spec = read_valid_spec(
+        {**concert(), "scaling": {"deployment": "web", "baselineReplicas": 5, "saleReplicas": 2}}
+    )
+    assert check_spec(spec) == []  # no longer a rule: saleReplicas may be below it
+    [warning] = spec_warnings(spec)
+    assert warning.reason == "BaselineReplicasIgnored"
+    assert "deprecated and ignored" in warning.message
+    assert spec_warnings(read_valid_spec(concert())) == []
 
 
 def test_every_problem_is_reported_at_once():

@@ -1,8 +1,9 @@
 """Sales figures in status, from the real bookings service.
 
 The platform runs for real here: the events app (whose outbox relay delivers the
-operator's ``event.changed`` to bookings) and the bookings app, both on 127.0.0.1, with
-customers holding, confirming and queueing through bookings' public API.
+operator's ``event.changed`` to bookings) and the bookings app (whose relay delivers
+``inventory.changed`` back to events, which the operator's level sweep watches), both on
+127.0.0.1, with customers holding, confirming and queueing through bookings' public API.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from evently.core.auth import AUTHENTICATOR
 from tests.conftest import INTERNAL_API_KEY
 from tests.operator.conftest import event_manifest, wait_for
+from tests.support.kube import free_port
 from tests.support.tokens import TokenMinter
 
 NOWHERE = "http://127.0.0.1:9"  # search and analytics do not run here; deliveries back off
@@ -31,10 +33,15 @@ class Platform:
 async def platform(make_app, aiohttp_server) -> Platform:
     """The bookings and events apps running, and the key bookings trusts for tokens."""
     minter = TokenMinter()
+    events_port = free_port()
     bookings = make_app(
         "bookings",
         env={
-            "OUTBOX_RELAY_ENABLED": "false",  # its inventory.changed is not under test
+            # inventory.changed reaches events (the figures the sweep compares).
+            "EVENTS_URL": f"http://127.0.0.1:{events_port}",
+            "SEARCH_URL": NOWHERE,
+            "ANALYTICS_URL": NOWHERE,
+            "OUTBOX_POLL_INTERVAL_S": "0.2",
             "BOOKINGS_PUBLISH_INTERVAL_S": "0.05",
             "BOOKINGS_EXPIRY_INTERVAL_S": "0.5",
         },
@@ -47,7 +54,7 @@ async def platform(make_app, aiohttp_server) -> Platform:
         env={"BOOKINGS_URL": url, "SEARCH_URL": NOWHERE, "ANALYTICS_URL": NOWHERE,
              "OUTBOX_POLL_INTERVAL_S": "0.2"},
     )  # fmt: skip
-    await aiohttp_server(events, host="127.0.0.1")
+    await aiohttp_server(events, host="127.0.0.1", port=events_port)
     return Platform(url, minter)
 
 
@@ -119,4 +126,4 @@ async def test_status_shows_sales_figures_and_sold_out(start_operator, resources
     assert (ready["status"], ready["reason"]) == ("True", "SoldOut")
     assert "2 sold, 3 held, 0 available of 5" in ready["message"]
     row = resources.kube.kubectl("-n", resources.namespace, "get", "evt", "hot").stdout
-    assert row.split("\n")[1].split()[1:5] == ["SoldOut", "2", "0", "5"]
+    assert row.split("\n")[1].split()[1:6] == ["SoldOut", "True", "2", "0", "5"]

@@ -71,3 +71,22 @@ async def test_there_is_no_open_admin_sign_up(users):
     assert response.status == 400
     session = await register(users, "wannabe@example.com")
     assert session["user"]["roles"] == ["customer"]
+
+
+async def test_an_admin_creates_customers_beyond_the_registration_throttle(users):
+    root = await admin_session(users)
+    headers = bearer(root["access_token"])
+    for i in range(25):  # more than one address may register per window (20)
+        body = {"email": f"buyer{i}@example.com", "password": PASSWORD, "name": f"Buyer {i}"}
+        response = await users.post("/api/v1/auth/admin/customers", json=body, headers=headers)
+        assert response.status == 201, await response.text()
+    created = await response.json()
+    assert (created["roles"], created["permissions"]) == (["customer"], [])
+    assert (await login(users, "buyer24@example.com", PASSWORD)).status == 200
+    customer = await register(users, "plain@example.com")
+    refused = await users.post(
+        "/api/v1/auth/admin/customers",
+        json={"email": "x@example.com", "password": PASSWORD},
+        headers=bearer(customer["access_token"]),
+    )
+    assert refused.status == 403

@@ -222,3 +222,33 @@ prometheus.io/path: /metrics
           {{- include "evently.selectorLabels" (list . "prometheus") | nindent 10 }}
     {{- end }}
 {{- end }}
+
+{{/*
+What the operator may do with Event resources and their scale targets in a namespace it
+watches: a Role per watched namespace, or one ClusterRole with operator.clusterWide.
+*/}}
+{{- define "evently.operatorNamespacedRules" -}}
+# The Event resources it reconciles (kopf patches them), their status and finalizers.
+- apiGroups: [evently.io]
+  resources: [events]
+  verbs: [get, list, watch, patch, update]
+- apiGroups: [evently.io]
+  resources: [events/status]
+  verbs: [get, patch, update]
+- apiGroups: [evently.io]
+  resources: [events/finalizers]
+  verbs: [update]
+# Scaling for a sale: a Deployment's replicas, patched together with the annotation
+# that records what was there before the window (evently.io/recorded-replicas)...
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, patch]
+# ...or, where an HPA owns a Deployment's replicas, through its minReplicas.
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list, watch, patch]
+# Kubernetes Events about Event resources (kubectl describe evt ...).
+- apiGroups: ["", events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end }}

@@ -22,6 +22,12 @@ EVENT_FROM = """
 
 SELECT_EVENT = f"SELECT {EVENT_COLUMNS} {EVENT_FROM} WHERE e.id = $1"
 SELECT_EVENT_BY_MANAGED_BY = f"SELECT {EVENT_COLUMNS} {EVENT_FROM} WHERE e.managed_by = $1"
+# What the operator's level sweep compares for many resources at once: each owned
+# event's version and status, and the seat figures bookings last published for it.
+SELECT_MANAGED_STATES = """
+    SELECT e.managed_by, e.id, e.version, e.status, a.sold, a.held, a.available
+    FROM events.events e LEFT JOIN events.availability a ON a.event_id = e.id
+    WHERE e.managed_by = ANY($1::text[])"""
 SELECT_EVENT_ID_BY_NAME_AT_VENUE = """
     SELECT e.id FROM events.events e JOIN events.venues v ON v.id = e.venue_id
     WHERE e.name = $1 AND lower(v.name) = lower($2) AND lower(v.city) = lower($3)
@@ -89,6 +95,14 @@ BUMP_EVENTS_AT_VENUE = """
 
 CANCEL_EVENT = """
     UPDATE events.events SET status = 'cancelled', version = version + 1, updated_at = now()
+    WHERE id = $1
+    RETURNING id"""
+
+# The owning resource is gone: cancelled (unless it already happened) and owned by nobody.
+RETIRE_EVENT = """
+    UPDATE events.events SET
+        status = CASE WHEN status = 'completed' THEN status ELSE 'cancelled' END,
+        managed_by = NULL, version = version + 1, updated_at = now()
     WHERE id = $1
     RETURNING id"""
 

@@ -12,8 +12,8 @@ Refusals are the exceptions in ``evently.events.errors``. See docs/events.md.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, NamedTuple
 
 import asyncpg
 from prometheus_client import Counter
@@ -42,7 +42,7 @@ ReservedSeatsLookup = Callable[[int], Awaitable[ReservedSeats]]
 
 EVENT_CHANGES = Counter(
     "evently_event_changes_total",
-    "Committed changes to events, by operation (create, update, cancel, venue).",
+    "Committed changes to events, by operation (create, update, cancel, retire, venue).",
     ["operation"],
 )
 
@@ -55,6 +55,26 @@ async def get_event(conn: asyncpg.Connection, event_id: int) -> Event | None:
 async def find_event_by_managed_by(conn: asyncpg.Connection, managed_by: str) -> Event | None:
     """The event a Kubernetes resource (``kubernetes:<ns>/<name>``) owns, if any."""
     return _event(await conn.fetchrow(queries.SELECT_EVENT_BY_MANAGED_BY, managed_by))
+
+
+class ManagedState(NamedTuple):
+    """An owned event's version and status, with bookings' last published figures
+    (None until bookings has published any)."""
+
+    id: int
+    version: int
+    status: str
+    sold: int | None
+    held: int | None
+    available: int | None
+
+
+async def managed_states(
+    conn: asyncpg.Connection, managed_by: Iterable[str]
+) -> dict[str, ManagedState]:
+    """``managed_by`` -> state of the events these resources own (absent: no row)."""
+    rows = await conn.fetch(queries.SELECT_MANAGED_STATES, list(managed_by))
+    return {row["managed_by"]: ManagedState(*tuple(row)[1:]) for row in rows}
 
 
 async def find_event_id(
@@ -171,6 +191,25 @@ async def cancel_event(
         await conn.execute(queries.CANCEL_EVENT, event_id)
         event = await _announce(conn, event_id)
     EVENT_CHANGES.labels("cancel").inc()
+    return event
+
+
+async def retire_event(conn: asyncpg.Connection, event_id: int, *, actor_managed_by: str) -> Event:
+    """The resource that owned the event is gone: cancel the event (bookings are kept;
+    a completed one stays completed) and release it (``managed_by`` NULL), in one version.
+
+    Released, the name is free: a new resource of the same name starts its own event
+    instead of adopting this one. Only the owner may retire an event (else
+    ``EventManagedByKubernetes``/``EventNotOwned``).
+    """
+    async with _change(conn):
+        current = await conn.fetchrow(queries.LOCK_EVENT, event_id)
+        if current is None:
+            raise EventNotFound(event_id)
+        _check_owner(event_id, current["managed_by"], actor_managed_by)
+        await conn.execute(queries.RETIRE_EVENT, event_id)
+        event = await _announce(conn, event_id)
+    EVENT_CHANGES.labels("retire").inc()
     return event
 
 

@@ -164,6 +164,27 @@ async def admin_register(request: web.Request, body: AdminRegisterIn) -> web.Res
     return json_response(UserOut.of(user), status=201)
 
 
+@api.post(
+    "/api/v1/auth/admin/customers",
+    summary="Create a customer account (needs users:admin; no per-address throttle)",
+    body=AdminRegisterIn,
+    response=UserOut,
+    status=201,
+    auth=require_admin("users:admin"),
+    errors=(409,),
+)
+async def admin_create_customer(request: web.Request, body: AdminRegisterIn) -> web.Response:
+    # For load tests (kubectl evently bench) and support: an admin vouches for them.
+    user = await accounts.create_account(
+        request.app[POOL],
+        _settings(request),
+        email=body.email,
+        password=body.password,
+        name=body.name,
+    )
+    return json_response(UserOut.of(user), status=201)
+
+
 # --- the caller's own account ---------------------------------------------------------
 
 

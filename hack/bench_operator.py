@@ -1,0 +1,424 @@
+#!/usr/bin/env python3
+"""Operator benchmark: `make bench-operator` (BENCH_ARGS="--events 10000 ...").
+
+What it does, all on this machine:
+
+1. starts an embedded PostgreSQL (events schema) and a real etcd + kube-apiserver v1.20
+   (tests/support/kube.py; binaries from hack/install-tools.sh), applies the CRDs;
+2. starts one ``evently-operator`` (standalone, LOG_LEVEL=WARNING, the default
+   RECONCILE_INTERVAL_S of 15 s) watching one namespace;
+3. creates N Event resources (sale opening in a month) with C concurrent POSTs and
+   measures how long until the operator has reconciled every one (its
+   ``reconciles_total{trigger="create",outcome="ok"}``), then checks that each has a
+   ``status.eventId`` and a row;
+4. idles: after a warm-up, the operator's CPU time over a window (from /proc), the level
+   sweeps in it (count and duration) and the passes they asked for (should be none);
+5. staleness: bookings' published figures change for 100 Events (rows in
+   ``events.availability``, as the inventory.changed feed writes them); measures how
+   long until the operator has run a pass for each;
+6. deletes 1,000 Events at once (C concurrent DELETEs, as ``kubectl delete`` sends them)
+   and measures how long until all are gone (finalizers done, rows cancelled and
+   released);
+7. prints a table and writes bench-results/operator.json with ``creates_per_s``,
+   ``all_reconciled_s``, ``delete_1000_s`` and ``idle_cpu_fraction``.
+
+Every loop is bounded in count and time. Bookings is not running: no figures are asked
+for at creation (a new row has sold nothing), so it does not matter there; the passes in
+step 5 find it unreachable, which is what they would do with a slow one too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.kube import KubeCluster, free_port, start_kube_cluster  # noqa: E402
+
+from evently.core import migrations  # noqa: E402
+from evently.core.embedded import start_embedded_postgres  # noqa: E402
+from evently.services import load_service  # noqa: E402
+
+NAMESPACE = "bench"
+GROUP_SIZE = 1000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def manifest(index: int, now: dt.datetime) -> dict[str, Any]:
+    starts = now + dt.timedelta(days=60, minutes=index)
+    iso = lambda t: t.replace(microsecond=0).isoformat().replace("+00:00", "Z")  # noqa: E731
+    return {
+        "apiVersion": "evently.io/v1",
+        "kind": "Event",
+        "metadata": {
+            "name": f"bench-{index:05d}",
+            "labels": {"bench-group": f"g{index // GROUP_SIZE}"},
+        },
+        "spec": {
+            "title": f"Bench event {index}",
+            "type": "concert",
+            "venue": {"name": f"Bench hall {index % 100}", "address": "1 Bench Street",
+                      "city": "Benchville", "capacity": 500},
+            "startsAt": iso(starts),
+            "endsAt": iso(starts + dt.timedelta(hours=3)),
+            "capacity": 100,
+            "price": {"amount": "25.00", "currency": "EUR"},
+            "sale": {"opensAt": iso(now + dt.timedelta(days=30))},
+        },
+    }  # fmt: skip
+
+
+class Api:
+    """The few raw API calls the benchmark makes, with the cluster's admin token."""
+
+    def __init__(self, cluster: KubeCluster) -> None:
+        self.base = cluster.server
+        context = ssl.create_default_context(cafile=str(cluster.ca_file))
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=context, limit=64),
+            headers={"Authorization": f"Bearer {cluster.token}"},
+        )
+        self.events = f"/apis/evently.io/v1/namespaces/{NAMESPACE}/events"
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def create(self, body: dict[str, Any]) -> None:
+        for _attempt in range(5):
+            async with self.session.post(self.base + self.events, json=body) as response:
+                if response.status in (201, 409):
+                    return
+                if response.status not in (429, 500, 503, 504):
+                    raise RuntimeError(f"create: {response.status} {await response.text()}")
+            await asyncio.sleep(1)
+        raise RuntimeError("create: the API server kept refusing")
+
+    async def count(self, selector: str | None = None, *, with_status: bool = False) -> int:
+        """How many Events (matching ``selector``); with_status: that have an eventId."""
+        total, token = 0, None
+        while True:
+            params = {"limit": "500"}
+            if selector:
+                params["labelSelector"] = selector
+            if token:
+                params["continue"] = token
+            async with self.session.get(self.base + self.events, params=params) as response:
+                page = await response.json()
+            items = page.get("items", [])
+            if with_status:
+                total += sum(1 for i in items if (i.get("status") or {}).get("eventId"))
+            else:
+                total += len(items)
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                return total
+
+    async def requests(self) -> dict[str, float]:
+        """The API server's answered requests so far, by "VERB resource[/subresource]"."""
+        async with self.session.get(self.base + "/metrics") as response:
+            text = await response.text()
+        counts: dict[str, float] = {}
+        for line in text.splitlines():
+            if not line.startswith("apiserver_request_total{"):
+                continue
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            if labels.get("resource") not in ("events", "deployments"):
+                continue
+            key = f"{labels['verb']} {labels.get('group') or 'core'}/{labels['resource']}"
+            if labels.get("subresource"):
+                key += "/" + labels["subresource"]
+            counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+        return counts
+
+    async def delete(self, name: str) -> None:
+        """As `kubectl delete` does: one DELETE per object (a deletecollection of 1,000
+        can outlast the API server's request timeout on a busy machine)."""
+        for _attempt in range(5):
+            async with self.session.delete(f"{self.base}{self.events}/{name}") as response:
+                if response.status in (200, 202, 404):
+                    return
+            await asyncio.sleep(1)
+        raise RuntimeError(f"delete {name}: the API server kept refusing")
+
+
+class Operator:
+    """The operator process and its /metrics."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        profile = os.environ.get("BENCH_PROFILE")  # a path: run the operator under cProfile
+        command = ["-m", "cProfile", "-o", profile] if profile else []
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, *command, "-m", "evently_operator.cli", "run"],
+                env={**env, "PORT": str(self.port)},
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+
+    def metrics(self) -> str:
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.read().decode()
+
+    def metric(self, name: str, **labels: str) -> float:
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if not re.match(rf"^{re.escape(name)}[{{ ]", line):
+                continue
+            sample, value = line.rsplit(" ", 1)
+            if all(f'{k}="{v}"' in sample for k, v in labels.items()):
+                total += float(value)
+        return total
+
+    def wait_ready(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the operator exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                self.metrics()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("the operator did not start")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+async def wait_until(probe: Any, timeout_s: float, what: str, every_s: float = 0.5) -> float:
+    """Seconds until ``probe()`` is true; raises after ``timeout_s``."""
+    started = time.monotonic()
+    while True:
+        if asyncio.iscoroutinefunction(probe):
+            done = await probe()
+        else:
+            done = await asyncio.to_thread(probe)
+        if done:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        await asyncio.sleep(every_s)
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    _server, dsn = start_embedded_postgres(workdir / "pgdata", keep_data=False)
+    events = load_service("events")
+    await migrations.migrate_dsn(dsn, [(events.name, events.schema)])
+    results: dict[str, Any] = {
+        "events": args.events,
+        "concurrency": args.concurrency,
+        "reconcile_interval_s": args.interval,
+        "machine_cores": os.cpu_count(),
+    }
+    with start_kube_cluster(workdir / "kube") as cluster:
+        cluster.kubectl("apply", "-f", str(ROOT / "crds"))
+        cluster.kubectl(
+            "wait", "--for=condition=Established", "--timeout=60s", "crd/events.evently.io"
+        )
+        cluster.kubectl("create", "namespace", NAMESPACE)
+        env = {
+            **os.environ,
+            **cluster.env(),
+            "DATABASE_URL": dsn,
+            "INTERNAL_API_KEY": "bench-internal-key-0123456789",
+            "BOOKINGS_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens
+            "WATCH_NAMESPACES": NAMESPACE,
+            "STANDALONE": "true",
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+            "RECONCILE_INTERVAL_S": str(args.interval),
+        }
+        operator = Operator(env, Path(args.log) if args.log else workdir / "operator.log")
+        api = Api(cluster)
+        conn = await asyncpg.connect(dsn)
+        try:
+            operator.wait_ready()
+            pid = operator.process.pid
+            # 1. Creation.
+            now = dt.datetime.now(dt.UTC)
+            gate = asyncio.Semaphore(args.concurrency)
+
+            async def create(index: int) -> None:
+                async with gate:
+                    await api.create(manifest(index, now))
+
+            cpu_before = cpu_seconds(pid)
+            requests_before = await api.requests()
+            started = time.monotonic()
+            await asyncio.gather(*(create(i) for i in range(args.events)))
+            results["api_create_s"] = round(time.monotonic() - started, 1)
+            print(f"created {args.events} Event objects in {results['api_create_s']} s")
+
+            def all_reconciled() -> bool:
+                done = operator.metric(
+                    "evently_operator_reconciles_total", trigger="create", outcome="ok"
+                )
+                return done >= args.events
+
+            await wait_until(all_reconciled, args.timeout, "every Event reconciled", 1.0)
+
+            # Reconciled means visible: every object's status carries its eventId.
+            async def all_visible() -> bool:
+                return await api.count(with_status=True) >= args.events
+
+            await wait_until(all_visible, args.timeout, "every status written", 1.0)
+            all_s = time.monotonic() - started
+            results["all_reconciled_s"] = round(all_s, 1)
+            results["creates_per_s"] = round(args.events / all_s, 1)
+            results["create_cpu_s"] = round(cpu_seconds(pid) - cpu_before, 1)
+            requests_after = await api.requests()
+            results["api_requests_per_create"] = {
+                key: round((value - requests_before.get(key, 0.0)) / args.events, 2)
+                for key, value in sorted(requests_after.items())
+                if value - requests_before.get(key, 0.0) >= 1 and "WATCH" not in key
+            }
+            with_status = await api.count(with_status=True)
+            rows = await conn.fetchval(
+                "SELECT count(*) FROM events.events WHERE managed_by LIKE 'kubernetes:%'"
+            )
+            results["with_event_id"] = with_status
+            results["rows"] = rows
+            print(f"reconciled in {all_s:.1f} s; {with_status} with an eventId, {rows} rows")
+
+            # 2. Idle.
+            await asyncio.sleep(args.warmup)
+            sweeps_before = operator.metric("evently_operator_sweep_duration_seconds_count")
+            sweep_s_before = operator.metric("evently_operator_sweep_duration_seconds_sum")
+            wakes_before = operator.metric("evently_operator_sweep_wakes_total")
+            cpu_before = cpu_seconds(pid)
+            await asyncio.sleep(args.idle)
+            cpu = cpu_seconds(pid) - cpu_before
+            sweeps = (
+                operator.metric("evently_operator_sweep_duration_seconds_count") - sweeps_before
+            )
+            sweep_s = (
+                operator.metric("evently_operator_sweep_duration_seconds_sum") - sweep_s_before
+            )
+            results["idle_window_s"] = args.idle
+            results["idle_cpu_fraction"] = round(cpu / args.idle, 3)
+            results["idle_sweeps"] = int(sweeps)
+            results["idle_sweep_mean_s"] = round(sweep_s / sweeps, 3) if sweeps else None
+            results["idle_passes"] = int(
+                operator.metric("evently_operator_sweep_wakes_total") - wakes_before
+            )
+            results["operator_rss_mb"] = round(rss_mb(pid), 1)
+            print(f"idle: {results['idle_cpu_fraction']:.1%} of a core")
+
+            # 3. Staleness: bookings publishes new figures for 100 Events.
+            rows_now = await conn.fetch(
+                "SELECT id FROM events.events WHERE managed_by LIKE 'kubernetes:%' "
+                "ORDER BY id LIMIT 100"
+            )
+            ids = [r["id"] for r in rows_now]
+            level_before = operator.metric("evently_operator_reconciles_total", trigger="level")
+            await conn.executemany(
+                "INSERT INTO events.availability (event_id, version, capacity, sold, held,"
+                " available, on_sale, sold_out, status) VALUES ($1, 2, 100, 1, 0, 99, false,"
+                " false, 'published')",
+                [(i,) for i in ids],
+            )
+            stale_s = await wait_until(
+                lambda: (
+                    operator.metric("evently_operator_reconciles_total", trigger="level")
+                    >= level_before + len(ids)
+                ),
+                2 * args.interval + 60,
+                "a pass for each changed Event",
+            )
+            results["figures_to_pass_s"] = round(stale_s, 1)
+            print(f"published figures reached a pass within {stale_s:.1f} s")
+
+            # 4. Deleting 1,000.
+            group_size = min(GROUP_SIZE, args.events)
+            started = time.monotonic()
+
+            async def delete(index: int) -> None:
+                async with gate:
+                    await api.delete(f"bench-{index:05d}")
+
+            await asyncio.gather(*(delete(i) for i in range(group_size)))
+
+            async def gone() -> bool:
+                return await api.count("bench-group=g0") == 0
+
+            await wait_until(gone, args.timeout, "1,000 deletions", 0.5)
+            results["delete_1000_s"] = round(time.monotonic() - started, 1)
+            results["deleted"] = group_size
+            retired = await conn.fetchval(
+                "SELECT count(*) FROM events.events WHERE status = 'cancelled' "
+                "AND managed_by IS NULL"
+            )
+            results["retired_rows"] = retired
+            print(f"deleted {group_size} in {results['delete_1000_s']} s ({retired} retired)")
+        finally:
+            await conn.close()
+            await api.close()
+            operator.stop()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent creates")
+    parser.add_argument("--interval", type=float, default=15.0, help="RECONCILE_INTERVAL_S")
+    parser.add_argument("--warmup", type=float, default=30.0, help="seconds before idling")
+    parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle measured")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="cap per phase")
+    parser.add_argument("--out", default=str(ROOT / "bench-results" / "operator.json"))
+    parser.add_argument("--log", help="keep the operator's log here (default: discarded)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
+        results = asyncio.run(run(args, Path(tmp)))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    width = max(len(k) for k in results)
+    for key, value in results.items():
+        print(f"{key.ljust(width)}  {value}")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

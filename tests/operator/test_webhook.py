@@ -1,0 +1,132 @@
+"""Validation at apply time: the operator's webhook, called by the real API server.
+
+The configuration is the chart's own (rules, path, failurePolicy Ignore), rendered by
+helm, with its clientConfig pointed at the operator by URL (https://127.0.0.1:PORT) and a
+certificate made for the test; on a real node the chart's Service-based one is used.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import yaml
+
+from evently_operator.spec import check_spec, parse_spec
+from tests.deploy.chart import render
+from tests.operator.conftest import OperatorProcess, event_manifest, wait_for
+from tests.operator.test_scaling_live import deployment, scaling
+from tests.support.kube import free_port, write_serving_certificate
+
+
+def chart_webhook() -> dict[str, Any]:
+    """The chart's ValidatingWebhookConfiguration entry for Events."""
+    (config,) = render().of_kind("ValidatingWebhookConfiguration")
+    (webhook,) = config["webhooks"]
+    return webhook
+
+
+def dry_run(resources, manifest: dict[str, Any]):
+    return resources.kube.kubectl(
+        "-n", resources.namespace, "apply", "--dry-run=server", "-f", "-",
+        input=yaml.safe_dump(manifest), check=False,
+    )  # fmt: skip
+
+
+def apply(resources, manifest: dict[str, Any]):
+    return resources.kube.kubectl(
+        "-n", resources.namespace, "apply", "-f", "-", input=yaml.safe_dump(manifest),
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def webhook(
+    kube, namespace, start_operator, resources, tmp_path
+) -> AsyncIterator[OperatorProcess]:
+    """An operator serving the webhook, and the chart's configuration pointing at it."""
+    ca, cert, key = write_serving_certificate(tmp_path / "webhook")
+    port = free_port()
+    operator = start_operator(
+        WEBHOOK_PORT=str(port), WEBHOOK_HOST="127.0.0.1",
+        WEBHOOK_CERT_FILE=str(cert), WEBHOOK_KEY_FILE=str(key),
+    )  # fmt: skip
+    entry = chart_webhook()
+    path = entry["clientConfig"]["service"]["path"]
+    entry["clientConfig"] = {
+        "url": f"https://127.0.0.1:{port}{path}",
+        "caBundle": base64.b64encode(ca).decode(),
+    }
+    # Only this test's namespace (Kubernetes 1.20 does not label namespaces by name).
+    kube.kubectl("label", "namespace", namespace, f"evently-webhook-test={namespace}")
+    entry["namespaceSelector"] = {"matchLabels": {"evently-webhook-test": namespace}}
+    name = f"evently-{namespace}"
+    kube.kubectl("apply", "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [entry],
+    }))  # fmt: skip
+    # The API server picks a new configuration up within a moment.
+    probe = event_manifest("probe", starts_in=7200, ends_in=3600)
+    await wait_for(lambda: dry_run(resources, probe).returncode != 0, what="the webhook in force")
+    yield operator
+    kube.kubectl("delete", "validatingwebhookconfiguration", name, check=False)
+
+
+def invalid_messages(manifest: dict[str, Any]) -> list[str]:
+    """What the Invalid condition would say about ``manifest``."""
+    return [p.message for p in check_spec(parse_spec(manifest["spec"]))]
+
+
+async def test_kubectl_apply_refuses_what_the_operator_would_mark_invalid(webhook, resources):
+    cases = {
+        "backwards": (event_manifest("backwards", starts_in=7200, ends_in=3600),
+                      "EndsBeforeStart"),
+        "late-sale": (event_manifest("late-sale", opens_in=60, closes_in=9000, ends_in=7200),
+                      "SaleEndsAfterEvent"),
+        "no-target": (event_manifest("no-target", scaling=scaling("nowhere", 4)),
+                      "ScaleTargetMissing"),
+    }  # fmt: skip
+    for name, (manifest, reason) in cases.items():
+        result = apply(resources, manifest)
+        assert result.returncode != 0, f"{name} was accepted"
+        text = " ".join(result.stderr.split())
+        assert "admission webhook" in text and reason in text, text
+        for message in invalid_messages(manifest):  # the Invalid condition's own words
+            assert message in text, text
+        assert resources.get(name) is None
+    assert "Deployment " + resources.namespace + "/nowhere does not exist" in " ".join(
+        apply(resources, cases["no-target"][0]).stderr.split()
+    )
+
+    # A valid spec goes through; a deprecated field is a warning kubectl prints. kopf's
+    # own patches (finalizer, annotations) and the operator's status pass too.
+    resources.apply(deployment("web", 1))
+    manifest = event_manifest("fine", scaling=scaling("web", 3, baselineReplicas=1))
+    result = apply(resources, manifest)
+    assert result.returncode == 0, result.stderr
+    assert "Warning:" in result.stderr and "baselineReplicas is deprecated" in result.stderr
+    await wait_for(lambda: resources.status("fine").get("phase") == "OnSale", what="OnSale")
+
+
+async def test_cleanup_is_never_blocked_and_an_outage_never_blocks_applies(
+    webhook, resources, kube, namespace
+):
+    resources.apply(deployment("web", 1))
+    resources.apply(event_manifest("kept", scaling=scaling("web", 2)))
+    await wait_for(lambda: resources.status("kept").get("eventId"), what="eventId")
+    # The target goes away: edits that leave the spec alone, and deletion, still pass.
+    kube.kubectl("-n", namespace, "delete", "deployment", "web")
+    kube.kubectl("-n", namespace, "label", "evt", "kept", "team=shows")
+    resources.delete("kept")
+    await wait_for(lambda: resources.get("kept") is None, what="the resource to go")
+
+    # failurePolicy Ignore: with the operator gone, applies go through (the Invalid
+    # phase is the backstop once an operator runs again).
+    webhook.stop()
+    broken = event_manifest("broken", starts_in=7200, ends_in=3600)
+    result = apply(resources, broken)
+    assert result.returncode == 0, result.stderr
