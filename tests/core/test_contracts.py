@@ -65,7 +65,7 @@ def test_a_stored_booking_row_renders_as_the_api_shows_a_booking():
         "user_id": 3,
         "quantity": 2,
         "status": "held",
-        "unit_price": 49.9,  # jsonb numbers arrive as floats
+        "unit_price": "49.90",  # stored as text (bookings/sql/outbox.sql)
         "currency": "EUR",
         "hold_expires_at": "2030-01-01T10:10:00.5+00:00",
         "created_at": "2030-01-01T10:00:00+00:00",

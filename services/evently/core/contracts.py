@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import pydantic
 from pydantic import Field
@@ -33,10 +33,9 @@ BookingStatus = Literal["held", "confirmed", "cancelled", "expired"]
 WaitlistStatus = Literal["waiting", "offered", "converted", "expired", "left"]
 BookingTransition = Literal["held", "confirmed", "cancelled", "expired"]
 WaitlistTransition = Literal["joined", "offered", "converted", "offer_expired", "left"]
-# Money as a decimal string with two places ("49.90"), never a float.
-Money = Annotated[
-    Decimal, pydantic.PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")
-]
+# Money: a Decimal, rendered as a decimal string ("49.90"), never a float. Its scale is
+# the column's (numeric(12, 2)); stored rows carry it as text so that it survives JSON.
+Money = Decimal
 
 
 class UnsupportedVersion(ValueError):
@@ -143,7 +142,10 @@ class Booking(Shape):
     status: BookingStatus
     unit_price: Money = Field(description="Decimal string, e.g. '49.90'")
     currency: str
-    amount: Money = Field(description="unit_price x quantity, decimal string")
+    amount: Money = Field(
+        default_factory=lambda fields: fields["unit_price"] * fields["quantity"],
+        description="unit_price x quantity, decimal string (a stored row has none)",
+    )
     hold_expires_at: datetime
     created_at: datetime
     confirmed_at: datetime | None
@@ -151,15 +153,6 @@ class Booking(Shape):
     expired_at: datetime | None
     waitlist_entry_id: int | None = Field(description="Set when the booking is a waitlist offer")
     version: int
-
-    @pydantic.model_validator(mode="before")
-    @classmethod
-    def _amount(cls, data: Any) -> Any:
-        """A stored booking row has no ``amount``: it is always unit_price x quantity."""
-        if isinstance(data, Mapping) and "amount" not in data:
-            data = dict(data)
-            data["amount"] = Decimal(str(data["unit_price"])) * int(data["quantity"])
-        return data
 
 
 class BookingChanged(Contract):

@@ -5,8 +5,10 @@ transaction that changes its data (``enqueue``, or the producer's SQL functions)
 consumer (DDL in docs/outbox.md). The ``OutboxRelay`` delivers those rows:
 
 * **routed by the contracts**: the relay gives each new message to every consumer of its
-  topic (``core.contracts.TOPICS``), as one row per consumer, then renders each payload
-  with the topic's contract just before sending it;
+  topic (``core.contracts.TOPICS``). A topic with one consumer is delivered from the
+  message row itself; for a topic with several, the row goes to the first and a copy to
+  each of the others. Each payload is rendered with the topic's contract just before
+  it is sent;
 * **one relay at a time**: a relay delivers only while it holds the session-level
   advisory lock ``("outbox-relay", <source>)`` on its own connection, so replicas can
   all run one and exactly one delivers; if that connection dies, another takes over;
@@ -207,6 +209,13 @@ class OutboxRelay:
         if missing:
             raise ValueError(f"{source} outbox: no delivery for consumers {sorted(missing)}")
         self.routes = dict(routes)
+        # A topic with one consumer is delivered straight from its unrouted rows; only
+        # topics with several consumers are routed (one row per consumer).
+        self._direct: dict[str, list[str]] = {name: [] for name in self.consumers}
+        for topic, names in self.routes.items():
+            if len(names) == 1:
+                self._direct[names[0]].append(topic)
+        self._fanned_out = {t: names for t, names in self.routes.items() if len(names) > 1}
         self.render = render
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
@@ -267,17 +276,19 @@ class OutboxRelay:
         return total
 
     async def route_pending(self, conn: asyncpg.Connection, limit: int = 5000) -> int:
-        """Give new messages (no consumer yet) to each consumer of their topic.
+        """Give new messages of topics with several consumers to each of them.
 
         The message row itself goes to the topic's first consumer and a copy to each of
         the others, in id order, so every consumer still sees a key's messages in order.
-        Messages of a topic nobody consumes stay unrouted (and are counted). Returns how
-        many were routed.
+        (A topic with one consumer needs no routing: it is delivered from its own rows.)
+        Returns how many messages were routed.
         """
-        topics = [t for t, cs in self.routes.items() for _ in cs]
-        consumers = [c for cs in self.routes.values() for c in cs]
-        ranks = [rank for cs in self.routes.values() for rank in range(1, len(cs) + 1)]
-        row = await conn.fetchrow(
+        if not self._fanned_out:
+            return 0
+        topics = [t for t, cs in self._fanned_out.items() for _ in cs]
+        consumers = [c for cs in self._fanned_out.values() for c in cs]
+        ranks = [rank for cs in self._fanned_out.values() for rank in range(1, len(cs) + 1)]
+        routed = await conn.fetchval(
             f"""WITH routes AS (
                     SELECT * FROM unnest($1::text[], $2::text[], $3::int[])
                         AS r(topic, consumer, rank)),
@@ -297,16 +308,22 @@ class OutboxRelay:
                     FROM moved m JOIN routes r ON r.topic = m.topic AND r.rank > 1
                     ORDER BY m.id, r.rank
                     RETURNING 1)
-                SELECT (SELECT count(*) FROM moved) AS routed,
-                       (SELECT count(*) FROM {self.source}.outbox
-                        WHERE consumer IS NULL AND delivered_at IS NULL
-                          AND NOT topic = ANY($1::text[])) AS unroutable""",
+                SELECT count(*) FROM moved""",
             topics,
             consumers,
             ranks,
             limit,
         )
-        routed, unroutable = row["routed"], row["unroutable"]
+        return int(routed)
+
+    async def count_unroutable(self, conn: asyncpg.Connection) -> int:
+        """Messages whose topic no consumer receives: a bug, logged and counted."""
+        unroutable = await conn.fetchval(
+            f"""SELECT count(*) FROM {self.source}.outbox
+                WHERE consumer IS NULL AND delivered_at IS NULL
+                  AND NOT topic = ANY($1::text[])""",
+            list(self.routes),
+        )
         if unroutable and unroutable != self._unroutable:
             log.error(
                 "%s outbox: %d message(s) have a topic no consumer receives (core.contracts)",
@@ -315,27 +332,39 @@ class OutboxRelay:
             )
         self._unroutable = unroutable
         OUTBOX_UNROUTED.labels(self.source).set(unroutable)
-        return int(routed)
+        return int(unroutable)
 
     async def _deliver_to(self, conn: asyncpg.Connection, name: str, consumer: Consumer) -> int:
         # Keys waiting on a retry are found once per round (a short list), then joined:
         # a correlated NOT EXISTS per candidate degenerates to pending x batch rows when
         # the planner has no statistics yet (a freshly filled outbox, mid flash sale).
+        # Its messages: rows routed to it, and unrouted rows of the topics it alone
+        # receives; each side is read in id order through the pending index.
         rows = await conn.fetch(
             f"""WITH blocked AS MATERIALIZED (
                     SELECT key, min(id) AS first_id FROM {self.source}.outbox
-                    WHERE consumer = $1 AND delivered_at IS NULL AND next_attempt_at > now()
-                    GROUP BY key)
+                    WHERE (consumer = $1 OR (consumer IS NULL AND topic = ANY($3::text[])))
+                      AND delivered_at IS NULL AND next_attempt_at > now()
+                    GROUP BY key),
+                candidates AS (
+                    (SELECT * FROM {self.source}.outbox
+                     WHERE consumer = $1 AND delivered_at IS NULL AND next_attempt_at <= now()
+                     ORDER BY id LIMIT $2)
+                    UNION ALL
+                    (SELECT * FROM {self.source}.outbox
+                     WHERE consumer IS NULL AND topic = ANY($3::text[])
+                       AND delivered_at IS NULL AND next_attempt_at <= now()
+                     ORDER BY id LIMIT $2))
                 SELECT o.id, o.topic, o.key, o.version, o.payload::text AS payload,
                        o.created_at, o.attempts
-                FROM {self.source}.outbox o
+                FROM candidates o
                 LEFT JOIN blocked b ON b.key = o.key
-                WHERE o.consumer = $1 AND o.delivered_at IS NULL AND o.next_attempt_at <= now()
-                  AND (b.key IS NULL OR o.id < b.first_id)
+                WHERE b.key IS NULL OR o.id < b.first_id
                 ORDER BY o.id
                 LIMIT $2""",
             name,
             self.batch_size,
+            self._direct[name],
         )
         if not rows:
             return 0
@@ -414,8 +443,11 @@ class OutboxRelay:
         row = await conn.fetchrow(
             f"""SELECT count(*) AS pending,
                        coalesce(extract(epoch FROM now() - min(created_at)), 0) AS lag
-                FROM {self.source}.outbox WHERE consumer = $1 AND delivered_at IS NULL""",
+                FROM {self.source}.outbox
+                WHERE (consumer = $1 OR (consumer IS NULL AND topic = ANY($2::text[])))
+                  AND delivered_at IS NULL""",
             name,
+            self._direct[name],
         )
         OUTBOX_PENDING.labels(self.source, name).set(row["pending"])
         OUTBOX_LAG.labels(self.source, name).set(float(row["lag"]))
@@ -424,6 +456,7 @@ class OutboxRelay:
         if time.monotonic() - self._last_purge < 60:
             return
         self._last_purge = time.monotonic()
+        await self.count_unroutable(conn)
         await conn.execute(
             f"DELETE FROM {self.source}.outbox "
             "WHERE delivered_at < now() - make_interval(secs => $1)",

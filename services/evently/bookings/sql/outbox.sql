@@ -6,7 +6,10 @@ CREATE OR REPLACE FUNCTION bookings.emit_booking(b bookings.bookings, p_transiti
 RETURNS void LANGUAGE sql AS $$
     INSERT INTO bookings.outbox (topic, key, version, payload)
     VALUES ('booking.changed', b.id::text, b.version,
-            jsonb_build_object('transition', p_transition, 'at', now(), 'booking', to_jsonb(b)))
+            jsonb_build_object('transition', p_transition, 'at', now(),
+                               -- numeric(12, 2) as text keeps its two places ("49.90")
+                               'booking', to_jsonb(b) || jsonb_build_object(
+                                   'unit_price', b.unit_price::text)))
 $$;
 
 CREATE OR REPLACE FUNCTION bookings.emit_waitlist(e bookings.waitlist_entries, p_transition text)
