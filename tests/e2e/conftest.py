@@ -155,6 +155,14 @@ class Release:
     def service_url(self, component: str, port: int = 8080) -> str:
         return f"http://{self.component(component)}.{self.namespace}.svc.cluster.local:{port}"
 
+    def psql(self, query: str) -> str:
+        """``query``'s rows (fields comma-separated) from the in-cluster PostgreSQL."""
+        return self.node.kubectl(
+            "-n", self.namespace, "exec", f"{self.name}-postgresql-0", "--",
+            "psql", "-At", "-F", ",", "-h", "/var/run/postgresql", "-U", "evently",
+            "-d", "evently", "-c", query,
+        ).stdout.strip()  # fmt: skip
+
     def deployments(self) -> list[dict[str, Any]]:
         return self.node.kubectl_json("-n", self.namespace, "get", "deployments")["items"]
 

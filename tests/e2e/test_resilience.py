@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from tests.e2e.conftest import CHART, VALUES, Release, all_available
+from tests.e2e.event_resources import apply_event, ends_before_it_starts
 from tests.e2e.node import ROOT, Stages, wait_for
 
 FLASH_SALE = ROOT / "tests" / "support" / "flash_sale.py"
@@ -55,12 +56,7 @@ def finish_sale(release: Release, name: str, timeout: float) -> dict[str, Any]:
 
 
 def sql_rows(release: Release, query: str) -> list[list[str]]:
-    out = release.node.kubectl(
-        "-n", release.namespace, "exec", "evently-postgresql-0", "--",
-        "psql", "-At", "-F", ",", "-h", "/var/run/postgresql", "-U", "evently", "-d", "evently",
-        "-c", query,
-    ).stdout  # fmt: skip
-    return [line.split(",") for line in out.splitlines() if line]
+    return [line.split(",") for line in release.psql(query).splitlines() if line]
 
 
 def audit(release: Release, sale: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +117,7 @@ def test_a_bookings_pod_deleted_mid_sale_loses_and_oversells_nothing(
 def test_helm_upgrade_under_load_fails_no_request(release: Release, stages: Stages) -> None:
     node, namespace = release.node, release.namespace
     node.docker("tag", f"evently:{release.image_tag}", f"evently:{NEXT_TAG}")
+    tls_before = webhook_tls(release)
     with stages.stage("resilience: helm upgrade under load", BUDGET_S) as stage:
         start_sale(release, "sale-upgrade", "--capacity", "1500", "--max-per-user", "100",
                    "--max-seconds", str(stage.budget_s - 60))  # fmt: skip
@@ -152,3 +149,20 @@ def test_helm_upgrade_under_load_fails_no_request(release: Release, stages: Stag
         assert container["image"] == f"evently:{NEXT_TAG}", deployment["metadata"]["name"]
     assert figures["lost"] == 0 and figures["oversold"] == 0, figures
     assert figures["failed"] == 0, sale["failures"]
+    # The webhook's certificate outlives the upgrade (the chart looks it up), so the
+    # operator started by the rollout serves what the configuration trusts: once it
+    # listens, the apply is refused again (until then failurePolicy Ignore lets it by).
+    assert webhook_tls(release) == tls_before
+    wait_for("the webhook refusing again", lambda: refused_by_webhook(release), 120, interval=2)
+
+
+def webhook_tls(release: Release) -> dict[str, str]:
+    name = f"{release.component('operator')}-webhook-tls"
+    return release.node.kubectl_json("-n", release.namespace, "get", "secret", name)["data"]
+
+
+def refused_by_webhook(release: Release) -> bool:
+    """Whether a server-side dry run of an invalid Event is refused by the webhook."""
+    manifest = ends_before_it_starts("e2e-after-upgrade")
+    result = apply_event(release, manifest, "--dry-run=server", check=False)
+    return result.returncode != 0 and "denied the request" in result.stderr
