@@ -97,12 +97,13 @@ def test_postgres_image_honours_the_official_variables(node: Node, postgres_cont
         return probe.returncode == 0
 
     wait_for("PostgreSQL ready", ready, 60)
-    query = "select current_user, current_database()"
+    # UTF8 as the official image's databases are (search's highlight marks need it).
+    query = "select current_user, current_database(), current_setting('server_encoding')"
     answer = node.docker(
         "exec", postgres_container, "psql", "-At",
         "postgresql://shop:s3cret-pw@127.0.0.1/tickets", "-c", query,
     ).stdout  # fmt: skip
-    assert answer.strip() == "shop|tickets"
+    assert answer.strip() == "shop|tickets|UTF8"
     wrong = node.docker(
         "exec", postgres_container, "psql", "postgresql://shop:wrong@127.0.0.1/tickets",
         "-c", "select 1", check=False,
