@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import asyncpg
 
 from evently.core.app import bind_socket, serve_apps
 from evently.core.db import POOL
@@ -58,3 +59,35 @@ async def test_during_the_drain_it_still_answers_and_closes_each_connection(make
             assert ready.status == 503, "endpoints drop a draining pod"
         assert not server.done()
     await asyncio.wait_for(server, 15)
+
+
+async def test_a_connection_never_released_cannot_hang_the_shutdown(
+    make_probe_app, database_url, caplog
+):
+    """asyncpg's pool.close() waits for every acquired connection with no bound; past
+    DB_POOL_CLOSE_TIMEOUT_S the pool is terminated, so the pod exits within its grace."""
+    app = make_probe_app(DB_POOL_CLOSE_TIMEOUT_S="0.2")
+    sock = bind_socket("127.0.0.1", 0)
+    stop = asyncio.Event()
+    started = asyncio.Event()
+    server = asyncio.create_task(serve_apps([(app, sock)], 10.0, started.set, stop))
+    await asyncio.wait_for(started.wait(), 10)
+    leaked = await app[POOL].acquire()  # never released: what a leak or a stuck task leaves
+    leaked_pid = leaked.get_server_pid()
+    stop.set()
+    # A bound on a hang, not a timing assertion: without the bound this never returns.
+    await asyncio.wait_for(server, 60)
+    assert app[POOL].is_closing()
+    observer = await asyncpg.connect(database_url)
+    try:
+        for _ in range(200):  # the backend exits once it sees its socket closed
+            still_there = await observer.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", leaked_pid
+            )
+            if not still_there:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await observer.close()
+    assert still_there == 0, "the leaked connection was cut"
+    assert "1 connection(s) still in use" in caplog.text

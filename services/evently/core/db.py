@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -13,6 +16,7 @@ from aiohttp import web
 from evently.core.settings import CommonSettings
 
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
+log = logging.getLogger("evently.db")
 
 
 def _json_default(value: Any) -> Any:
@@ -74,6 +78,30 @@ def pool_context(
         try:
             yield
         finally:
-            await pool.close()
+            await close_pool(pool, settings.db_pool_close_timeout_s)
 
     return ctx
+
+
+async def close_pool(pool: asyncpg.Pool, timeout_s: float) -> None:
+    """Close ``pool`` gracefully, or cut its connections after ``timeout_s``.
+
+    asyncpg's ``close()`` waits for every acquired connection to come back, with no
+    bound: one connection never released would hang the shutdown past the pod's grace
+    period.
+    """
+    closing = asyncio.ensure_future(pool.close())
+    done, _ = await asyncio.wait({closing}, timeout=timeout_s)
+    if done:
+        closing.result()
+        return
+    in_use = pool.get_size() - pool.get_idle_size()
+    closing.cancel()  # a cancelled close() terminates the pool
+    with contextlib.suppress(asyncio.CancelledError):
+        await closing
+    pool.terminate()
+    log.warning(
+        "pool not closed within %.1fs (%d connection(s) still in use): terminated",
+        timeout_s,
+        in_use,
+    )

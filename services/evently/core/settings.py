@@ -168,6 +168,11 @@ class CommonSettings(Settings):
     db_pool_max: int = setting("DB_POOL_MAX", 10, "an integer >= 1")
     db_statement_timeout_ms: int = setting("DB_STATEMENT_TIMEOUT_MS", 5000, "milliseconds > 0")
     db_command_timeout_s: float = setting("DB_COMMAND_TIMEOUT_S", 10.0, "seconds > 0")
+    db_pool_close_timeout_s: float = setting(
+        "DB_POOL_CLOSE_TIMEOUT_S",
+        3.0,
+        "seconds > 0 to close the pool gracefully at shutdown before its connections are cut",
+    )
     max_body_bytes: int = setting("MAX_BODY_BYTES", 1_048_576, "bytes > 0")
     shutdown_timeout_s: float = setting("SHUTDOWN_TIMEOUT_S", 20.0, "seconds >= 0")
     # Seconds to keep serving after SIGTERM, closing each connection after its response
@@ -233,6 +238,10 @@ class CommonSettings(Settings):
     @staticmethod
     def check_db_statement_timeout_ms(value: int) -> str | None:
         return None if value > 0 else "expected milliseconds > 0"
+
+    @staticmethod
+    def check_db_pool_close_timeout_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
 
     @staticmethod
     def check_max_body_bytes(value: int) -> str | None:
