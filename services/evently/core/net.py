@@ -16,6 +16,7 @@ def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in trusted)
 
 
+@lru_cache(maxsize=4096)  # parsing an address costs more than the rest of the check
 def _is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)

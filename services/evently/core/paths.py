@@ -11,12 +11,14 @@ for forwarding.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, unquote
 
 from evently.core.errors import BadRequest
 
 # Characters a path segment may carry unencoded (RFC 3986 pchar, minus ';' which we refuse).
 _SEGMENT_SAFE = "/!$&'()*+,=:@~-._"
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class InvalidPath(BadRequest):
@@ -51,7 +53,7 @@ def canonical_path(raw_path: str) -> str:
         raise _refuse(raw_path, "a backslash")
     if ";" in decoded:
         raise _refuse(raw_path, "';' path parameters")
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in decoded):
+    if _CONTROL_CHARACTER.search(decoded):
         raise _refuse(raw_path, "a control character")
     segments = decoded.split("/")[1:]
     for position, segment in enumerate(segments):
