@@ -44,6 +44,7 @@ def client_address(request: web.Request, trusted_proxies: Iterable[str]) -> str:
     return peer
 
 
+@lru_cache(maxsize=4096)
 def address_bucket(address: str) -> str:
     """A client address as limits count it: IPv4 as it is, IPv6 by its /64 (which one
     host or household usually owns)."""

@@ -19,6 +19,8 @@ from evently.core.errors import BadRequest
 # Characters a path segment may carry unencoded (RFC 3986 pchar, minus ';' which we refuse).
 _SEGMENT_SAFE = "/!$&'()*+,=:@~-._"
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+# Segments of unreserved characters, none starting with '.': such a path means itself.
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?")
 
 
 class InvalidPath(BadRequest):
@@ -39,6 +41,8 @@ def canonical_path(raw_path: str) -> str:
     parameters, control characters and anything still percent-encoded after one
     decoding (``%252e``). A single trailing slash is kept: it is a different resource.
     """
+    if _PLAIN_PATH.fullmatch(raw_path) and raw_path:
+        return raw_path  # the common case, decided by one regex
     if not raw_path.startswith("/"):
         raise _refuse(raw_path, "it must start with '/'")
     try:
