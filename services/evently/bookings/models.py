@@ -48,13 +48,10 @@ class BookingOut(Booking):
     def from_row(cls, row: Mapping[str, Any]) -> BookingOut:
         """From a ``bookings.bookings`` row.
 
-        Its columns arrive typed (asyncpg decodes the composite), so the model is built
-        without validating them again: this is on every hold and confirmation. The
-        suite validates every real response against the declared schema.
+        Validated, not ``model_construct``ed: pydantic's validation runs in Rust and
+        measured cheaper than its Python-level construct on the hold path (py-spy, make bench).
         """
-        values = dict(row)
-        values["amount"] = values["unit_price"] * values["quantity"]
-        return cls.model_construct(**values)
+        return cls.model_validate(dict(row))
 
 
 class BookingPage(pydantic.BaseModel):
