@@ -72,10 +72,7 @@ def test_the_node_is_ready_and_says_what_it_is(node: Node) -> None:
 
 
 def test_two_pods_become_ready_behind_their_probe(smoke: Node) -> None:
-    ready = wait_for(
-        "2 ready web pods", lambda: len(smoke.ready_pods(NAMESPACE, "app=web")) == 2, 120
-    )
-    assert ready
+    wait_for("2 ready web pods", lambda: len(smoke.ready_pods(NAMESPACE, "app=web")) == 2, 120)
     endpoints = smoke.kubectl_json("-n", NAMESPACE, "get", "endpoints", "web")
     assert len(endpoints["subsets"][0]["addresses"]) == 2
     for address in endpoints["subsets"][0]["addresses"]:

@@ -167,47 +167,69 @@ def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
     )
 
 
-def _write_pki(pki: Path) -> None:
-    """A self-made CA, a serving certificate for 127.0.0.1, and service-account keys."""
-    pki.mkdir(parents=True)
+def _certificate_authority(
+    common_name: str, days: int
+) -> tuple[rsa.RSAPrivateKey, x509.Name, x509.Certificate]:
+    """A throwaway self-signed CA: its key, its name and its certificate."""
     now = datetime.datetime.now(datetime.UTC)
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "evently-test-ca")])
-    ca_cert = (
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
         x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
+        .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
+        .sign(key, hashes.SHA256())
     )
-    server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    server_cert = (
+    return key, name, cert
+
+
+def _serving_certificate(
+    ca_key: rsa.RSAPrivateKey,
+    ca_name: x509.Name,
+    common_name: str,
+    names: list[x509.GeneralName],
+    days: int,
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A server certificate for ``names``, signed by the CA."""
+    now = datetime.datetime.now(datetime.UTC)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_name)
-        .public_key(server_key.public_key())
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
-                    x509.DNSName("localhost"),
-                    x509.DNSName("kubernetes.default.svc"),
-                ]
-            ),
-            critical=False,
-        )
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(
             x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
         )
         .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _write_pki(pki: Path) -> None:
+    """A self-made CA, a serving certificate for 127.0.0.1, and service-account keys."""
+    pki.mkdir(parents=True)
+    ca_key, ca_name, ca_cert = _certificate_authority("evently-test-ca", days=2)
+    server_key, server_cert = _serving_certificate(
+        ca_key,
+        ca_name,
+        "kube-apiserver",
+        [
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
+            x509.DNSName("localhost"),
+            x509.DNSName("kubernetes.default.svc"),
+        ],
+        days=2,
     )
     _write_key(pki / "ca.key", ca_key)
     (pki / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
@@ -226,37 +248,9 @@ def write_serving_certificate(directory: Path, ip: str = "127.0.0.1") -> tuple[b
     """A throwaway CA and a serving certificate for ``ip``, e.g. for a webhook the API
     server calls by URL. Returns (the CA's PEM for a caBundle, cert path, key path)."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "evently-webhook-test-ca")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
-            critical=False,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
+    ca_key, ca_name, ca_cert = _certificate_authority("evently-webhook-test-ca", days=1)
+    key, cert = _serving_certificate(
+        ca_key, ca_name, ip, [x509.IPAddress(ipaddress.ip_address(ip))], days=1
     )
     cert_path, key_path = directory / "tls.crt", directory / "tls.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
