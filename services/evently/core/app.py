@@ -16,7 +16,6 @@ from evently.core import parser_errors
 from evently.core.api import Api
 from evently.core.auth import authenticator_context
 from evently.core.clients import http_session_context
-from evently.core.database_errors import database_errors
 from evently.core.db import pool_context
 from evently.core.disconnects import disconnect_watch_context
 from evently.core.health import (
@@ -28,9 +27,9 @@ from evently.core.health import (
     migrations_applied,
     ops_api,
 )
-from evently.core.middleware import MIDDLEWARES, SERVICE_NAME
+from evently.core.middleware import CORS, DATABASE_BACKED, MIDDLEWARES, SERVICE_NAME
 from evently.core.openapi import build_openapi
-from evently.core.response_headers import Cors, add_security_headers
+from evently.core.response_headers import Cors
 from evently.core.settings import SETTINGS, CommonSettings
 
 __all__ = ["SETTINGS", "ServiceDefinition", "bind_socket", "create_app", "serve_apps"]
@@ -67,12 +66,13 @@ def create_app(definition: ServiceDefinition, settings: CommonSettings) -> web.A
     parser_errors.install()
     cors = Cors(settings.cors_allowed_origins)
     app = web.Application(
-        middlewares=[*MIDDLEWARES, database_errors, cors.preflight],
+        middlewares=MIDDLEWARES,
         client_max_size=settings.max_body_bytes,
         handler_args={"max_field_size": 16384},
     )
-    app.on_response_prepare.append(add_security_headers)
     app.on_response_prepare.append(cors.add_headers)
+    app[CORS] = cors
+    app[DATABASE_BACKED] = True
     app[SERVICE_NAME] = definition.name
     app[SETTINGS] = settings
     app[SHUTTING_DOWN] = asyncio.Event()

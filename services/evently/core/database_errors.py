@@ -5,15 +5,16 @@ embedded server's Unix socket while it is down), an exhausted pool or a statemen
 timeout leave a request either fully applied or not at all: each write is one
 transaction. So the client is told to retry (``Retry-After``), and the service recovers
 by itself: asyncpg's pool opens fresh connections once the server is back.
+
+``core.middleware.problem_errors`` applies this in every app that sets
+``DATABASE_BACKED`` (each service; the gateway has no database).
 """
 
 from __future__ import annotations
 
 import asyncpg
-from aiohttp import web
 
 from evently.core.errors import ServiceUnavailable
-from evently.core.middleware import SERVICE_NAME, Handler
 
 RETRYABLE = (
     asyncpg.PostgresConnectionError,
@@ -38,12 +39,3 @@ def database_unavailable(service: str) -> ServiceUnavailable:
         code="database_unavailable",
         headers={"Retry-After": RETRY_AFTER_S},
     )
-
-
-@web.middleware
-async def database_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn a database outage during a request into 503 ``database_unavailable``."""
-    try:
-        return await handler(request)
-    except RETRYABLE as exc:
-        raise database_unavailable(request.app[SERVICE_NAME]) from exc

@@ -5,9 +5,11 @@
    process drains before shutdown, each response closes its connection
    (``Connection: close``), so keep-alive clients reconnect elsewhere;
 2. ``problem_errors``: refuses a path that could mean two paths (``core/paths.py``)
-   before any handler sees it and records the one it means, then turns every failure
-   into problem+json; a 500 logs the traceback with the request id and never shows it
-   to the client.
+   before any handler sees it and records the one it means, answers CORS preflight
+   requests where the app has a ``CORS`` policy, then turns every failure into
+   problem+json: database trouble into a retryable 503 where the app is
+   ``DATABASE_BACKED`` (``core/database_errors.py``), and a crash into a 500 that logs the
+   traceback with the request id and never shows it to the client.
 
 Each layer costs every request a coroutine and a wrapper, so related jobs share one.
 """
@@ -20,8 +22,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
+from evently.core.database_errors import RETRYABLE, database_unavailable
 from evently.core.errors import (
     ApiError,
     problem_body,
@@ -34,9 +37,11 @@ from evently.core.metrics import (
     HTTP_IN_FLIGHT,
     HTTP_REQUEST_DURATION,
     HTTP_REQUESTS,
+    labelled,
     route_template,
 )
 from evently.core.paths import canonical_path
+from evently.core.response_headers import Cors
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("evently.http")
@@ -44,6 +49,8 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 SERVICE_NAME: web.AppKey[str] = web.AppKey("service_name", str)
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 CANONICAL_PATH: web.RequestKey[str] = web.RequestKey("canonical_path", str)
+CORS: web.AppKey[Cors] = web.AppKey("cors", Cors)
+DATABASE_BACKED: web.AppKey[bool] = web.AppKey("database_backed", bool)
 
 
 def _request_id(request: web.Request) -> str:
@@ -70,7 +77,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     request[REQUEST_ID] = request_id
     rid_token = request_id_var.set(request_id)
     svc_token = service_var.set(service)
-    HTTP_IN_FLIGHT.labels(service).inc()
+    labelled(HTTP_IN_FLIGHT, service).inc()
     started = time.perf_counter()
     status = 500
     try:
@@ -83,8 +90,8 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     finally:
         elapsed = time.perf_counter() - started
         route = route_template(request)
-        HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
-        HTTP_REQUEST_DURATION.labels(service, request.method, route).observe(elapsed)
+        labelled(HTTP_REQUESTS, service, request.method, route, str(status)).inc()
+        labelled(HTTP_REQUEST_DURATION, service, request.method, route).observe(elapsed)
         if route not in ("/metrics", "/healthz", "/readyz"):
             log.info(
                 "%s %s %s",
@@ -100,9 +107,14 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
 @web.middleware
 async def problem_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse ambiguous paths (400 ``invalid_path``) and record the one the request
-    means; render ApiError, aiohttp's HTTP exceptions and crashes as problem+json."""
+    means; answer CORS preflight requests; render ApiError, aiohttp's HTTP exceptions,
+    database trouble and crashes as problem+json."""
     try:
         request[CANONICAL_PATH] = canonical_path(request.rel_url.raw_path)
+        if request.method == hdrs.METH_OPTIONS and CORS in request.app:
+            preflight = request.app[CORS].preflight(request)
+            if preflight is not None:
+                return preflight
         response = await handler(request)
     except ApiError as exc:
         return problem_response(exc.as_problem(), exc.headers)
@@ -110,17 +122,13 @@ async def problem_errors(request: web.Request, handler: Handler) -> web.StreamRe
         if exc.status < 400:
             raise
         return problem_from_http_exception(exc, request.path)
+    except RETRYABLE:
+        if not request.app.get(DATABASE_BACKED, False):
+            return _internal_error(request)
+        unavailable = database_unavailable(request.app[SERVICE_NAME])
+        return problem_response(unavailable.as_problem(), unavailable.headers)
     except Exception:
-        request_id = request.get(REQUEST_ID, "")
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        body = problem_body(
-            500,
-            "internal_error",
-            "Internal server error",
-            "The server failed to handle this request; quote the request id when reporting it.",
-            request_id=request_id,
-        )
-        return problem_response(body)
+        return _internal_error(request)
     # aiohttp returns (rather than raises) some errors, e.g. 405 on HEAD; normalise them.
     if (
         response.status >= 400
@@ -132,6 +140,21 @@ async def problem_errors(request: web.Request, handler: Handler) -> web.StreamRe
         exc.set_status(response.status)
         return problem_from_http_exception(exc, request.path)
     return response
+
+
+def _internal_error(request: web.Request) -> web.Response:
+    """500: the traceback goes to the log with the request id, never to the client.
+
+    Call it from an ``except`` block: it logs the exception being handled."""
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    body = problem_body(
+        500,
+        "internal_error",
+        "Internal server error",
+        "The server failed to handle this request; quote the request id when reporting it.",
+        request_id=request.get(REQUEST_ID, ""),
+    )
+    return problem_response(body)
 
 
 # The stack every app (each service and the gateway) runs, outermost first.

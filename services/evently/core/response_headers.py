@@ -7,8 +7,13 @@ core (``create_app``), not by a gateway in front:
   lets nothing load or frame: the API serves JSON, never pages;
 - ``Server: evently``, which names no versions;
 - CORS for the origins in ``CORS_ALLOWED_ORIGINS`` only (none by default); preflight
-  requests are answered here. Tokens travel in ``Authorization``, never in cookies, so
-  credentials are not allowed.
+  requests are answered by ``Cors.preflight``, which ``core.middleware.problem_errors``
+  calls. Tokens travel in ``Authorization``, never in cookies, so credentials are not
+  allowed.
+
+A service sets all of them with one ``on_response_prepare`` hook (``Cors.add_headers``),
+the gateway only the security headers (``add_security_headers``): each hook costs every
+response a coroutine.
 
 ``Cache-Control: no-store`` on responses that carry tokens is set per endpoint
 (``core/api.py``), since only the endpoint knows its body.
@@ -21,7 +26,6 @@ from collections.abc import Iterable
 from aiohttp import hdrs, web
 
 from evently.core.errors import Forbidden
-from evently.core.middleware import Handler
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -48,9 +52,8 @@ class Cors:
     def __init__(self, allowed_origins: Iterable[str]) -> None:
         self.allowed_origins = frozenset(origin.rstrip("/") for origin in allowed_origins)
 
-    @web.middleware
-    async def preflight(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Answer CORS preflight requests; everything else goes on to its handler."""
+    def preflight(self, request: web.Request) -> web.Response | None:
+        """The answer to a CORS preflight request, or None when ``request`` is not one."""
         origin = request.headers.get(hdrs.ORIGIN)
         is_preflight = (
             request.method == hdrs.METH_OPTIONS
@@ -58,7 +61,7 @@ class Cors:
             and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
         )
         if not is_preflight:
-            return await handler(request)
+            return None
         if origin not in self.allowed_origins:
             raise Forbidden(
                 f"Origin {origin[:200]} may not call this API (CORS_ALLOWED_ORIGINS)",
@@ -67,7 +70,9 @@ class Cors:
         return web.Response(status=204, headers=self._preflight_headers(origin))
 
     async def add_headers(self, request: web.Request, response: web.StreamResponse) -> None:
-        """``on_response_prepare`` hook: CORS headers for an allowed ``Origin``."""
+        """``on_response_prepare`` hook: the security headers, and CORS headers for an
+        allowed ``Origin``."""
+        response.headers.update(SECURITY_HEADERS)
         if not self.allowed_origins:
             return
         response.headers[hdrs.VARY] = "Origin"
