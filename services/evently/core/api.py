@@ -235,7 +235,8 @@ async def parse_body(request: web.Request, model: type[pydantic.BaseModel]) -> A
         raise _too_deep() from exc
     if data is None:
         raise ValidationFailed("A JSON body is required", errors=[FieldError("body", "required")])
-    check_json_strings(data)
+    if _may_break_json_rules(raw):
+        check_json_strings(data)
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -251,6 +252,13 @@ def _too_deep() -> BadRequest:
         title="Malformed JSON",
         errors=[FieldError("body", f"nested deeper than {MAX_JSON_DEPTH} levels")],
     )
+
+
+def _may_break_json_rules(raw: bytes) -> bool:
+    """Whether ``raw`` (valid JSON) could hold a NUL or nest too deeply: a NUL can only
+    arrive escaped (``\\u0000``), and nesting needs an opening bracket per level. Two
+    byte scans spare almost every body the walk of :func:`check_json_strings`."""
+    return b"\\u0000" in raw or raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH
 
 
 def check_json_strings(data: Any) -> None:

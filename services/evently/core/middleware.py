@@ -17,9 +17,9 @@ Each layer costs every request a coroutine and a wrapper, so related jobs share 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import hdrs, web
@@ -54,25 +54,17 @@ DATABASE_BACKED: web.AppKey[bool] = web.AppKey("database_backed", bool)
 
 
 def _request_id(request: web.Request) -> str:
+    """The caller's ``X-Request-ID`` when it is safe to log, else 32 random hex digits
+    (``os.urandom``: the same shape as ``uuid4().hex``, without building a UUID)."""
     incoming = request.headers.get("X-Request-ID", "")
-    return incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-
-
-def _close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
-    """During the drain (``serve_apps``), answer, then close the connection.
-
-    A client's keep-alive connection outlives the pod's removal from its Service: without
-    this, the server would close it at shutdown, possibly under a request in flight.
-    """
-    draining = request.app.get(SHUTTING_DOWN)
-    if draining is not None and draining.is_set():
-        response.force_close()
+    return incoming if _SAFE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
 
 
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Assign the request id, then log and measure the request whatever happens."""
     service = request.app[SERVICE_NAME]
+    draining = request.app[SHUTTING_DOWN]
     request_id = _request_id(request)
     request[REQUEST_ID] = request_id
     rid_token = request_id_var.set(request_id)
@@ -85,7 +77,11 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         status = response.status
         if not response.prepared:
             response.headers["X-Request-ID"] = request_id
-        _close_when_draining(request, response)
+        if draining.is_set():
+            # During the drain (``serve_apps``), answer, then close the connection: a
+            # client's keep-alive connection outlives the pod's removal from its Service,
+            # and the server would otherwise close it at shutdown, maybe under a request.
+            response.force_close()
         return response
     finally:
         elapsed = time.perf_counter() - started

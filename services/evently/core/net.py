@@ -17,12 +17,13 @@ def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
 
 
 @lru_cache(maxsize=4096)  # parsing an address costs more than the rest of the check
-def _is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
+def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    """Keyed by the entries as text: hashing ``ipaddress`` networks runs in Python."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return any(ip in network for network in networks)
+    return any(ip in network for network in _networks(trusted))
 
 
 def client_address(request: web.Request, trusted_proxies: Iterable[str]) -> str:
@@ -32,14 +33,14 @@ def client_address(request: web.Request, trusted_proxies: Iterable[str]) -> str:
     ``trusted_proxies`` holds addresses or CIDR ranges (``10.0.0.0/8``), so a chart can
     trust the whole pod network the ingress controller runs in.
     """
-    networks = _networks(tuple(trusted_proxies))
+    trusted = tuple(trusted_proxies)
     peer = request.remote or "unknown"
-    if not _is_trusted(peer, networks):
+    if not _is_trusted(peer, trusted):
         return peer
     forwarded = request.headers.get("X-Forwarded-For", "")
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not _is_trusted(hop, networks):
+        if not _is_trusted(hop, trusted):
             return hop
     return peer
 
