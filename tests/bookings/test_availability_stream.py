@@ -12,6 +12,7 @@ from evently.bookings.availability_stream import LISTENER_NAME, Subscriber
 from evently.bookings.context import BOOKINGS
 from evently.bookings.metrics import STREAM_SKIPPED
 from tests.bookings.conftest import eventually, send_event
+from tests.hardening.test_response_headers import assert_security_headers
 from tests.support.served import served
 
 MAX_LINES = 500
@@ -42,6 +43,9 @@ async def test_stream_sends_the_current_state_then_every_change(client, buyer):
     response = await client.get("/api/v1/events/1/availability/stream")
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/event-stream")
+    # A stream is prepared by its handler, yet carries what every response carries.
+    assert_security_headers(response.headers)
+    assert response.headers["X-Request-ID"]
     first = await next_event(response)
     assert (first["available"], first["on_sale"], first["sold_out"]) == (10, True, False)
     booking = (await buyer(1).hold(1, 4))[1]

@@ -12,6 +12,7 @@ from evently.core.metrics import HTTP_REQUESTS
 from evently.gateway.proxy import create_gateway
 from evently.services import SERVICE_NAMES
 from tests.bookings.conftest import eventually
+from tests.hardening.test_response_headers import assert_security_headers
 from tests.support.served import served
 
 STREAM = "/api/v1/events/1/availability/stream"
@@ -45,6 +46,7 @@ async def test_closing_a_stream_frees_the_upstream_and_is_no_error(aiohttp_serve
     async with served(gateway) as (base,), aiohttp.ClientSession() as session:
         response = await session.get(base + STREAM)
         assert response.status == 200
+        assert_security_headers(response.headers)  # the gateway's own, on a stream too
         assert (await response.content.readline()).startswith(b"event: availability")
         response.close()
 

@@ -31,6 +31,7 @@ from evently.core.contracts import InventoryChanged
 from evently.core.db import init_connection
 from evently.core.disconnects import DISCONNECTS
 from evently.core.errors import ServiceUnavailable
+from evently.core.middleware import add_response_headers
 
 log = logging.getLogger("evently.bookings.availability_stream")
 
@@ -204,6 +205,7 @@ async def stream_availability(
                 "X-Accel-Buffering": "no",
             }
         )
+        add_response_headers(request, response)
         await response.prepare(request)
         await response.write(b"retry: 2000\n\n")
         subscriber.offer(int(json.loads(initial_state).get("version", 0)), initial_state)

@@ -27,7 +27,13 @@ from evently.core.health import (
     migrations_applied,
     ops_api,
 )
-from evently.core.middleware import CORS, DATABASE_BACKED, MIDDLEWARES, SERVICE_NAME
+from evently.core.middleware import (
+    CORS,
+    DATABASE_BACKED,
+    MIDDLEWARES,
+    RESPONSE_HEADERS,
+    SERVICE_NAME,
+)
 from evently.core.openapi import build_openapi
 from evently.core.response_headers import Cors
 from evently.core.settings import SETTINGS, CommonSettings
@@ -70,8 +76,7 @@ def create_app(definition: ServiceDefinition, settings: CommonSettings) -> web.A
         client_max_size=settings.max_body_bytes,
         handler_args={"max_field_size": 16384},
     )
-    app.on_response_prepare.append(cors.add_headers)
-    app[CORS] = cors
+    app[CORS] = app[RESPONSE_HEADERS] = cors
     app[DATABASE_BACKED] = True
     app[SERVICE_NAME] = definition.name
     app[SETTINGS] = settings

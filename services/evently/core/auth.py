@@ -169,22 +169,28 @@ class Authenticator:
         self.issuer = issuer
         self.audience = audience
         self.cache_size = cache_size
-        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # Token -> its principal and claims: a request with a known token builds nothing.
+        self._verified: OrderedDict[str, tuple[Principal, dict[str, Any]]] = OrderedDict()
 
     async def verify(self, token: str) -> dict[str, Any]:
         """Return the claims of a valid access token; raise ``Unauthorized`` otherwise."""
-        claims = self._verified.get(token)
-        if claims is not None:
-            if time.time() < claims["exp"] + self.LEEWAY_S:
+        return (await self.identify(token))[1]
+
+    async def identify(self, token: str) -> tuple[Principal, dict[str, Any]]:
+        """The principal and claims of a valid access token; ``Unauthorized`` otherwise."""
+        verified = self._verified.get(token)
+        if verified is not None:
+            if time.time() < verified[1]["exp"] + self.LEEWAY_S:
                 self._verified.move_to_end(token)
-                return claims
+                return verified
             del self._verified[token]
         claims = await self._verify_signature_and_claims(token)
+        verified = (Principal.from_claims(claims), claims)
         if self.cache_size > 0:
-            self._verified[token] = claims
+            self._verified[token] = verified
             if len(self._verified) > self.cache_size:
                 self._verified.popitem(last=False)
-        return claims
+        return verified
 
     async def _verify_signature_and_claims(self, token: str) -> dict[str, Any]:
         try:
@@ -281,8 +287,7 @@ def bearer_token(request: web.Request) -> str:
 
 async def authenticate(request: web.Request) -> Principal:
     """Verify the bearer token and remember the principal on the request."""
-    claims = await request.app[AUTHENTICATOR].verify(bearer_token(request))
-    principal = Principal.from_claims(claims)
+    principal, claims = await request.app[AUTHENTICATOR].identify(bearer_token(request))
     request[PRINCIPAL] = principal
     request[CLAIMS] = claims
     return principal

@@ -11,12 +11,10 @@ core (``create_app``), not by a gateway in front:
   calls. Tokens travel in ``Authorization``, never in cookies, so credentials are not
   allowed.
 
-A service sets all of them with one ``on_response_prepare`` hook (``Cors.add_headers``),
-the gateway only the security headers (``add_security_headers``): each hook costs every
-response a coroutine.
-
-``Cache-Control: no-store`` on responses that carry tokens is set per endpoint
-(``core/api.py``), since only the endpoint knows its body.
+``core.middleware.request_context`` sets them (``Cors.add_headers``) on every response a
+handler returns; a handler that streams calls ``core.middleware.add_response_headers``
+before ``prepare()``. A service's ``Cors`` allows its configured origins; the gateway's
+allows none, so it sets only the security headers (CORS is the services' own).
 """
 
 from __future__ import annotations
@@ -39,11 +37,6 @@ CORS_ALLOWED_HEADERS = (
 )
 CORS_EXPOSED_HEADERS = "ETag, Location, Retry-After, X-Request-ID"
 CORS_MAX_AGE_S = "600"
-
-
-async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare`` hook: runs for every response, errors and streams included."""
-    response.headers.update(SECURITY_HEADERS)
 
 
 class Cors:
@@ -69,9 +62,8 @@ class Cors:
             )
         return web.Response(status=204, headers=self._preflight_headers(origin))
 
-    async def add_headers(self, request: web.Request, response: web.StreamResponse) -> None:
-        """``on_response_prepare`` hook: the security headers, and CORS headers for an
-        allowed ``Origin``."""
+    def add_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        """The security headers, and CORS headers for an allowed ``Origin``."""
         response.headers.update(SECURITY_HEADERS)
         if not self.allowed_origins:
             return

@@ -25,9 +25,16 @@ from evently.core.disconnects import DISCONNECTS, disconnect_watch_context
 from evently.core.errors import NotFound, ServiceUnavailable
 from evently.core.health import OPENAPI, SHUTTING_DOWN
 from evently.core.metrics import metrics_handler
-from evently.core.middleware import CANONICAL_PATH, MIDDLEWARES, REQUEST_ID, SERVICE_NAME
+from evently.core.middleware import (
+    CANONICAL_PATH,
+    MIDDLEWARES,
+    REQUEST_ID,
+    RESPONSE_HEADERS,
+    SERVICE_NAME,
+    add_response_headers,
+)
 from evently.core.paths import encoded_path
-from evently.core.response_headers import add_security_headers
+from evently.core.response_headers import Cors
 from evently.gateway.routing import service_for
 
 log = logging.getLogger("evently.gateway")
@@ -101,6 +108,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
             payload = await upstream_response.read()
             return web.Response(status=upstream_response.status, body=payload, headers=headers)
         response = web.StreamResponse(status=upstream_response.status, headers=headers)
+        add_response_headers(request, response)
         await response.prepare(request)
         await _relay_stream(request, upstream_response, response)
         return response
@@ -187,8 +195,9 @@ def create_gateway(
     parser_errors.install()
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=max_body)
     # CORS is the services' own (the Ingress reaches them directly): the gateway forwards
-    # preflight requests and their answers like any other.
-    app.on_response_prepare.append(add_security_headers)
+    # preflight requests and their answers like any other, and adds only the security
+    # headers (a policy that allows no origin).
+    app[RESPONSE_HEADERS] = Cors(())
     app[SERVICE_NAME] = "gateway"
     app[UPSTREAMS] = dict(upstreams)
     app[OPENAPI] = merged_openapi
