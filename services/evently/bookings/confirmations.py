@@ -17,7 +17,7 @@ from evently.bookings import queries
 from evently.bookings.batching import Batcher
 from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.metrics import CONFIRMATIONS, LOCK_TIMEOUTS
-from evently.bookings.models import BookingOut
+from evently.bookings.models import BookingOut, booking_json
 from evently.bookings.outcomes import Outcome
 from evently.bookings.payment import collect_payment
 from evently.bookings.refusals import refuse
@@ -53,8 +53,9 @@ class BookingConfirmer:
             self._confirm_batch, settings.confirm_batch_max
         )
 
-    async def confirm_booking(self, *, booking_id: int, user_id: int) -> BookingOut:
-        """Confirm the user's held booking; returns it or raises the refusal."""
+    async def confirm_booking(self, *, booking_id: int, user_id: int) -> bytes:
+        """Confirm the user's held booking; returns it as ``BookingOut`` JSON or raises
+        the refusal."""
         payment = await collect_payment(booking_id, user_id)
         if not payment.approved:
             raise ApiError(
@@ -64,13 +65,16 @@ class BookingConfirmer:
                 title="Payment declined",
             )
         result = await self._batcher.submit(ConfirmRequest(booking_id, user_id, payment.reference))
-        booking = None if result.booking is None else BookingOut.from_row(result.booking)
         if result.outcome is Outcome.CONFIRMED:
             CONFIRMATIONS.inc()
             if result.event_id is not None:
                 self.publisher.mark(result.event_id)
-        if booking is not None and result.outcome in (Outcome.CONFIRMED, Outcome.ALREADY_CONFIRMED):
-            return booking
+        if result.booking is not None and result.outcome in (
+            Outcome.CONFIRMED,
+            Outcome.ALREADY_CONFIRMED,
+        ):
+            return booking_json(result.booking)
+        booking = None if result.booking is None else BookingOut.from_row(result.booking)
         raise refuse(result.outcome, event_id=result.event_id, booking=booking)
 
     async def _confirm_batch(self, requests: list[ConfirmRequest]) -> list[ConfirmOutcome]:

@@ -21,7 +21,7 @@ from evently.bookings.batching import Batchers
 from evently.bookings.idempotency import in_flight_probe
 from evently.bookings.inventory import InventoryPublisher, event_lock
 from evently.bookings.metrics import BOOKINGS_TOTAL, HELD_SEATS, HOLDS, LOCK_WAIT, lock_timed_out
-from evently.bookings.models import BookingOut
+from evently.bookings.models import booking_json
 from evently.bookings.outcomes import Outcome
 from evently.bookings.refusals import refuse
 from evently.bookings.settings import BookingsSettings
@@ -55,9 +55,9 @@ class HoldOutcome:
 
 @dataclass(frozen=True)
 class Hold:
-    """A successful hold: the booking, and whether it is a replay."""
+    """A successful hold: the booking as ``BookingOut`` JSON, and whether it is a replay."""
 
-    booking: BookingOut
+    booking_json: bytes
     replayed: bool
 
 
@@ -105,9 +105,9 @@ class SeatHolder:
             HOLDS.inc()
             HELD_SEATS.inc(quantity)
             self.publisher.mark(event_id)
-            return Hold(BookingOut.from_row(result.booking), replayed=False)
+            return Hold(booking_json(result.booking), replayed=False)
         if result.outcome is Outcome.REPLAYED and result.booking is not None:
-            return Hold(BookingOut.from_row(result.booking), replayed=True)
+            return Hold(booking_json(result.booking), replayed=True)
         raise refuse(result.outcome, result.details, event_id=event_id)
 
     async def _hold_batch(self, event_id: int, requests: list[HoldRequest]) -> list[HoldOutcome]:

@@ -65,7 +65,7 @@ async def create_booking(request: web.Request, body: BookingCreate) -> web.Respo
         ),
     )
     headers = {"Idempotency-Replayed": "true"} if hold.replayed else None
-    return json_response(hold.booking, 201, headers)
+    return json_response(hold.booking_json, 201, headers)
 
 
 @api.get(
@@ -110,10 +110,10 @@ async def get_booking(request: web.Request, id: int) -> web.Response:
     errors=(409, 503),
 )
 async def confirm_booking(request: web.Request, id: int) -> web.Response:
-    booking = await request.app[BOOKINGS].confirmer.confirm_booking(
+    confirmed = await request.app[BOOKINGS].confirmer.confirm_booking(
         booking_id=id, user_id=principal(request).user_id
     )
-    return json_response(booking)
+    return json_response(confirmed)
 
 
 @api.post(

@@ -294,8 +294,11 @@ def check_json_strings(data: Any) -> None:
 def json_response(
     data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    """Render pydantic models, lists of them, or plain data as JSON."""
-    if isinstance(data, pydantic.BaseModel):
+    """Render pydantic models, lists of them, or plain data as JSON; ``bytes`` are JSON
+    rendered already (``bookings.models.booking_json``)."""
+    if isinstance(data, bytes):
+        body = data
+    elif isinstance(data, pydantic.BaseModel):
         body = data.__pydantic_serializer__.to_json(data, by_alias=True)
     elif isinstance(data, list) and data and isinstance(data[0], pydantic.BaseModel):
         body = (
