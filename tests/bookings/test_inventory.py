@@ -3,10 +3,13 @@ inventory.changed and to the availability streams."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from evently.bookings.context import BOOKINGS
+from evently.bookings.inventory import InventoryPublisher
 from tests.bookings.conftest import INTERNAL, event_payload, eventually, seat_counts, send_event
+from tests.core.test_background_tasks import TRIES, wake_and_cancel
 
 
 async def inventory_messages(outbox, event_id: int) -> list[dict]:
@@ -119,3 +122,13 @@ async def test_reconciliation_publishes_state_that_was_never_published(client, d
 async def test_inbox_needs_the_internal_key(client):
     response = await client.post("/internal/inbox", json={"source": "events", "messages": []})
     assert response.status == 401
+
+
+async def test_the_publisher_stops_when_cancelled_as_it_is_woken(client):
+    """It used to swallow that cancellation (``asyncio.wait_for`` on Python 3.11) and
+    run on, so the service's shutdown hung (tests/core/test_background_tasks.py)."""
+    context = client.server.app[BOOKINGS]
+    for _ in range(TRIES):
+        publisher = InventoryPublisher(context.pool, context.settings)
+        task = asyncio.create_task(publisher.run())
+        assert await wake_and_cancel(task, publisher._wake)

@@ -32,6 +32,7 @@ from evently.core.db import init_connection
 from evently.core.disconnects import DISCONNECTS
 from evently.core.errors import ServiceUnavailable
 from evently.core.middleware import add_response_headers
+from evently.core.tasks import wait_at_most
 
 log = logging.getLogger("evently.bookings.availability_stream")
 
@@ -164,8 +165,7 @@ class AvailabilityHub:
                 if row is not None:
                     self.deliver(AvailabilityOut.from_row(row).model_dump_json())
             while not conn.is_closed():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), 5.0)
+                await wait_at_most(lost, 5.0)
         finally:
             self.listening.clear()
             with contextlib.suppress(Exception):

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -37,6 +36,7 @@ from evently.bookings.settings import BookingsSettings
 from evently.core.contracts import EventChanged, parse
 from evently.core.inbox import InboxMessage
 from evently.core.locks import LockKey, LockRequest, LockTimeout, locked_call
+from evently.core.tasks import wait_at_most
 
 log = logging.getLogger("evently.bookings.inventory")
 
@@ -116,8 +116,7 @@ class InventoryPublisher:
         """Forever: wait for changes, let a burst gather, publish; reconcile periodically."""
         last_reconcile = float("-inf")
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.reconcile_interval_s)
+            await wait_at_most(self._wake, self.settings.reconcile_interval_s)
             self._wake.clear()
             await asyncio.sleep(self.settings.publish_interval_s)
             reconcile = time.monotonic() - last_reconcile >= self.settings.reconcile_interval_s

@@ -41,6 +41,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from evently.core import contracts
 from evently.core.db import dumps, init_connection
 from evently.core.locks import LockKey
+from evently.core.tasks import wait_at_most
 
 log = logging.getLogger("evently.outbox")
 
@@ -254,8 +255,7 @@ class OutboxRelay:
                 await self._purge_delivered(conn)
                 if delivered:
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+                await wait_at_most(self._wake, self.poll_interval_s)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 5)

@@ -12,10 +12,19 @@ from aiohttp import web
 log = logging.getLogger("evently.tasks")
 
 
+STOP_TIMEOUT_S = 5.0
+
+
 def background_task(
-    name: str, run: Callable[[web.Application], Awaitable[None]]
+    name: str,
+    run: Callable[[web.Application], Awaitable[None]],
+    stop_timeout_s: float = STOP_TIMEOUT_S,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A ``cleanup_ctx`` that runs ``run(app)`` after start-up and cancels it at shutdown."""
+    """A ``cleanup_ctx`` that runs ``run(app)`` after start-up and cancels it at shutdown.
+
+    A task that has not stopped ``stop_timeout_s`` after its cancellation is logged and
+    left behind, so that one stuck loop cannot hang the shutdown (and a pod's drain).
+    """
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(_guarded(name, run, app), name=name)
@@ -23,8 +32,15 @@ def background_task(
             yield
         finally:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            done, _ = await asyncio.wait({task}, timeout=stop_timeout_s)
+            if not done:
+                log.error(
+                    "background task %s did not stop within %.1fs of its cancellation",
+                    name,
+                    stop_timeout_s,
+                )
+            elif not task.cancelled():
+                task.result()  # a crash (already logged by _guarded) surfaces here
 
     return ctx
 
@@ -51,3 +67,16 @@ async def every(interval_s: float, step: Callable[[], Awaitable[object]], name: 
         except Exception:
             log.exception("periodic task %s failed; retrying in %.1fs", name, interval_s)
         await asyncio.sleep(interval_s)
+
+
+async def wait_at_most(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait for ``event``, at most ``timeout_s``; returns whether it is set.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it swallows a cancellation that arrives as
+    the awaited event is set (CPython gh-86296), so a loop around it never stops and the
+    service hangs at shutdown. ``asyncio.timeout`` lets the cancellation through.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
+    return event.is_set()
