@@ -168,7 +168,20 @@ async def _confirm_password_for_email_change(
             "Changing the email needs the current password.",
             errors=[FieldError("body.current_password", "is required to change the email")],
         )
-    # Guessing the password here is throttled like logging in.
+    await confirm_current_password(pool, settings, user, current_password, address)
+
+
+async def confirm_current_password(
+    pool: asyncpg.Pool,
+    settings: UsersSettings,
+    user: asyncpg.Record,
+    current_password: str,
+    address: str,
+) -> None:
+    """403 ``current_password_incorrect`` unless ``current_password`` is the account's.
+
+    Whoever holds a stolen access token could guess here, so every try counts against
+    the same throttle as logging in (429 past it); a right password is refunded."""
     attempt = await count_attempt(pool, login_limits(settings, user["email"], address))
     if not await verify_password(current_password, user["password_hash"], settings.bcrypt_rounds):
         raise Forbidden(

@@ -52,6 +52,16 @@ class ProfileUpdateIn(_Body):
     current_password: str | None = Field(None, max_length=1024)
 
 
+class PasswordChangeIn(_Body):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="At least 10 characters, two kinds of characters, not the email, "
+        "not the current password",
+    )
+
+
 class VerifyTokenIn(_Body):
     token: str = Field(min_length=1, max_length=8192)
 

@@ -71,6 +71,12 @@ WHERE family_id = (SELECT family_id FROM users.refresh_tokens WHERE token_hash =
   AND revoked_at IS NULL
 """
 
+SET_PASSWORD = f"""
+UPDATE users.users SET password_hash = $2, updated_at = now()
+WHERE id = $1
+RETURNING {_USER_COLUMNS}
+"""
+
 REVOKE_USER_REFRESH_TOKENS = """
 UPDATE users.refresh_tokens SET revoked_at = now(), revoked_reason = $2
 WHERE user_id = $1 AND revoked_at IS NULL

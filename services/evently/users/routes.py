@@ -16,7 +16,7 @@ from evently.core.auth import (
 from evently.core.clients import HTTP_SESSION, InternalClient
 from evently.core.db import POOL
 from evently.core.net import client_address
-from evently.users import accounts, sessions
+from evently.users import accounts, password_change, sessions
 from evently.users.keys import KEYRING
 from evently.users.models import (
     JWKS_SCHEMA,
@@ -25,6 +25,7 @@ from evently.users.models import (
     BookingsQuery,
     ClaimsOut,
     LoginIn,
+    PasswordChangeIn,
     ProfileUpdateIn,
     RefreshTokenIn,
     RegisterIn,
@@ -225,6 +226,30 @@ async def update_profile(request: web.Request, body: ProfileUpdateIn) -> web.Res
         _address(request),
     )
     return json_response(UserOut.of(user))
+
+
+@api.post(
+    "/api/v1/users/password",
+    summary="Change the caller's password; every other session ends",
+    description="Needs the current password (throttled like logging in). Revokes every "
+    "refresh token of the account and answers with a new session for the caller. Access "
+    "tokens already issued stay valid until they expire (ACCESS_TOKEN_TTL_S).",
+    body=PasswordChangeIn,
+    response=SessionOut,
+    auth=require_user,
+    errors=(403, 404, 429),
+)
+async def change_password(request: web.Request, body: PasswordChangeIn) -> web.Response:
+    session = await password_change.change_password(
+        request.app[POOL],
+        _settings(request),
+        request.app[KEYRING],
+        user_id=principal(request).user_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        address=_address(request),
+    )
+    return json_response(SessionOut.of(session))
 
 
 @api.get(
