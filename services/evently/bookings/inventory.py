@@ -137,8 +137,9 @@ INBOX_LOCK_TIMEOUT_MS = 10_000
 async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -> None:
     """Inbox handler for ``event.changed``: apply it if newer, publish the new state.
 
-    Runs inside the inbox's transaction, so the inventory change, the inbox record and
-    the inventory.changed messages commit together.
+    Runs inside the inbox's transaction, so the inventory change, the event's summary
+    (what the bookings list shows of it), the inbox record and the inventory.changed
+    messages commit together.
     """
     event = parse(EventChanged, message.payload)
     key_ns, key_ids = event_lock_arguments(event.id)
@@ -165,6 +166,15 @@ async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -
         event.max_per_address,
     )
     LOCK_WAIT.labels("inventory").observe(time.perf_counter() - started)
+    await conn.execute(
+        queries.APPLY_EVENT_SUMMARY,
+        event.id,
+        message.version,
+        event.name,
+        event.starts_at,
+        event.venue.name,
+        event.venue.city,
+    )
     if row["clamped"]:
         log.warning(
             "event %s: capacity %s is below the %s seats already held or sold; clamped to %s "

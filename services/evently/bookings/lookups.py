@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evently.bookings import queries
 from evently.bookings.context import BookingsContext
-from evently.bookings.models import BookingOut, BookingPage
+from evently.bookings.models import BookingListItem, BookingOut, BookingPage
 from evently.bookings.outcomes import Outcome
 from evently.bookings.refusals import refuse
 from evently.core.auth import Principal
@@ -36,5 +36,8 @@ async def list_bookings(
     row = await ctx.pool.fetchrow(
         queries.LIST_USER_BOOKINGS, user_id, limit, (page - 1) * limit, event_id, status
     )
-    items = [BookingOut.from_row(booking) for booking in row["items"]]
+    items = [
+        BookingListItem.from_rows(booking, summary)
+        for booking, summary in zip(row["items"], row["events"], strict=True)
+    ]
     return BookingPage(items=items, total=row["total"], page=page, limit=limit)

@@ -77,8 +77,44 @@ def booking_json(row: Mapping[str, Any]) -> bytes:
     return _BOOKING_JSON.dump_json({name: fields[name] for name in _BOOKING_FIELDS})
 
 
+class BookedEventVenue(pydantic.BaseModel):
+    name: str
+    city: str
+
+
+class BookedEvent(pydantic.BaseModel):
+    """The event a booking is for, from bookings' own copy of ``event.changed``."""
+
+    name: str
+    starts_at: datetime
+    venue: BookedEventVenue
+
+
+class BookingListItem(BookingOut):
+    """A booking in the caller's list, with what to show of its event."""
+
+    event: BookedEvent | None = Field(
+        description="The event's name, start and venue; null until bookings has received "
+        "them (an event unchanged since the upgrade that added them)"
+    )
+
+    @classmethod
+    def from_rows(
+        cls, booking: Mapping[str, Any], summary: Mapping[str, Any] | None
+    ) -> BookingListItem:
+        """From a ``bookings.bookings`` row and its ``bookings.event_summaries`` row."""
+        event = None
+        if summary is not None:
+            event = {
+                "name": summary["name"],
+                "starts_at": summary["starts_at"],
+                "venue": {"name": summary["venue_name"], "city": summary["venue_city"]},
+            }
+        return cls.model_validate({**booking, "event": event})
+
+
 class BookingPage(pydantic.BaseModel):
-    items: list[BookingOut]
+    items: list[BookingListItem]
     total: int
     page: int
     limit: int

@@ -35,11 +35,17 @@ WITH mine AS (
     SELECT b FROM bookings.bookings b
     WHERE b.user_id = $1
       AND ($4::bigint IS NULL OR b.event_id = $4)
-      AND ($5::text IS NULL OR b.status = $5))
+      AND ($5::text IS NULL OR b.status = $5)),
+page AS (
+    SELECT m.b, s AS summary FROM mine m
+    LEFT JOIN bookings.event_summaries s ON s.event_id = (m.b).event_id
+    ORDER BY (m.b).id DESC LIMIT $2 OFFSET $3)
 SELECT (SELECT count(*) FROM mine) AS total,
-       (SELECT coalesce(array_agg(p.b ORDER BY (p.b).id DESC), '{}')
-        FROM (SELECT b FROM mine ORDER BY (b).id DESC LIMIT $2 OFFSET $3) p) AS items
+       (SELECT coalesce(array_agg(b ORDER BY (b).id DESC), '{}') FROM page) AS items,
+       (SELECT coalesce(array_agg(summary ORDER BY (b).id DESC), '{}') FROM page) AS events
 """
+
+APPLY_EVENT_SUMMARY = "SELECT bookings.apply_event_summary($1, $2, $3, $4, $5, $6)"
 
 EXPIRED_HOLD_EVENTS = """
 SELECT DISTINCT event_id FROM bookings.bookings
