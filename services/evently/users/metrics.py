@@ -7,7 +7,7 @@ from prometheus_client import Counter, Histogram
 LOGINS = Counter(
     "evently_users_logins_total",
     "Login attempts by kind (customer|admin) and outcome "
-    "(success|invalid_credentials|rate_limited).",
+    "(success|invalid_credentials|rate_limited|deactivated).",
     ["kind", "outcome"],
 )
 REFRESHES = Counter(

@@ -80,6 +80,9 @@ class UserOut(BaseModel):
     permissions: list[str]
     created_at: dt.datetime
     updated_at: dt.datetime
+    deactivated_at: dt.datetime | None = Field(
+        description="Set while an admin has deactivated the account"
+    )
 
     @classmethod
     def of(cls, user: Mapping[str, Any]) -> UserOut:
@@ -149,3 +152,20 @@ JWKS_SCHEMA: dict[str, Any] = {
         }
     },
 }
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: dt.datetime
+    actor_id: int = Field(description="The admin who acted")
+    action: str = Field(description="deactivate, reactivate or demote")
+    user_id: int
+    details: dict[str, Any]
+
+
+class AuditQuery(_Body):
+    limit: int = Field(50, ge=1, le=500)
+
+
+class AuditLogOut(BaseModel):
+    items: list[AuditEntryOut] = Field(description="Newest first")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-_USER_COLUMNS = "id, email, password_hash, name, phone, roles, permissions, created_at, updated_at"
+_USER_COLUMNS = (
+    "id, email, password_hash, name, phone, roles, permissions, created_at, updated_at, "
+    "deactivated_at"
+)
 
 # --- accounts -------------------------------------------------------------------------
 
@@ -115,3 +118,36 @@ WHERE t.bucket = b.bucket AND t.window_ends_at = b.window_ends_at AND t.attempts
 """
 
 PURGE_ENDED_LOGIN_WINDOWS = "DELETE FROM users.login_throttle WHERE window_ends_at < now()"
+
+# --- admin actions on accounts --------------------------------------------------------
+
+USER_BY_ID_FOR_UPDATE = f"SELECT {_USER_COLUMNS} FROM users.users WHERE id = $1 FOR UPDATE"
+
+SET_DEACTIVATED = f"""
+UPDATE users.users
+SET deactivated_at = CASE WHEN $2::boolean THEN now() END, updated_at = now()
+WHERE id = $1
+RETURNING {_USER_COLUMNS}
+"""
+
+SET_ROLES = f"""
+UPDATE users.users SET roles = $2, permissions = $3, updated_at = now()
+WHERE id = $1
+RETURNING {_USER_COLUMNS}
+"""
+
+# Other active admins than $1, locked: demoting the last one is refused.
+OTHER_ACTIVE_ADMINS = """
+SELECT id FROM users.users
+WHERE 'admin' = ANY (roles) AND deactivated_at IS NULL AND id <> $1
+FOR UPDATE
+"""
+
+INSERT_AUDIT = """
+INSERT INTO users.audit_log (actor_id, action, user_id, details) VALUES ($1, $2, $3, $4)
+"""
+
+AUDIT_FOR_USER = """
+SELECT id, at, actor_id, action, user_id, details FROM users.audit_log
+WHERE user_id = $1 ORDER BY id DESC LIMIT $2
+"""

@@ -16,11 +16,14 @@ from evently.core.auth import (
 from evently.core.clients import HTTP_SESSION, InternalClient
 from evently.core.db import POOL
 from evently.core.net import client_address
-from evently.users import accounts, password_change, sessions
+from evently.users import accounts, admin_actions, password_change, sessions
 from evently.users.keys import KEYRING
 from evently.users.models import (
     JWKS_SCHEMA,
     AdminRegisterIn,
+    AuditEntryOut,
+    AuditLogOut,
+    AuditQuery,
     BookingsPage,
     BookingsQuery,
     ClaimsOut,
@@ -80,7 +83,7 @@ async def register(request: web.Request, body: RegisterIn) -> web.Response:
     "and per client address (429 with Retry-After).",
     body=LoginIn,
     response=SessionOut,
-    errors=(401, 429),
+    errors=(401, 403, 429),
 )
 async def login(request: web.Request, body: LoginIn) -> web.Response:
     session = await sessions.log_in(
@@ -100,7 +103,7 @@ async def login(request: web.Request, body: LoginIn) -> web.Response:
     description="Each refresh token works once. Reusing one revokes its whole session.",
     body=RefreshTokenIn,
     response=SessionOut,
-    errors=(401,),
+    errors=(401, 403),
 )
 async def refresh(request: web.Request, body: RefreshTokenIn) -> web.Response:
     session = await sessions.refresh_session(
@@ -129,7 +132,7 @@ async def logout(request: web.Request, body: RefreshTokenIn) -> web.Response:
     description="Non-admin accounts get the same 401 as a wrong password.",
     body=LoginIn,
     response=SessionOut,
-    errors=(401, 429),
+    errors=(401, 403, 429),
 )
 async def admin_login(request: web.Request, body: LoginIn) -> web.Response:
     session = await sessions.log_in(
@@ -184,6 +187,74 @@ async def admin_create_customer(request: web.Request, body: AdminRegisterIn) -> 
         name=body.name,
     )
     return json_response(UserOut.of(user), status=201)
+
+
+# --- admins acting on accounts (each action audited: admin_actions.py) ----------------
+
+ACCOUNT = {"id": int}
+
+
+@api.post(
+    "/api/v1/auth/admin/users/{id}/deactivate",
+    summary="Deactivate an account (needs users:admin): no login, sessions end now",
+    description="Revokes every refresh token at once; access tokens already issued lapse "
+    "within ACCESS_TOKEN_TTL_S. Repeating it changes nothing. Admins cannot deactivate "
+    "themselves.",
+    response=UserOut,
+    auth=require_admin("users:admin"),
+    path_params=ACCOUNT,
+    errors=(404, 409),
+)
+async def deactivate_user(request: web.Request, id: int) -> web.Response:
+    user = await admin_actions.deactivate(
+        request.app[POOL], actor_id=principal(request).user_id, user_id=id
+    )
+    return json_response(UserOut.of(user))
+
+
+@api.post(
+    "/api/v1/auth/admin/users/{id}/reactivate",
+    summary="Reactivate an account (needs users:admin); its old sessions stay ended",
+    response=UserOut,
+    auth=require_admin("users:admin"),
+    path_params=ACCOUNT,
+    errors=(404,),
+)
+async def reactivate_user(request: web.Request, id: int) -> web.Response:
+    user = await admin_actions.reactivate(
+        request.app[POOL], actor_id=principal(request).user_id, user_id=id
+    )
+    return json_response(UserOut.of(user))
+
+
+@api.post(
+    "/api/v1/auth/admin/users/{id}/demote",
+    summary="Make an admin a customer again (needs users:admin); its sessions end",
+    description="Roles become [customer] and permissions go. The last active admin "
+    "cannot be demoted (409 last_admin).",
+    response=UserOut,
+    auth=require_admin("users:admin"),
+    path_params=ACCOUNT,
+    errors=(404, 409),
+)
+async def demote_user(request: web.Request, id: int) -> web.Response:
+    user = await admin_actions.demote(
+        request.app[POOL], actor_id=principal(request).user_id, user_id=id
+    )
+    return json_response(UserOut.of(user))
+
+
+@api.get(
+    "/api/v1/auth/admin/users/{id}/audit",
+    summary="What admins did to an account, newest first (needs users:admin)",
+    query=AuditQuery,
+    response=AuditLogOut,
+    auth=require_admin("users:admin"),
+    path_params=ACCOUNT,
+)
+async def user_audit_log(request: web.Request, id: int, query: AuditQuery) -> web.Response:
+    entries = await admin_actions.audit_log(request.app[POOL], id, query.limit)
+    return json_response(AuditLogOut(items=[AuditEntryOut(**dict(e)) for e in entries]))
 
 
 # --- the caller's own account ---------------------------------------------------------

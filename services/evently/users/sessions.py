@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from evently.core.errors import TooManyRequests, Unauthorized
+from evently.core.errors import Forbidden, TooManyRequests, Unauthorized
 from evently.users import queries
 from evently.users.accounts import create_account, is_admin, normalise_email
 from evently.users.keys import KeyRing
@@ -22,7 +22,7 @@ from evently.users.rate_limit import (
     refund_attempt,
     registration_limits,
 )
-from evently.users.refresh import revoke_family_of, rotate_refresh_token
+from evently.users.refresh import revoke_all_for_user, revoke_family_of, rotate_refresh_token
 from evently.users.settings import UsersSettings
 from evently.users.tokens import Session, mint_access_token, open_session
 
@@ -33,6 +33,13 @@ def _invalid_credentials() -> Unauthorized:
         code="invalid_credentials",
         title="Invalid credentials",
         headers={},
+    )
+
+
+def _deactivated() -> Forbidden:
+    """Only ever said after the right password (or a valid refresh token)."""
+    return Forbidden(
+        "This account has been deactivated by an administrator.", code="account_deactivated"
     )
 
 
@@ -85,6 +92,9 @@ async def log_in(
         LOGINS.labels(kind, "invalid_credentials").inc()
         raise _invalid_credentials()
     await refund_attempt(pool, attempt)
+    if user["deactivated_at"] is not None:
+        LOGINS.labels(kind, "deactivated").inc()
+        raise _deactivated()
     LOGINS.labels(kind, "success").inc()
     async with pool.acquire() as conn:
         return await open_session(
@@ -102,6 +112,10 @@ async def refresh_session(
             conn, refresh_token, settings.refresh_token_ttl_s
         )
         user = await conn.fetchrow(queries.USER_BY_ID, user_id)
+        if user["deactivated_at"] is not None:
+            # A session opened while the account was being deactivated ends here.
+            await revoke_all_for_user(conn, user_id, "deactivated")
+            raise _deactivated()
     access_token = mint_access_token(user, keyring.active, settings.access_token_ttl_s)
     return Session(
         user, access_token, settings.access_token_ttl_s, successor, settings.refresh_token_ttl_s
