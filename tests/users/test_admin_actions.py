@@ -3,6 +3,7 @@ effect on sessions at once."""
 
 from __future__ import annotations
 
+from evently.core.auth import AUTHENTICATOR, Principal
 from evently.core.db import POOL
 from tests.users.helpers import admin_session, bearer, login, register
 
@@ -111,3 +112,49 @@ async def test_a_session_opened_while_deactivating_ends_at_its_first_refresh(use
     assert refused.status == 403
     assert (await refused.json())["code"] == "account_deactivated"
     assert (await refresh(users, customer)).status == 401  # and the session is gone
+
+
+async def grant(users, admin: dict, user_id: int, permission: str, action: str = "grant"):
+    return await users.post(
+        f"/api/v1/auth/admin/users/{user_id}/{action}",
+        json={"permission": permission},
+        headers=bearer(admin["access_token"]),
+    )
+
+
+async def test_staff_are_granted_checkin_scan_and_it_is_in_their_next_token(users):
+    admin = await admin_session(users)
+    staff = await register(users, "gate@example.com")
+    user_id = staff["user"]["id"]
+    response = await grant(users, admin, user_id, "checkin:scan")
+    assert response.status == 200, await response.text()
+    assert (await response.json())["permissions"] == ["checkin:scan"]
+    token = (await (await login(users, "gate@example.com")).json())["access_token"]
+    claims = await users.app[AUTHENTICATOR].verify(token)
+    principal = Principal.from_claims(claims)
+    assert principal.can("checkin:scan")
+    assert not principal.is_admin and not principal.can("bookings:read")
+    assert [e["action"] for e in await audit(users, admin, user_id)] == ["grant"]
+
+
+async def test_only_staff_permissions_can_be_granted(users):
+    admin = await admin_session(users)
+    customer = await register(users, "ambitious@example.com")
+    response = await grant(users, admin, customer["user"]["id"], "bookings:read")
+    assert response.status == 400
+    assert [e["field"] for e in (await response.json())["errors"]] == ["body.permission"]
+    assert await audit(users, admin, customer["user"]["id"]) == []
+
+
+async def test_revoking_a_staff_permission_ends_the_accounts_sessions(users):
+    admin = await admin_session(users)
+    staff = await register(users, "former-gate@example.com")
+    user_id = staff["user"]["id"]
+    await grant(users, admin, user_id, "checkin:scan")
+    session = await (await login(users, "former-gate@example.com")).json()
+    response = await grant(users, admin, user_id, "checkin:scan", action="revoke")
+    assert response.status == 200
+    assert (await response.json())["permissions"] == []
+    assert (await refresh(users, session)).status == 401
+    actions = [e["action"] for e in await audit(users, admin, user_id)]
+    assert actions == ["revoke", "grant"]

@@ -40,6 +40,11 @@ ALLOWED_ALGORITHMS = ("EdDSA", "RS256")
 INTERNAL_KEY_HEADER = "X-Internal-Key"
 
 
+# Permissions an admin may grant to an account that is not an admin (door staff scan
+# tickets and do nothing else); any other permission in a non-admin's token is ignored.
+STAFF_PERMISSIONS = frozenset({"checkin:scan"})
+
+
 @dataclass(frozen=True)
 class Principal:
     """The verified caller of a request."""
@@ -55,7 +60,11 @@ class Principal:
         return "admin" in self.roles
 
     def can(self, permission: str) -> bool:
-        return self.is_admin and (permission in self.permissions or "*" in self.permissions)
+        """An admin can do what its permissions name (``*``: everything); anyone else
+        only what ``STAFF_PERMISSIONS`` allows a non-admin and an admin granted it."""
+        if self.is_admin:
+            return permission in self.permissions or "*" in self.permissions
+        return permission in STAFF_PERMISSIONS and permission in self.permissions
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:

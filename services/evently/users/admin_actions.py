@@ -1,4 +1,5 @@
-"""What an admin does to an account: deactivate, reactivate, demote; each audited.
+"""What an admin does to an account: deactivate, reactivate, demote, grant or revoke a
+staff permission (``core.auth.STAFF_PERMISSIONS``); each audited.
 
 Each action runs in one transaction with the account locked, writes one row to
 ``users.audit_log`` when it changes something (repeating an action changes nothing and
@@ -13,7 +14,8 @@ from typing import Any
 
 import asyncpg
 
-from evently.core.errors import Conflict, NotFound
+from evently.core.auth import STAFF_PERMISSIONS
+from evently.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from evently.users import queries
 from evently.users.refresh import revoke_all_for_user
 
@@ -88,6 +90,47 @@ async def demote(pool: asyncpg.Pool, *, actor_id: int, user_id: int) -> asyncpg.
             roles=list(user["roles"]),
             permissions=list(user["permissions"]),
         )
+        return updated
+
+
+def _grantable(permission: str) -> None:
+    if permission not in STAFF_PERMISSIONS:
+        allowed = ", ".join(sorted(STAFF_PERMISSIONS))
+        raise ValidationFailed(
+            f"Only staff permissions can be granted: {allowed}.",
+            errors=[FieldError("body.permission", f"must be one of: {allowed}")],
+        )
+
+
+async def grant(
+    pool: asyncpg.Pool, *, actor_id: int, user_id: int, permission: str
+) -> asyncpg.Record:
+    """Give ``user_id`` a staff permission; it is in the account's next token."""
+    _grantable(permission)
+    async with pool.acquire() as conn, conn.transaction():
+        user = await _locked_user(conn, user_id)
+        if permission in user["permissions"]:
+            return user
+        updated = await conn.fetchrow(
+            queries.SET_PERMISSIONS, user_id, [*user["permissions"], permission]
+        )
+        await _audit(conn, actor_id, "grant", user_id, permission=permission)
+        return updated
+
+
+async def revoke_permission(
+    pool: asyncpg.Pool, *, actor_id: int, user_id: int, permission: str
+) -> asyncpg.Record:
+    """Take a staff permission back; the account's sessions end (its tokens carry it)."""
+    _grantable(permission)
+    async with pool.acquire() as conn, conn.transaction():
+        user = await _locked_user(conn, user_id)
+        if permission not in user["permissions"]:
+            return user
+        remaining = [p for p in user["permissions"] if p != permission]
+        updated = await conn.fetchrow(queries.SET_PERMISSIONS, user_id, remaining)
+        await revoke_all_for_user(conn, user_id, "permission_revoked")
+        await _audit(conn, actor_id, "revoke", user_id, permission=permission)
         return updated
 
 

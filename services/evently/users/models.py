@@ -158,9 +158,13 @@ class AuditEntryOut(BaseModel):
     id: int
     at: dt.datetime
     actor_id: int = Field(description="The admin who acted")
-    action: str = Field(description="deactivate, reactivate or demote")
+    action: str = Field(description="deactivate, reactivate, demote, grant or revoke")
     user_id: int
     details: dict[str, Any]
+
+
+class PermissionIn(_Body):
+    permission: str = Field(min_length=1, max_length=100, description="e.g. checkin:scan")
 
 
 class AuditQuery(_Body):

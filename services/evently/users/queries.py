@@ -136,6 +136,12 @@ WHERE id = $1
 RETURNING {_USER_COLUMNS}
 """
 
+SET_PERMISSIONS = f"""
+UPDATE users.users SET permissions = $2, updated_at = now()
+WHERE id = $1
+RETURNING {_USER_COLUMNS}
+"""
+
 # Other active admins than $1, locked: demoting the last one is refused.
 OTHER_ACTIVE_ADMINS = """
 SELECT id FROM users.users

@@ -29,6 +29,7 @@ from evently.users.models import (
     ClaimsOut,
     LoginIn,
     PasswordChangeIn,
+    PermissionIn,
     ProfileUpdateIn,
     RefreshTokenIn,
     RegisterIn,
@@ -240,6 +241,46 @@ async def reactivate_user(request: web.Request, id: int) -> web.Response:
 async def demote_user(request: web.Request, id: int) -> web.Response:
     user = await admin_actions.demote(
         request.app[POOL], actor_id=principal(request).user_id, user_id=id
+    )
+    return json_response(UserOut.of(user))
+
+
+@api.post(
+    "/api/v1/auth/admin/users/{id}/grant",
+    summary="Grant a staff permission such as checkin:scan (needs users:admin)",
+    description="A non-admin account may hold only staff permissions; the permission is "
+    "in the account's next access token (log in or refresh).",
+    body=PermissionIn,
+    response=UserOut,
+    auth=require_admin("users:admin"),
+    path_params=ACCOUNT,
+    errors=(404,),
+)
+async def grant_permission(request: web.Request, id: int, body: PermissionIn) -> web.Response:
+    user = await admin_actions.grant(
+        request.app[POOL],
+        actor_id=principal(request).user_id,
+        user_id=id,
+        permission=body.permission,
+    )
+    return json_response(UserOut.of(user))
+
+
+@api.post(
+    "/api/v1/auth/admin/users/{id}/revoke",
+    summary="Take a staff permission back (needs users:admin); the account's sessions end",
+    body=PermissionIn,
+    response=UserOut,
+    auth=require_admin("users:admin"),
+    path_params=ACCOUNT,
+    errors=(404,),
+)
+async def revoke_permission(request: web.Request, id: int, body: PermissionIn) -> web.Response:
+    user = await admin_actions.revoke_permission(
+        request.app[POOL],
+        actor_id=principal(request).user_id,
+        user_id=id,
+        permission=body.permission,
     )
     return json_response(UserOut.of(user))
 
