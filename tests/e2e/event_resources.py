@@ -73,10 +73,14 @@ def condition_reason(status: dict[str, Any], kind: str) -> str | None:
     return None
 
 
-def posted(release: Release, name: str, reason: str) -> list[str]:
-    """The messages of the Kubernetes Events with ``reason`` about the Event ``name``."""
+def posted_on_any(release: Release, reason: str) -> list[str]:
+    """The messages of the Kubernetes Events with ``reason`` about any Event resource.
+
+    A Deployment claimed by several Events is scaled by one shared pass, announced on the
+    Event whose worker ran it (``scale_targets.settle``): not necessarily the one whose
+    window caused it."""
     listing = release.node.kubectl_json(
         "-n", release.namespace, "get", "events",
-        "--field-selector", f"involvedObject.kind=Event,involvedObject.name={name},reason={reason}",
+        "--field-selector", f"involvedObject.kind=Event,reason={reason}",
     )  # fmt: skip
     return [item.get("message", "") for item in listing["items"]]
