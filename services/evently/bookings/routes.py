@@ -184,7 +184,7 @@ async def ticket_qr_svg(request: web.Request, id: int, seat: int) -> web.Respons
 @api.get(
     "/api/v1/bookings/{id}/tickets/{seat}.png",
     summary="A valid ticket's QR code as PNG",
-    response={"type": "string", "contentMediaType": "image/png"},
+    response={"type": "string", "format": "binary"},
     response_content_type="image/png",
     auth=require_user,
     path_params=SEAT,
