@@ -179,16 +179,29 @@ async def test_a_cancel_racing_issuance_never_leaves_a_valid_ticket_on_a_cancell
     await db.execute("DELETE FROM bookings.tickets")
     rows = {r["id"]: r for r in await db.fetch("SELECT * FROM bookings.bookings")}
 
-    async def race(booking: dict[str, Any]) -> None:
-        row = rows[booking["id"]]
-        results = await asyncio.gather(
-            issuer.issue(row),
-            buyer(row["user_id"]).cancel(booking["id"]),
-            issuer.issue(row),
-        )
-        assert results[1][0] == 200
+    async def issue_after(delay_s: float, row: Any) -> None:
+        await asyncio.sleep(delay_s)
+        await issuer.issue(row)
 
-    await asyncio.gather(*(race(b) for b in bookings))
+    async def race(booking: dict[str, Any], start_s: float) -> None:
+        # The first issuer starts from before the cancel to (for the later bookings)
+        # after it commits; the last one always comes after it.
+        row = rows[booking["id"]]
+        cancelled, *_ = await asyncio.gather(
+            buyer(row["user_id"]).cancel(booking["id"]),
+            *(issue_after(start_s + d, row) for d in (0, 0.002, 0.005)),
+            issue_after(0.3, row),
+        )
+        assert cancelled[0] == 200
+
+    await asyncio.gather(*(race(b, 0.01 * i) for i, b in enumerate(bookings)))
+    # The plainest interleaving: a booking cancelled before any issuance never gets one.
+    late = await confirmed_booking(client, buyer(200), 2)
+    await eventually(lambda: _count(db, late["id"], 2))
+    await db.execute("DELETE FROM bookings.tickets WHERE booking_id = $1", late["id"])
+    assert (await buyer(200).cancel(late["id"]))[0] == 200
+    late_row = await db.fetchrow("SELECT * FROM bookings.bookings WHERE id = $1", late["id"])
+    assert await issuer.issue(late_row) == []
     left = await db.fetch(
         """SELECT t.booking_id, t.status FROM bookings.tickets t
            JOIN bookings.bookings b ON b.id = t.booking_id
