@@ -823,7 +823,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         events_port = free_port() if use_events else None
         ports = [free_port() for _ in range(args.replicas)]
-        env = {**common, "DB_POOL_MIN": str(args.pool), "DB_POOL_MAX": str(args.pool)}
+        env = {
+            **common,
+            "DB_POOL_MIN": str(args.pool),
+            "DB_POOL_MAX": str(args.pool),
+            "TICKET_SIGNING_KEYS": generate_signing_keys_json(),
+        }
         if events_port is not None:  # inventory.changed goes to the real events service
             env["EVENTS_URL"] = f"http://127.0.0.1:{events_port}"
         if args.no_relay:

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from evently.core.app import create_app
 from evently.core.settings import load_settings
+from evently.core.signing_keys import generate_signing_keys_json
 from evently.services import load_service
-from evently.users.keys import generate_signing_keys_json
 from tests.support.postgres import DatabaseFactory, postgres_server
 
 # Every response a service sends in the suite is checked against its OpenAPI document.
@@ -24,6 +24,8 @@ pytest_plugins = ["tests.support.response_checks"]
 INTERNAL_API_KEY = "test-internal-key-0123456789"
 # The users service's signing key (its pod gets JWT_SIGNING_KEYS from a Secret).
 JWT_SIGNING_KEYS = generate_signing_keys_json()
+# The bookings service's ticket signing key (its own key set, not the token keys).
+TICKET_SIGNING_KEYS = generate_signing_keys_json()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,6 +66,7 @@ def service_env(database_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "INTERNAL_API_KEY": INTERNAL_API_KEY,
         "JWT_SIGNING_KEYS": JWT_SIGNING_KEYS,
+        "TICKET_SIGNING_KEYS": TICKET_SIGNING_KEYS,
         "BCRYPT_ROUNDS": "4",  # the users service's cheapest cost: tests need speed, not strength
         "LOG_LEVEL": os.environ.get("EVENTLY_TEST_LOG_LEVEL", "WARNING"),
     }

@@ -94,6 +94,9 @@ async def test_an_old_database_with_old_data_upgrades_and_keeps_working(
     # The old booking confirms; new holds work.
     status, confirmed = await buyer.confirm(old_body["id"])
     assert (status, confirmed["status"]) == (200, "confirmed")
+    # The old booking gets its tickets (the table of migration 0006), one per seat.
+    status, tickets = await buyer.get(f"/api/v1/bookings/{old_body['id']}/tickets")
+    assert status == 200 and [t["seat"] for t in tickets["tickets"]] == [1, 2]
     assert (await buyer.hold(1, 1))[0] == 201
 
     # Messages the old code wrote (one row per consumer, rendered in SQL) and the new

@@ -41,6 +41,9 @@ def test_every_public_route_is_routed_to_its_own_service(service):
         ("/api/v1/users/bookings", "users"),
         ("/api/v1/auth/login", "users"),
         ("/.well-known/jwks.json", "users"),
+        ("/.well-known/ticket-keys.json", "bookings"),
+        ("/api/v1/bookings/9/tickets", "bookings"),
+        ("/api/v1/bookings/9/tickets/2.png", "bookings"),
     ],
 )
 def test_known_paths(path, service):

@@ -147,11 +147,19 @@ def test_a_client_generated_from_the_openapi_document_books_without_extra_header
     # openapi-python-client is what a customer would run; the document must be enough.
     base, _, _ = platform
     (tmp_path / "openapi.json").write_bytes(fetch(base + "/openapi.json")[2])
+    # The generator reads only JSON, text and octet-stream bodies; its documented
+    # override maps the ticket QR images (image/png, image/svg+xml) to bytes.
+    (tmp_path / "config.yaml").write_text(
+        "content_type_overrides:\n"
+        "  image/png: application/octet-stream\n"
+        "  image/svg+xml: application/octet-stream\n"
+    )
     tools = Path(sys.executable).parent
     generated = subprocess.run(
         [
             str(tools / "openapi-python-client"), "generate", "--meta", "none",
             "--path", str(tmp_path / "openapi.json"),
+            "--config", str(tmp_path / "config.yaml"),
             "--output-path", str(tmp_path / "evently_client"),
         ],
         env={**os.environ, "PATH": f"{tools}:{os.environ['PATH']}"},

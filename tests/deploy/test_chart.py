@@ -230,6 +230,31 @@ def test_generated_secret_holds_keys_dsn_and_admin_as_an_early_hook() -> None:
     assert "JWT_SIGNING_KEYS" not in _env(events), "only users signs tokens"
 
 
+def test_generated_secret_holds_a_ticket_key_set_of_its_own_for_bookings_only() -> None:
+    from evently.bookings.settings import BookingsSettings
+    from evently.bookings.ticket_keys import load_ticket_keys
+    from evently.core.settings import load_settings
+
+    out = render()
+    data = _decoded(out.get("Secret", "evently"))
+    # The bookings service's own loader accepts the generated key (JSON {kid: PEM}).
+    environ = {"TICKET_SIGNING_KEYS": data["TICKET_SIGNING_KEYS"]} | {
+        k: v for k, v in data.items() if k in {"DATABASE_URL", "INTERNAL_API_KEY"}
+    }
+    ticket_keys = load_ticket_keys(load_settings(BookingsSettings, environ))
+    ((kid, _),) = json.loads(data["TICKET_SIGNING_KEYS"]).items()
+    assert ticket_keys.active.kid == kid
+    assert kid not in json.loads(data["JWT_SIGNING_KEYS"]), "not the token keys"
+    for name in SERVICES:
+        (container,) = pod_spec(out.get("Deployment", f"evently-{name}"))["containers"]
+        has_ticket_keys = "TICKET_SIGNING_KEYS" in _env(container)
+        assert has_ticket_keys == (name == "bookings"), name
+    (bookings,) = pod_spec(out.get("Deployment", "evently-bookings"))["containers"]
+    assert _env(bookings)["TICKET_SIGNING_KEYS"] == {
+        "secretKeyRef": {"name": "evently", "key": "TICKET_SIGNING_KEYS"}
+    }
+
+
 def test_existing_secret_replaces_the_generated_one() -> None:
     out = render("--set", "secrets.existingSecret=platform-secrets")
     # Only the webhook's serving certificate remains (a TLS Secret, not the platform's).
@@ -628,6 +653,7 @@ SECRET_STAND_INS = {
     "DATABASE_URL": "postgresql://evently:secret@evently-postgresql:5432/evently",
     "INTERNAL_API_KEY": "k" * 32,
     "JWT_SIGNING_KEYS": '{"key-1": "-----BEGIN PRIVATE KEY-----..."}',
+    "TICKET_SIGNING_KEYS": '{"ticket-1": "-----BEGIN PRIVATE KEY-----..."}',
     "OPENSEARCH_URL": "https://opensearch:9200",
 }
 

@@ -101,6 +101,7 @@ def test_upgrade_keeps_the_generated_secrets(crds_installed: KubeCluster) -> Non
     kept = {
         "INTERNAL_API_KEY": "kept-internal-key-0123456789",
         "JWT_SIGNING_KEYS": '{"key-kept": "-----BEGIN PRIVATE KEY-----\\nkept\\n..."}',
+        "TICKET_SIGNING_KEYS": '{"ticket-kept": "-----BEGIN PRIVATE KEY-----\\nkept\\n..."}',
         "POSTGRES_PASSWORD": "keptpassword",
         "ADMIN_PASSWORD": "kept-admin-password",
     }

@@ -69,6 +69,8 @@ def test_ingress_paths_are_the_table_in_ingress_nginx_regex_order() -> None:
         "/api/v1/admin/events/7/analytics",
         "/api/v1/auth/login",
         "/.well-known/jwks.json",
+        "/.well-known/ticket-keys.json",
+        "/api/v1/bookings/42/tickets/1.svg",
     ],
 )
 def test_first_matching_ingress_path_picks_the_gateways_service(request_path: str) -> None:

@@ -233,7 +233,12 @@ async def test_no_acknowledged_booking_is_lost_and_nothing_oversells_through_cha
         await users.wait_ready()
         bookings = Service(
             "bookings",
-            {**common, "USERS_URL": users.url, "BOOKINGS_EXPIRY_INTERVAL_S": "0.5"},
+            {
+                **common,
+                "USERS_URL": users.url,
+                "BOOKINGS_EXPIRY_INTERVAL_S": "0.5",
+                "TICKET_SIGNING_KEYS": generate_signing_keys_json(),
+            },
             free_port(),
             tmp_path / "bookings.log",
         )

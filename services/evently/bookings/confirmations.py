@@ -5,6 +5,8 @@ The payment seam runs first; then the confirmation joins the current batch
 one round trip and one commit per batch. A confirmation never touches the event's hot
 inventory row (it counts the seat in a sold-seat shard row), so confirmations do not
 queue behind holds. Confirming an already confirmed booking answers with it again.
+Once a batch commits, its confirmed bookings' tickets are issued in the background
+(``ticket_issuer.py``): signing them inside the transaction would lengthen the hot path.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from evently.bookings.outcomes import Outcome
 from evently.bookings.payment import collect_payment
 from evently.bookings.refusals import refuse
 from evently.bookings.settings import BookingsSettings
+from evently.bookings.ticket_issuer import TicketIssuer
 from evently.core.errors import ApiError
 from evently.core.locks import locked_call
 
@@ -44,11 +47,16 @@ class BookingConfirmer:
     """Confirms bookings, batching concurrent confirmations into one transaction."""
 
     def __init__(
-        self, pool: asyncpg.Pool, settings: BookingsSettings, publisher: InventoryPublisher
+        self,
+        pool: asyncpg.Pool,
+        settings: BookingsSettings,
+        publisher: InventoryPublisher,
+        tickets: TicketIssuer,
     ) -> None:
         self.pool = pool
         self.settings = settings
         self.publisher = publisher
+        self.tickets = tickets
         self._batcher: Batcher[ConfirmRequest, ConfirmOutcome] = Batcher(
             self._confirm_batch, settings.confirm_batch_max
         )
@@ -88,4 +96,11 @@ class BookingConfirmer:
             ),
             on_timeout=lambda _waited_s: LOCK_TIMEOUTS.labels("confirm").inc(),
         )
-        return [ConfirmOutcome(Outcome(r["outcome"]), r["booking"], r["event_id"]) for r in rows]
+        outcomes = [
+            ConfirmOutcome(Outcome(r["outcome"]), r["booking"], r["event_id"]) for r in rows
+        ]
+        # The batch has committed: issue its tickets now, outside it and off this path.
+        self.tickets.issue_in_background(
+            o.booking for o in outcomes if o.outcome is Outcome.CONFIRMED and o.booking
+        )
+        return outcomes

@@ -12,11 +12,13 @@ from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.holds import SeatHolder
 from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.settings import BookingsSettings
+from evently.bookings.ticket_issuer import TicketIssuer
 
 
 @dataclass(frozen=True)
 class BookingsContext:
-    """The pool, settings, hot-path batchers, inventory publisher and streams hub."""
+    """The pool, settings, hot-path batchers, inventory publisher, streams hub and the
+    ticket issuer."""
 
     pool: asyncpg.Pool
     settings: BookingsSettings
@@ -24,6 +26,7 @@ class BookingsContext:
     confirmer: BookingConfirmer
     publisher: InventoryPublisher
     streams: AvailabilityHub
+    tickets: TicketIssuer
 
 
 BOOKINGS: web.AppKey[BookingsContext] = web.AppKey("bookings", BookingsContext)

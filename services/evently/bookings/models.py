@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import Field
@@ -166,3 +166,48 @@ class AvailabilityOut(pydantic.BaseModel):
     def from_row(cls, row: Mapping[str, Any]) -> AvailabilityOut:
         """From a ``bookings.availability`` row."""
         return cls.model_validate(dict(row))
+
+
+TicketStatus = Literal["valid", "void"]
+
+
+class TicketOut(pydantic.BaseModel):
+    """One seat's ticket: its signed code (docs/tickets.md) and its QR images."""
+
+    id: int
+    booking_id: int
+    event_id: int
+    seat: int = Field(description="1..the booking's quantity")
+    code: str = Field(description="ET1.<kid>.<payload>.<signature>, verifiable offline")
+    status: TicketStatus = Field(description="void once the booking is cancelled")
+    issued_at: datetime
+    voided_at: datetime | None
+    qr_svg_url: str
+    qr_png_url: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> TicketOut:
+        """From a ``bookings.tickets`` row; the image URLs are relative to the API root."""
+        qr = f"/api/v1/bookings/{row['booking_id']}/tickets/{row['seat']}"
+        fields = {name: row[name] for name in _TICKET_COLUMNS}
+        return cls.model_validate({**fields, "qr_svg_url": f"{qr}.svg", "qr_png_url": f"{qr}.png"})
+
+
+_TICKET_COLUMNS = (
+    "id",
+    "booking_id",
+    "event_id",
+    "seat",
+    "code",
+    "status",
+    "issued_at",
+    "voided_at",
+)
+
+
+class BookingTickets(pydantic.BaseModel):
+    """A booking's tickets, one per seat (void ones too, for a cancelled booking)."""
+
+    booking_id: int
+    booking_status: BookingStatus
+    tickets: list[TicketOut]

@@ -39,6 +39,9 @@ class Outcome(StrEnum):
     WAITLIST_NOT_NEEDED = "waitlist_not_needed"
     ALREADY_WAITLISTED = "already_waitlisted"
     NOT_WAITLISTED = "not_waitlisted"
+    # Refusals of the ticket endpoints (bookings/tickets.py), not of a SQL function.
+    BOOKING_NOT_CONFIRMED = "booking_not_confirmed"
+    TICKET_NOT_FOUND = "ticket_not_found"
 
 
 # The outcomes that are not refusals.

@@ -47,6 +47,12 @@ SELECT (SELECT count(*) FROM mine) AS total,
 
 APPLY_EVENT_SUMMARY = "SELECT bookings.apply_event_summary($1, $2, $3, $4, $5, $6)"
 
+# Issues the booking's missing tickets ($2: seat i's code at i) if it is confirmed, and
+# returns all its tickets by seat (sql/issue_tickets.sql).
+ISSUE_TICKETS = "SELECT * FROM bookings.issue_tickets($1, $2)"
+
+BOOKING_TICKETS = "SELECT * FROM bookings.tickets WHERE booking_id = $1 ORDER BY seat"
+
 EXPIRED_HOLD_EVENTS = """
 SELECT DISTINCT event_id FROM bookings.bookings
 WHERE status = 'held' AND hold_expires_at <= now()

@@ -81,6 +81,12 @@ REFUSALS: dict[Outcome, Refusal] = {
         409, "Already waitlisted", "You are already in this event's waitlist."
     ),
     Outcome.NOT_WAITLISTED: Refusal(404, "Not waitlisted", "You are not in this event's waitlist."),
+    Outcome.BOOKING_NOT_CONFIRMED: Refusal(
+        409, "Booking not confirmed", "Only a confirmed booking has tickets; confirm it first."
+    ),
+    Outcome.TICKET_NOT_FOUND: Refusal(
+        404, "Ticket not found", "This booking has no valid ticket for this seat."
+    ),
 }
 
 

@@ -13,6 +13,7 @@ from evently.bookings import (
     idempotency,
     inventory,
     lookups,
+    tickets,
     waitlist,
 )
 from evently.bookings.context import BOOKINGS
@@ -22,21 +23,26 @@ from evently.bookings.models import (
     BookingListQuery,
     BookingOut,
     BookingPage,
+    BookingTickets,
     PageQuery,
     WaitlistEntryOut,
     WaitlistJoin,
 )
 from evently.bookings.outcomes import Outcome
 from evently.bookings.refusals import refuse
+from evently.bookings.ticket_keys import TICKET_KEYS
+from evently.bookings.ticket_qr import render_qr
 from evently.core.api import Api, json_response
 from evently.core.auth import principal, require_internal, require_user
 from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import add_inbox_route
 from evently.core.net import address_bucket, client_address
 from evently.core.settings import SETTINGS
+from evently.core.signing_keys import JWKS_SCHEMA
 
 api = Api("bookings")
 ID = {"id": int}
+SEAT = {"id": int, "seat": int}
 
 
 @api.post(
@@ -129,6 +135,74 @@ async def cancel_booking(request: web.Request, id: int) -> web.Response:
         request.app[BOOKINGS], booking_id=id, user_id=principal(request).user_id
     )
     return json_response(booking)
+
+
+@api.get(
+    "/api/v1/bookings/{id}/tickets",
+    summary="The booking's tickets, one per seat (issued now if still missing)",
+    description="Each ticket's `code` is signed with a ticket key and verifies offline "
+    "against `/.well-known/ticket-keys.json` (docs/tickets.md). A held or expired booking "
+    "has none (409 booking_not_confirmed); a cancelled one shows its void tickets.",
+    response=BookingTickets,
+    auth=require_user,
+    path_params=ID,
+    errors=(409,),
+)
+async def list_booking_tickets(request: web.Request, id: int) -> web.Response:
+    booking_tickets = await tickets.booking_tickets(
+        request.app[BOOKINGS], booking_id=id, viewer=principal(request)
+    )
+    return json_response(booking_tickets)
+
+
+async def _ticket_qr(request: web.Request, id: int, seat: int, kind: str) -> web.Response:
+    code = await tickets.valid_ticket_code(
+        request.app[BOOKINGS], booking_id=id, seat=seat, viewer=principal(request)
+    )
+    content_type = {"svg": "image/svg+xml", "png": "image/png"}[kind]
+    # A ticket is a credential: no shared cache may keep its image.
+    return web.Response(
+        body=render_qr(code, kind),
+        content_type=content_type,
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@api.get(
+    "/api/v1/bookings/{id}/tickets/{seat}.svg",
+    summary="A valid ticket's QR code as SVG",
+    response={"type": "string"},
+    response_content_type="image/svg+xml",
+    auth=require_user,
+    path_params=SEAT,
+    errors=(409,),
+)
+async def ticket_qr_svg(request: web.Request, id: int, seat: int) -> web.Response:
+    return await _ticket_qr(request, id, seat, "svg")
+
+
+@api.get(
+    "/api/v1/bookings/{id}/tickets/{seat}.png",
+    summary="A valid ticket's QR code as PNG",
+    response={"type": "string", "format": "binary"},
+    response_content_type="image/png",
+    auth=require_user,
+    path_params=SEAT,
+    errors=(409,),
+)
+async def ticket_qr_png(request: web.Request, id: int, seat: int) -> web.Response:
+    return await _ticket_qr(request, id, seat, "png")
+
+
+@api.get(
+    "/.well-known/ticket-keys.json",
+    summary="The public keys that verify ticket codes",
+    description="A JWKS of Ed25519 (OKP) keys; scanners cache it and verify codes offline.",
+    response=JWKS_SCHEMA,
+    tags=("tickets",),
+)
+async def ticket_keys(request: web.Request) -> web.Response:
+    return json_response(request.app[TICKET_KEYS].jwks(), headers={"Cache-Control": "max-age=60"})
 
 
 @api.post(

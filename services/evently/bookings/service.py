@@ -17,14 +17,19 @@ from evently.bookings.metrics import INVENTORY_GAUGES
 from evently.bookings.relay import bookings_relay
 from evently.bookings.routes import api
 from evently.bookings.settings import BookingsSettings
+from evently.bookings.ticket_issuer import TicketIssuer
+from evently.bookings.ticket_keys import TICKET_KEYS, load_ticket_keys
 from evently.core.app import ServiceDefinition
 from evently.core.clients import HTTP_SESSION
 from evently.core.db import POOL, keep_session_state
+from evently.core.signing_keys import generate_signing_keys_json
 from evently.core.tasks import background_task, every
 
 
 def setup(app: web.Application, settings: Any) -> None:
-    """Shared context, then the background tasks: expiry, publishing, the outbox relay."""
+    """Ticket keys (failing fast if unusable), the shared context, then the background
+    tasks: expiry, publishing, the outbox relay."""
+    app[TICKET_KEYS] = load_ticket_keys(settings)
     INVENTORY_GAUGES.limit = settings.inventory_gauge_events
     app.cleanup_ctx.append(_context(settings))
     app.cleanup_ctx.append(
@@ -42,18 +47,21 @@ def _context(settings: BookingsSettings) -> Any:
         pool = app[POOL]
         streams = AvailabilityHub(settings.database_url, settings.sse_max_subscribers)
         publisher = InventoryPublisher(pool, settings)
+        tickets = TicketIssuer(pool, app[TICKET_KEYS])
         app[BOOKINGS] = BookingsContext(
             pool=pool,
             settings=settings,
             holder=SeatHolder(pool, settings, publisher),
-            confirmer=BookingConfirmer(pool, settings, publisher),
+            confirmer=BookingConfirmer(pool, settings, publisher, tickets),
             publisher=publisher,
             streams=streams,
+            tickets=tickets,
         )
         try:
             yield
         finally:
             await streams.close()
+            await tickets.close()
 
     return ctx
 
@@ -75,10 +83,11 @@ SERVICE = ServiceDefinition(
     schema="bookings",
     settings_class=BookingsSettings,
     api=api,
-    description="Holds, confirmations, cancellations, the waitlist and live availability: "
-    "never oversell.",
+    description="Holds, confirmations, cancellations, signed tickets, the waitlist and live "
+    "availability: never oversell.",
     setup=setup,
     # Pooled connections carry no session state here (locks are transaction-scoped,
     # lock_timeout is SET LOCAL, LISTEN has its own connection): skip the reset query.
     pool_options={"reset": keep_session_state},
+    dev_secrets={"TICKET_SIGNING_KEYS": generate_signing_keys_json},
 )

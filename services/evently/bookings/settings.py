@@ -49,6 +49,17 @@ class BookingsSettings(OutboxRelaySettings):
     sse_max_subscribers: int = setting(
         "BOOKINGS_SSE_MAX_SUBSCRIBERS", 10000, "open availability streams (> 0) per process"
     )
+    # Ticket signing keys: exactly one of the first two (docs/tickets.md); loaded and
+    # checked by ticket_keys.load_ticket_keys when the app is built.
+    ticket_signing_keys: str = setting(
+        "TICKET_SIGNING_KEYS", "", 'a JSON object {"<kid>": "<Ed25519 private key PEM>", ...}'
+    )
+    ticket_signing_keys_dir: str = setting(
+        "TICKET_SIGNING_KEYS_DIR", "", "a directory holding one <kid>.pem Ed25519 private key each"
+    )
+    ticket_active_kid: str = setting(
+        "TICKET_ACTIVE_KID", "", "the kid that signs new tickets (required with several keys)"
+    )
     inventory_gauge_events: int = setting(
         "BOOKINGS_INVENTORY_GAUGE_EVENTS",
         50,

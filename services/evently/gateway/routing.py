@@ -32,6 +32,7 @@ _RULES = [
     RoutingRule(r"^/api/v1/events/[^/]+/waitlist(/.*)?$", "bookings"),
     RoutingRule(r"^/api/v1/admin/analytics(/.*)?$", "analytics"),
     RoutingRule(r"^/\.well-known/jwks\.json$", "users"),
+    RoutingRule(r"^/\.well-known/ticket-keys\.json$", "bookings"),
     RoutingRule(r"^/api/v1/admin/events(/.*)?$", "events"),
     RoutingRule(r"^/api/v1/bookings(/.*)?$", "bookings"),
     RoutingRule(r"^/api/v1/search(/.*)?$", "search"),

@@ -131,29 +131,6 @@ class ClaimsOut(BaseModel):
     jti: str | None = None
 
 
-JWKS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["keys"],
-    "properties": {
-        "keys": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["kty", "kid", "alg"],
-                "properties": {
-                    "kty": {"type": "string"},
-                    "crv": {"type": "string"},
-                    "x": {"type": "string"},
-                    "kid": {"type": "string"},
-                    "alg": {"type": "string"},
-                    "use": {"type": "string"},
-                },
-            },
-        }
-    },
-}
-
-
 class AuditEntryOut(BaseModel):
     id: int
     at: dt.datetime

@@ -16,10 +16,10 @@ from evently.core.auth import (
 from evently.core.clients import HTTP_SESSION, InternalClient
 from evently.core.db import POOL
 from evently.core.net import client_address
+from evently.core.signing_keys import JWKS_SCHEMA
 from evently.users import accounts, admin_actions, password_change, sessions
 from evently.users.keys import KEYRING
 from evently.users.models import (
-    JWKS_SCHEMA,
     AdminRegisterIn,
     AuditEntryOut,
     AuditLogOut,

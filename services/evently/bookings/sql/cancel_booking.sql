@@ -1,6 +1,6 @@
 -- Cancel a held or confirmed booking; its seats return at once and go to the line
--- first. Returns the outcome (see bookings/outcomes.py) with the booking, or a
--- refusal's details.
+-- first, and its tickets are voided. Returns the outcome (see bookings/outcomes.py)
+-- with the booking, or a refusal's details.
 CREATE OR REPLACE FUNCTION bookings.cancel_booking(
     p_booking_id bigint, p_user_id bigint, p_event_id bigint,
     p_key_ns integer[], p_key_ids integer[], p_lock_timeout_ms integer,
@@ -39,6 +39,9 @@ BEGIN
     SET status = 'cancelled', cancelled_at = now(), version = version + 1
     WHERE id = b.id RETURNING * INTO b;
     PERFORM bookings.release_seats(b.event_id, b.quantity);
+    -- In the same transaction: a cancelled booking never keeps a valid ticket.
+    UPDATE bookings.tickets SET status = 'void', voided_at = now()
+    WHERE booking_id = b.id AND status = 'valid';
     IF was = 'confirmed' THEN
         UPDATE bookings.inventory_sold SET sold = sold - b.quantity
         WHERE event_id = b.event_id AND shard = bookings.sold_shard(b.id);
