@@ -49,6 +49,7 @@ from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERNAL_KEY = "bench-internal-key-" + uuid.uuid4().hex
+TICKETS_WAIT_S = 180.0  # the deferred issuer waits at most TICKET_ISSUE_MAX_DELAY_S (60 s)
 
 CEILING_SETUP = """
 DROP TABLE IF EXISTS ceiling_bookings, ceiling_inventory;
@@ -716,6 +717,43 @@ async def database_check(dsn: str, event_id: int, seats: int) -> dict[str, int]:
     }
 
 
+async def tickets_after_sale(
+    dsn: str, event_id: int, stats: SaleStats, pids: list[int], workdir: Path
+) -> dict[str, Any]:
+    """Wait until every confirmed seat of the sale has its ticket (the deferred issuer
+    runs once confirmations pause) and measure the CPU that took, per booking."""
+    cpu_before = cpu_snapshot(pids, workdir / "pgdata")
+    conn = await asyncpg.connect(dsn)
+    try:
+        seats = await conn.fetchval(
+            "SELECT coalesce(sum(quantity), 0) FROM bookings.bookings "
+            "WHERE event_id = $1 AND status = 'confirmed'",
+            event_id,
+        )
+        deadline = time.perf_counter() + TICKETS_WAIT_S
+        issued = 0
+        while time.perf_counter() < deadline:
+            issued = await conn.fetchval(
+                "SELECT count(*) FROM bookings.tickets WHERE event_id = $1 AND status = 'valid'",
+                event_id,
+            )
+            if issued >= seats:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    cpu_used = cpu_snapshot(pids, workdir / "pgdata")
+    return {
+        "seats": int(seats),
+        "issued": int(issued),
+        "all_issued_after_last_confirm_s": round(time.perf_counter() - stats.last_confirm_at, 2),
+        "cpu_ms_per_booking": {
+            k: round((cpu_used[k] - cpu_before[k]) * 1000 / max(1, stats.bookings), 3)
+            for k in ("bookings_service", "postgresql")
+        },
+    }
+
+
 def percentiles(samples: list[float]) -> dict[str, float | None]:
     if not samples:
         return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "count": 0}
@@ -760,6 +798,15 @@ def print_table(result: dict[str, Any]) -> None:
         (
             "CPU ms per booking",
             ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_booking"].items()),
+        ),
+        (
+            "tickets after the sale",
+            f"{result['tickets_after_sale']['issued']}/{result['tickets_after_sale']['seats']} "
+            f"issued {result['tickets_after_sale']['all_issued_after_last_confirm_s']} s after "
+            "the last confirm; CPU ms per booking "
+            + ", ".join(
+                f"{k} {v}" for k, v in result["tickets_after_sale"]["cpu_ms_per_booking"].items()
+            ),
         ),
         (
             "hold lock wait p50/p99 (bucket)",
@@ -866,6 +913,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             number = await source.create(args.seats)
             stats, cpu = await sell_out(args, number, ports, tokens, pids, workdir)
             window = max(1e-9, stats.last_confirm_at - stats.first_request_at)
+            # Tickets are issued after the rush (docs/tickets.md): wait for them before
+            # pgbench runs again, and count their cost apart from the sale's.
+            tickets = await tickets_after_sale(dsn, number, stats, pids, workdir)
             # pgbench again, for as long as the sale took.
             ceilings.append(
                 run_ceiling(dsn, max(3, math.ceil(window)), args.pgbench_clients, workdir)
@@ -884,6 +934,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "cpu_ms_per_booking": {
                         k: round(v * 1000 / max(1, stats.bookings), 3) for k, v in cpu.items()
                     },
+                    "tickets": tickets,
                 }
             )
             everything.merge(stats)
@@ -933,6 +984,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 },
             },
             "cpu_ms_per_booking": median["cpu_ms_per_booking"],
+            "tickets_after_sale": median["tickets"],
             # Upper bounds of histogram buckets, over every round's hold batches.
             "hold_lock_wait": await hold_lock_waits(ports),
             "outbox_delivered": dict(delivered),

@@ -5,8 +5,9 @@ The payment seam runs first; then the confirmation joins the current batch
 one round trip and one commit per batch. A confirmation never touches the event's hot
 inventory row (it counts the seat in a sold-seat shard row), so confirmations do not
 queue behind holds. Confirming an already confirmed booking answers with it again.
-Once a batch commits, its confirmed bookings' tickets are issued in the background
-(``ticket_issuer.py``): signing them inside the transaction would lengthen the hot path.
+Once a batch commits, its confirmed bookings are queued for the deferred ticket issuer
+(``ticket_issuer.py``), which issues them after the rush: signing inside the transaction
+would lengthen the hot path, and signing during the sale would take its CPU.
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ class BookingConfirmer:
         outcomes = [
             ConfirmOutcome(Outcome(r["outcome"]), r["booking"], r["event_id"]) for r in rows
         ]
-        # The batch has committed: issue its tickets now, outside it and off this path.
-        self.tickets.issue_in_background(
+        # The batch has committed: queue its tickets for the deferred issuer.
+        self.tickets.defer(
             o.booking for o in outcomes if o.outcome is Outcome.CONFIRMED and o.booking
         )
         return outcomes

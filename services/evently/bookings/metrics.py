@@ -64,6 +64,14 @@ PUBLISHED = Counter(
     "evently_bookings_inventory_published_total",
     "Inventory states published (inventory.changed and the availability stream).",
 )
+TICKETS_ISSUED = Counter(
+    "evently_bookings_tickets_issued_total",
+    "Tickets issued by the deferred issuer (its batches and its start-up check).",
+)
+TICKETS_WAITING = Gauge(
+    "evently_bookings_tickets_waiting_bookings",
+    "Confirmed bookings whose tickets the deferred issuer has not issued yet.",
+)
 STREAM_SUBSCRIBERS = Gauge(
     "evently_bookings_availability_streams", "Open availability streams in this process."
 )

@@ -51,6 +51,19 @@ APPLY_EVENT_SUMMARY = "SELECT bookings.apply_event_summary($1, $2, $3, $4, $5, $
 # returns all its tickets by seat (sql/issue_tickets.sql).
 ISSUE_TICKETS = "SELECT * FROM bookings.issue_tickets($1, $2)"
 
+# The deferred issuer's batch: $1/$2/$3 are per seat (booking, seat, code); returns the
+# number of tickets inserted (sql/issue_ticket_batch.sql).
+ISSUE_TICKET_BATCH = "SELECT bookings.issue_ticket_batch($1, $2, $3)"
+
+# Confirmed bookings missing some of their tickets (a crash lost the issuer's queue),
+# a page at a time by id. Read at start-up only: it scans the confirmed bookings.
+CONFIRMED_WITHOUT_ALL_TICKETS = """
+SELECT b.id, b.event_id, b.quantity FROM bookings.bookings b
+WHERE b.status = 'confirmed' AND b.id > $1
+  AND (SELECT count(*) FROM bookings.tickets t WHERE t.booking_id = b.id) < b.quantity
+ORDER BY b.id LIMIT $2
+"""
+
 BOOKING_TICKETS = "SELECT * FROM bookings.tickets WHERE booking_id = $1 ORDER BY seat"
 
 EXPIRED_HOLD_EVENTS = """

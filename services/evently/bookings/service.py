@@ -17,7 +17,7 @@ from evently.bookings.metrics import INVENTORY_GAUGES
 from evently.bookings.relay import bookings_relay
 from evently.bookings.routes import api
 from evently.bookings.settings import BookingsSettings
-from evently.bookings.ticket_issuer import TicketIssuer
+from evently.bookings.ticket_issuer import IssuePolicy, TicketIssuer
 from evently.bookings.ticket_keys import TICKET_KEYS, load_ticket_keys
 from evently.core.app import ServiceDefinition
 from evently.core.clients import HTTP_SESSION
@@ -28,7 +28,7 @@ from evently.core.tasks import background_task, every
 
 def setup(app: web.Application, settings: Any) -> None:
     """Ticket keys (failing fast if unusable), the shared context, then the background
-    tasks: expiry, publishing, the outbox relay."""
+    tasks: expiry, publishing, ticket issuing, the outbox relay."""
     app[TICKET_KEYS] = load_ticket_keys(settings)
     INVENTORY_GAUGES.limit = settings.inventory_gauge_events
     app.cleanup_ctx.append(_context(settings))
@@ -37,6 +37,9 @@ def setup(app: web.Application, settings: Any) -> None:
     )
     app.cleanup_ctx.append(
         background_task("bookings-inventory-publisher", lambda a: a[BOOKINGS].publisher.run())
+    )
+    app.cleanup_ctx.append(
+        background_task("bookings-ticket-issuer", lambda a: a[BOOKINGS].tickets.run())
     )
     if settings.outbox_relay_enabled:
         app.cleanup_ctx.append(background_task("bookings-outbox-relay", _relay(settings)))
@@ -47,7 +50,15 @@ def _context(settings: BookingsSettings) -> Any:
         pool = app[POOL]
         streams = AvailabilityHub(settings.database_url, settings.sse_max_subscribers)
         publisher = InventoryPublisher(pool, settings)
-        tickets = TicketIssuer(pool, app[TICKET_KEYS])
+        tickets = TicketIssuer(
+            pool,
+            app[TICKET_KEYS],
+            IssuePolicy(
+                quiet_s=settings.ticket_issue_quiet_s,
+                max_delay_s=settings.ticket_issue_max_delay_s,
+                batch_size=settings.ticket_issue_batch_size,
+            ),
+        )
         app[BOOKINGS] = BookingsContext(
             pool=pool,
             settings=settings,

@@ -60,6 +60,19 @@ class BookingsSettings(OutboxRelaySettings):
     ticket_active_kid: str = setting(
         "TICKET_ACTIVE_KID", "", "the kid that signs new tickets (required with several keys)"
     )
+    ticket_issue_quiet_s: float = setting(
+        "TICKET_ISSUE_QUIET_S",
+        0.5,
+        "seconds > 0 without a confirmation before queued tickets are issued",
+    )
+    ticket_issue_max_delay_s: float = setting(
+        "TICKET_ISSUE_MAX_DELAY_S",
+        60.0,
+        "seconds > 0 a confirmed booking waits for its tickets at most, even mid-rush",
+    )
+    ticket_issue_batch_size: int = setting(
+        "TICKET_ISSUE_BATCH_SIZE", 500, "bookings (> 0) whose tickets one statement issues"
+    )
     inventory_gauge_events: int = setting(
         "BOOKINGS_INVENTORY_GAUGE_EVENTS",
         50,
@@ -104,6 +117,18 @@ class BookingsSettings(OutboxRelaySettings):
 
     @staticmethod
     def check_sse_max_subscribers(value: int) -> str | None:
+        return None if value > 0 else "expected an integer > 0"
+
+    @staticmethod
+    def check_ticket_issue_quiet_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_ticket_issue_max_delay_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_ticket_issue_batch_size(value: int) -> str | None:
         return None if value > 0 else "expected an integer > 0"
 
     @staticmethod
