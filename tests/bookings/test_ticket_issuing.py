@@ -152,3 +152,15 @@ async def test_a_failed_batch_goes_back_to_the_queue(patient, tokens, db):
 
 async def _has(db, booking_id: int, count: int) -> bool:
     return len(await tickets_of(db, booking_id)) == count
+
+
+async def test_an_events_missing_tickets_can_be_issued_at_once(patient, tokens, db):
+    issuer: TicketIssuer = patient.app[BOOKINGS].tickets
+    bookings = [await sold(patient, Buyer(patient, tokens, 10 + i), 2) for i in range(3)]
+    await issuer.issue_batch([WaitingBooking(bookings[0]["id"], EVENT, 2)])
+
+    assert await issuer.issue_missing_for_event(EVENT) == 4
+    assert await issuer.issue_missing_for_event(EVENT + 1) == 0
+    for booking in bookings:
+        assert len(await tickets_of(db, booking["id"])) == 2
+    assert await issuer.flush() == 0  # the queue finds them issued

@@ -64,6 +64,13 @@ WHERE b.status = 'confirmed' AND b.id > $1
 ORDER BY b.id LIMIT $2
 """
 
+# The same for one event (every one of them; a check-in list needs them all).
+EVENT_CONFIRMED_WITHOUT_ALL_TICKETS = """
+SELECT b.id, b.event_id, b.quantity FROM bookings.bookings b
+WHERE b.event_id = $1 AND b.status = 'confirmed'
+  AND (SELECT count(*) FROM bookings.tickets t WHERE t.booking_id = b.id) < b.quantity
+"""
+
 BOOKING_TICKETS = "SELECT * FROM bookings.tickets WHERE booking_id = $1 ORDER BY seat"
 
 EXPIRED_HOLD_EVENTS = """

@@ -182,6 +182,18 @@ class TicketIssuer:
             )
             after = rows[-1]["id"]
 
+    async def issue_missing_for_event(self, event_id: int) -> int:
+        """Issue now every ticket the event's confirmed bookings still miss (queued or
+        lost), before something needs them all, such as a check-in list."""
+        rows = await self.pool.fetch(queries.EVENT_CONFIRMED_WITHOUT_ALL_TICKETS, event_id)
+        issued = 0
+        for start in range(0, len(rows), self.policy.batch_size):
+            issued += await self.issue_batch(
+                WaitingBooking(r["id"], r["event_id"], r["quantity"])
+                for r in rows[start : start + self.policy.batch_size]
+            )
+        return issued
+
     async def close(self) -> None:
         """Issue the queue before the pool closes (a failure is logged: start-up or the
         first read issues what is left)."""
