@@ -53,6 +53,10 @@ ISSUE_TICKETS = "SELECT * FROM bookings.issue_tickets($1, $2)"
 
 BOOKING_TICKETS = "SELECT * FROM bookings.tickets WHERE booking_id = $1 ORDER BY seat"
 
+# One scan: checks the ticket in unless a scan did before; returns the result and the
+# ticket row (sql/check_in_ticket.sql).
+CHECK_IN_TICKET = "SELECT result, ticket FROM bookings.check_in_ticket($1, $2, $3, $4)"
+
 EXPIRED_HOLD_EVENTS = """
 SELECT DISTINCT event_id FROM bookings.bookings
 WHERE status = 'held' AND hold_expires_at <= now()
