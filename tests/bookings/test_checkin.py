@@ -5,13 +5,15 @@ concurrent scans on any number of replicas exactly one admits."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client import REGISTRY
 
-from evently.bookings import ticket_codes
+from evently.bookings import checkin_list, ticket_codes
 from evently.bookings.ticket_codes import TicketClaims
 from evently.bookings.ticket_keys import TICKET_KEYS
 from tests.bookings.conftest import Buyer, send_event
@@ -220,3 +222,96 @@ async def test_scans_are_counted_by_result(client, buyer, tokens, on_sale):
     assert scans_counted("valid") - before["valid"] == 1
     assert scans_counted("already_checked_in") - before["already_checked_in"] == 2
     assert scans_counted("invalid") - before["invalid"] == 1
+
+
+# ---------------------------------------------------------------- the offline list
+
+
+async def download_list(client: TestClient, headers: dict[str, str], event_id: int = EVENT):
+    response = await client.get(f"/api/v1/events/{event_id}/checkin/list", headers=headers)
+    return response, await response.json()
+
+
+async def test_the_offline_list_holds_every_ticket_of_the_event_and_verifies_offline(
+    client, buyer, tokens, on_sale
+):
+    admitted, waiting = await ticket_codes_of(buyer(7), EVENT, 2)
+    status, cancelled = await buyer(8).hold(EVENT, 1)
+    assert status == 201, cancelled
+    assert (await buyer(8).confirm(cancelled["id"]))[0] == 200
+    _, cancelled_tickets = await buyer(8).get(f"/api/v1/bookings/{cancelled['id']}/tickets")
+    assert (await buyer(8).cancel(cancelled["id"]))[0] == 200
+    (elsewhere,) = await ticket_codes_of(buyer(9), OTHER_EVENT, 1)
+    staff = staff_headers(tokens)
+    _, first = await scan(client, staff, admitted, gate="east")
+
+    response, body = await download_list(client, staff)
+    assert response.status == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
+    # The gate trusts only the published public keys.
+    keys_response = await client.get("/.well-known/ticket-keys.json")
+    keys = ticket_codes.public_keys_from_jwks(await keys_response.json())
+    document = checkin_list.verify_checkin_list(body, keys)
+    assert document["event_id"] == EVENT and document["format"] == "evently-checkin-list/1"
+    by_code = {t["code"]: t for t in document["tickets"]}
+    assert set(by_code) == {admitted, waiting, cancelled_tickets["tickets"][0]["code"]}
+    assert elsewhere not in by_code
+    assert (by_code[admitted]["checked_in_at"], by_code[admitted]["checked_in_gate"]) == (
+        first["checked_in_at"],
+        "east",
+    )
+    assert (by_code[waiting]["status"], by_code[waiting]["checked_in_at"]) == ("valid", None)
+    assert by_code[cancelled_tickets["tickets"][0]["code"]]["status"] == "void"
+
+    # Checked by hand as a gate in another language would: Ed25519 over the JCS bytes.
+    signature = body["signature"]
+    assert signature["alg"] == "EdDSA" and signature["kid"] in keys
+    canonical = json.dumps(
+        body["list"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    raw = base64.urlsafe_b64decode(signature["value"] + "=" * (-len(signature["value"]) % 4))
+    keys[signature["kid"]].verify(raw, canonical)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "void a ticket",
+        "uncheck a ticket",
+        "add a ticket",
+        "change the event",
+        "another kid",
+        "flip the signature",
+    ],
+)
+async def test_a_tampered_offline_list_fails_verification(client, buyer, tokens, on_sale, tamper):
+    admitted, _ = await ticket_codes_of(buyer(7), EVENT, 2)
+    await scan(client, staff_headers(tokens), admitted)
+    _, body = await download_list(client, staff_headers(tokens))
+    keys = ticket_codes.public_keys_from_jwks(client.app[TICKET_KEYS].jwks())
+    checkin_list.verify_checkin_list(body, keys)
+    tickets = body["list"]["tickets"]
+    if tamper == "void a ticket":
+        tickets[1]["status"] = "void"
+    elif tamper == "uncheck a ticket":
+        tickets[0]["checked_in_at"] = tickets[0]["checked_in_gate"] = None
+    elif tamper == "add a ticket":
+        tickets.append({**tickets[1], "seat": 3})
+    elif tamper == "change the event":
+        body["list"]["event_id"] = OTHER_EVENT
+    elif tamper == "another kid":
+        body["signature"]["kid"] = "forged-kid"
+    else:
+        value = body["signature"]["value"]
+        body["signature"]["value"] = value[:5] + ("A" if value[5] != "A" else "B") + value[6:]
+    with pytest.raises(checkin_list.CheckinListError):
+        checkin_list.verify_checkin_list(body, keys)
+
+
+async def test_only_checkin_staff_may_download_the_offline_list(client, tokens, on_sale):
+    response, body = await download_list(client, tokens.customer(7))
+    assert (response.status, body["code"]) == (403, "permission_required")
+    response, _ = await download_list(client, {})
+    assert response.status == 401
+    response, body = await download_list(client, staff_headers(tokens), event_id=77)
+    assert response.status == 200 and body["list"]["tickets"] == []

@@ -254,3 +254,38 @@ class ScanOut(pydantic.BaseModel):
     checked_in_at: datetime | None = Field(description="When the ticket was first checked in")
     checked_in_gate: str | None = Field(description="Where it was first checked in")
     voided_at: datetime | None
+
+
+class CheckinListTicket(pydantic.BaseModel):
+    """One ticket of the offline check-in list."""
+
+    code: str
+    booking_id: int
+    seat: int
+    status: TicketStatus
+    checked_in_at: datetime | None
+    checked_in_gate: str | None
+
+
+class CheckinList(pydantic.BaseModel):
+    """What the check-in list's signature covers (as canonical JSON, RFC 8785)."""
+
+    format: Literal["evently-checkin-list/1"]
+    event_id: int
+    generated_at: datetime
+    tickets: list[CheckinListTicket]
+
+
+class CheckinListSignature(pydantic.BaseModel):
+    """A detached Ed25519 signature by a ticket key (``/.well-known/ticket-keys.json``)."""
+
+    alg: Literal["EdDSA"]
+    kid: str
+    value: str = Field(description="base64url (no padding) of the 64-byte signature")
+
+
+class SignedCheckinList(pydantic.BaseModel):
+    """``GET /api/v1/events/{id}/checkin/list``: the list and its signature."""
+
+    list: CheckinList
+    signature: CheckinListSignature

@@ -11,6 +11,7 @@ from evently.bookings import (
     availability_stream,
     cancellations,
     checkin,
+    checkin_list,
     idempotency,
     inventory,
     lookups,
@@ -28,6 +29,7 @@ from evently.bookings.models import (
     PageQuery,
     ScanIn,
     ScanOut,
+    SignedCheckinList,
     WaitlistEntryOut,
     WaitlistJoin,
 )
@@ -284,6 +286,23 @@ async def scan_ticket(request: web.Request, id: int, body: ScanIn) -> web.Respon
         staff=principal(request),
     )
     return json_response(answer)
+
+
+@api.get(
+    "/api/v1/events/{id}/checkin/list",
+    summary="The event's signed offline check-in list (staff with checkin:scan)",
+    description="Every ticket of the event with its code, status and check-in state, "
+    "signed by a ticket key: a gate with no network verifies it against "
+    "`/.well-known/ticket-keys.json` (docs/checkin.md) and scans from it.",
+    response=SignedCheckinList,
+    auth=require_permission(checkin.SCAN_PERMISSION),
+    path_params=ID,
+    tags=("checkin",),
+)
+async def download_checkin_list(request: web.Request, id: int) -> web.Response:
+    body = await checkin_list.signed_checkin_list(request.app[BOOKINGS], event_id=id)
+    # The codes are credentials: no shared cache may keep them.
+    return json_response(body, headers={"Cache-Control": "private, no-store"})
 
 
 @api.get(
