@@ -14,8 +14,10 @@ from aiohttp.test_utils import TestClient
 from prometheus_client import REGISTRY
 
 from evently.bookings import checkin_list, ticket_codes
+from evently.bookings.context import BOOKINGS
 from evently.bookings.ticket_codes import TicketClaims
 from evently.bookings.ticket_keys import TICKET_KEYS
+from evently.core import contracts
 from tests.bookings.conftest import Buyer, send_event
 from tests.support.tokens import ADMIN_PERMISSIONS, TokenMinter
 
@@ -315,3 +317,40 @@ async def test_only_checkin_staff_may_download_the_offline_list(client, tokens, 
     assert response.status == 401
     response, body = await download_list(client, staff_headers(tokens), event_id=77)
     assert response.status == 200 and body["list"]["tickets"] == []
+
+
+# ---------------------------------------------------------------- analytics
+
+
+async def test_only_a_first_valid_scan_sends_ticket_checked_in_to_analytics(
+    client, buyer, tokens, outbox, on_sale
+):
+    admitted, other = await ticket_codes_of(buyer(7), EVENT, 2)
+    staff = staff_headers(tokens)
+    _, first = await scan(client, staff, admitted, gate="west")
+    await scan(client, staff, admitted, gate="east")  # already checked in
+    await scan(client, staff, other, event=OTHER_EVENT)  # not for that event
+    await scan(client, staff, "nonsense")
+
+    written = await outbox.messages("analytics", "ticket.checked_in")
+    assert len(written) == 1
+    (message,) = written
+    ticket_id = await outbox_ticket_id(client, admitted)
+    assert (message.key, message.version) == (str(ticket_id), 1)
+    assert message.payload == {
+        "schema_version": contracts.TicketCheckedIn.VERSION,
+        "ticket_id": ticket_id,
+        "event_id": EVENT,
+        "booking_id": first["ticket"]["booking_id"],
+        "seat": 1,
+        "gate": "west",
+        "checked_in_at": first["checked_in_at"],
+    }
+    for consumer in ("search", "events"):
+        assert not [m for m in outbox.received[consumer] if m.topic == "ticket.checked_in"]
+
+
+async def outbox_ticket_id(client: TestClient, code: str) -> int:
+    return await client.app[BOOKINGS].pool.fetchval(
+        "SELECT id FROM bookings.tickets WHERE code = $1", code
+    )

@@ -1,7 +1,8 @@
 -- Check a ticket in at a gate of p_event_id: the answer to one scan of a code whose
 -- signature the caller verified (bookings/checkin.py). Returns the result and the ticket
 -- as it stands after the scan:
---   valid               this scan checked it in (checked_in_* now set);
+--   valid               this scan checked it in (checked_in_* now set) and wrote
+--                       ticket.checked_in to the outbox, in this transaction;
 --   already_checked_in  an earlier scan did (checked_in_at/_gate say when and where);
 --   void                its booking was cancelled;
 --   not_for_this_event  it admits to another event;
@@ -21,6 +22,8 @@ BEGIN
       AND status = 'valid' AND checked_in_at IS NULL
     RETURNING * INTO ticket;
     IF FOUND THEN
+        PERFORM bookings.emit_ticket_checked_in(ticket);
+        PERFORM pg_notify('bookings_outbox', '');
         result := 'valid';
         RETURN;
     END IF;
