@@ -354,3 +354,62 @@ async def outbox_ticket_id(client: TestClient, code: str) -> int:
     return await client.app[BOOKINGS].pool.fetchval(
         "SELECT id FROM bookings.tickets WHERE code = $1", code
     )
+
+
+# ---------------------------------------------------------------- cancelling a used ticket
+
+
+async def test_a_booking_whose_ticket_was_checked_in_cannot_be_cancelled(
+    client, buyer, tokens, db, on_sale
+):
+    status, booking = await buyer(7).hold(EVENT, 2)
+    assert (await buyer(7).confirm(booking["id"]))[0] == 200
+    _, body = await buyer(7).get(f"/api/v1/bookings/{booking['id']}/tickets")
+    assert (await scan(client, staff_headers(tokens), body["tickets"][0]["code"]))[1][
+        "result"
+    ] == "valid"
+
+    status, refusal = await buyer(7).cancel(booking["id"])
+    assert (status, refusal["code"]) == (409, "booking_checked_in")
+    assert refusal["booking"]["status"] == "confirmed"
+    # Nothing changed: still confirmed, both tickets valid, no seat released.
+    _, after = await buyer(7).get(f"/api/v1/bookings/{booking['id']}/tickets")
+    assert after["booking_status"] == "confirmed"
+    assert {t["status"] for t in after["tickets"]} == {"valid"}
+    assert await db.fetchval("SELECT bookings.sold_seats($1)", EVENT) == 2
+
+
+async def test_a_scan_racing_a_cancel_either_admits_or_voids_never_both(
+    client, buyer, tokens, db, on_sale
+):
+    staff = staff_headers(tokens)
+    races = []
+    for user in range(20, 32):
+        _, booking = await buyer(user).hold(EVENT, 1)
+        assert (await buyer(user).confirm(booking["id"]))[0] == 200
+        _, body = await buyer(user).get(f"/api/v1/bookings/{booking['id']}/tickets")
+        races.append((user, booking["id"], body["tickets"][0]["code"]))
+
+    async def race(user: int, booking_id: int, code: str, scan_first: bool):
+        cancelling = buyer(user).cancel(booking_id)
+        scanning = scan(client, staff, code)
+        if scan_first:
+            (_, answer), (status, _) = await asyncio.gather(scanning, cancelling)
+        else:
+            (status, _), (_, answer) = await asyncio.gather(cancelling, scanning)
+        return status, answer["result"]
+
+    outcomes = await asyncio.gather(
+        *(race(u, b, c, i % 2 == 0) for i, (u, b, c) in enumerate(races))
+    )
+    assert set(outcomes) <= {(200, "void"), (409, "valid")}
+    # In the tables: no cancelled booking with a checked-in ticket, no voided admission.
+    assert (
+        await db.fetchval(
+            """SELECT count(*) FROM bookings.tickets t JOIN bookings.bookings b
+               ON b.id = t.booking_id
+               WHERE t.checked_in_at IS NOT NULL
+                 AND (b.status = 'cancelled' OR t.status = 'void')"""
+        )
+        == 0
+    )
