@@ -35,6 +35,11 @@ def check_journey(seen: dict) -> None:
     assert seen["offer_confirmed"] == ["confirmed", 1]
     assert seen["waitlist_final"] == "converted"
     assert seen["alice_bookings"] == ["cancelled"]
+    door = seen["door"]
+    assert door["customer_scan_status"] == 403
+    assert door["listed"] and door["list_kid_published"]
+    assert door["scans"] == [["valid", "north"], ["already_checked_in", "north"]]
+    assert door["checked_in_reported"] == 1
 
 
 def test_the_customer_journey_through_the_gateway(gateway: str) -> None:

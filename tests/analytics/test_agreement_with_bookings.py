@@ -328,3 +328,37 @@ async def test_analytics_agrees_with_bookings_after_a_scripted_sale(platform, to
     assert overview["tickets_sold"] == own["seats"]["confirmed"]
     assert overview["revenue_by_currency"] == {"EUR": "149.70"}
     assert overview["events"]["on_sale"] == 1
+
+
+async def test_check_ins_at_the_door_reach_the_event_report(platform, tokens):
+    """Door staff scan through bookings' public API; ticket.checked_in reaches analytics
+    through bookings' real relay, once per ticket however often it is scanned."""
+    event_id = await create_event(platform, tokens)
+    codes = []
+    for user in (1, 2):
+        buyer = Buyer(platform.bookings, tokens.customer(user), event_id)
+        booking_id = await buyer.hold(2)
+        await buyer.confirm(booking_id)
+        path = f"/api/v1/bookings/{booking_id}/tickets"
+        tickets = await call(platform.bookings, "GET", path, headers=buyer.headers)
+        codes += [t["code"] for t in tickets["tickets"]]
+    staff = {"Authorization": f"Bearer {tokens.token(50, perms=('checkin:scan',))}"}
+    scans = f"/api/v1/events/{event_id}/checkin/scans"
+    results = []
+    for code, gate in ((codes[0], "north"), (codes[0], "south"), (codes[1], "north"),
+                       (codes[2], "south")):  # fmt: skip
+        answer = await call(
+            platform.bookings, "POST", scans, json={"code": code, "gate": gate}, headers=staff
+        )
+        results.append(answer["result"])
+    assert results == ["valid", "already_checked_in", "valid", "valid"]
+
+    async def arrived() -> bool:
+        report = await analytics_report(platform.analytics, tokens, event_id)
+        return report["checkins"]["checked_in"] == 3
+
+    await eventually(arrived, "ticket.checked_in reaches analytics")
+    report = await analytics_report(platform.analytics, tokens, event_id)
+    assert report["checkins"]["by_gate"] == {"north": 2, "south": 1}
+    assert report["checkins"]["check_in_rate"] == 0.75  # 3 of the 4 tickets sold
+    assert sum(p["checked_in"] for p in report["timeline"]["points"]) == 3

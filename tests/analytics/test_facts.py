@@ -155,3 +155,41 @@ async def test_seats_come_from_booking_facts_until_inventory_arrives(analytics, 
         3,
     )
     assert other in shop.bookings
+
+
+def checked_in(ticket_id: int, event_id: int, gate: str, at: str) -> dict:
+    """A ticket.checked_in message as bookings' relay sends it."""
+    payload = {
+        "schema_version": 1,
+        "ticket_id": ticket_id,
+        "event_id": event_id,
+        "booking_id": ticket_id // 10,
+        "seat": ticket_id % 10,
+        "gate": gate,
+        "checked_in_at": at,
+    }
+    return message("bookings", "ticket.checked_in", ticket_id, 1, payload)
+
+
+async def test_check_ins_are_counted_per_gate_once_each_against_tickets_sold(analytics, tokens):
+    await play_sales_script(analytics)  # event 41: 4 tickets sold
+    messages = [
+        checked_in(4101, 41, "north", "2031-06-01T18:00:05+00:00"),
+        checked_in(4102, 41, "north", "2031-06-01T18:01:00+00:00"),
+        checked_in(4111, 41, "south", "2031-06-01T18:02:30+00:00"),
+        checked_in(4201, 42, "north", "2031-06-01T18:03:00+00:00"),  # another event
+    ]
+    # The same check-in delivered again under a new message id (a replayed outbox row).
+    replay = checked_in(4101, 41, "east", "2031-06-01T18:09:00+00:00")
+    await deliver(analytics, [*messages, replay, copy.deepcopy(messages[0])])
+
+    figures = await report(analytics, tokens, 41)
+    assert figures["checkins"] == {
+        "checked_in": 3,
+        "check_in_rate": 0.75,
+        "by_gate": {"north": 2, "south": 1},
+        "last_checked_in_at": "2031-06-01T18:02:30Z",
+    }
+    # An event analytics knows only from a check-in still has a report.
+    other = await report(analytics, tokens, 42)
+    assert other["checkins"]["checked_in"] == 1 and other["checkins"]["check_in_rate"] is None

@@ -33,6 +33,8 @@ def test_every_public_route_is_routed_to_its_own_service(service):
         ("/api/v1/events/5/availability/stream", "bookings"),
         ("/api/v1/events/5/waitlist", "bookings"),
         ("/api/v1/events/5/waitlist/me", "bookings"),
+        ("/api/v1/events/5/checkin/scans", "bookings"),
+        ("/api/v1/events/5/checkin/list", "bookings"),
         ("/api/v1/admin/events/5", "events"),
         ("/api/v1/admin/events/5/analytics", "analytics"),
         ("/api/v1/admin/analytics/overview", "analytics"),

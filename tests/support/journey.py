@@ -2,7 +2,9 @@
 
 An admin publishes an event; a customer registers, logs in, finds it by search, watches
 its availability stream, holds every seat, confirms and cancels; a second customer joins
-the waitlist of the sold-out event, gets the seats back as an offer and confirms it.
+the waitlist of the sold-out event, gets the seats back as an offer and confirms it. At
+the door, staff the admin granted ``checkin:scan`` download the check-in list and scan
+the ticket (once admitted, then already checked in), and the check-in reaches analytics.
 
 Standard library only, so the very same file runs on a developer machine against
 ``evently up`` (tests/acceptance) and inside the test cluster, in a pod of the project's
@@ -158,6 +160,57 @@ def customer(api: Api, label: str) -> tuple[str, dict[str, Any]]:
     return session["access_token"], session["user"]
 
 
+def door_staff(api: Api, admin: str) -> str:
+    """A fresh account the admin grants checkin:scan; its next token carries it."""
+    email = f"staff-{uuid.uuid4().hex[:10]}@journey.example"
+    password = f"Journey-{uuid.uuid4().hex}"
+    account = api.expect(
+        201, "POST", "/api/v1/auth/register", body={"email": email, "password": password}
+    )
+    api.expect(
+        200,
+        "POST",
+        f"/api/v1/auth/admin/users/{account['user']['id']}/grant",
+        token=admin,
+        body={"permission": "checkin:scan"},
+    )
+    session = api.expect(
+        200, "POST", "/api/v1/auth/login", body={"email": email, "password": password}
+    )
+    return session["access_token"]
+
+
+def check_in_at_the_door(
+    api: Api, admin: str, event_id: int, booking_id: int, holder: str
+) -> dict[str, Any]:
+    """Staff download the event's check-in list and scan the holder's ticket twice; the
+    check-in reaches analytics."""
+    seen: dict[str, Any] = {}
+    path = f"/api/v1/bookings/{booking_id}/tickets"
+    code = api.expect(200, "GET", path, token=holder)["tickets"][0]["code"]
+    scans = f"/api/v1/events/{event_id}/checkin/scans"
+    seen["customer_scan_status"] = api.call(
+        "POST", scans, body={"code": code, "gate": "north"}, token=holder
+    )[0]
+    staff = door_staff(api, admin)
+    listing = api.expect(200, "GET", f"/api/v1/events/{event_id}/checkin/list", token=staff)
+    published = api.expect(200, "GET", "/.well-known/ticket-keys.json")["keys"]
+    seen["listed"] = code in [t["code"] for t in listing["list"]["tickets"]]
+    seen["list_kid_published"] = listing["signature"]["kid"] in [k["kid"] for k in published]
+    answers = [
+        api.expect(200, "POST", scans, body={"code": code, "gate": gate}, token=staff)
+        for gate in ("north", "south")
+    ]
+    seen["scans"] = [[a["result"], a["checked_in_gate"]] for a in answers]
+
+    def reported() -> int:
+        status, report = api.call("GET", f"/api/v1/admin/analytics/events/{event_id}", token=admin)
+        return report["checkins"]["checked_in"] if status == 200 else 0
+
+    seen["checked_in_reported"] = eventually("the check-in in analytics", reported)
+    return seen
+
+
 def run(routes: list[tuple[str, str]], admin_email: str, admin_password: str) -> dict[str, Any]:
     api = Api(routes)
     seen: dict[str, Any] = {}
@@ -228,6 +281,7 @@ def run(routes: list[tuple[str, str]], admin_email: str, admin_password: str) ->
     )["status"]
     mine = api.expect(200, "GET", "/api/v1/users/bookings", token=alice)
     seen["alice_bookings"] = [b["status"] for b in mine["items"]]
+    seen["door"] = check_in_at_the_door(api, admin, event_id, offer["booking_id"], bob)
     return seen
 
 

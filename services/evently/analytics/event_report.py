@@ -106,11 +106,13 @@ async def event_report(
         facts = await conn.fetchrow(queries.EVENT_FACTS, event_id)
         counts = await conn.fetchrow(queries.EVENT_BOOKING_COUNTS, event_id)
         waitlist_rows = await conn.fetch(queries.EVENT_WAITLIST_TRANSITIONS, event_id)
+        gates = await conn.fetch(queries.EVENT_CHECKINS_BY_GATE, event_id)
         if (
             facts["event_id_from_events"] is None
             and facts["event_id_from_inventory"] is None
             and counts["holds_placed"] == 0
             and not waitlist_rows
+            and not gates
         ):
             raise NotFound(f"Analytics has no facts about event {event_id}", code="event_not_found")
         timeline = timeline_range(bucket, start, end, now, counts["first_activity_at"])
@@ -138,6 +140,7 @@ async def event_report(
         },
         "hold_to_confirm_conversion": ratio(counts["confirmed"], counts["holds_placed"]),
         "waitlist": waitlist_figures(waitlist_rows, entries),
+        "checkins": checkin_figures(gates, counts["tickets_sold"]),
         "timeline": {
             "bucket": timeline.bucket,
             "from": timeline.start,
@@ -195,11 +198,22 @@ def waitlist_figures(transitions: list[asyncpg.Record], entries: list[asyncpg.Re
     return figures
 
 
+def checkin_figures(gates: list[asyncpg.Record], tickets_sold: int) -> dict[str, Any]:
+    """Tickets checked in at the door, per gate, and their share of the tickets sold."""
+    checked_in = sum(row["checked_in"] for row in gates)
+    return {
+        "checked_in": checked_in,
+        "check_in_rate": ratio(checked_in, tickets_sold),
+        "by_gate": {row["gate"]: row["checked_in"] for row in gates},
+        "last_checked_in_at": max((row["last_checked_in_at"] for row in gates), default=None),
+    }
+
+
 async def sales_timeline(
     conn: asyncpg.Connection, event_id: int, timeline: TimelineRange
 ) -> list[dict[str, Any]]:
     """One point per bucket: holds placed, confirmations (gross, even if cancelled later),
-    tickets, revenue, cancellations and expirations, with tickets per minute."""
+    tickets, revenue, cancellations, expirations and check-ins, with tickets per minute."""
     args = (event_id, timeline.width, timeline.start, timeline.end)
     starts = timeline.bucket_starts()
     points: dict[datetime, dict[str, Any]] = {
@@ -211,6 +225,7 @@ async def sales_timeline(
             "revenue_by_currency": {},
             "cancelled": 0,
             "expired": 0,
+            "checked_in": 0,
         }
         for s in starts
     }
@@ -227,6 +242,8 @@ async def sales_timeline(
         points[row["bucket"]]["cancelled"] = row["cancelled"]
     for row in await conn.fetch(queries.TIMELINE_EXPIRATIONS, *args):
         points[row["bucket"]]["expired"] = row["expired"]
+    for row in await conn.fetch(queries.TIMELINE_CHECKINS, *args):
+        points[row["bucket"]]["checked_in"] = row["checked_in"]
     minutes = timeline.width.total_seconds() / 60
     for start, point in points.items():
         point["tickets_sold"] = tickets[start]

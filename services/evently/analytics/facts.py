@@ -16,6 +16,7 @@ from evently.core.contracts import (
     BookingChanged,
     EventChanged,
     InventoryChanged,
+    TicketCheckedIn,
     WaitlistChanged,
     parse,
 )
@@ -125,9 +126,25 @@ async def apply_waitlist_changed(conn: asyncpg.Connection, message: InboxMessage
     _count(message.topic, applied)
 
 
+async def apply_ticket_checked_in(conn: asyncpg.Connection, message: InboxMessage) -> None:
+    """Record a ticket's check-in (once: a ticket is checked in only once)."""
+    checkin = parse(TicketCheckedIn, message.payload)
+    applied = await conn.fetchval(
+        queries.RECORD_CHECKIN,
+        checkin.ticket_id,
+        checkin.event_id,
+        checkin.booking_id,
+        checkin.seat,
+        checkin.gate,
+        checkin.checked_in_at,
+    )
+    _count(message.topic, applied)
+
+
 INBOX_HANDLERS: dict[str, InboxHandler] = {
     EventChanged.TOPIC: apply_event_changed,
     InventoryChanged.TOPIC: apply_inventory_changed,
     BookingChanged.TOPIC: apply_booking_changed,
     WaitlistChanged.TOPIC: apply_waitlist_changed,
+    TicketCheckedIn.TOPIC: apply_ticket_checked_in,
 }

@@ -125,6 +125,13 @@ class WaitlistFigures(_Out):
     entries_by_status: dict[str, int]
 
 
+class CheckinFigures(_Out):
+    checked_in: int = Field(description="Tickets checked in at the door (first valid scans)")
+    check_in_rate: float | None = Field(description="checked_in / tickets sold")
+    by_gate: dict[str, int] = Field(description="Check-ins per gate")
+    last_checked_in_at: datetime | None
+
+
 class TimelinePoint(_Out):
     start: datetime
     holds: int
@@ -133,6 +140,7 @@ class TimelinePoint(_Out):
     revenue_by_currency: Money
     cancelled: int
     expired: int
+    checked_in: int = Field(description="Tickets checked in at the door in this bucket")
     tickets_per_minute: float
 
 
@@ -168,6 +176,7 @@ class EventReport(_Out):
     bookings: BookingCounts
     hold_to_confirm_conversion: float | None = Field(description="confirmed / holds placed")
     waitlist: WaitlistFigures
+    checkins: CheckinFigures
     timeline: Timeline
 
 

@@ -77,6 +77,13 @@ ON CONFLICT (entry_id, version) DO NOTHING
 RETURNING true
 """
 
+RECORD_CHECKIN = """
+INSERT INTO analytics.checkins (ticket_id, event_id, booking_id, seat, gate, checked_in_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (ticket_id) DO NOTHING
+RETURNING true
+"""
+
 # --- overview ------------------------------------------------------------------------
 
 # "On sale": published, inside its sale window (null = unbounded), not sold out.
@@ -201,6 +208,12 @@ FROM analytics.waitlist_entries WHERE event_id = $1
 GROUP BY status
 """
 
+EVENT_CHECKINS_BY_GATE = """
+SELECT gate, count(*) AS checked_in, max(checked_in_at) AS last_checked_in_at
+FROM analytics.checkins WHERE event_id = $1
+GROUP BY gate ORDER BY gate
+"""
+
 # Buckets are aligned on the Unix epoch ($2 is the bucket width); $3/$4 the range.
 TIMELINE_HOLDS = """
 SELECT date_bin($2::interval, created_at, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket,
@@ -231,6 +244,14 @@ SELECT date_bin($2::interval, expired_at, TIMESTAMPTZ '1970-01-01 00:00:00+00') 
        count(*) AS expired
 FROM analytics.bookings
 WHERE event_id = $1 AND status = 'expired' AND expired_at >= $3 AND expired_at < $4
+GROUP BY bucket
+"""
+
+TIMELINE_CHECKINS = """
+SELECT date_bin($2::interval, checked_in_at, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket,
+       count(*) AS checked_in
+FROM analytics.checkins
+WHERE event_id = $1 AND checked_in_at >= $3 AND checked_in_at < $4
 GROUP BY bucket
 """
 

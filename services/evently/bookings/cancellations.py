@@ -1,7 +1,8 @@
 """Cancelling a booking: ``POST /api/v1/bookings/{id}/cancel``.
 
 The bookings service owns the rules: a held or confirmed booking can be cancelled until
-the event starts; its seats return at once and go to the waitlist first. Cancelling an
+the event starts and while none of its tickets was checked in at the door; its seats
+return at once and go to the waitlist first. Cancelling an
 already cancelled booking answers with it again (a safe retry).
 """
 

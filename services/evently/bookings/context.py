@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import asyncpg
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from evently.bookings.availability_stream import AvailabilityHub
 from evently.bookings.confirmations import BookingConfirmer
@@ -17,8 +19,8 @@ from evently.bookings.ticket_issuer import TicketIssuer
 
 @dataclass(frozen=True)
 class BookingsContext:
-    """The pool, settings, hot-path batchers, inventory publisher, streams hub and the
-    ticket issuer."""
+    """The pool, settings, hot-path batchers, inventory publisher, streams hub, the
+    ticket issuer and the public ticket keys check-in verifies codes with (by kid)."""
 
     pool: asyncpg.Pool
     settings: BookingsSettings
@@ -27,6 +29,7 @@ class BookingsContext:
     publisher: InventoryPublisher
     streams: AvailabilityHub
     tickets: TicketIssuer
+    scan_keys: Mapping[str, Ed25519PublicKey]
 
 
 BOOKINGS: web.AppKey[BookingsContext] = web.AppKey("bookings", BookingsContext)

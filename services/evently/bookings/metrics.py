@@ -101,6 +101,15 @@ _INVENTORY_GAUGES = {
     "held": INVENTORY_HELD,
 }
 
+CHECKIN_SCANS = Counter(
+    "evently_checkin_scans_total",
+    "Ticket scans answered, by result (valid, already_checked_in, void, "
+    "not_for_this_event, invalid).",
+    ["result"],
+)
+for _result in ("valid", "already_checked_in", "void", "not_for_this_event", "invalid"):
+    CHECKIN_SCANS.labels(_result)
+
 OPERATIONS = ("hold", "confirm", "cancel", "expire", "waitlist", "inventory", "publish")
 for _operation in OPERATIONS:
     LOCK_WAIT.labels(_operation)

@@ -211,3 +211,81 @@ class BookingTickets(pydantic.BaseModel):
     booking_id: int
     booking_status: BookingStatus
     tickets: list[TicketOut]
+
+
+# ---------------------------------------------------------------- check-in (docs/checkin.md)
+
+ScanResult = Literal["valid", "already_checked_in", "void", "not_for_this_event", "invalid"]
+
+
+class ScanIn(_Strict):
+    """``POST /api/v1/events/{id}/checkin/scans``: one scan of a ticket code at a gate."""
+
+    code: str = Field(
+        min_length=1, max_length=1024, description="The scanned text: ET1.<kid>.<payload>.<sig>"
+    )
+    gate: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Where the scan happened, e.g. 'north-2' (no control characters)",
+    )
+
+
+class ScannedTicket(pydantic.BaseModel):
+    """What a code whose signature verifies states."""
+
+    event_id: int
+    booking_id: int
+    seat: int
+
+
+class ScanOut(pydantic.BaseModel):
+    """The answer to a scan; only ``valid`` admits."""
+
+    result: ScanResult = Field(
+        description="valid: admit (this scan checked the ticket in); already_checked_in: "
+        "an earlier scan did (checked_in_at, checked_in_gate); void: its booking was "
+        "cancelled; not_for_this_event; invalid: not a ticket code of ours"
+    )
+    detail: str = Field(description="The answer in words, for the gate's display")
+    event_id: int = Field(description="The event at this door (the path's id)")
+    ticket: ScannedTicket | None = Field(description="Null for an invalid code")
+    checked_in_at: datetime | None = Field(description="When the ticket was first checked in")
+    checked_in_gate: str | None = Field(description="Where it was first checked in")
+    voided_at: datetime | None
+
+
+class CheckinListTicket(pydantic.BaseModel):
+    """One ticket of the offline check-in list."""
+
+    code: str
+    booking_id: int
+    seat: int
+    status: TicketStatus
+    checked_in_at: datetime | None
+    checked_in_gate: str | None
+
+
+class CheckinList(pydantic.BaseModel):
+    """What the check-in list's signature covers (as canonical JSON, RFC 8785)."""
+
+    format: Literal["evently-checkin-list/1"]
+    event_id: int
+    generated_at: datetime
+    tickets: list[CheckinListTicket]
+
+
+class CheckinListSignature(pydantic.BaseModel):
+    """A detached Ed25519 signature by a ticket key (``/.well-known/ticket-keys.json``)."""
+
+    alg: Literal["EdDSA"]
+    kid: str
+    value: str = Field(description="base64url (no padding) of the 64-byte signature")
+
+
+class SignedCheckinList(pydantic.BaseModel):
+    """``GET /api/v1/events/{id}/checkin/list``: the list and its signature."""
+
+    list: CheckinList
+    signature: CheckinListSignature

@@ -42,6 +42,8 @@ class Outcome(StrEnum):
     # Refusals of the ticket endpoints (bookings/tickets.py), not of a SQL function.
     BOOKING_NOT_CONFIRMED = "booking_not_confirmed"
     TICKET_NOT_FOUND = "ticket_not_found"
+    # Refusal of cancel_booking once a ticket was used (docs/checkin.md).
+    BOOKING_CHECKED_IN = "booking_checked_in"
 
 
 # The outcomes that are not refusals.

@@ -73,6 +73,16 @@ WHERE b.event_id = $1 AND b.status = 'confirmed'
 
 BOOKING_TICKETS = "SELECT * FROM bookings.tickets WHERE booking_id = $1 ORDER BY seat"
 
+# One scan: checks the ticket in unless a scan did before; returns the result and the
+# ticket row (sql/check_in_ticket.sql).
+CHECK_IN_TICKET = "SELECT result, ticket FROM bookings.check_in_ticket($1, $2, $3, $4)"
+
+# The offline check-in list: every ticket of an event, void ones too, in issue order.
+EVENT_TICKETS = """
+SELECT code, booking_id, seat, status, checked_in_at, checked_in_gate
+FROM bookings.tickets WHERE event_id = $1 ORDER BY id
+"""
+
 EXPIRED_HOLD_EVENTS = """
 SELECT DISTINCT event_id FROM bookings.bookings
 WHERE status = 'held' AND hold_expires_at <= now()

@@ -84,6 +84,11 @@ REFUSALS: dict[Outcome, Refusal] = {
     Outcome.BOOKING_NOT_CONFIRMED: Refusal(
         409, "Booking not confirmed", "Only a confirmed booking has tickets; confirm it first."
     ),
+    Outcome.BOOKING_CHECKED_IN: Refusal(
+        409,
+        "Booking checked in",
+        "A ticket of this booking was checked in at the door; it cannot be cancelled.",
+    ),
     Outcome.TICKET_NOT_FOUND: Refusal(
         404, "Ticket not found", "This booking has no valid ticket for this seat."
     ),

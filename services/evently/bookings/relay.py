@@ -1,5 +1,6 @@
-"""The bookings outbox relay: delivers booking.changed, waitlist.changed and
-inventory.changed to their consumers (``core/outbox.py``, routed by ``core/contracts.py``)."""
+"""The bookings outbox relay: delivers booking.changed, waitlist.changed,
+inventory.changed and ticket.checked_in to their consumers (``core/outbox.py``, routed
+by ``core/contracts.py``)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ from aiohttp import web
 from evently.bookings import (
     availability_stream,
     cancellations,
+    checkin,
+    checkin_list,
     idempotency,
     inventory,
     lookups,
@@ -25,6 +27,9 @@ from evently.bookings.models import (
     BookingPage,
     BookingTickets,
     PageQuery,
+    ScanIn,
+    ScanOut,
+    SignedCheckinList,
     WaitlistEntryOut,
     WaitlistJoin,
 )
@@ -33,7 +38,12 @@ from evently.bookings.refusals import refuse
 from evently.bookings.ticket_keys import TICKET_KEYS
 from evently.bookings.ticket_qr import render_qr
 from evently.core.api import Api, json_response
-from evently.core.auth import principal, require_internal, require_user
+from evently.core.auth import (
+    principal,
+    require_internal,
+    require_permission,
+    require_user,
+)
 from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import add_inbox_route
 from evently.core.net import address_bucket, client_address
@@ -252,6 +262,47 @@ async def leave_waitlist(request: web.Request, id: int) -> web.Response:
         request.app[BOOKINGS], event_id=id, user_id=principal(request).user_id
     )
     return json_response(entry)
+
+
+@api.post(
+    "/api/v1/events/{id}/checkin/scans",
+    summary="Scan a ticket code at a gate of the event (staff with checkin:scan)",
+    description="Verifies the code's signature, then checks the ticket in unless a scan "
+    "did before: of concurrent scans of one ticket, on any replica, exactly one answers "
+    "`valid`. Every answer is 200 with a `result` (docs/checkin.md); an unreadable, "
+    "forged or unknown code is `invalid`.",
+    body=ScanIn,
+    response=ScanOut,
+    auth=require_permission(checkin.SCAN_PERMISSION),
+    path_params=ID,
+    tags=("checkin",),
+)
+async def scan_ticket(request: web.Request, id: int, body: ScanIn) -> web.Response:
+    answer = await checkin.scan_ticket(
+        request.app[BOOKINGS],
+        event_id=id,
+        code=body.code,
+        gate=body.gate,
+        staff=principal(request),
+    )
+    return json_response(answer)
+
+
+@api.get(
+    "/api/v1/events/{id}/checkin/list",
+    summary="The event's signed offline check-in list (staff with checkin:scan)",
+    description="Every ticket of the event with its code, status and check-in state, "
+    "signed by a ticket key: a gate with no network verifies it against "
+    "`/.well-known/ticket-keys.json` (docs/checkin.md) and scans from it.",
+    response=SignedCheckinList,
+    auth=require_permission(checkin.SCAN_PERMISSION),
+    path_params=ID,
+    tags=("checkin",),
+)
+async def download_checkin_list(request: web.Request, id: int) -> web.Response:
+    body = await checkin_list.signed_checkin_list(request.app[BOOKINGS], event_id=id)
+    # The codes are credentials: no shared cache may keep them.
+    return json_response(body, headers={"Cache-Control": "private, no-store"})
 
 
 @api.get(

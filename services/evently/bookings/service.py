@@ -17,6 +17,7 @@ from evently.bookings.metrics import INVENTORY_GAUGES
 from evently.bookings.relay import bookings_relay
 from evently.bookings.routes import api
 from evently.bookings.settings import BookingsSettings
+from evently.bookings.ticket_codes import public_keys_from_jwks
 from evently.bookings.ticket_issuer import IssuePolicy, TicketIssuer
 from evently.bookings.ticket_keys import TICKET_KEYS, load_ticket_keys
 from evently.core.app import ServiceDefinition
@@ -67,6 +68,8 @@ def _context(settings: BookingsSettings) -> Any:
             publisher=publisher,
             streams=streams,
             tickets=tickets,
+            # What a scanner loads: the published key set, public keys only.
+            scan_keys=public_keys_from_jwks(app[TICKET_KEYS].jwks()),
         )
         try:
             yield

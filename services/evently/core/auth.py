@@ -11,7 +11,8 @@ Token contract (see docs/auth.md):
   ``email``, ``roles``, ``perms``, ``iat``, ``nbf``, ``exp``, ``jti``, ``typ`` = ``access``.
 
 Guards (``auth=`` on an endpoint): ``require_user``, ``require_admin(permission)``,
-``require_internal``. A verified caller is ``request[PRINCIPAL]`` (or ``principal(request)``).
+``require_permission(permission)`` (admins and staff), ``require_internal``. A verified
+caller is ``request[PRINCIPAL]`` (or ``principal(request)``).
 """
 
 from __future__ import annotations
@@ -329,6 +330,22 @@ class _RequireAdmin:
             )
 
 
+class _RequirePermission:
+    security = "bearer"
+    error_statuses = (401, 403)
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    async def __call__(self, request: web.Request) -> None:
+        if not (await authenticate(request)).can(self.permission):
+            raise Forbidden(
+                f"This route needs the {self.permission!r} permission",
+                code="permission_required",
+                permission=self.permission,
+            )
+
+
 class _RequireInternal:
     security = "internalKey"
     error_statuses = (401,)
@@ -351,6 +368,12 @@ require_internal = _RequireInternal()
 def require_admin(permission: str | None = None) -> _RequireAdmin:
     """Guard: an admin token, holding ``permission`` when one is given."""
     return _RequireAdmin(permission)
+
+
+def require_permission(permission: str) -> _RequirePermission:
+    """Guard: any token that ``can`` ``permission``: an admin holding it, or (for a
+    ``STAFF_PERMISSIONS`` one) an account an admin granted it."""
+    return _RequirePermission(permission)
 
 
 def principal(request: web.Request) -> Principal:

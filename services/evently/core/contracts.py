@@ -193,6 +193,24 @@ class WaitlistChanged(Contract):
     entry: WaitlistEntry
 
 
+# ---------------------------------------------------------------- ticket.checked_in
+
+
+class TicketCheckedIn(Contract):
+    """``ticket.checked_in``: a ticket's first valid scan at the door (docs/checkin.md);
+    sent once per ticket, in the scan's transaction."""
+
+    TOPIC = "ticket.checked_in"
+    VERSION = 1
+
+    ticket_id: int
+    event_id: int
+    booking_id: int
+    seat: int
+    gate: str
+    checked_in_at: datetime
+
+
 # ---------------------------------------------------------------- topics
 
 C = TypeVar("C", bound=Contract)
@@ -210,6 +228,7 @@ TOPICS: dict[str, Topic] = {
     InventoryChanged.TOPIC: Topic(InventoryChanged, "bookings", ("search", "events", "analytics")),
     BookingChanged.TOPIC: Topic(BookingChanged, "bookings", ("analytics",)),
     WaitlistChanged.TOPIC: Topic(WaitlistChanged, "bookings", ("analytics",)),
+    TicketCheckedIn.TOPIC: Topic(TicketCheckedIn, "bookings", ("analytics",)),
 }
 
 

@@ -30,6 +30,7 @@ _RULES = [
     RoutingRule(r"^/api/v1/admin/events/[^/]+/analytics$", "analytics"),
     RoutingRule(r"^/api/v1/events/[^/]+/availability/stream$", "bookings"),
     RoutingRule(r"^/api/v1/events/[^/]+/waitlist(/.*)?$", "bookings"),
+    RoutingRule(r"^/api/v1/events/[^/]+/checkin(/.*)?$", "bookings"),
     RoutingRule(r"^/api/v1/admin/analytics(/.*)?$", "analytics"),
     RoutingRule(r"^/\.well-known/jwks\.json$", "users"),
     RoutingRule(r"^/\.well-known/ticket-keys\.json$", "bookings"),

@@ -1,5 +1,6 @@
 -- Cancel a held or confirmed booking; its seats return at once and go to the line
--- first, and its tickets are voided. Returns the outcome (see bookings/outcomes.py)
+-- first, and its tickets are voided. A booking with a ticket checked in at the door
+-- cannot be cancelled (it was used). Returns the outcome (see bookings/outcomes.py)
 -- with the booking, or a refusal's details.
 CREATE OR REPLACE FUNCTION bookings.cancel_booking(
     p_booking_id bigint, p_user_id bigint, p_event_id bigint,
@@ -32,6 +33,20 @@ BEGIN
     IF inv.starts_at IS NOT NULL AND now() >= inv.starts_at THEN
         outcome := 'event_already_started';
         details := jsonb_build_object('starts_at', inv.starts_at);
+        RETURN;
+    END IF;
+    -- Its tickets are locked before they are read, so a concurrent scan
+    -- (sql/check_in_ticket.sql) either checked one in first, and the cancel is refused,
+    -- or waits and then finds them void: never a used ticket on a cancelled booking.
+    -- Two statements: the lock waits for a scan in progress, and the read after it
+    -- (a fresh snapshot) sees what that scan committed. One statement that locks and
+    -- tests checked_in_at together let a check-in through (the race test caught it):
+    -- the filter judged the row as it was before the wait.
+    PERFORM 1 FROM bookings.tickets WHERE booking_id = b.id FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM bookings.tickets
+               WHERE booking_id = b.id AND checked_in_at IS NOT NULL) THEN
+        outcome := 'booking_checked_in';
+        booking := b;
         RETURN;
     END IF;
     was := b.status;

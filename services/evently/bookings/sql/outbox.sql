@@ -19,6 +19,17 @@ RETURNS void LANGUAGE sql AS $$
             jsonb_build_object('transition', p_transition, 'at', now(), 'entry', to_jsonb(e)))
 $$;
 
+-- A ticket's first valid scan (sql/check_in_ticket.sql); a ticket is checked in once,
+-- so its message has version 1.
+CREATE OR REPLACE FUNCTION bookings.emit_ticket_checked_in(t bookings.tickets)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO bookings.outbox (topic, key, version, payload)
+    VALUES ('ticket.checked_in', t.id::text, 1,
+            jsonb_build_object('ticket_id', t.id, 'event_id', t.event_id,
+                               'booking_id', t.booking_id, 'seat', t.seat,
+                               'gate', t.checked_in_gate, 'checked_in_at', t.checked_in_at))
+$$;
+
 -- p_snapshot: bookings.inventory_state(...) with the new inventory version.
 CREATE OR REPLACE FUNCTION bookings.emit_inventory(p_snapshot jsonb) RETURNS void
 LANGUAGE sql AS $$
