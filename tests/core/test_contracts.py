@@ -43,9 +43,10 @@ def test_every_topic_has_one_contract_a_known_producer_and_consumers():
         assert topic.consumers and set(topic.consumers) <= services - {topic.producer}
     assert contracts.routes("bookings") == {
         "inventory.changed": ("search", "events", "analytics"),
-        "booking.changed": ("analytics",),
-        "waitlist.changed": ("analytics",),
+        "booking.changed": ("analytics", "notifications"),
+        "waitlist.changed": ("analytics", "notifications"),
     }
+    assert contracts.routes("users") == {"user.changed": ("notifications",)}
 
 
 def test_render_sets_the_version_and_parse_refuses_a_newer_one():

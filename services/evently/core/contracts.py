@@ -193,6 +193,26 @@ class WaitlistChanged(Contract):
     entry: WaitlistEntry
 
 
+# ---------------------------------------------------------------- user.changed
+
+
+class UserChanged(Contract):
+    """``user.changed``: what other services may know of an account (its mail address).
+
+    Written by a trigger on ``users.users`` (``users/sql/publish_user.sql``) whenever one
+    of these fields changes, so no writer can forget it."""
+
+    TOPIC = "user.changed"
+    VERSION = 1
+
+    id: int
+    version: int
+    email: str
+    email_verified: bool
+    name: str
+    active: bool = Field(description="False once an admin deactivated the account")
+
+
 # ---------------------------------------------------------------- topics
 
 C = TypeVar("C", bound=Contract)
@@ -206,10 +226,13 @@ class Topic:
 
 
 TOPICS: dict[str, Topic] = {
-    EventChanged.TOPIC: Topic(EventChanged, "events", ("bookings", "search", "analytics")),
+    EventChanged.TOPIC: Topic(
+        EventChanged, "events", ("bookings", "search", "analytics", "notifications")
+    ),
     InventoryChanged.TOPIC: Topic(InventoryChanged, "bookings", ("search", "events", "analytics")),
-    BookingChanged.TOPIC: Topic(BookingChanged, "bookings", ("analytics",)),
-    WaitlistChanged.TOPIC: Topic(WaitlistChanged, "bookings", ("analytics",)),
+    BookingChanged.TOPIC: Topic(BookingChanged, "bookings", ("analytics", "notifications")),
+    WaitlistChanged.TOPIC: Topic(WaitlistChanged, "bookings", ("analytics", "notifications")),
+    UserChanged.TOPIC: Topic(UserChanged, "users", ("notifications",)),
 }
 
 

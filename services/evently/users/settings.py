@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from evently.core.settings import CommonSettings, SettingsError, setting
+from evently.core.settings import OutboxRelaySettings, SettingsError, setting
 
 
-class UsersSettings(CommonSettings):
+class UsersSettings(OutboxRelaySettings):
     """Everything the users service reads from the environment."""
 
     bcrypt_rounds: int = setting("BCRYPT_ROUNDS", 12, "the bcrypt cost, an integer from 4 to 31")
