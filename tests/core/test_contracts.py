@@ -46,7 +46,10 @@ def test_every_topic_has_one_contract_a_known_producer_and_consumers():
         "booking.changed": ("analytics", "notifications"),
         "waitlist.changed": ("analytics", "notifications"),
     }
-    assert contracts.routes("users") == {"user.changed": ("notifications",)}
+    assert contracts.routes("users") == {
+        "user.changed": ("notifications",),
+        "account.mail_requested": ("notifications",),
+    }
 
 
 def test_render_sets_the_version_and_parse_refuses_a_newer_one():

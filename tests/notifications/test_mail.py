@@ -251,6 +251,8 @@ def test_every_mail_kind_has_a_text_and_an_html_template():
         "waitlist_offer",
         "event_changed",
         "event_cancelled",
+        "password_reset",
+        "email_verification",
     }
     for kind in kinds():
         assert (TEMPLATES / f"{kind}.html").exists()

@@ -19,7 +19,8 @@ from tests.users.helpers import PASSWORD, bearer, register
 
 async def published(users) -> list[dict[str, Any]]:
     rows = await users.app[POOL].fetch(
-        "SELECT topic, key, version, payload FROM users.outbox ORDER BY id"
+        "SELECT topic, key, version, payload FROM users.outbox "
+        "WHERE topic = 'user.changed' ORDER BY id"
     )
     for row in rows:
         assert row["topic"] == "user.changed" and row["key"] == str(row["payload"]["id"])
@@ -59,7 +60,8 @@ async def test_the_relay_delivers_user_changed_to_notifications(aiohttp_client, 
     recorder = RecordingConsumer("notifications")
     relay.consumers["notifications"] = recorder
     async with users.app[POOL].acquire() as conn:
-        assert await relay.deliver_pending(conn) == 1
-    (message,) = recorder.received
+        assert await relay.deliver_pending(conn) == 2
+    message, mail = recorder.received  # the account, then its verification mail
+    assert mail.topic == "account.mail_requested"
     assert message.topic == "user.changed" and message.key == str(session["user"]["id"])
     assert message.payload["email"] == "bob@example.com" and message.payload["schema_version"] == 1

@@ -213,6 +213,30 @@ class UserChanged(Contract):
     active: bool = Field(description="False once an admin deactivated the account")
 
 
+# ---------------------------------------------------------------- account.mail_requested
+
+AccountMailKind = Literal["password_reset", "email_verification"]
+
+
+class AccountMailRequested(Contract):
+    """``account.mail_requested``: the users service asks for a mail carrying a
+    single-use token (a password reset or an email verification) to one address.
+
+    The token is in clear here, as the mail must carry it; users keeps only its digest,
+    and the message leaves users' outbox a day after delivery (docs/notifications.md)."""
+
+    TOPIC = "account.mail_requested"
+    VERSION = 1
+
+    kind: AccountMailKind
+    request_id: int = Field(description="The token's id: one mail per request")
+    user_id: int
+    email: str = Field(description="Where the mail goes: the address the token is for")
+    name: str
+    token: str
+    expires_at: datetime
+
+
 # ---------------------------------------------------------------- topics
 
 C = TypeVar("C", bound=Contract)
@@ -233,6 +257,7 @@ TOPICS: dict[str, Topic] = {
     BookingChanged.TOPIC: Topic(BookingChanged, "bookings", ("analytics", "notifications")),
     WaitlistChanged.TOPIC: Topic(WaitlistChanged, "bookings", ("analytics", "notifications")),
     UserChanged.TOPIC: Topic(UserChanged, "users", ("notifications",)),
+    AccountMailRequested.TOPIC: Topic(AccountMailRequested, "users", ("notifications",)),
 }
 
 

@@ -6,7 +6,9 @@
 * ``waitlist.changed`` queues the offer mail (with its deadline) and tells the stream;
 * ``event.changed`` keeps the event's name, time and venue; when a published event's time
   or venue changes, or it is cancelled, it mails every ticket holder and tells their
-  streams.
+  streams;
+* ``account.mail_requested`` queues a password reset or email verification mail to the
+  address its token was issued for.
 
 Everything happens in the transaction that records the message in the inbox, so a
 redelivered message changes nothing, and mail is only queued (``mail_queue``): no
@@ -20,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from evently.core.contracts import (
+    AccountMailRequested,
     BookingChanged,
     EventChanged,
     UserChanged,
@@ -168,7 +171,27 @@ async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -
         await record_notification(conn, user_id, "event.changed", notice)
 
 
+async def apply_account_mail_requested(conn: asyncpg.Connection, message: InboxMessage) -> None:
+    """Queue a password reset or verification mail to the address the token is for."""
+    mail = parse(AccountMailRequested, message.payload)
+    context = {
+        "recipient_name": mail.name or "there",
+        "email": mail.email,
+        "token": mail.token,
+        "expires_at": when(mail.expires_at),
+    }
+    await queue_mail(
+        conn,
+        mail.kind,
+        f"{mail.kind}:{mail.request_id}",
+        context,
+        user_id=mail.user_id,
+        to_address=mail.email,
+    )
+
+
 INBOX_HANDLERS: dict[str, InboxHandler] = {
+    AccountMailRequested.TOPIC: apply_account_mail_requested,
     UserChanged.TOPIC: apply_user_changed,
     BookingChanged.TOPIC: apply_booking_changed,
     WaitlistChanged.TOPIC: apply_waitlist_changed,

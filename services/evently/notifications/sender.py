@@ -73,8 +73,8 @@ class MailSender:
 
     def _message(self, row: asyncpg.Record) -> EmailMessage:
         values = {
-            **row["context"],
             "recipient_name": row["recipient_name"] or "there",
+            **row["context"],  # account mail names its recipient itself
             "base_url": self.settings.public_base_url.rstrip("/"),
         }
         rendered = render_mail(row["kind"], values)
