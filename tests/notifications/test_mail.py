@@ -14,6 +14,7 @@ import asyncpg
 
 from evently.core.db import init_connection
 from tests.analytics.conftest import deliver
+from tests.analytics.contract import message
 from tests.notifications.messages import (
     booking_changed,
     event_changed,
@@ -241,6 +242,30 @@ async def test_the_directory_transport_writes_each_mail_as_an_eml_file(
     (written,) = folder.glob("*.eml")
     text = written.read_text()
     assert f"To: {ANN}" in text and "/api/v1/bookings/41/tickets" in text
+
+
+async def test_the_console_transport_prints_each_mail_readably(
+    aiohttp_client, make_notifications_app, database_url: str, capsys
+):
+    client = await aiohttp_client(make_notifications_app(1, MAIL_TRANSPORT="console"))
+    token = "Q" * 43  # as long as a real one: its link line is longer than 78 characters
+    requested = {
+        "kind": "password_reset",
+        "request_id": 1,
+        "user_id": 7,
+        "email": ANN,
+        "name": "Ann",
+        "token": token,
+        "expires_at": "2031-05-01T18:30:00+00:00",
+    }
+    await deliver(client, [message("users", "account.mail_requested", 7, 1, requested)])
+    await all_sent(database_url, 1)
+    printed = capsys.readouterr().out
+    assert "----- mail -----\nFrom: Evently <tickets@evently.test>\nTo: ann@example.com" in printed
+    assert "Subject: Reset your Evently password" in printed
+    # Decoded text, so the link can be copied whole (no quoted-printable =3D, soft breaks).
+    assert f"https://tickets.evently.test/reset-password?token={token}\n" in printed
+    assert "=3D" not in printed
 
 
 def test_every_mail_kind_has_a_text_and_an_html_template():

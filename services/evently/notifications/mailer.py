@@ -95,12 +95,23 @@ class SmtpTransport:
 
 
 class ConsoleTransport:
-    """Prints each mail (``make run``): nothing to install, nothing leaves the machine."""
+    """Prints each mail's headers and text (``make run``), decoded so that links can be
+    copied: nothing to install, nothing leaves the machine."""
 
     async def send(self, messages: Sequence[EmailMessage]) -> list[Outcome]:
         for message in messages:
-            print(f"----- mail -----\n{message.as_string()}----- end of mail -----", flush=True)
+            print(console_text(message), flush=True)
         return [None] * len(messages)
+
+
+def console_text(message: EmailMessage) -> str:
+    """A mail as ``ConsoleTransport`` prints it: the main headers, then the text part."""
+    headers = "\n".join(
+        f"{name}: {message[name]}" for name in ("From", "To", "Subject", "Message-ID")
+    )
+    text = message.get_body(preferencelist=("plain",))
+    body = text.get_content() if text is not None else ""
+    return f"----- mail -----\n{headers}\n\n{body.rstrip()}\n----- end of mail -----"
 
 
 class DirectoryTransport:
