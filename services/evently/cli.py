@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="overrides PORT")
     serve.set_defaults(func=_serve)
 
-    up = commands.add_parser("up", help="run all five services behind the local gateway")
+    up = commands.add_parser("up", help="run every service behind the local gateway")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8080)
     up.add_argument("--data-dir", default=".evently", help="embedded database and dev secrets")

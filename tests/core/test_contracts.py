@@ -43,9 +43,13 @@ def test_every_topic_has_one_contract_a_known_producer_and_consumers():
         assert topic.consumers and set(topic.consumers) <= services - {topic.producer}
     assert contracts.routes("bookings") == {
         "inventory.changed": ("search", "events", "analytics"),
-        "booking.changed": ("analytics",),
-        "waitlist.changed": ("analytics",),
+        "booking.changed": ("analytics", "notifications"),
+        "waitlist.changed": ("analytics", "notifications"),
         "ticket.checked_in": ("analytics",),
+    }
+    assert contracts.routes("users") == {
+        "user.changed": ("notifications",),
+        "account.mail_requested": ("notifications",),
     }
 
 

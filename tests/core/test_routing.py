@@ -45,6 +45,7 @@ def test_every_public_route_is_routed_to_its_own_service(service):
         ("/.well-known/jwks.json", "users"),
         ("/.well-known/ticket-keys.json", "bookings"),
         ("/api/v1/bookings/9/tickets", "bookings"),
+        ("/api/v1/notifications/stream", "notifications"),
         ("/api/v1/bookings/9/tickets/2.png", "bookings"),
     ],
 )

@@ -21,7 +21,7 @@ from tests.deploy.chart import (
     run_helm,
 )
 
-SERVICES = ["users", "events", "bookings", "search", "analytics"]
+SERVICES = ["users", "events", "bookings", "search", "analytics", "notifications"]
 
 
 @pytest.fixture(scope="module", params=sorted(VALUE_SETS))
@@ -450,7 +450,7 @@ def test_hpa_and_pdb_use_current_apis_on_current_clusters() -> None:
     hpas = out.of_kind("HorizontalPodAutoscaler")
     assert {h["apiVersion"] for h in hpas} == {"autoscaling/v2"}
     assert {p["apiVersion"] for p in out.of_kind("PodDisruptionBudget")} == {"policy/v1"}
-    assert len(hpas) == 5
+    assert len(hpas) == len(SERVICES)
     for hpa in hpas:
         deployment = out.get("Deployment", hpa["spec"]["scaleTargetRef"]["name"])
         assert "replicas" not in deployment["spec"], "the HPA owns replicas"
@@ -559,6 +559,40 @@ def test_analytics_reads_the_in_chart_prometheus_in_dev() -> None:
     out.get("Service", "evently-prometheus")
 
 
+def test_notifications_gets_the_mail_settings_and_only_it() -> None:
+    out = render(*VALUE_SETS["prod"])
+    (notifications,) = pod_spec(out.get("Deployment", "evently-notifications"))["containers"]
+    env = _env(notifications)
+    assert env["MAIL_TRANSPORT"] == "smtp" and env["SMTP_HOST"] == "smtp.example.com"
+    assert env["SMTP_PORT"] == "587" and env["SMTP_TLS"] == "starttls"
+    assert env["SMTP_PASSWORD"] == {
+        "secretKeyRef": {"name": "evently-smtp", "key": "SMTP_PASSWORD"}
+    }
+    assert env["PUBLIC_BASE_URL"].startswith("https://")
+    (users,) = pod_spec(out.get("Deployment", "evently-users"))["containers"]
+    assert not {"MAIL_TRANSPORT", "SMTP_HOST", "SMTP_PASSWORD"} & set(_env(users))
+
+
+def test_an_smtp_password_given_as_a_value_is_kept_in_the_chart_secret() -> None:
+    out = render(
+        "--set", "mail.transport=smtp", "--set", "mail.smtp.host=mail.internal",
+        "--set", "mail.smtp.password=hunter2-hunter2", "--set", "postgresql.enabled=true",
+    )  # fmt: skip
+    (notifications,) = pod_spec(out.get("Deployment", "evently-notifications"))["containers"]
+    assert _env(notifications)["SMTP_PASSWORD"] == {
+        "secretKeyRef": {"name": "evently", "key": "SMTP_PASSWORD"}
+    }
+    secret = out.get("Secret", "evently")
+    assert base64.b64decode(secret["data"]["SMTP_PASSWORD"]) == b"hunter2-hunter2"
+
+
+def test_smtp_without_a_host_fails_with_what_to_set() -> None:
+    error = _template_error(
+        "--set", "mail.transport=smtp", "--set", "postgresql.enabled=true"
+    )  # fmt: skip
+    assert "mail.transport=smtp needs mail.smtp.host" in error
+
+
 # --- network policies -------------------------------------------------------------------
 
 
@@ -655,6 +689,7 @@ SECRET_STAND_INS = {
     "JWT_SIGNING_KEYS": '{"key-1": "-----BEGIN PRIVATE KEY-----..."}',
     "TICKET_SIGNING_KEYS": '{"ticket-1": "-----BEGIN PRIVATE KEY-----..."}',
     "OPENSEARCH_URL": "https://opensearch:9200",
+    "SMTP_PASSWORD": "smtp-password",
 }
 
 

@@ -72,6 +72,7 @@ def test_ingress_paths_are_the_table_in_ingress_nginx_regex_order() -> None:
         "/.well-known/ticket-keys.json",
         "/api/v1/bookings/42/tickets/1.svg",
         "/api/v1/events/7/checkin/scans",
+        "/api/v1/notifications/stream",
     ],
 )
 def test_first_matching_ingress_path_picks_the_gateways_service(request_path: str) -> None:

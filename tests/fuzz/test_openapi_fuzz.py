@@ -12,7 +12,7 @@ behind the traffic endpoint). Every response must:
 
 The seed is fixed (``EVENTLY_FUZZ_SEED``, default below), so CI is deterministic;
 ``make fuzz`` runs with a fresh seed, more examples, and prints the seed. The endless
-availability stream is left out. Counts go to ``bench-results/fuzz.json``.
+availability and notification streams are left out. Counts go to ``bench-results/fuzz.json``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ SEED = int(os.environ.get("EVENTLY_FUZZ_SEED", DEFAULT_SEED))
 EXAMPLES = int(os.environ.get("EVENTLY_FUZZ_EXAMPLES", "12"))
 REPORT = ROOT / "bench-results" / "fuzz.json"
 DOCUMENT = merged_openapi()
-NEVER_ENDING = {("get", "/api/v1/events/{id}/availability/stream")}
+NEVER_ENDING = {
+    ("get", "/api/v1/events/{id}/availability/stream"),
+    ("get", "/api/v1/notifications/stream"),
+}
 OPERATIONS = [
     (method, path)
     for path, operations in DOCUMENT["paths"].items()

@@ -20,8 +20,14 @@ def signing_key():
 
 @pytest.fixture
 def users_env(signing_key) -> dict[str, str]:
-    """Environment of the users app: its signing key and a cheap bcrypt cost."""
-    return {"JWT_SIGNING_KEYS": keys_json(signing_key), "BCRYPT_ROUNDS": "4"}
+    """Environment of the users app: its signing key and a cheap bcrypt cost. The outbox
+    relay is off (nothing consumes user.changed here; tests/users/test_outbox.py runs
+    one itself)."""
+    return {
+        "JWT_SIGNING_KEYS": keys_json(signing_key),
+        "BCRYPT_ROUNDS": "4",
+        "OUTBOX_RELAY_ENABLED": "false",
+    }
 
 
 @pytest.fixture

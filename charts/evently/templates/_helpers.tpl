@@ -17,9 +17,9 @@
 {{- end }}
 {{- end }}
 
-{{/* The five services, in a fixed order. */}}
+{{/* The services, in a fixed order. */}}
 {{- define "evently.serviceNames" -}}
-users events bookings search analytics
+users events bookings search analytics notifications
 {{- end }}
 
 {{/* "<fullname>-<component>": (list $ "users") */}}
@@ -112,6 +112,51 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- if and .Values.ingress.tls.enabled (not .Values.ingress.host) }}
 {{- fail "evently: ingress.tls.enabled needs ingress.host" }}
+{{- end }}
+{{- if and (eq .Values.mail.transport "smtp") (not .Values.mail.smtp.host) }}
+{{- fail "evently: mail.transport=smtp needs mail.smtp.host" }}
+{{- end }}
+{{- end }}
+
+{{/* The public URL links in mails start with: mail.publicBaseUrl, else the ingress host. */}}
+{{- define "evently.publicBaseUrl" -}}
+{{- if .Values.mail.publicBaseUrl }}
+{{- .Values.mail.publicBaseUrl }}
+{{- else if .Values.ingress.host }}
+{{- printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host }}
+{{- end }}
+{{- end }}
+
+{{/* The notifications service's mail settings (values: mail). */}}
+{{- define "evently.mailEnv" -}}
+- name: MAIL_TRANSPORT
+  value: {{ .Values.mail.transport | quote }}
+- name: MAIL_FROM
+  value: {{ .Values.mail.from | quote }}
+{{- with include "evently.publicBaseUrl" . }}
+- name: PUBLIC_BASE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- if eq .Values.mail.transport "smtp" }}
+- name: SMTP_HOST
+  value: {{ .Values.mail.smtp.host | quote }}
+- name: SMTP_PORT
+  value: {{ .Values.mail.smtp.port | quote }}
+- name: SMTP_TLS
+  value: {{ .Values.mail.smtp.tls | quote }}
+{{- with .Values.mail.smtp.username }}
+- name: SMTP_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+{{- if .Values.mail.smtp.existingSecret.name }}
+- name: SMTP_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.mail.smtp.existingSecret.name }}
+      key: {{ .Values.mail.smtp.existingSecret.key }}
+{{- else if .Values.mail.smtp.password }}
+{{ include "evently.secretEnv" (list . "SMTP_PASSWORD") }}
+{{- end }}
 {{- end }}
 {{- end }}
 

@@ -21,6 +21,7 @@ def bookings_relay(
         "search": settings.search_url,
         "events": settings.events_url,
         "analytics": settings.analytics_url,
+        "notifications": settings.notifications_url,
     }
     return contract_relay(
         settings.database_url,

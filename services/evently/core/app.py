@@ -56,6 +56,8 @@ class ServiceDefinition:
     cli: Callable[[Any], None] | None = field(default=None, compare=False)
     # Development secrets `evently up` generates once (env var name -> generator).
     dev_secrets: dict[str, Callable[[], str]] = field(default_factory=dict, compare=False)
+    # Settings `evently up` gives this service unless the environment sets them.
+    dev_settings: dict[str, str] = field(default_factory=dict, compare=False)
     # Extra asyncpg pool options (e.g. ``reset``) for this service's pool.
     pool_options: dict[str, Any] = field(default_factory=dict, compare=False)
 

@@ -211,6 +211,50 @@ class TicketCheckedIn(Contract):
     checked_in_at: datetime
 
 
+# ---------------------------------------------------------------- user.changed
+
+
+class UserChanged(Contract):
+    """``user.changed``: what other services may know of an account (its mail address).
+
+    Written by a trigger on ``users.users`` (``users/sql/publish_user.sql``) whenever one
+    of these fields changes, so no writer can forget it."""
+
+    TOPIC = "user.changed"
+    VERSION = 1
+
+    id: int
+    version: int
+    email: str
+    email_verified: bool
+    name: str
+    active: bool = Field(description="False once an admin deactivated the account")
+
+
+# ---------------------------------------------------------------- account.mail_requested
+
+AccountMailKind = Literal["password_reset", "email_verification"]
+
+
+class AccountMailRequested(Contract):
+    """``account.mail_requested``: the users service asks for a mail carrying a
+    single-use token (a password reset or an email verification) to one address.
+
+    The token is in clear here, as the mail must carry it; users keeps only its digest,
+    and the message leaves users' outbox a day after delivery (docs/notifications.md)."""
+
+    TOPIC = "account.mail_requested"
+    VERSION = 1
+
+    kind: AccountMailKind
+    request_id: int = Field(description="The token's id: one mail per request")
+    user_id: int
+    email: str = Field(description="Where the mail goes: the address the token is for")
+    name: str
+    token: str
+    expires_at: datetime
+
+
 # ---------------------------------------------------------------- topics
 
 C = TypeVar("C", bound=Contract)
@@ -224,11 +268,15 @@ class Topic:
 
 
 TOPICS: dict[str, Topic] = {
-    EventChanged.TOPIC: Topic(EventChanged, "events", ("bookings", "search", "analytics")),
+    EventChanged.TOPIC: Topic(
+        EventChanged, "events", ("bookings", "search", "analytics", "notifications")
+    ),
     InventoryChanged.TOPIC: Topic(InventoryChanged, "bookings", ("search", "events", "analytics")),
-    BookingChanged.TOPIC: Topic(BookingChanged, "bookings", ("analytics",)),
-    WaitlistChanged.TOPIC: Topic(WaitlistChanged, "bookings", ("analytics",)),
+    BookingChanged.TOPIC: Topic(BookingChanged, "bookings", ("analytics", "notifications")),
+    WaitlistChanged.TOPIC: Topic(WaitlistChanged, "bookings", ("analytics", "notifications")),
     TicketCheckedIn.TOPIC: Topic(TicketCheckedIn, "bookings", ("analytics",)),
+    UserChanged.TOPIC: Topic(UserChanged, "users", ("notifications",)),
+    AccountMailRequested.TOPIC: Topic(AccountMailRequested, "users", ("notifications",)),
 }
 
 

@@ -38,6 +38,7 @@ _RULES = [
     RoutingRule(r"^/api/v1/bookings(/.*)?$", "bookings"),
     RoutingRule(r"^/api/v1/search(/.*)?$", "search"),
     RoutingRule(r"^/api/v1/events(/.*)?$", "events"),
+    RoutingRule(r"^/api/v1/notifications(/.*)?$", "notifications"),
     RoutingRule(r"^/api/v1/users(/.*)?$", "users"),
     RoutingRule(r"^/api/v1/auth(/.*)?$", "users"),
 ]

@@ -81,16 +81,17 @@ async def run_platform(
     urls = {name: f"http://127.0.0.1:{sock.getsockname()[1]}" for name, sock in sockets.items()}
     for name, url in urls.items():
         env[f"{name.upper()}_URL"] = url
+    public_port = gateway_socket.getsockname()[1]
+    env.setdefault("PUBLIC_BASE_URL", f"http://{_url_host(host)}:{public_port}")
     apps = []
     for service in services:
         settings = load_settings(
             service.settings_class,
-            env,
+            {**service.dev_settings, **env},
             host="127.0.0.1",
             port=sockets[service.name].getsockname()[1],
         )
         apps.append((create_app(service, settings), sockets[service.name]))
-    public_port = gateway_socket.getsockname()[1]
     gateway = create_gateway(urls, merged_openapi(), max_body=1_048_576)
     apps.append((gateway, gateway_socket))
 
@@ -116,6 +117,13 @@ async def run_platform(
             asyncio.get_running_loop().create_task(_load_demo(env, base))
 
     await serve_apps(apps, shutdown_timeout_s=10.0, on_started=announce)
+
+
+def _url_host(host: str) -> str:
+    """``host`` as a URL shows it: an unspecified address is reached on loopback."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 async def _load_demo(env: Mapping[str, str], base_url: str) -> None:

@@ -15,6 +15,7 @@ import asyncpg
 
 from evently.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from evently.users import queries
+from evently.users.email_verification import send_verification
 from evently.users.metrics import REGISTRATIONS
 from evently.users.passwords import hash_password, password_problems, verify_password
 from evently.users.rate_limit import count_attempt, login_limits, refund_attempt
@@ -147,6 +148,9 @@ async def update_profile(
         raise _email_taken() from exc
     if updated is None:
         raise NotFound(f"There is no user {user_id}.", code="user_not_found")
+    if new_email is not None:  # the new address is unverified: mail it a link
+        async with pool.acquire() as conn, conn.transaction():
+            await send_verification(conn, settings, updated)
     return updated
 
 

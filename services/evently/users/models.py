@@ -62,6 +62,27 @@ class PasswordChangeIn(_Body):
     )
 
 
+class PasswordResetRequestIn(_Body):
+    email: str = Field(min_length=1, max_length=320)
+
+
+class PasswordResetIn(_Body):
+    token: str = Field(min_length=1, max_length=256, description="The token from the mail")
+    new_password: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="At least 10 characters, two kinds of characters, not the email",
+    )
+
+
+class EmailVerificationIn(_Body):
+    token: str = Field(min_length=1, max_length=256, description="The token from the mail")
+
+
+class AcceptedOut(BaseModel):
+    message: str
+
+
 class VerifyTokenIn(_Body):
     token: str = Field(min_length=1, max_length=8192)
 
@@ -82,6 +103,9 @@ class UserOut(BaseModel):
     updated_at: dt.datetime
     deactivated_at: dt.datetime | None = Field(
         description="Set while an admin has deactivated the account"
+    )
+    email_verified: bool = Field(
+        description="Whether the owner confirmed the email through a mailed link"
     )
 
     @classmethod

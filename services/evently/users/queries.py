@@ -4,7 +4,7 @@ from __future__ import annotations
 
 _USER_COLUMNS = (
     "id, email, password_hash, name, phone, roles, permissions, created_at, updated_at, "
-    "deactivated_at"
+    "deactivated_at, email_verified_at IS NOT NULL AS email_verified"
 )
 
 # --- accounts -------------------------------------------------------------------------
@@ -156,4 +156,34 @@ INSERT INTO users.audit_log (actor_id, action, user_id, details) VALUES ($1, $2,
 AUDIT_FOR_USER = """
 SELECT id, at, actor_id, action, user_id, details FROM users.audit_log
 WHERE user_id = $1 ORDER BY id DESC LIMIT $2
+"""
+
+# --- account tokens (password reset, email verification) ---------------------------------
+
+INSERT_ACCOUNT_TOKEN = """
+INSERT INTO users.account_tokens (token_hash, purpose, user_id, email, expires_at)
+VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+RETURNING id, expires_at
+"""
+
+REDEEM_ACCOUNT_TOKEN = """
+UPDATE users.account_tokens SET used_at = now()
+WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
+RETURNING user_id, email
+"""
+
+# Once a reset succeeded, the account's other reset links are void too.
+VOID_ACCOUNT_TOKENS = """
+UPDATE users.account_tokens SET used_at = now()
+WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL
+"""
+
+SET_EMAIL_VERIFIED = f"""
+UPDATE users.users SET email_verified_at = coalesce(email_verified_at, now()), updated_at = now()
+WHERE id = $1 AND email = $2
+RETURNING {_USER_COLUMNS}
+"""
+
+PURGE_OLD_ACCOUNT_TOKENS = """
+DELETE FROM users.account_tokens WHERE expires_at < now() - interval '1 day'
 """

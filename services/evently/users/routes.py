@@ -17,9 +17,17 @@ from evently.core.clients import HTTP_SESSION, InternalClient
 from evently.core.db import POOL
 from evently.core.net import client_address
 from evently.core.signing_keys import JWKS_SCHEMA
-from evently.users import accounts, admin_actions, password_change, sessions
+from evently.users import (
+    accounts,
+    admin_actions,
+    email_verification,
+    password_change,
+    password_reset,
+    sessions,
+)
 from evently.users.keys import KEYRING
 from evently.users.models import (
+    AcceptedOut,
     AdminRegisterIn,
     AuditEntryOut,
     AuditLogOut,
@@ -27,8 +35,11 @@ from evently.users.models import (
     BookingsPage,
     BookingsQuery,
     ClaimsOut,
+    EmailVerificationIn,
     LoginIn,
     PasswordChangeIn,
+    PasswordResetIn,
+    PasswordResetRequestIn,
     PermissionIn,
     ProfileUpdateIn,
     RefreshTokenIn,
@@ -41,6 +52,8 @@ from evently.users.settings import UsersSettings
 from evently.users.user_bookings import bookings_of_user
 
 api = Api("users")
+# The one answer to a password reset request, whether or not the email has an account.
+RESET_ACCEPTED = "If an account uses this email, a reset link is on its way to it."
 
 
 def _settings(request: web.Request) -> UsersSettings:
@@ -122,6 +135,55 @@ async def refresh(request: web.Request, body: RefreshTokenIn) -> web.Response:
 async def logout(request: web.Request, body: RefreshTokenIn) -> web.Response:
     await sessions.log_out(request.app[POOL], body.refresh_token)
     return web.Response(status=204)
+
+
+# --- forgotten passwords and email verification (docs/users.md) ------------------------
+
+
+@api.post(
+    "/api/v1/auth/password-reset",
+    summary="Mail a single-use password reset link to the account using this email",
+    description="Always 202 with the same body, whether or not an account uses the email. "
+    "Throttled per email and per client address (429 with Retry-After).",
+    body=PasswordResetRequestIn,
+    response=AcceptedOut,
+    status=202,
+    errors=(429,),
+)
+async def request_password_reset(
+    request: web.Request, body: PasswordResetRequestIn
+) -> web.Response:
+    await password_reset.request_password_reset(
+        request.app[POOL], _settings(request), body.email, _address(request)
+    )
+    return json_response(AcceptedOut(message=RESET_ACCEPTED), status=202)
+
+
+@api.post(
+    "/api/v1/auth/password-reset/confirm",
+    summary="Set a new password with the mailed token; every session of the account ends",
+    description="The token works once, before it expires (400 `invalid_token` otherwise).",
+    body=PasswordResetIn,
+    status=204,
+)
+async def confirm_password_reset(request: web.Request, body: PasswordResetIn) -> web.Response:
+    await password_reset.reset_password(
+        request.app[POOL], _settings(request), body.token, body.new_password
+    )
+    return web.Response(status=204)
+
+
+@api.post(
+    "/api/v1/auth/email-verification/confirm",
+    summary="Confirm an email address with the mailed token",
+    description="400 `invalid_token` if the token is unknown, used, expired, or the "
+    "account's email changed since it was mailed.",
+    body=EmailVerificationIn,
+    response=UserOut,
+)
+async def confirm_email(request: web.Request, body: EmailVerificationIn) -> web.Response:
+    user = await email_verification.confirm_email(request.app[POOL], body.token)
+    return json_response(UserOut.of(user))
 
 
 # --- admin ----------------------------------------------------------------------------
@@ -362,6 +424,24 @@ async def change_password(request: web.Request, body: PasswordChangeIn) -> web.R
         address=_address(request),
     )
     return json_response(SessionOut.of(session))
+
+
+@api.post(
+    "/api/v1/users/email-verification",
+    summary="Mail the caller a new email verification link",
+    description="202; nothing is sent when the email is verified already. Throttled per "
+    "account (429 with Retry-After).",
+    response=AcceptedOut,
+    status=202,
+    auth=require_user,
+    errors=(404, 429),
+)
+async def request_email_verification(request: web.Request) -> web.Response:
+    sent = await email_verification.request_verification(
+        request.app[POOL], _settings(request), principal(request).user_id
+    )
+    message = "A verification link is on its way." if sent else "The email is verified already."
+    return json_response(AcceptedOut(message=message), status=202)
 
 
 @api.get(

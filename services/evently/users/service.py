@@ -13,6 +13,7 @@ from evently.users.cli import add_commands
 from evently.users.housekeeping import run_housekeeping
 from evently.users.keys import KEYRING, generate_signing_keys_json, load_keyring
 from evently.users.passwords import dummy_hash
+from evently.users.relay import run_outbox_relay
 from evently.users.routes import api
 from evently.users.settings import UsersSettings
 
@@ -29,6 +30,8 @@ def setup(app: web.Application, settings: UsersSettings) -> None:
 
     app.on_startup.append(warm_dummy_hash)
     app.cleanup_ctx.append(background_task("users-housekeeping", run_housekeeping))
+    if settings.outbox_relay_enabled:
+        app.cleanup_ctx.append(background_task("users-outbox-relay", run_outbox_relay))
 
 
 SERVICE = ServiceDefinition(

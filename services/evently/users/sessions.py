@@ -13,6 +13,7 @@ import asyncpg
 from evently.core.errors import Forbidden, TooManyRequests, Unauthorized
 from evently.users import queries
 from evently.users.accounts import create_account, is_admin, normalise_email
+from evently.users.email_verification import send_verification
 from evently.users.keys import KeyRing
 from evently.users.metrics import LOGINS
 from evently.users.passwords import verify_password
@@ -54,13 +55,16 @@ async def register(
     phone: str | None = None,
     address: str,
 ) -> Session:
-    """Create a customer account and open its first session; every registration from
-    ``address`` counts against its throttle (429 past the limit), before any hashing."""
+    """Create a customer account, mail it an email verification link and open its first
+    session; every registration from ``address`` counts against its throttle (429 past
+    the limit), before any hashing."""
     await count_attempt(pool, registration_limits(settings, address), "registrations")
     user = await create_account(
         pool, settings, email=email, password=password, name=name, phone=phone
     )
     async with pool.acquire() as conn:
+        async with conn.transaction():
+            await send_verification(conn, settings, user)
         return await open_session(
             conn, user, keyring.active, settings.access_token_ttl_s, settings.refresh_token_ttl_s
         )

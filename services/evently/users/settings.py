@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from evently.core.settings import CommonSettings, SettingsError, setting
+from evently.core.settings import OutboxRelaySettings, SettingsError, setting
 
 
-class UsersSettings(CommonSettings):
+class UsersSettings(OutboxRelaySettings):
     """Everything the users service reads from the environment."""
 
     bcrypt_rounds: int = setting("BCRYPT_ROUNDS", 12, "the bcrypt cost, an integer from 4 to 31")
@@ -47,6 +47,27 @@ class UsersSettings(CommonSettings):
     )
     register_address_window_s: int = setting(
         "REGISTER_ADDRESS_WINDOW_S", 3600, "the per-address registration window in seconds"
+    )
+    password_reset_ttl_s: int = setting(
+        "PASSWORD_RESET_TTL_S", 3600, "seconds a password reset link works (60 to 86400)"
+    )
+    email_verification_ttl_s: int = setting(
+        "EMAIL_VERIFICATION_TTL_S",
+        172_800,
+        "seconds an email verification link works (60 to 30 days)",
+    )
+    account_mail_max_per_email: int = setting(
+        "ACCOUNT_MAIL_MAX_PER_EMAIL",
+        5,
+        "password reset or verification mails per email (or account) per window (>= 1)",
+    )
+    account_mail_max_per_address: int = setting(
+        "ACCOUNT_MAIL_MAX_PER_ADDRESS",
+        20,
+        "password reset requests per client address per window (>= 1)",
+    )
+    account_mail_window_s: int = setting(
+        "ACCOUNT_MAIL_WINDOW_S", 3600, "the account mail throttle's window in seconds (>= 1)"
     )
     housekeeping_interval_s: float = setting(
         "USERS_HOUSEKEEPING_INTERVAL_S", 300.0, "seconds between purges of stale rows (> 0)"
@@ -97,6 +118,26 @@ class UsersSettings(CommonSettings):
 
     @staticmethod
     def check_register_address_window_s(value: int) -> str | None:
+        return None if value >= 1 else "expected seconds >= 1"
+
+    @staticmethod
+    def check_password_reset_ttl_s(value: int) -> str | None:
+        return None if 60 <= value <= 86_400 else "expected seconds from 60 to 86400"
+
+    @staticmethod
+    def check_email_verification_ttl_s(value: int) -> str | None:
+        return None if 60 <= value <= 30 * 86_400 else "expected seconds from 60 to 30 days"
+
+    @staticmethod
+    def check_account_mail_max_per_email(value: int) -> str | None:
+        return None if value >= 1 else "expected an integer >= 1"
+
+    @staticmethod
+    def check_account_mail_max_per_address(value: int) -> str | None:
+        return None if value >= 1 else "expected an integer >= 1"
+
+    @staticmethod
+    def check_account_mail_window_s(value: int) -> str | None:
         return None if value >= 1 else "expected seconds >= 1"
 
     @staticmethod
