@@ -14,7 +14,9 @@ import datetime as dt
 import logging
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import aiohttp
 import asyncpg
@@ -75,6 +77,23 @@ class StatusDiffBase(kopf.StatusDiffBaseStorage):
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         return super().fetch(body=body) or self.legacy.fetch(body=body)
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
+    ) -> kopf.BodyEssence:
+        """The same essence as kopf's, without deep-copying what it then throws away.
+
+        kopf runs this on every watch event and starts by deep-copying the whole body,
+        ``metadata.managedFields`` and the status included; here only the fields the
+        essence keeps are handed over (all of it if a handler watches metadata/status).
+        """
+        fields = list(extra_fields or ())
+        if any(field[0] in ("metadata", "status") for field in fields):
+            return super().build(body=body, extra_fields=fields)
+        meta = body.get("metadata") or {}
+        slim = {key: value for key, value in body.items() if key not in ("metadata", "status")}
+        slim["metadata"] = {key: meta[key] for key in ("labels", "annotations") if key in meta}
+        return super().build(body=cast(kopf.Body, slim), extra_fields=fields)
 
 
 def kopf_settings(settings: OperatorSettings, identity: str) -> kopf.OperatorSettings:

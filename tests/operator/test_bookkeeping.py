@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+import kopf
+
+from evently_operator.resource import KOPF_STATUS
+from evently_operator.runtime import StatusDiffBase
 from tests.operator.conftest import event_manifest, wait_for
 
 LEGACY = "operator.evently.io"
@@ -79,3 +83,33 @@ async def test_an_event_handled_by_an_older_version_is_not_created_again(
     await wait_for(lambda: "Updated" in resources.reasons("veteran"), what="an Updated Event")
     assert second.metric("evently_operator_reconciles_total", trigger="update") == 1
     assert second.metric("evently_operator_reconciles_total", trigger="create") == 0
+
+
+def test_the_slim_essence_is_kopfs_essence():
+    """The last handled spec is built without deep-copying managedFields and the status,
+    and is still exactly what kopf's own storage builds."""
+    body = kopf.Body(
+        {
+            "apiVersion": "evently.io/v1",
+            "kind": "Event",
+            "metadata": {
+                "name": "a", "namespace": "n", "uid": "u", "generation": 3,
+                "labels": {"team": "live"},
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}",
+                                "note": "kept", f"{LEGACY}/kopf-managed": "yes"},
+                "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+                "finalizers": ["evently.io/cancel-event"],
+            },
+            "spec": {"title": "t", "sale": {"opensAt": "2027-01-01T00:00:00Z"}},
+            "status": {"phase": "Scheduled", "kopf": {"last-handled-configuration": "{}"}},
+        }
+    )  # fmt: skip
+    ours = StatusDiffBase()
+    kopfs = kopf.StatusDiffBaseStorage(field=f"{KOPF_STATUS}.last-handled-configuration")
+    for extra in (None, [("spec",)], [("status", "phase")], [("metadata", "labels")]):
+        essence = ours.build(body=body, extra_fields=extra)
+        assert essence == kopfs.build(body=body, extra_fields=extra)
+    assert ours.build(body=body, extra_fields=[("spec",)]) == {
+        "spec": body["spec"],
+        "metadata": {"labels": {"team": "live"}, "annotations": {"note": "kept"}},
+    }
