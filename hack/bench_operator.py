@@ -370,6 +370,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
             # 4. Deleting 1,000.
             group_size = min(GROUP_SIZE, args.events)
+            requests_before = await api.requests()
+            delete_cpu_before = cpu_seconds(pid)
             started = time.monotonic()
 
             async def delete(index: int) -> None:
@@ -377,12 +379,20 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     await api.delete(f"bench-{index:05d}")
 
             await asyncio.gather(*(delete(i) for i in range(group_size)))
+            results["api_delete_s"] = round(time.monotonic() - started, 1)
 
             async def gone() -> bool:
                 return await api.count("bench-group=g0") == 0
 
             await wait_until(gone, args.timeout, "1,000 deletions", 0.5)
             results["delete_1000_s"] = round(time.monotonic() - started, 1)
+            results["delete_cpu_s"] = round(cpu_seconds(pid) - delete_cpu_before, 1)
+            requests_after = await api.requests()
+            results["api_requests_per_delete"] = {
+                key: round((value - requests_before.get(key, 0.0)) / group_size, 2)
+                for key, value in sorted(requests_after.items())
+                if value - requests_before.get(key, 0.0) >= 1 and "WATCH" not in key
+            }
             results["deleted"] = group_size
             retired = await conn.fetchval(
                 "SELECT count(*) FROM events.events WHERE status = 'cancelled' "

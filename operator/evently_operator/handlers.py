@@ -42,8 +42,10 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings, identity
     def credentials(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
         return login(settings)
 
+    # async although it never awaits: kopf runs plain functions in a thread pool, a thread
+    # hop (and GIL contention) on every watch event for a cached dictionary lookup.
     @kopf.index(*EVENTS, id="scaling_windows", registry=registry)
-    def scaling_windows(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    async def scaling_windows(body: kopf.Body, **_: Any) -> dict[Any, Any]:
         return operations.scaling_entry(body)
 
     @kopf.on.create(*EVENTS, id="reconcile-created", registry=registry)

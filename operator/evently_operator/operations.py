@@ -26,10 +26,10 @@ from evently_operator import conditions as cond
 from evently_operator import metrics
 from evently_operator.phases import Phase, sale_phase
 from evently_operator.reconcile import RowAction, retire_row, sync_row
-from evently_operator.resource import managed_by
+from evently_operator.resource import GROUP, KIND, VERSION, managed_by
 from evently_operator.runtime import Runtime
-from evently_operator.scale_targets import ScaleOutcome
-from evently_operator.scaling import ScaleChange, ScalingWindow, claimed_target, scaling_window
+from evently_operator.scale_targets import Announcement, ScaleOutcome
+from evently_operator.scaling import ScalingWindow, claimed_target, scaling_window
 from evently_operator.spec import (
     EventSpec,
     Problem,
@@ -63,7 +63,7 @@ def scaling_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], ScalingWindo
     if spec is None:
         return {}
     cancelled = (body.get("status") or {}).get("phase") == Phase.CANCELLED
-    window = scaling_window(meta["name"], spec)
+    window = scaling_window(meta["name"], spec, meta.get("uid") or "")
     if window is None or claimed_target(spec, cancelled=cancelled) is None:
         return {}
     return {(meta["namespace"], window.deployment): window}
@@ -424,8 +424,8 @@ async def _rescale(
             for w in windows.get((namespace, deployment), [])
             if deployment == claimed or w.event != name
         ]
-        result, changes = await runtime.scalers.settle(namespace, deployment, claims, now)
-        _announce_scaling(body, changes)
+        result, announcements = await runtime.scalers.settle(namespace, deployment, claims, now)
+        _announce_scaling(body, announcements)
         if deployment == claimed:
             outcome = result
         elif result.error is not None:
@@ -446,10 +446,24 @@ def _warn_scaling(body: kopf.Body, status: Mapping[str, Any], outcome: ScaleOutc
         )
 
 
-def _announce_scaling(body: kopf.Body, changes: Iterable[ScaleChange]) -> None:
-    for change in changes:
+def _announce_scaling(body: kopf.Body, announcements: Iterable[Announcement]) -> None:
+    """``ScaledUp``/``ScaledDown`` on the Events whose claims caused each change (the
+    pass may have run on another Event's worker); on ``body`` if no claim explains it."""
+    namespace = body.metadata.namespace or ""
+    for announcement in announcements:
+        change = announcement.change
         reason = "ScaledUp" if change.after > change.before else "ScaledDown"
-        kopf.info(body, reason=reason, message=change.describe())
+        objects = [_event_ref(namespace, w) for w in announcement.claims] or [body]
+        kopf.info(objects, reason=reason, message=change.describe())
+
+
+def _event_ref(namespace: str, window: ScalingWindow) -> dict[str, Any]:
+    """Enough of the Event resource that claimed ``window`` to post a Kubernetes Event on."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": KIND,
+        "metadata": {"namespace": namespace, "name": window.event, "uid": window.uid},
+    }
 
 
 async def finalize(runtime: Runtime, body: kopf.Body, *, windows: WindowsIndex, memo: Any) -> None:

@@ -9,8 +9,11 @@ KIND = "Event"
 
 # Removed by the delete handler once the event is cancelled in the database.
 FINALIZER = "evently.io/cancel-event"
-# kopf's own bookkeeping (handler progress, last handled spec) lives in annotations
-# under this prefix, so the status holds only what the CRD declares.
+# kopf's own bookkeeping (handler progress while retried, the last handled spec) lives
+# in the status under this field, declared in the CRD (``status.kopf``), so it is written
+# in the same PATCH as the status itself.
+KOPF_STATUS = "status.kopf"
+# Where versions before that kept it (annotations): still read, never written.
 ANNOTATION_PREFIX = "operator.evently.io"
 
 

@@ -14,7 +14,9 @@ import datetime as dt
 import logging
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import aiohttp
 import asyncpg
@@ -27,7 +29,7 @@ from evently_operator.config import OperatorSettings
 from evently_operator.kubeapi import KubeApi, KubeApiError, login
 from evently_operator.levels import Levels
 from evently_operator.metrics import start_probe_server
-from evently_operator.resource import ANNOTATION_PREFIX, FINALIZER
+from evently_operator.resource import ANNOTATION_PREFIX, FINALIZER, KOPF_STATUS
 from evently_operator.scale_targets import ScaleControllers
 
 log = logging.getLogger("evently.operator")
@@ -61,15 +63,50 @@ class Runtime:
         return True
 
 
+class StatusDiffBase(kopf.StatusDiffBaseStorage):
+    """kopf's last handled spec, kept in ``status.kopf``: written in the same status
+    PATCH as the handler's own fields, so handling a creation or a spec change costs no
+    PATCH of the object itself (and no watch event for it). Objects handled by an older
+    version have it in an annotation instead: it is read from there until replaced."""
+
+    def __init__(self) -> None:
+        super().__init__(field=f"{KOPF_STATUS}.last-handled-configuration")
+        self.legacy = kopf.AnnotationsDiffBaseStorage(
+            prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+        )
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return super().fetch(body=body) or self.legacy.fetch(body=body)
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
+    ) -> kopf.BodyEssence:
+        """The same essence as kopf's, without deep-copying what it then throws away.
+
+        kopf runs this on every watch event and starts by deep-copying the whole body,
+        ``metadata.managedFields`` and the status included; here only the fields the
+        essence keeps are handed over (all of it if a handler watches metadata/status).
+        """
+        fields = list(extra_fields or ())
+        if any(field[0] in ("metadata", "status") for field in fields):
+            return super().build(body=body, extra_fields=fields)
+        meta = body.get("metadata") or {}
+        slim = {key: value for key, value in body.items() if key not in ("metadata", "status")}
+        slim["metadata"] = {key: meta[key] for key in ("labels", "annotations") if key in meta}
+        return super().build(body=cast(kopf.Body, slim), extra_fields=fields)
+
+
 def kopf_settings(settings: OperatorSettings, identity: str) -> kopf.OperatorSettings:
-    """kopf's settings: our finalizer, bookkeeping in annotations, peering lifetime, and
-    our name (``identity``: this replica) on the Kubernetes Events we post."""
+    """kopf's settings: our finalizer, its bookkeeping in ``status.kopf``, peering
+    lifetime, and our name (``identity``: this replica) on the Kubernetes Events we post."""
     result = kopf.OperatorSettings()
     result.persistence.finalizer = FINALIZER
-    result.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
-    result.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    # A handler's progress is stored only while it is retried (purged, so never written,
+    # when it succeeds at once); the last handled spec goes with the status patch.
+    result.persistence.progress_storage = kopf.StatusProgressStorage(
+        field=f"{KOPF_STATUS}.progress"
     )
+    result.persistence.diffbase_storage = StatusDiffBase()
     result.peering.lifetime = settings.peering_lifetime_s
     # A stopping worker is cancelled at once (its daemon has a cancellation timeout) and
     # given half a second to finish; should anything still linger, look again every

@@ -5,6 +5,10 @@ rule (``scaling.apply_rule``) at most once per ``refresh_s`` and otherwise only 
 something that decides it changed: the set of claims, or the clock crossing a window's
 start or end. So a thousand Events on one Deployment cost one HPA list and one GET per
 interval, not a thousand, and passes never queue behind each other on the Deployment.
+
+Whichever Event's call runs the pass, each change it makes is returned with the claims
+that caused it (``scaling.causes_of``), so it is announced on the Event whose window
+opened or ended, not on the Event that happened to run the pass.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from evently_operator.scaling import (
     ScaleTargetMissing,
     ScalingWindow,
     apply_rule,
+    causes_of,
     next_boundary,
+    open_claims,
     wanted_replicas,
 )
 
@@ -44,6 +50,17 @@ class ScaleOutcome:
         return self.missing is None and self.error is None
 
 
+@dataclass(frozen=True)
+class Announcement:
+    """A change one pass made, and the claims (Events) it is to be announced on.
+
+    ``claims`` empty: no claim explains it; the Event that ran the pass announces it.
+    """
+
+    change: ScaleChange
+    claims: tuple[ScalingWindow, ...]
+
+
 @dataclass
 class TargetController:
     """The state of one (namespace, Deployment)."""
@@ -55,6 +72,8 @@ class TargetController:
     passed_at: float = float("-inf")  # monotonic
     boundary: dt.datetime | None = None
     outcome: ScaleOutcome = field(default_factory=ScaleOutcome)
+    # The windows open at the last pass that succeeded (None: none yet since start).
+    opened: frozenset[ScalingWindow] | None = None
 
     def due(self, claims: frozenset[ScalingWindow], now: dt.datetime, refresh_s: float) -> bool:
         return (
@@ -85,11 +104,10 @@ class ScaleControllers:
         deployment: str,
         claims: Iterable[ScalingWindow],
         now: dt.datetime,
-    ) -> tuple[ScaleOutcome, list[ScaleChange]]:
-        """Bring the target in line with ``claims`` if due; the changes this call made.
-
-        Only the caller whose call ran the pass gets its changes (to announce them).
-        """
+    ) -> tuple[ScaleOutcome, list[Announcement]]:
+        """Bring the target in line with ``claims`` if due; the changes this call made,
+        each with the claims that caused it (only the caller that ran the pass gets
+        them, so each change is announced once)."""
         target = self.controller(namespace, deployment)
         wanted_claims = frozenset(claims)
         if not target.due(wanted_claims, now, self.refresh_s):
@@ -102,7 +120,7 @@ class ScaleControllers:
 
     async def _pass(
         self, target: TargetController, claims: frozenset[ScalingWindow], now: dt.datetime
-    ) -> tuple[ScaleOutcome, list[ScaleChange]]:
+    ) -> tuple[ScaleOutcome, list[Announcement]]:
         wanted = wanted_replicas(claims, now)
         changes: list[ScaleChange] = []
         self.passes += 1
@@ -123,10 +141,16 @@ class ScaleControllers:
         target.passed_at = time.monotonic()
         target.boundary = next_boundary(claims, now)
         target.outcome = outcome
+        announcements = [
+            Announcement(change, causes_of(change, claims, target.opened, now))
+            for change in changes
+        ]
+        if outcome.ok:
+            target.opened = open_claims(claims, now)
         for change in changes:
             direction = "up" if change.after > change.before else "down"
             metrics.SCALE_CHANGES.labels(change.kind, direction).inc()
-        return outcome, changes
+        return outcome, announcements
 
     async def _apply(self, target: TargetController, wanted: int | None) -> list[ScaleChange]:
         """The rule, re-read and retried when someone else changed the target meanwhile."""

@@ -47,12 +47,13 @@ class ScalingWindow:
     sale_replicas: int
     starts: dt.datetime
     ends: dt.datetime
+    uid: str = ""  # the Event's metadata.uid: scale changes are announced on it
 
     def covers(self, now: dt.datetime) -> bool:
         return self.starts <= now < self.ends
 
 
-def scaling_window(event: str, spec: EventSpec) -> ScalingWindow | None:
+def scaling_window(event: str, spec: EventSpec, uid: str = "") -> ScalingWindow | None:
     """The window ``spec`` claims, or None without ``spec.scaling``."""
     scaling = spec.scaling
     if scaling is None:
@@ -64,6 +65,7 @@ def scaling_window(event: str, spec: EventSpec) -> ScalingWindow | None:
         sale_replicas=scaling.sale_replicas,
         starts=opens - scaling.lead_time if opens is not None else _MIN_TIME,
         ends=spec.sale_ends_at + scaling.cooldown,
+        uid=uid,
     )
 
 
@@ -262,3 +264,49 @@ async def _raise(kube: KubeApi, target: _Target, wanted: int) -> list[ScaleChang
         return []
     limited = wanted if floor != wanted else None
     return [ScaleChange(target.kind, target.name, target.current, figure, wanted=limited)]
+
+
+def open_claims(windows: Iterable[ScalingWindow], now: dt.datetime) -> frozenset[ScalingWindow]:
+    """The windows open at ``now``."""
+    return frozenset(w for w in windows if w.covers(now))
+
+
+def causes_of(
+    change: ScaleChange,
+    claims: Iterable[ScalingWindow],
+    opened_before: frozenset[ScalingWindow] | None,
+    now: dt.datetime,
+) -> tuple[ScalingWindow, ...]:
+    """The claims whose windows caused ``change``: the Events to announce it on.
+
+    * A raise: the open windows with the largest ``saleReplicas`` (the ones that decide
+      the figure). When the first window opens, that is the Event whose window opened.
+    * A restore: the claims open at the previous pass (``opened_before``) whose Event
+      has no open window now: it ended, or the Event was deleted, turned Invalid, became
+      a draft or lost ``spec.scaling``. With no previous pass to compare (the operator
+      restarted), the claims whose windows ended last.
+
+    Empty when no claim explains it (e.g. a restore after the only claim was deleted
+    while no operator ran): the caller announces it on its own Event.
+    """
+    claims = list(claims)
+    open_now = open_claims(claims, now)
+    if not change.restored:
+        if not open_now:
+            return ()
+        largest = max(w.sale_replicas for w in open_now)
+        return _by_event(w for w in open_now if w.sale_replicas == largest)
+    if opened_before is not None:
+        still_open = {(w.event, w.uid) for w in open_now}
+        ended = [w for w in opened_before if (w.event, w.uid) not in still_open]
+        if ended:
+            return _by_event(ended)
+    past = [w for w in claims if w.ends <= now]
+    if not past:
+        return ()
+    last = max(w.ends for w in past)
+    return _by_event(w for w in past if w.ends == last)
+
+
+def _by_event(windows: Iterable[ScalingWindow]) -> tuple[ScalingWindow, ...]:
+    return tuple(sorted(windows, key=lambda w: (w.event, w.uid)))

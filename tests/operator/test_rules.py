@@ -8,7 +8,14 @@ import pytest
 
 from evently_operator.conditions import READY, SYNCED, Condition, merge_conditions
 from evently_operator.phases import Phase, sale_phase
-from evently_operator.scaling import next_boundary, scaling_window, wanted_replicas
+from evently_operator.scaling import (
+    ScaleChange,
+    causes_of,
+    next_boundary,
+    open_claims,
+    scaling_window,
+    wanted_replicas,
+)
 from evently_operator.spec import read_valid_spec
 from tests.operator.conftest import sample
 
@@ -74,6 +81,22 @@ def test_the_next_boundary_is_the_first_window_edge_ahead():
     assert next_boundary(windows, at(9)) == at(10)
     assert next_boundary(windows, at(11)) == at(12)
     assert next_boundary(windows, at(14)) is None
+
+
+def test_a_scale_change_is_caused_by_the_window_that_opened_or_ended():
+    big, long = window("big", 10, 12, 8), window("long", 11, 14, 5)
+    claims = [big, long]
+    up, down = ScaleChange("Deployment", "web", 2, 8), ScaleChange("Deployment", "web", 8, 2, True)
+    assert causes_of(up, claims, frozenset(), at(10)) == (big,)
+    # Raised again (someone lowered it) while both are open: the larger figure decides.
+    assert causes_of(up, claims, open_claims(claims, at(11)), at(11)) == (big,)
+    # Given back when the last window ends: the claim open at the previous pass.
+    assert causes_of(down, claims, open_claims(claims, at(13)), at(14)) == (long,)
+    # ... or whose Event went away (deleted, Invalid, no scaling): no longer a claim.
+    assert causes_of(down, [big], open_claims(claims, at(13)), at(13)) == (long,)
+    # No previous pass (a restart): the claims whose windows ended last.
+    assert causes_of(down, claims, None, at(15)) == (long,)
+    assert causes_of(down, [], None, at(15)) == ()  # the caller announces it
 
 
 def test_conditions_keep_their_transition_time_until_their_status_flips():

@@ -248,3 +248,33 @@ async def test_a_missing_scale_target_is_a_condition_and_a_warning(operator, res
         lambda: condition(resources, "orphan", "Scaled").get("reason") == "SaleWindowOpen",
         what="Scaled: SaleWindowOpen",
     )
+
+
+async def test_scale_events_land_on_the_event_whose_window_caused_them(operator, resources):
+    """Two Events claim one Deployment; the shared pass is run by whichever Event's worker
+    the sweep picks (here ``patron``, the first claim). The ScaledUp and ScaledDown
+    Kubernetes Events still belong to ``rush``, whose window opened and closed."""
+    resources.apply(deployment("venue", 2))
+    # patron's window is months away: it claims the Deployment but never changes it.
+    resources.apply(
+        event_manifest("patron", opens_in=1800, closes_in=3000, scaling=scaling("venue", 4))
+    )
+    await wait_for(
+        lambda: condition(resources, "patron", "Scaled").get("reason") == "OutsideSaleWindow",
+        what="patron: Scaled OutsideSaleWindow",
+    )
+    # rush's window is [opensAt - 10s, closesAt + 10s) = [+10s, +35s): neither boundary is
+    # a phase change of its own, so only the shared pass notices them.
+    resources.apply(
+        event_manifest("rush", opens_in=20, closes_in=25,
+                       scaling=scaling("venue", 5, lead="10s", cooldown="10s"))
+    )  # fmt: skip
+    await wait_for(lambda: replicas(resources, "venue") == 5, within=30, what="5 replicas")
+    await wait_for(lambda: "ScaledUp" in resources.reasons("rush"), what="ScaledUp on rush")
+    await wait_for(lambda: replicas(resources, "venue") == 2, within=40, what="back to 2")
+    await wait_for(lambda: "ScaledDown" in resources.reasons("rush"), what="ScaledDown on rush")
+    scaled_up = next(e for e in resources.k8s_events("rush") if e["reason"] == "ScaledUp")
+    assert scaled_up["involvedObject"]["uid"] == resources.get("rush")["metadata"]["uid"]
+    assert "Deployment venue: replicas 2 -> 5" in scaled_up["message"]
+    reasons = resources.reasons("patron")
+    assert "ScaledUp" not in reasons and "ScaledDown" not in reasons, reasons
