@@ -45,6 +45,7 @@ def test_every_topic_has_one_contract_a_known_producer_and_consumers():
         "inventory.changed": ("search", "events", "analytics"),
         "booking.changed": ("analytics",),
         "waitlist.changed": ("analytics",),
+        "refund.changed": ("analytics",),
     }
 
 

@@ -1,6 +1,6 @@
 """Confirming a hold: ``POST /api/v1/bookings/{id}/confirm``.
 
-The payment seam runs first; then the confirmation joins the current batch
+The confirmation joins the current batch
 (``batching.py``) and ``bookings.confirm_bookings`` flips each booking to confirmed in
 one round trip and one commit per batch. A confirmation never touches the event's hot
 inventory row (it counts the seat in a sold-seat shard row), so confirmations do not
@@ -22,11 +22,9 @@ from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.metrics import CONFIRMATIONS, LOCK_TIMEOUTS
 from evently.bookings.models import BookingOut, booking_json
 from evently.bookings.outcomes import Outcome
-from evently.bookings.payment import collect_payment
 from evently.bookings.refusals import refuse
 from evently.bookings.settings import BookingsSettings
 from evently.bookings.ticket_issuer import TicketIssuer
-from evently.core.errors import ApiError
 from evently.core.locks import locked_call
 
 
@@ -65,15 +63,7 @@ class BookingConfirmer:
     async def confirm_booking(self, *, booking_id: int, user_id: int) -> bytes:
         """Confirm the user's held booking; returns it as ``BookingOut`` JSON or raises
         the refusal."""
-        payment = await collect_payment(booking_id, user_id)
-        if not payment.approved:
-            raise ApiError(
-                "The payment was declined.",
-                status=402,
-                code="payment_declined",
-                title="Payment declined",
-            )
-        result = await self._batcher.submit(ConfirmRequest(booking_id, user_id, payment.reference))
+        result = await self._batcher.submit(ConfirmRequest(booking_id, user_id, None))
         if result.outcome is Outcome.CONFIRMED:
             CONFIRMATIONS.inc()
             if result.event_id is not None:

@@ -11,14 +11,15 @@ from evently.bookings.availability_stream import AvailabilityHub
 from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.holds import SeatHolder
 from evently.bookings.inventory import InventoryPublisher
+from evently.bookings.payment import PaymentProvider
 from evently.bookings.settings import BookingsSettings
 from evently.bookings.ticket_issuer import TicketIssuer
 
 
 @dataclass(frozen=True)
 class BookingsContext:
-    """The pool, settings, hot-path batchers, inventory publisher, streams hub and the
-    ticket issuer."""
+    """The pool, settings, hot-path batchers, inventory publisher, streams hub, the
+    ticket issuer and the payment provider."""
 
     pool: asyncpg.Pool
     settings: BookingsSettings
@@ -27,6 +28,7 @@ class BookingsContext:
     publisher: InventoryPublisher
     streams: AvailabilityHub
     tickets: TicketIssuer
+    payments: PaymentProvider
 
 
 BOOKINGS: web.AppKey[BookingsContext] = web.AppKey("bookings", BookingsContext)

@@ -16,7 +16,7 @@ import pydantic
 from pydantic import Field
 from typing_extensions import TypedDict
 
-from evently.core.contracts import Booking, BookingStatus, WaitlistEntry
+from evently.core.contracts import Booking, BookingStatus, Refund, WaitlistEntry
 
 INT32_MAX = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -211,3 +211,12 @@ class BookingTickets(pydantic.BaseModel):
     booking_id: int
     booking_status: BookingStatus
     tickets: list[TicketOut]
+
+
+class RefundOut(Refund):
+    """A cancelled paid booking's refund: pending until the provider settles it."""
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> RefundOut:
+        """From a ``bookings.refunds`` row."""
+        return cls.model_validate(dict(row))

@@ -115,3 +115,14 @@ AVAILABILITY = "SELECT * FROM bookings.availability($1)"
 
 # The stream shows only events the public may see.
 PUBLIC_AVAILABILITY = "SELECT * FROM bookings.availability($1) WHERE status <> 'draft'"
+
+# --- refunds (docs/payments.md; sql/refunds.sql) -------------------------------------
+
+CLAIM_REFUNDS = "SELECT * FROM bookings.claim_refunds($1, $2)"
+
+RECORD_REFUND_ATTEMPT = "SELECT * FROM bookings.record_refund_attempt($1, $2, $3, $4, $5, $6)"
+
+# $1: our refund id (or NULL), $2: the provider's refund id, $3: status, $4: error.
+RESOLVE_REFUND = "SELECT * FROM bookings.resolve_refund($1, $2, $3, $4)"
+
+BOOKING_REFUND = "SELECT * FROM bookings.refunds WHERE booking_id = $1"

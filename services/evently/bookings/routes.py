@@ -13,6 +13,7 @@ from evently.bookings import (
     idempotency,
     inventory,
     lookups,
+    refunds,
     tickets,
     waitlist,
 )
@@ -25,14 +26,16 @@ from evently.bookings.models import (
     BookingPage,
     BookingTickets,
     PageQuery,
+    RefundOut,
     WaitlistEntryOut,
     WaitlistJoin,
 )
 from evently.bookings.outcomes import Outcome
+from evently.bookings.payment_fake import FakePaymentProvider
 from evently.bookings.refusals import refuse
 from evently.bookings.ticket_keys import TICKET_KEYS
 from evently.bookings.ticket_qr import render_qr
-from evently.core.api import Api, json_response
+from evently.core.api import Api, Header, json_response
 from evently.core.auth import principal, require_internal, require_user
 from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import add_inbox_route
@@ -308,3 +311,39 @@ async def internal_user_bookings(request: web.Request, id: int, query: PageQuery
 
 # POST /internal/inbox: the events service's event.changed messages feed the inventory.
 add_inbox_route(api, "bookings", {"event.changed": inventory.apply_event_changed})
+
+
+@api.get(
+    "/api/v1/bookings/{id}/refund",
+    summary="The refund of a cancelled paid booking (its owner, or an admin)",
+    description="Created when a paid booking is cancelled (by its owner, or because the "
+    "event was cancelled); `status` goes from pending to succeeded or failed "
+    "(docs/payments.md). A booking without one answers 404 refund_not_found.",
+    response=RefundOut,
+    auth=require_user,
+    path_params=ID,
+)
+async def get_booking_refund(request: web.Request, id: int) -> web.Response:
+    refund = await refunds.booking_refund(
+        request.app[BOOKINGS], booking_id=id, viewer=principal(request)
+    )
+    return json_response(refund)
+
+
+@api.post(
+    "/api/v1/payments/webhooks",
+    summary="Payment provider notifications (signed; idempotent)",
+    description="Called by the payment provider, not by customers: the body is verified "
+    "against the provider's signature header (HMAC-SHA256 with a timestamp tolerance); a "
+    "settled refund is recorded once, a redelivery changes nothing (docs/payments.md).",
+    response=refunds.WebhookReceipt,
+    errors=(400,),
+    headers=(Header(FakePaymentProvider.signature_header, "t=<unix seconds>,v1=<hex HMAC>"),),
+    tags=("payments",),
+)
+async def receive_payment_webhook(request: web.Request) -> web.Response:
+    ctx = request.app[BOOKINGS]
+    receipt = await refunds.apply_payment_webhook(
+        ctx, await request.read(), request.headers.get(ctx.payments.signature_header)
+    )
+    return json_response(receipt)

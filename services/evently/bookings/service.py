@@ -14,6 +14,9 @@ from evently.bookings.expiry import ExpirySweeper
 from evently.bookings.holds import SeatHolder
 from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.metrics import INVENTORY_GAUGES
+from evently.bookings.payment import PaymentProvider
+from evently.bookings.payment_fake import FakePaymentProvider
+from evently.bookings.refunds import RefundWorker
 from evently.bookings.relay import bookings_relay
 from evently.bookings.routes import api
 from evently.bookings.settings import BookingsSettings
@@ -28,7 +31,7 @@ from evently.core.tasks import background_task, every
 
 def setup(app: web.Application, settings: Any) -> None:
     """Ticket keys (failing fast if unusable), the shared context, then the background
-    tasks: expiry, publishing, ticket issuing, the outbox relay."""
+    tasks: expiry, publishing, ticket issuing, refunds, the outbox relay."""
     app[TICKET_KEYS] = load_ticket_keys(settings)
     INVENTORY_GAUGES.limit = settings.inventory_gauge_events
     app.cleanup_ctx.append(_context(settings))
@@ -40,6 +43,9 @@ def setup(app: web.Application, settings: Any) -> None:
     )
     app.cleanup_ctx.append(
         background_task("bookings-ticket-issuer", lambda a: a[BOOKINGS].tickets.run())
+    )
+    app.cleanup_ctx.append(
+        background_task("bookings-refunds", lambda a: _refund_forever(a, settings))
     )
     if settings.outbox_relay_enabled:
         app.cleanup_ctx.append(background_task("bookings-outbox-relay", _relay(settings)))
@@ -67,6 +73,7 @@ def _context(settings: BookingsSettings) -> Any:
             publisher=publisher,
             streams=streams,
             tickets=tickets,
+            payments=payment_provider(settings),
         )
         try:
             yield
@@ -80,6 +87,18 @@ def _context(settings: BookingsSettings) -> Any:
 async def _sweep_forever(app: web.Application, settings: BookingsSettings) -> None:
     sweeper = ExpirySweeper(app[BOOKINGS])
     await every(settings.expiry_interval_s, sweeper.step, "bookings-expiry")
+
+
+def payment_provider(settings: BookingsSettings) -> PaymentProvider:
+    """The provider ``PAYMENT_PROVIDER`` names (only ``fake`` exists: docs/payments.md)."""
+    if settings.payment_provider == "fake":
+        return FakePaymentProvider(webhook_secret=settings.payment_webhook_secret or None)
+    raise ValueError(f"unknown payment provider {settings.payment_provider!r}")
+
+
+async def _refund_forever(app: web.Application, settings: BookingsSettings) -> None:
+    worker = RefundWorker(app[BOOKINGS])
+    await every(settings.refund_interval_s, worker.step, "bookings-refunds")
 
 
 def _relay(settings: BookingsSettings) -> Any:

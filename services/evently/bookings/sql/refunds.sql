@@ -1,0 +1,121 @@
+-- Refunds (docs/payments.md): created in the cancelling transaction, claimed and
+-- resolved by the refund worker (bookings/refunds.py) and the provider's webhooks.
+-- Every state change emits refund.changed in the same transaction.
+
+CREATE OR REPLACE FUNCTION bookings.emit_refund(r bookings.refunds, p_transition text)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO bookings.outbox (topic, key, version, payload)
+    VALUES ('refund.changed', r.id::text, r.version,
+            jsonb_build_object('transition', p_transition, 'at', now(),
+                               -- numeric(12, 2) as text keeps its two places ("49.90")
+                               'refund', to_jsonb(r) || jsonb_build_object(
+                                   'amount', r.amount::text)))
+$$;
+
+-- The refund a cancelled booking owes, if it was paid (a payment reference and a
+-- positive amount); the caller has just cancelled it in this transaction. Returns
+-- whether a refund was created (never a second one for the same booking).
+CREATE OR REPLACE FUNCTION bookings.create_refund(b bookings.bookings, p_reason text)
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    r bookings.refunds;
+BEGIN
+    IF b.payment_reference IS NULL OR b.unit_price * b.quantity <= 0 THEN
+        RETURN false;
+    END IF;
+    INSERT INTO bookings.refunds (booking_id, event_id, user_id, reason, amount, currency,
+                                  payment_reference)
+    VALUES (b.id, b.event_id, b.user_id, p_reason, b.unit_price * b.quantity, b.currency,
+            b.payment_reference)
+    ON CONFLICT (booking_id) DO NOTHING
+    RETURNING * INTO r;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM bookings.emit_refund(r, 'created');
+    RETURN true;
+END
+$$;
+
+-- Claim up to p_limit due pending refunds for one worker: each is leased for
+-- p_lease_s (its next_attempt_at moves on), so another replica's worker skips it while
+-- the provider call runs outside any transaction. SKIP LOCKED: claimers never wait.
+CREATE OR REPLACE FUNCTION bookings.claim_refunds(p_limit integer, p_lease_s double precision)
+RETURNS SETOF bookings.refunds LANGUAGE sql AS $$
+    UPDATE bookings.refunds r
+    SET next_attempt_at = now() + make_interval(secs => p_lease_s)
+    FROM (SELECT id FROM bookings.refunds
+          WHERE status = 'pending' AND next_attempt_at <= now()
+          ORDER BY next_attempt_at, id
+          LIMIT p_limit
+          FOR UPDATE SKIP LOCKED) due
+    WHERE r.id = due.id
+    RETURNING r.*
+$$;
+
+-- Record what the provider answered for a refund that is still pending:
+--   p_status 'succeeded' or 'failed': final;
+--   'pending': the provider is still working on it (a webhook, or the next check
+--       after p_retry_in_s, resolves it);
+--   'error': the call failed or timed out: one more attempt, retried after p_retry_in_s,
+--       or failed once p_max_attempts are used up.
+-- Returns the refund after the change (NULL if it was no longer pending).
+CREATE OR REPLACE FUNCTION bookings.record_refund_attempt(
+    p_refund_id bigint, p_status text, p_provider_refund_id text, p_error text,
+    p_retry_in_s double precision, p_max_attempts integer)
+RETURNS bookings.refunds LANGUAGE plpgsql AS $$
+DECLARE
+    r bookings.refunds;
+    was bookings.refunds;
+BEGIN
+    SELECT * INTO was FROM bookings.refunds WHERE id = p_refund_id FOR UPDATE;
+    IF NOT FOUND OR was.status <> 'pending' THEN
+        RETURN NULL;
+    END IF;
+    UPDATE bookings.refunds SET
+        attempts = attempts + (p_status = 'error')::integer,
+        status = CASE
+            WHEN p_status IN ('succeeded', 'failed') THEN p_status
+            WHEN p_status = 'error' AND attempts + 1 >= p_max_attempts THEN 'failed'
+            ELSE 'pending' END,
+        provider_refund_id = coalesce(p_provider_refund_id, provider_refund_id),
+        last_error = CASE WHEN p_status = 'succeeded' THEN NULL
+                          ELSE coalesce(p_error, last_error) END,
+        next_attempt_at = now() + make_interval(secs => p_retry_in_s),
+        updated_at = now(),
+        version = version + 1
+    WHERE id = p_refund_id
+    RETURNING * INTO r;
+    IF r.status <> was.status THEN
+        PERFORM bookings.emit_refund(r, r.status);
+    END IF;
+    RETURN r;
+END
+$$;
+
+-- A provider webhook's final word on a refund, found by our refund id (the idempotency
+-- key the worker sent) or the provider's. Only a pending refund changes, so a
+-- redelivered webhook changes nothing. Returns the refund after the change, or NULL.
+CREATE OR REPLACE FUNCTION bookings.resolve_refund(
+    p_refund_id bigint, p_provider_refund_id text, p_status text, p_error text)
+RETURNS bookings.refunds LANGUAGE plpgsql AS $$
+DECLARE
+    r bookings.refunds;
+BEGIN
+    UPDATE bookings.refunds SET
+        status = p_status,
+        provider_refund_id = coalesce(provider_refund_id, p_provider_refund_id),
+        last_error = CASE WHEN p_status = 'failed' THEN p_error END,
+        updated_at = now(),
+        version = version + 1
+    WHERE id = coalesce(p_refund_id, (SELECT id FROM bookings.refunds
+                                      WHERE provider_refund_id = p_provider_refund_id))
+      AND status = 'pending' AND p_status IN ('succeeded', 'failed')
+    RETURNING * INTO r;
+    IF FOUND THEN
+        PERFORM bookings.emit_refund(r, r.status);
+        RETURN r;
+    END IF;
+    RETURN NULL;
+END
+$$;
