@@ -6,27 +6,18 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal
 
 import pytest
 
 from evently.bookings.context import BOOKINGS
-from evently.bookings.payment import intent_key
 from evently.bookings.refunds import process_due_refunds
 from tests.bookings.conftest import send_event
-
-# The worker loop sleeps for an hour after its first (empty) round: the tests run the
-# rounds themselves. Retries are due at once, and give up after three attempts.
-REFUND_ENV = {
-    "BOOKINGS_REFUND_INTERVAL_S": "3600",
-    "BOOKINGS_REFUND_RETRY_BASE_S": "0",
-    "BOOKINGS_REFUND_MAX_ATTEMPTS": "3",
-}
+from tests.bookings.payments import MANUAL_ENV, paid_booking
 
 
 @pytest.fixture
 async def client(aiohttp_client, bookings_app):
-    return await aiohttp_client(bookings_app(REFUND_ENV))
+    return await aiohttp_client(bookings_app(MANUAL_ENV))
 
 
 @pytest.fixture
@@ -37,24 +28,6 @@ def ctx(client):
 @pytest.fixture
 def provider(ctx):
     return ctx.payments
-
-
-async def paid_booking(ctx, db, customer, event_id: int, quantity: int = 2) -> dict:
-    """A confirmed booking whose payment the provider took."""
-    booking = (await customer.hold(event_id, quantity))[1]
-    intent = await ctx.payments.create_intent(
-        idempotency_key=intent_key(booking["id"]),
-        amount=Decimal(booking["amount"]),
-        currency=booking["currency"],
-        reference=intent_key(booking["id"]),
-    )
-    await customer.confirm(booking["id"])
-    await db.execute(
-        "UPDATE bookings.bookings SET payment_reference = $2 WHERE id = $1",
-        booking["id"],
-        intent.id,
-    )
-    return booking
 
 
 async def refund_of(customer, booking_id: int) -> dict:

@@ -126,3 +126,19 @@ RECORD_REFUND_ATTEMPT = "SELECT * FROM bookings.record_refund_attempt($1, $2, $3
 RESOLVE_REFUND = "SELECT * FROM bookings.resolve_refund($1, $2, $3, $4)"
 
 BOOKING_REFUND = "SELECT * FROM bookings.refunds WHERE booking_id = $1"
+
+# --- event cancellation (sql/cancel_event_bookings.sql) ------------------------------
+
+# Cancelled events that still have held or confirmed bookings: what the canceller owes.
+CANCELLED_EVENTS_WITH_BOOKINGS = """
+SELECT i.event_id FROM bookings.inventory i
+WHERE i.status = 'cancelled'
+  AND EXISTS (SELECT 1 FROM bookings.bookings b
+              WHERE b.event_id = i.event_id AND b.status IN ('held', 'confirmed'))
+ORDER BY i.event_id LIMIT $1
+"""
+
+CANCEL_EVENT_BOOKINGS = """
+SELECT cancelled, refunds, lock_wait_s, lock_held_s, published
+FROM bookings.cancel_event_bookings($1, $2, $3, $4, $5)
+"""

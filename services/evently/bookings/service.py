@@ -10,6 +10,7 @@ from aiohttp import web
 from evently.bookings.availability_stream import AvailabilityHub
 from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.context import BOOKINGS, BookingsContext
+from evently.bookings.event_cancellation import EventCanceller
 from evently.bookings.expiry import ExpirySweeper
 from evently.bookings.holds import SeatHolder
 from evently.bookings.inventory import InventoryPublisher
@@ -31,7 +32,8 @@ from evently.core.tasks import background_task, every
 
 def setup(app: web.Application, settings: Any) -> None:
     """Ticket keys (failing fast if unusable), the shared context, then the background
-    tasks: expiry, publishing, ticket issuing, refunds, the outbox relay."""
+    tasks: expiry, publishing, ticket issuing, refunds, event cancellation, the outbox
+    relay."""
     app[TICKET_KEYS] = load_ticket_keys(settings)
     INVENTORY_GAUGES.limit = settings.inventory_gauge_events
     app.cleanup_ctx.append(_context(settings))
@@ -46,6 +48,11 @@ def setup(app: web.Application, settings: Any) -> None:
     )
     app.cleanup_ctx.append(
         background_task("bookings-refunds", lambda a: _refund_forever(a, settings))
+    )
+    app.cleanup_ctx.append(
+        background_task(
+            "bookings-event-cancellation", lambda a: _cancel_events_forever(a, settings)
+        )
     )
     if settings.outbox_relay_enabled:
         app.cleanup_ctx.append(background_task("bookings-outbox-relay", _relay(settings)))
@@ -99,6 +106,11 @@ def payment_provider(settings: BookingsSettings) -> PaymentProvider:
 async def _refund_forever(app: web.Application, settings: BookingsSettings) -> None:
     worker = RefundWorker(app[BOOKINGS])
     await every(settings.refund_interval_s, worker.step, "bookings-refunds")
+
+
+async def _cancel_events_forever(app: web.Application, settings: BookingsSettings) -> None:
+    canceller = EventCanceller(app[BOOKINGS])
+    await every(settings.event_cancel_interval_s, canceller.step, "bookings-event-cancellation")
 
 
 def _relay(settings: BookingsSettings) -> Any:

@@ -111,6 +111,17 @@ class BookingsSettings(OutboxRelaySettings):
         "seconds > 0 before asking again about a refund the provider still has pending",
     )
 
+    event_cancel_interval_s: float = setting(
+        "BOOKINGS_EVENT_CANCEL_INTERVAL_S",
+        1.0,
+        "seconds > 0 between looks for cancelled events that still have bookings",
+    )
+    event_cancel_batch_size: int = setting(
+        "BOOKINGS_EVENT_CANCEL_BATCH_SIZE",
+        500,
+        "bookings (> 0) of a cancelled event one transaction cancels",
+    )
+
     @staticmethod
     def check_lock_timeout_ms(value: int) -> str | None:
         return None if value > 0 else "expected milliseconds > 0"
@@ -194,3 +205,11 @@ class BookingsSettings(OutboxRelaySettings):
     @staticmethod
     def check_refund_pending_recheck_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_event_cancel_interval_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_event_cancel_batch_size(value: int) -> str | None:
+        return None if value > 0 else "expected an integer > 0"

@@ -12,29 +12,29 @@ RETURNS void LANGUAGE sql AS $$
                                    'amount', r.amount::text)))
 $$;
 
--- The refund a cancelled booking owes, if it was paid (a payment reference and a
--- positive amount); the caller has just cancelled it in this transaction. Returns
--- whether a refund was created (never a second one for the same booking).
+-- The refunds cancelled bookings owe (the caller has just cancelled them in this
+-- transaction): one for each that was paid (a payment reference and a positive
+-- amount), never a second one for the same booking. Set-based, for event
+-- cancellation's batches. Returns how many were created.
+CREATE OR REPLACE FUNCTION bookings.create_refunds(p_bookings bookings.bookings[], p_reason text)
+RETURNS integer LANGUAGE sql AS $$
+    WITH created AS (
+        INSERT INTO bookings.refunds AS r (booking_id, event_id, user_id, reason, amount,
+                                           currency, payment_reference)
+        SELECT b.id, b.event_id, b.user_id, p_reason, b.unit_price * b.quantity, b.currency,
+               b.payment_reference
+        FROM unnest(p_bookings) b
+        WHERE b.payment_reference IS NOT NULL AND b.unit_price * b.quantity > 0
+        ORDER BY b.id
+        ON CONFLICT (booking_id) DO NOTHING
+        RETURNING r)
+    SELECT count(*)::integer FROM created c, LATERAL bookings.emit_refund(c.r, 'created')
+$$;
+
+-- The refund one cancelled booking owes, if it was paid; returns whether it was created.
 CREATE OR REPLACE FUNCTION bookings.create_refund(b bookings.bookings, p_reason text)
-RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-    r bookings.refunds;
-BEGIN
-    IF b.payment_reference IS NULL OR b.unit_price * b.quantity <= 0 THEN
-        RETURN false;
-    END IF;
-    INSERT INTO bookings.refunds (booking_id, event_id, user_id, reason, amount, currency,
-                                  payment_reference)
-    VALUES (b.id, b.event_id, b.user_id, p_reason, b.unit_price * b.quantity, b.currency,
-            b.payment_reference)
-    ON CONFLICT (booking_id) DO NOTHING
-    RETURNING * INTO r;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    PERFORM bookings.emit_refund(r, 'created');
-    RETURN true;
-END
+RETURNS boolean LANGUAGE sql AS $$
+    SELECT bookings.create_refunds(ARRAY[b], p_reason) > 0
 $$;
 
 -- Claim up to p_limit due pending refunds for one worker: each is leased for
