@@ -1,13 +1,10 @@
-"""Helpers for the payment tests: paid bookings through the fake provider."""
+"""Helpers for the payment tests: paid bookings through the API and the fake provider."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 import asyncpg
 
 from evently.bookings.context import BookingsContext
-from evently.bookings.payment import intent_key
 from tests.bookings.conftest import Buyer
 
 # The background loops sleep for an hour after their first (empty) round: the tests run
@@ -20,21 +17,26 @@ MANUAL_ENV = {
 }
 
 
+async def pay_and_confirm(customer: Buyer, booking_id: int) -> tuple[dict, dict]:
+    """Create the booking's payment intent (the fake provider takes the payment at once)
+    and confirm with it; returns (intent, confirmed booking)."""
+    status, intent = await customer.post(f"/api/v1/bookings/{booking_id}/payment-intent")
+    assert status == 200, intent
+    status, confirmed = await customer.post(
+        f"/api/v1/bookings/{booking_id}/confirm?payment_intent_id={intent['id']}"
+    )
+    assert status == 200, confirmed
+    return intent, confirmed
+
+
 async def paid_booking(
     ctx: BookingsContext, db: asyncpg.Connection, customer: Buyer, event_id: int, quantity: int = 2
 ) -> dict:
-    """A confirmed booking whose payment the provider took."""
+    """A booking confirmed with its paid payment intent."""
     booking = (await customer.hold(event_id, quantity))[1]
-    intent = await ctx.payments.create_intent(
-        idempotency_key=intent_key(booking["id"]),
-        amount=Decimal(booking["amount"]),
-        currency=booking["currency"],
-        reference=intent_key(booking["id"]),
+    intent, _ = await pay_and_confirm(customer, booking["id"])
+    stored = await db.fetchval(
+        "SELECT payment_reference FROM bookings.bookings WHERE id = $1", booking["id"]
     )
-    await customer.confirm(booking["id"])
-    await db.execute(
-        "UPDATE bookings.bookings SET payment_reference = $2 WHERE id = $1",
-        booking["id"],
-        intent.id,
-    )
+    assert stored == intent["id"]
     return booking

@@ -142,3 +142,7 @@ CANCEL_EVENT_BOOKINGS = """
 SELECT cancelled, refunds, lock_wait_s, lock_held_s, published
 FROM bookings.cancel_event_bookings($1, $2, $3, $4, $5)
 """
+
+# --- payment intents (bookings/payment_intents.py; sql/refunds.sql) --------------------
+
+REFUND_UNCONFIRMED_PAYMENT = "SELECT bookings.refund_unconfirmed_payment($1, $2)"

@@ -13,6 +13,7 @@ from evently.bookings import (
     idempotency,
     inventory,
     lookups,
+    payment_intents,
     refunds,
     tickets,
     waitlist,
@@ -25,7 +26,9 @@ from evently.bookings.models import (
     BookingOut,
     BookingPage,
     BookingTickets,
+    ConfirmQuery,
     PageQuery,
+    PaymentIntentOut,
     RefundOut,
     WaitlistEntryOut,
     WaitlistJoin,
@@ -113,14 +116,21 @@ async def get_booking(request: web.Request, id: int) -> web.Response:
 @api.post(
     "/api/v1/bookings/{id}/confirm",
     summary="Confirm a held booking (the 'paid' signal)",
+    description="With `payment_intent_id`, the booking's payment intent must have been paid "
+    "for its amount (402 payment_declined or payment_not_completed, 409 "
+    "payment_intent_mismatch otherwise); without it, confirming is the paid signal "
+    "(free events, the demo). docs/payments.md.",
+    query=ConfirmQuery,
     response=BookingOut,
     auth=require_user,
     path_params=ID,
-    errors=(409, 503),
+    errors=(402, 409, 503),
 )
-async def confirm_booking(request: web.Request, id: int) -> web.Response:
+async def confirm_booking(request: web.Request, id: int, query: ConfirmQuery) -> web.Response:
     confirmed = await request.app[BOOKINGS].confirmer.confirm_booking(
-        booking_id=id, user_id=principal(request).user_id
+        booking_id=id,
+        user_id=principal(request).user_id,
+        payment_intent_id=query.payment_intent_id,
     )
     return json_response(confirmed)
 
@@ -347,3 +357,28 @@ async def receive_payment_webhook(request: web.Request) -> web.Response:
         ctx, await request.read(), request.headers.get(ctx.payments.signature_header)
     )
     return json_response(receipt)
+
+
+@api.post(
+    "/api/v1/bookings/{id}/payment-intent",
+    summary="The payment intent of a held booking (created once, for its amount)",
+    description="Idempotent: asking again returns the same intent (the provider's key is "
+    "the booking). Pay it with the provider, then confirm with `payment_intent_id`. "
+    "409 booking_not_payable unless held, payment_not_required for a free booking; 503 "
+    "payment_provider_unavailable if the provider does not answer. docs/payments.md.",
+    response=PaymentIntentOut,
+    auth=require_user,
+    path_params=ID,
+    errors=(409, 503),
+    tags=("bookings", "payments"),
+)
+async def create_payment_intent(request: web.Request, id: int) -> web.Response:
+    ctx = request.app[BOOKINGS]
+    intent = await payment_intents.create_payment_intent(
+        ctx.pool,
+        ctx.payments,
+        ctx.settings.payment_timeout_s,
+        booking_id=id,
+        user_id=principal(request).user_id,
+    )
+    return json_response(intent)

@@ -72,15 +72,16 @@ def _context(settings: BookingsSettings) -> Any:
                 batch_size=settings.ticket_issue_batch_size,
             ),
         )
+        payments = payment_provider(settings)
         app[BOOKINGS] = BookingsContext(
             pool=pool,
             settings=settings,
             holder=SeatHolder(pool, settings, publisher),
-            confirmer=BookingConfirmer(pool, settings, publisher, tickets),
+            confirmer=BookingConfirmer(pool, settings, publisher, tickets, payments),
             publisher=publisher,
             streams=streams,
             tickets=tickets,
-            payments=payment_provider(settings),
+            payments=payments,
         )
         try:
             yield

@@ -207,7 +207,7 @@ class Refund(Shape):
     booking_id: int
     event_id: int
     user_id: int
-    reason: Literal["booking_cancelled", "event_cancelled"]
+    reason: Literal["booking_cancelled", "event_cancelled", "payment_not_confirmed"]
     amount: Money = Field(description="Decimal string, e.g. '99.80'")
     currency: str
     status: RefundStatus

@@ -7,9 +7,10 @@ CREATE TABLE bookings.refunds (
     booking_id         bigint      NOT NULL UNIQUE REFERENCES bookings.bookings (id),
     event_id           bigint      NOT NULL,
     user_id            bigint      NOT NULL,
-    -- Why: 'booking_cancelled' (the customer) or 'event_cancelled' (the organiser).
+    -- Why: 'booking_cancelled' (the customer), 'event_cancelled' (the organiser), or
+    -- 'payment_not_confirmed' (paid, but the confirmation was refused, e.g. too late).
     reason             text        NOT NULL
-        CHECK (reason IN ('booking_cancelled', 'event_cancelled')),
+        CHECK (reason IN ('booking_cancelled', 'event_cancelled', 'payment_not_confirmed')),
     amount             numeric(12, 2) NOT NULL CHECK (amount > 0),
     currency           text        NOT NULL,
     -- The provider's id of the payment being refunded (bookings.payment_reference).

@@ -119,3 +119,22 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- A payment the customer made (p_payment_reference, verified with the provider) that
+-- its booking's confirmation did not take: the hold expired meanwhile, the event was
+-- cancelled, or the booking was confirmed earlier without it. Refunded whole; returns
+-- whether a refund was created (none if the booking holds this very payment).
+CREATE OR REPLACE FUNCTION bookings.refund_unconfirmed_payment(
+    p_booking_id bigint, p_payment_reference text)
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    b bookings.bookings;
+BEGIN
+    SELECT * INTO b FROM bookings.bookings WHERE id = p_booking_id;
+    IF NOT FOUND OR b.payment_reference IS NOT DISTINCT FROM p_payment_reference THEN
+        RETURN false;
+    END IF;
+    b.payment_reference := p_payment_reference;
+    RETURN bookings.create_refund(b, 'payment_not_confirmed');
+END
+$$;
