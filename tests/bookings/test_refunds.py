@@ -210,3 +210,23 @@ async def test_a_webhook_that_does_not_verify_is_refused_and_changes_nothing(
         assert (response.status, problem["code"]) == (400, "invalid_webhook"), problem
 
     assert (await refund_of(alice, booking["id"]))["status"] == "pending"
+
+
+async def test_a_provider_bug_counts_as_an_attempt_and_ends_visible(
+    client, buyer, db, ctx, provider, monkeypatch
+):
+    await send_event(client, 1, capacity=5)
+    alice = buyer(1)
+    booking = await paid_booking(ctx, db, alice, 1)
+    await alice.cancel(booking["id"])
+
+    async def broken(**_kwargs):
+        raise RuntimeError("provider client bug")
+
+    monkeypatch.setattr(provider, "create_refund", broken)
+    rounds = [await process_due_refunds(ctx) for _ in range(3)]
+
+    assert [(r.retried, r.failed) for r in rounds] == [(1, 0), (1, 0), (0, 1)]
+    refund = await refund_of(alice, booking["id"])
+    assert (refund["status"], refund["attempts"]) == ("failed", 3)
+    assert "RuntimeError: provider client bug" in refund["last_error"]
