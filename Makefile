@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 PORT ?= 8080
 
 .PHONY: help install run test test-fast e2e fuzz cluster-up cluster-down lint format tools \
-        bench bench-search bench-operator manifests clean
+        bench bench-search bench-operator bench-cancel manifests clean
 
 help:
 	@echo "make run     - serve the whole platform on http://127.0.0.1:8080 (embedded PostgreSQL, demo data; PORT=N to change)"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench   - flash-sale benchmark through the HTTP API"
 	@echo "make fuzz    - schemathesis over every operation with a fresh seed (printed)"
 	@echo "make bench-operator - 10,000 Event resources through the operator (real kube-apiserver)"
+	@echo "make bench-cancel - cancel an event with 10,000 paid bookings (batches, lock hold)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -84,6 +85,10 @@ bench-search: install
 # Operator benchmark: 10,000 Event resources on a real kube-apiserver (tools needed).
 bench-operator: install tools
 	$(BIN)/python hack/bench_operator.py $(BENCH_ARGS)
+
+# Event cancellation benchmark: 10,000 paid bookings of one event cancelled in batches.
+bench-cancel: install
+	$(BIN)/python hack/bench_event_cancellation.py $(BENCH_ARGS)
 
 # Plain manifests rendered from the chart (kept in sync by a test).
 manifests: install tools

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 
+from prometheus_client import REGISTRY
+
 from tests.analytics.conftest import deliver
-from tests.analytics.contract import ScriptedBookings, event_changed, message
+from tests.analytics.contract import ScriptedBookings, event_changed, message, now
 from tests.conftest import INTERNAL_API_KEY
 
 
@@ -193,3 +195,47 @@ async def test_check_ins_are_counted_per_gate_once_each_against_tickets_sold(ana
     # An event analytics knows only from a check-in still has a report.
     other = await report(analytics, tokens, 42)
     assert other["checkins"]["checked_in"] == 1 and other["checkins"]["check_in_rate"] is None
+
+
+async def test_refund_changed_is_accepted_and_counted_but_changes_no_figure(analytics, tokens):
+    shop = ScriptedBookings(event_id=45, capacity=5)
+    booking, held = shop.hold(2)
+    await deliver(analytics, [event_changed(45, capacity=5), *held, *shop.confirm(booking)])
+    before = await report(analytics, tokens, 45)
+    at = now().isoformat()
+    refund = {
+        "id": 1,
+        "booking_id": booking,
+        "event_id": 45,
+        "user_id": 7,
+        "reason": "booking_cancelled",
+        "amount": "99.80",
+        "currency": "EUR",
+        "status": "pending",
+        "attempts": 0,
+        "last_error": None,
+        "created_at": at,
+        "updated_at": at,
+        "version": 1,
+    }
+    created = message(
+        "bookings",
+        "refund.changed",
+        1,
+        1,
+        {"schema_version": 1, "transition": "created", "at": at, "refund": refund},
+    )
+
+    counted = {"topic": "refund.changed", "outcome": "counted"}
+    counted_before = REGISTRY.get_sample_value("evently_analytics_facts_applied_total", counted)
+
+    assert await deliver(analytics, [created]) == [created["id"]]
+    assert await deliver(analytics, [created]) == [created["id"]]  # a redelivery
+    assert (
+        REGISTRY.get_sample_value("evently_analytics_facts_applied_total", counted)
+        == (counted_before or 0) + 1
+    )
+    after = await report(analytics, tokens, 45)
+    for moving in ("as_of", "timeline"):
+        del before[moving], after[moving]
+    assert after == before

@@ -80,8 +80,10 @@ async def test_an_old_database_with_old_data_upgrades_and_keeps_working(
         old_database, [(s.name, s.schema) for s in all_services()]
     )
     # Every migration after the old code's two, in order (later releases add more).
+    # (Numbers may have gaps while parallel branches reserve theirs.)
     versions = [m.version for m in applied["bookings"].migrations]
-    assert versions == list(range(3, 3 + len(versions))) and versions
+    shipped = [m.version for m in migrations.discover("bookings")]
+    assert versions == [v for v in shipped if v >= 3] and versions
     assert applied["bookings"].sql_files
 
     app = make_app("bookings", env={**FAST_ENV, "DATABASE_URL": old_database})

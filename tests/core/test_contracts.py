@@ -46,6 +46,7 @@ def test_every_topic_has_one_contract_a_known_producer_and_consumers():
         "booking.changed": ("analytics", "notifications"),
         "waitlist.changed": ("analytics", "notifications"),
         "ticket.checked_in": ("analytics",),
+        "refund.changed": ("analytics", "notifications"),
     }
     assert contracts.routes("users") == {
         "user.changed": ("notifications",),

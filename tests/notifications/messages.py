@@ -71,3 +71,33 @@ def waitlist_offered(
     }
     payload = {"transition": "offered", "at": datetime.now(UTC).isoformat(), "entry": entry}
     return message("bookings", "waitlist.changed", entry_id, 2, payload)
+
+
+def refund_changed(
+    refund_id: int,
+    user_id: int,
+    event_id: int,
+    booking_id: int,
+    transition: str,
+    version: int,
+    reason: str = "event_cancelled",
+) -> Message:
+    status = {"created": "pending"}.get(transition, transition)
+    at = datetime.now(UTC).isoformat()
+    refund = {
+        "id": refund_id,
+        "booking_id": booking_id,
+        "event_id": event_id,
+        "user_id": user_id,
+        "reason": reason,
+        "amount": "99.80",
+        "currency": "EUR",
+        "status": status,
+        "attempts": 0 if status != "failed" else 5,
+        "last_error": None if status != "failed" else "refund refused",
+        "created_at": at,
+        "updated_at": at,
+        "version": version,
+    }
+    payload = {"transition": transition, "at": at, "refund": refund}
+    return message("bookings", "refund.changed", refund_id, version, payload)

@@ -18,6 +18,7 @@ from tests.analytics.contract import message
 from tests.notifications.messages import (
     booking_changed,
     event_changed,
+    refund_changed,
     user_changed,
     waitlist_offered,
 )
@@ -138,6 +139,38 @@ async def test_a_waitlist_offer_mail_states_its_deadline(notifications, smtp: Ma
     assert "before Thu 01 May 2031, 18:30 UTC" in body_text(mail)
     assert "https://tickets.evently.test/api/v1/bookings/77" in body_text(mail)
     assert "<strong>before Thu 01 May 2031, 18:30 UTC</strong>" in body_text(mail, "html")
+
+
+async def test_a_refund_mails_its_customer_once_issued_or_failed_not_while_pending(
+    notifications, smtp: MailCatcher, database_url: str
+):
+    created = refund_changed(1, 8, 3, 77, "created", 1)
+    await deliver(
+        notifications,
+        [
+            user_changed(8, BOB),
+            user_changed(9, ANN),
+            event_changed(3, name="Encore"),
+            created,
+            refund_changed(1, 8, 3, 77, "succeeded", 2),
+            refund_changed(1, 8, 3, 77, "succeeded", 2),  # a redelivery under a new id
+            refund_changed(2, 9, 3, 78, "created", 1, reason="booking_cancelled"),
+            refund_changed(2, 9, 3, 78, "failed", 2, reason="booking_cancelled"),
+        ],
+    )
+    issued, failed = await smtp.wait_for(2)
+    assert (issued["To"], issued["Subject"]) == (BOB, "Your refund for Encore")
+    assert "the organiser cancelled the event of booking 77" in body_text(issued)
+    assert "we have refunded 99.80 EUR" in body_text(issued)
+    assert "<strong>99.80 EUR</strong>" in body_text(issued, "html")
+    assert (failed["To"], failed["Subject"]) == (
+        ANN,
+        "We could not refund your booking for Encore",
+    )
+    assert "you cancelled booking 78" in body_text(failed)
+    # Nothing for "created", one mail per refund despite the redelivery.
+    rows = await all_sent(database_url, 2)
+    assert [r["kind"] for r in rows] == ["refund_issued", "refund_failed"]
 
 
 async def test_an_event_moved_or_cancelled_mails_its_ticket_holders_only(

@@ -16,6 +16,7 @@ from evently.core.contracts import (
     BookingChanged,
     EventChanged,
     InventoryChanged,
+    RefundChanged,
     TicketCheckedIn,
     WaitlistChanged,
     parse,
@@ -24,7 +25,7 @@ from evently.core.inbox import InboxHandler, InboxMessage
 
 FACTS_APPLIED = Counter(
     "evently_analytics_facts_applied_total",
-    "Outbox messages analytics received, by topic and outcome (applied, stale).",
+    "Outbox messages analytics received, by topic and outcome (applied, stale, counted).",
     ["topic", "outcome"],
 )
 
@@ -141,10 +142,17 @@ async def apply_ticket_checked_in(conn: asyncpg.Connection, message: InboxMessag
     _count(message.topic, applied)
 
 
+async def count_refund_changed(conn: asyncpg.Connection, message: InboxMessage) -> None:
+    """Refunds are not analytics facts yet: check the contract, count the message."""
+    parse(RefundChanged, message.payload)
+    FACTS_APPLIED.labels(message.topic, "counted").inc()
+
+
 INBOX_HANDLERS: dict[str, InboxHandler] = {
     EventChanged.TOPIC: apply_event_changed,
     InventoryChanged.TOPIC: apply_inventory_changed,
     BookingChanged.TOPIC: apply_booking_changed,
     WaitlistChanged.TOPIC: apply_waitlist_changed,
     TicketCheckedIn.TOPIC: apply_ticket_checked_in,
+    RefundChanged.TOPIC: count_refund_changed,
 }

@@ -1,6 +1,7 @@
 """Confirming a hold: ``POST /api/v1/bookings/{id}/confirm``.
 
-The payment seam runs first; then the confirmation joins the current batch
+A paid confirmation first checks its payment intent with the provider
+(``payment_intents.py``); then the confirmation joins the current batch
 (``batching.py``) and ``bookings.confirm_bookings`` flips each booking to confirmed in
 one round trip and one commit per batch. A confirmation never touches the event's hot
 inventory row (it counts the seat in a sold-seat shard row), so confirmations do not
@@ -22,11 +23,11 @@ from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.metrics import CONFIRMATIONS, LOCK_TIMEOUTS
 from evently.bookings.models import BookingOut, booking_json
 from evently.bookings.outcomes import Outcome
-from evently.bookings.payment import collect_payment
+from evently.bookings.payment import PaymentProvider
+from evently.bookings.payment_intents import refund_unconfirmed_payment, verified_payment_reference
 from evently.bookings.refusals import refuse
 from evently.bookings.settings import BookingsSettings
 from evently.bookings.ticket_issuer import TicketIssuer
-from evently.core.errors import ApiError
 from evently.core.locks import locked_call
 
 
@@ -53,27 +54,38 @@ class BookingConfirmer:
         settings: BookingsSettings,
         publisher: InventoryPublisher,
         tickets: TicketIssuer,
+        payments: PaymentProvider,
     ) -> None:
         self.pool = pool
         self.settings = settings
         self.publisher = publisher
         self.tickets = tickets
+        self.payments = payments
         self._batcher: Batcher[ConfirmRequest, ConfirmOutcome] = Batcher(
             self._confirm_batch, settings.confirm_batch_max
         )
 
-    async def confirm_booking(self, *, booking_id: int, user_id: int) -> bytes:
+    async def confirm_booking(
+        self, *, booking_id: int, user_id: int, payment_intent_id: str | None = None
+    ) -> bytes:
         """Confirm the user's held booking; returns it as ``BookingOut`` JSON or raises
-        the refusal."""
-        payment = await collect_payment(booking_id, user_id)
-        if not payment.approved:
-            raise ApiError(
-                "The payment was declined.",
-                status=402,
-                code="payment_declined",
-                title="Payment declined",
+        the refusal. With ``payment_intent_id``, the provider must first say that intent
+        paid this booking's amount (``payment_intents.py``); it becomes the booking's
+        ``payment_reference``. Without it (free events, the demo) nothing is asked and
+        the path costs what it always did."""
+        reference = None
+        if payment_intent_id is not None:
+            reference = await verified_payment_reference(
+                self.pool,
+                self.payments,
+                self.settings.payment_timeout_s,
+                booking_id=booking_id,
+                user_id=user_id,
+                intent_id=payment_intent_id,
             )
-        result = await self._batcher.submit(ConfirmRequest(booking_id, user_id, payment.reference))
+        result = await self._batcher.submit(ConfirmRequest(booking_id, user_id, reference))
+        if reference is not None:
+            await refund_unconfirmed_payment(self.pool, result.outcome, result.booking, reference)
         if result.outcome is Outcome.CONFIRMED:
             CONFIRMATIONS.inc()
             if result.event_id is not None:

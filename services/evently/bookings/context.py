@@ -13,6 +13,7 @@ from evently.bookings.availability_stream import AvailabilityHub
 from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.holds import SeatHolder
 from evently.bookings.inventory import InventoryPublisher
+from evently.bookings.payment import PaymentProvider
 from evently.bookings.settings import BookingsSettings
 from evently.bookings.ticket_issuer import TicketIssuer
 
@@ -20,7 +21,8 @@ from evently.bookings.ticket_issuer import TicketIssuer
 @dataclass(frozen=True)
 class BookingsContext:
     """The pool, settings, hot-path batchers, inventory publisher, streams hub, the
-    ticket issuer and the public ticket keys check-in verifies codes with (by kid)."""
+    ticket issuer, the public ticket keys check-in verifies codes with (by kid), and the
+    payment provider."""
 
     pool: asyncpg.Pool
     settings: BookingsSettings
@@ -30,6 +32,7 @@ class BookingsContext:
     streams: AvailabilityHub
     tickets: TicketIssuer
     scan_keys: Mapping[str, Ed25519PublicKey]
+    payments: PaymentProvider
 
 
 BOOKINGS: web.AppKey[BookingsContext] = web.AppKey("bookings", BookingsContext)

@@ -145,3 +145,24 @@ class InventoryGauges:
 
 # The process's one set of per-event gauges; service setup applies the configured limit.
 INVENTORY_GAUGES = InventoryGauges(limit=50)
+
+# Refunds and event cancellation (docs/payments.md).
+REFUNDS = Counter(
+    "evently_bookings_refunds_total",
+    "Refund attempts with the provider, by outcome (succeeded, failed, pending, retry).",
+    ["outcome"],
+)
+REFUND_WEBHOOKS = Counter(
+    "evently_bookings_payment_webhooks_total",
+    "Payment provider webhooks received, by outcome (applied, ignored, invalid).",
+    ["outcome"],
+)
+EVENT_CANCELLATION_BOOKINGS = Counter(
+    "evently_bookings_event_cancellation_bookings_total",
+    "Bookings cancelled because their event was cancelled.",
+)
+EVENT_CANCELLATION_LOCK_HOLD = Histogram(
+    "evently_bookings_event_cancellation_lock_hold_seconds",
+    "How long one event-cancellation batch held the event's lock.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)

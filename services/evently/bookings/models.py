@@ -16,7 +16,7 @@ import pydantic
 from pydantic import Field
 from typing_extensions import TypedDict
 
-from evently.core.contracts import Booking, BookingStatus, WaitlistEntry
+from evently.core.contracts import Booking, BookingStatus, Money, Refund, WaitlistEntry
 
 INT32_MAX = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -289,3 +289,56 @@ class SignedCheckinList(pydantic.BaseModel):
 
     list: CheckinList
     signature: CheckinListSignature
+
+
+# ---------------------------------------------------------------- payments (docs/payments.md)
+
+
+class RefundOut(Refund):
+    """A cancelled paid booking's refund: pending until the provider settles it."""
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> RefundOut:
+        """From a ``bookings.refunds`` row."""
+        return cls.model_validate(dict(row))
+
+
+class PaymentIntentOut(pydantic.BaseModel):
+    """A booking's payment intent: the customer pays it with the provider (using
+    ``client_secret``), then confirms the booking with ``payment_intent_id``."""
+
+    id: str
+    booking_id: int
+    amount: Money = Field(description="Decimal string, e.g. '99.80'")
+    currency: str
+    status: Literal["requires_payment", "succeeded", "failed"]
+    client_secret: str = Field(description="For the provider's client-side payment form")
+    failure_reason: str | None
+
+    @classmethod
+    def of(cls, intent: Any, booking_id: int) -> PaymentIntentOut:
+        """From the seam's ``payment.PaymentIntent``."""
+        return cls(
+            id=intent.id,
+            booking_id=booking_id,
+            amount=intent.amount,
+            currency=intent.currency,
+            status=intent.status,
+            client_secret=intent.client_secret,
+            failure_reason=intent.failure_reason,
+        )
+
+
+class ConfirmQuery(pydantic.BaseModel):
+    """``POST /api/v1/bookings/{id}/confirm?payment_intent_id=...``"""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    payment_intent_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="The booking's paid payment intent; without it, confirming is the paid "
+        "signal (free events, the demo)",
+    )

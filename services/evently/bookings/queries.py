@@ -132,3 +132,34 @@ AVAILABILITY = "SELECT * FROM bookings.availability($1)"
 
 # The stream shows only events the public may see.
 PUBLIC_AVAILABILITY = "SELECT * FROM bookings.availability($1) WHERE status <> 'draft'"
+
+# --- refunds (docs/payments.md; sql/refunds.sql) -------------------------------------
+
+CLAIM_REFUNDS = "SELECT * FROM bookings.claim_refunds($1, $2)"
+
+RECORD_REFUND_ATTEMPT = "SELECT * FROM bookings.record_refund_attempt($1, $2, $3, $4, $5, $6)"
+
+# $1: our refund id (or NULL), $2: the provider's refund id, $3: status, $4: error.
+RESOLVE_REFUND = "SELECT * FROM bookings.resolve_refund($1, $2, $3, $4)"
+
+BOOKING_REFUND = "SELECT * FROM bookings.refunds WHERE booking_id = $1"
+
+# --- event cancellation (sql/cancel_event_bookings.sql) ------------------------------
+
+# Cancelled events that still have held or confirmed bookings: what the canceller owes.
+CANCELLED_EVENTS_WITH_BOOKINGS = """
+SELECT i.event_id FROM bookings.inventory i
+WHERE i.status = 'cancelled'
+  AND EXISTS (SELECT 1 FROM bookings.bookings b
+              WHERE b.event_id = i.event_id AND b.status IN ('held', 'confirmed'))
+ORDER BY i.event_id LIMIT $1
+"""
+
+CANCEL_EVENT_BOOKINGS = """
+SELECT cancelled, refunds, lock_wait_s, lock_held_s, published
+FROM bookings.cancel_event_bookings($1, $2, $3, $4, $5)
+"""
+
+# --- payment intents (bookings/payment_intents.py; sql/refunds.sql) --------------------
+
+REFUND_UNCONFIRMED_PAYMENT = "SELECT bookings.refund_unconfirmed_payment($1, $2)"

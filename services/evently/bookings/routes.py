@@ -15,6 +15,8 @@ from evently.bookings import (
     idempotency,
     inventory,
     lookups,
+    payment_intents,
+    refunds,
     tickets,
     waitlist,
 )
@@ -26,7 +28,10 @@ from evently.bookings.models import (
     BookingOut,
     BookingPage,
     BookingTickets,
+    ConfirmQuery,
     PageQuery,
+    PaymentIntentOut,
+    RefundOut,
     ScanIn,
     ScanOut,
     SignedCheckinList,
@@ -34,10 +39,11 @@ from evently.bookings.models import (
     WaitlistJoin,
 )
 from evently.bookings.outcomes import Outcome
+from evently.bookings.payment_fake import FakePaymentProvider
 from evently.bookings.refusals import refuse
 from evently.bookings.ticket_keys import TICKET_KEYS
 from evently.bookings.ticket_qr import render_qr
-from evently.core.api import Api, json_response
+from evently.core.api import Api, Header, json_response
 from evently.core.auth import (
     principal,
     require_internal,
@@ -120,14 +126,21 @@ async def get_booking(request: web.Request, id: int) -> web.Response:
 @api.post(
     "/api/v1/bookings/{id}/confirm",
     summary="Confirm a held booking (the 'paid' signal)",
+    description="With `payment_intent_id`, the booking's payment intent must have been paid "
+    "for its amount (402 payment_declined or payment_not_completed, 409 "
+    "payment_intent_mismatch otherwise); without it, confirming is the paid signal "
+    "(free events, the demo). docs/payments.md.",
+    query=ConfirmQuery,
     response=BookingOut,
     auth=require_user,
     path_params=ID,
-    errors=(409, 503),
+    errors=(402, 409, 503),
 )
-async def confirm_booking(request: web.Request, id: int) -> web.Response:
+async def confirm_booking(request: web.Request, id: int, query: ConfirmQuery) -> web.Response:
     confirmed = await request.app[BOOKINGS].confirmer.confirm_booking(
-        booking_id=id, user_id=principal(request).user_id
+        booking_id=id,
+        user_id=principal(request).user_id,
+        payment_intent_id=query.payment_intent_id,
     )
     return json_response(confirmed)
 
@@ -359,3 +372,64 @@ async def internal_user_bookings(request: web.Request, id: int, query: PageQuery
 
 # POST /internal/inbox: the events service's event.changed messages feed the inventory.
 add_inbox_route(api, "bookings", {"event.changed": inventory.apply_event_changed})
+
+
+@api.get(
+    "/api/v1/bookings/{id}/refund",
+    summary="The refund of a cancelled paid booking (its owner, or an admin)",
+    description="Created when a paid booking is cancelled (by its owner, or because the "
+    "event was cancelled); `status` goes from pending to succeeded or failed "
+    "(docs/payments.md). A booking without one answers 404 refund_not_found.",
+    response=RefundOut,
+    auth=require_user,
+    path_params=ID,
+)
+async def get_booking_refund(request: web.Request, id: int) -> web.Response:
+    refund = await refunds.booking_refund(
+        request.app[BOOKINGS], booking_id=id, viewer=principal(request)
+    )
+    return json_response(refund)
+
+
+@api.post(
+    "/api/v1/payments/webhooks",
+    summary="Payment provider notifications (signed; idempotent)",
+    description="Called by the payment provider, not by customers: the body is verified "
+    "against the provider's signature header (HMAC-SHA256 with a timestamp tolerance); a "
+    "settled refund is recorded once, a redelivery changes nothing (docs/payments.md).",
+    response=refunds.WebhookReceipt,
+    errors=(400,),
+    headers=(Header(FakePaymentProvider.signature_header, "t=<unix seconds>,v1=<hex HMAC>"),),
+    tags=("payments",),
+)
+async def receive_payment_webhook(request: web.Request) -> web.Response:
+    ctx = request.app[BOOKINGS]
+    receipt = await refunds.apply_payment_webhook(
+        ctx, await request.read(), request.headers.get(ctx.payments.signature_header)
+    )
+    return json_response(receipt)
+
+
+@api.post(
+    "/api/v1/bookings/{id}/payment-intent",
+    summary="The payment intent of a held booking (created once, for its amount)",
+    description="Idempotent: asking again returns the same intent (the provider's key is "
+    "the booking). Pay it with the provider, then confirm with `payment_intent_id`. "
+    "409 booking_not_payable unless held, payment_not_required for a free booking; 503 "
+    "payment_provider_unavailable if the provider does not answer. docs/payments.md.",
+    response=PaymentIntentOut,
+    auth=require_user,
+    path_params=ID,
+    errors=(409, 503),
+    tags=("bookings", "payments"),
+)
+async def create_payment_intent(request: web.Request, id: int) -> web.Response:
+    ctx = request.app[BOOKINGS]
+    intent = await payment_intents.create_payment_intent(
+        ctx.pool,
+        ctx.payments,
+        ctx.settings.payment_timeout_s,
+        booking_id=id,
+        user_id=principal(request).user_id,
+    )
+    return json_response(intent)

@@ -10,10 +10,14 @@ from aiohttp import web
 from evently.bookings.availability_stream import AvailabilityHub
 from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.context import BOOKINGS, BookingsContext
+from evently.bookings.event_cancellation import EventCanceller
 from evently.bookings.expiry import ExpirySweeper
 from evently.bookings.holds import SeatHolder
 from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.metrics import INVENTORY_GAUGES
+from evently.bookings.payment import PaymentProvider
+from evently.bookings.payment_fake import FakePaymentProvider
+from evently.bookings.refunds import RefundWorker
 from evently.bookings.relay import bookings_relay
 from evently.bookings.routes import api
 from evently.bookings.settings import BookingsSettings
@@ -29,7 +33,8 @@ from evently.core.tasks import background_task, every
 
 def setup(app: web.Application, settings: Any) -> None:
     """Ticket keys (failing fast if unusable), the shared context, then the background
-    tasks: expiry, publishing, ticket issuing, the outbox relay."""
+    tasks: expiry, publishing, ticket issuing, refunds, event cancellation, the outbox
+    relay."""
     app[TICKET_KEYS] = load_ticket_keys(settings)
     INVENTORY_GAUGES.limit = settings.inventory_gauge_events
     app.cleanup_ctx.append(_context(settings))
@@ -41,6 +46,14 @@ def setup(app: web.Application, settings: Any) -> None:
     )
     app.cleanup_ctx.append(
         background_task("bookings-ticket-issuer", lambda a: a[BOOKINGS].tickets.run())
+    )
+    app.cleanup_ctx.append(
+        background_task("bookings-refunds", lambda a: _refund_forever(a, settings))
+    )
+    app.cleanup_ctx.append(
+        background_task(
+            "bookings-event-cancellation", lambda a: _cancel_events_forever(a, settings)
+        )
     )
     if settings.outbox_relay_enabled:
         app.cleanup_ctx.append(background_task("bookings-outbox-relay", _relay(settings)))
@@ -60,16 +73,18 @@ def _context(settings: BookingsSettings) -> Any:
                 batch_size=settings.ticket_issue_batch_size,
             ),
         )
+        payments = payment_provider(settings)
         app[BOOKINGS] = BookingsContext(
             pool=pool,
             settings=settings,
             holder=SeatHolder(pool, settings, publisher),
-            confirmer=BookingConfirmer(pool, settings, publisher, tickets),
+            confirmer=BookingConfirmer(pool, settings, publisher, tickets, payments),
             publisher=publisher,
             streams=streams,
             tickets=tickets,
             # What a scanner loads: the published key set, public keys only.
             scan_keys=public_keys_from_jwks(app[TICKET_KEYS].jwks()),
+            payments=payments,
         )
         try:
             yield
@@ -83,6 +98,23 @@ def _context(settings: BookingsSettings) -> Any:
 async def _sweep_forever(app: web.Application, settings: BookingsSettings) -> None:
     sweeper = ExpirySweeper(app[BOOKINGS])
     await every(settings.expiry_interval_s, sweeper.step, "bookings-expiry")
+
+
+def payment_provider(settings: BookingsSettings) -> PaymentProvider:
+    """The provider ``PAYMENT_PROVIDER`` names (only ``fake`` exists: docs/payments.md)."""
+    if settings.payment_provider == "fake":
+        return FakePaymentProvider(webhook_secret=settings.payment_webhook_secret or None)
+    raise ValueError(f"unknown payment provider {settings.payment_provider!r}")
+
+
+async def _refund_forever(app: web.Application, settings: BookingsSettings) -> None:
+    worker = RefundWorker(app[BOOKINGS])
+    await every(settings.refund_interval_s, worker.step, "bookings-refunds")
+
+
+async def _cancel_events_forever(app: web.Application, settings: BookingsSettings) -> None:
+    canceller = EventCanceller(app[BOOKINGS])
+    await every(settings.event_cancel_interval_s, canceller.step, "bookings-event-cancellation")
 
 
 def _relay(settings: BookingsSettings) -> Any:

@@ -79,6 +79,49 @@ class BookingsSettings(OutboxRelaySettings):
         "events (>= 0) whose inventory this process exports as gauges",
     )
 
+    # Payments and refunds (docs/payments.md).
+    payment_provider: str = setting(
+        "PAYMENT_PROVIDER", "fake", "the payment provider: fake (the only one so far)"
+    )
+    payment_webhook_secret: str = setting(
+        "PAYMENT_WEBHOOK_SECRET",
+        "",
+        "the secret the provider signs webhooks with (empty: the fake makes one up)",
+    )
+    payment_timeout_s: float = setting(
+        "PAYMENT_TIMEOUT_S", 10.0, "seconds > 0 to wait for the payment provider's answer"
+    )
+    refund_interval_s: float = setting(
+        "BOOKINGS_REFUND_INTERVAL_S", 1.0, "seconds > 0 between refund worker rounds"
+    )
+    refund_batch_size: int = setting(
+        "BOOKINGS_REFUND_BATCH_SIZE", 50, "due refunds (> 0) one worker round claims"
+    )
+    refund_max_attempts: int = setting(
+        "BOOKINGS_REFUND_MAX_ATTEMPTS", 8, "failed provider calls (> 0) before a refund fails"
+    )
+    refund_retry_base_s: float = setting(
+        "BOOKINGS_REFUND_RETRY_BASE_S",
+        5.0,
+        "seconds >= 0 before the first retry of a refund; doubles per attempt, at most 1 h",
+    )
+    refund_pending_recheck_s: float = setting(
+        "BOOKINGS_REFUND_PENDING_RECHECK_S",
+        600.0,
+        "seconds > 0 before asking again about a refund the provider still has pending",
+    )
+
+    event_cancel_interval_s: float = setting(
+        "BOOKINGS_EVENT_CANCEL_INTERVAL_S",
+        1.0,
+        "seconds > 0 between looks for cancelled events that still have bookings",
+    )
+    event_cancel_batch_size: int = setting(
+        "BOOKINGS_EVENT_CANCEL_BATCH_SIZE",
+        500,
+        "bookings (> 0) of a cancelled event one transaction cancels",
+    )
+
     @staticmethod
     def check_lock_timeout_ms(value: int) -> str | None:
         return None if value > 0 else "expected milliseconds > 0"
@@ -134,3 +177,39 @@ class BookingsSettings(OutboxRelaySettings):
     @staticmethod
     def check_inventory_gauge_events(value: int) -> str | None:
         return None if value >= 0 else "expected an integer >= 0"
+
+    @staticmethod
+    def check_payment_provider(value: str) -> str | None:
+        return None if value == "fake" else "expected fake (the only provider so far)"
+
+    @staticmethod
+    def check_payment_timeout_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_refund_interval_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_refund_batch_size(value: int) -> str | None:
+        return None if value > 0 else "expected an integer > 0"
+
+    @staticmethod
+    def check_refund_max_attempts(value: int) -> str | None:
+        return None if value > 0 else "expected an integer > 0"
+
+    @staticmethod
+    def check_refund_retry_base_s(value: float) -> str | None:
+        return None if value >= 0 else "expected seconds >= 0"
+
+    @staticmethod
+    def check_refund_pending_recheck_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_event_cancel_interval_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_event_cancel_batch_size(value: int) -> str | None:
+        return None if value > 0 else "expected an integer > 0"

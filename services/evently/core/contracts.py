@@ -255,6 +255,42 @@ class AccountMailRequested(Contract):
     expires_at: datetime
 
 
+# ---------------------------------------------------------------- refund.changed
+
+RefundStatus = Literal["pending", "succeeded", "failed"]
+RefundTransition = Literal["created", "succeeded", "failed"]
+
+
+class Refund(Shape):
+    """A refund of a cancelled paid booking, as the bookings API and ``refund.changed``
+    show it."""
+
+    id: int
+    booking_id: int
+    event_id: int
+    user_id: int
+    reason: Literal["booking_cancelled", "event_cancelled", "payment_not_confirmed"]
+    amount: Money = Field(description="Decimal string, e.g. '99.80'")
+    currency: str
+    status: RefundStatus
+    attempts: int = Field(description="Provider calls that failed or timed out so far")
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class RefundChanged(Contract):
+    """``refund.changed``: one transition and the refund's full state after it."""
+
+    TOPIC = "refund.changed"
+    VERSION = 1
+
+    transition: RefundTransition
+    at: datetime
+    refund: Refund
+
+
 # ---------------------------------------------------------------- topics
 
 C = TypeVar("C", bound=Contract)
@@ -277,6 +313,7 @@ TOPICS: dict[str, Topic] = {
     TicketCheckedIn.TOPIC: Topic(TicketCheckedIn, "bookings", ("analytics",)),
     UserChanged.TOPIC: Topic(UserChanged, "users", ("notifications",)),
     AccountMailRequested.TOPIC: Topic(AccountMailRequested, "users", ("notifications",)),
+    RefundChanged.TOPIC: Topic(RefundChanged, "bookings", ("analytics", "notifications")),
 }
 
 

@@ -41,6 +41,7 @@ _RULES = [
     RoutingRule(r"^/api/v1/notifications(/.*)?$", "notifications"),
     RoutingRule(r"^/api/v1/users(/.*)?$", "users"),
     RoutingRule(r"^/api/v1/auth(/.*)?$", "users"),
+    RoutingRule(r"^/api/v1/payments/webhooks$", "bookings"),
 ]
 ROUTING_TABLE: tuple[RoutingRule, ...] = tuple(
     sorted(_RULES, key=lambda rule: len(rule.pattern), reverse=True)

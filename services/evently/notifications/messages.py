@@ -7,6 +7,8 @@
 * ``event.changed`` keeps the event's name, time and venue; when a published event's time
   or venue changes, or it is cancelled, it mails every ticket holder and tells their
   streams;
+* ``refund.changed`` tells the user's stream of every transition, and mails the customer
+  when the refund is issued or has finally failed;
 * ``account.mail_requested`` queues a password reset or email verification mail to the
   address its token was issued for.
 
@@ -25,6 +27,7 @@ from evently.core.contracts import (
     AccountMailRequested,
     BookingChanged,
     EventChanged,
+    RefundChanged,
     UserChanged,
     WaitlistChanged,
     parse,
@@ -171,6 +174,33 @@ async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -
         await record_notification(conn, user_id, "event.changed", notice)
 
 
+REFUND_MAILS = {"succeeded": "refund_issued", "failed": "refund_failed"}
+REFUND_REASONS = {
+    "booking_cancelled": "you cancelled booking",
+    "event_cancelled": "the organiser cancelled the event of booking",
+    "payment_not_confirmed": "your payment came too late to confirm booking",
+}
+
+
+async def apply_refund_changed(conn: asyncpg.Connection, message: InboxMessage) -> None:
+    """Mail the customer once their refund is issued, or has failed for good."""
+    change = parse(RefundChanged, message.payload)
+    refund = change.refund
+    kind = REFUND_MAILS.get(change.transition)
+    if kind is not None:
+        context = {
+            "booking_id": str(refund.booking_id),
+            "amount": str(refund.amount),
+            "currency": refund.currency,
+            "reason": REFUND_REASONS[refund.reason],
+            **await _event_context(conn, refund.event_id),
+        }
+        await queue_mail(conn, kind, f"{kind}:{refund.id}", context, user_id=refund.user_id)
+    await record_notification(
+        conn, refund.user_id, "refund.changed", change.model_dump(mode="json")
+    )
+
+
 async def apply_account_mail_requested(conn: asyncpg.Connection, message: InboxMessage) -> None:
     """Queue a password reset or verification mail to the address the token is for."""
     mail = parse(AccountMailRequested, message.payload)
@@ -196,4 +226,5 @@ INBOX_HANDLERS: dict[str, InboxHandler] = {
     BookingChanged.TOPIC: apply_booking_changed,
     WaitlistChanged.TOPIC: apply_waitlist_changed,
     EventChanged.TOPIC: apply_event_changed,
+    RefundChanged.TOPIC: apply_refund_changed,
 }

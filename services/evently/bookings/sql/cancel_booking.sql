@@ -60,6 +60,8 @@ BEGIN
     IF was = 'confirmed' THEN
         UPDATE bookings.inventory_sold SET sold = sold - b.quantity
         WHERE event_id = b.event_id AND shard = bookings.sold_shard(b.id);
+        -- In the same transaction: a paid booking's refund is never lost.
+        PERFORM bookings.create_refund(b, 'booking_cancelled');
     ELSIF b.waitlist_entry_id IS NOT NULL THEN
         -- Cancelling an offer declines it: the entry leaves the line.
         UPDATE bookings.waitlist_entries
