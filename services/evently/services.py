@@ -1,4 +1,4 @@
-"""The five services by name, and where each one's definition lives."""
+"""The services by name, and where each one's definition lives."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import importlib
 
 from evently.core.app import ServiceDefinition
 
-SERVICE_NAMES: tuple[str, ...] = ("users", "events", "bookings", "search", "analytics")
+SERVICE_NAMES: tuple[str, ...] = (
+    "users",
+    "events",
+    "bookings",
+    "search",
+    "analytics",
+    "waiting_room",
+)
 
 
 def load_service(name: str) -> ServiceDefinition:

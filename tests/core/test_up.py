@@ -36,7 +36,7 @@ def test_serves_health_and_readiness(platform):
         time.sleep(0.2)
     assert status == 200, body
     checks = json.loads(body)["checks"]
-    assert set(checks) == {"users", "events", "bookings", "search", "analytics"}
+    assert set(checks) == {"users", "events", "bookings", "search", "analytics", "waiting_room"}
 
 
 def test_unknown_path_is_a_problem_404(platform):

@@ -95,7 +95,14 @@ class DatabaseFactory:
 
 # The last numbered migration of each service before repeatable SQL existed: databases
 # migrated by that code hold exactly these (numbered migrations never change).
-BEFORE_REPEATABLE_SQL = {"users": 1, "events": 1, "bookings": 2, "search": 1, "analytics": 1}
+BEFORE_REPEATABLE_SQL = {
+    "users": 1,
+    "events": 1,
+    "bookings": 2,
+    "search": 1,
+    "analytics": 1,
+    "waiting_room": 0,
+}
 
 
 async def migrate_as_before_repeatable_sql(dsn: str, root: Path) -> None:

@@ -20,6 +20,7 @@ def bookings_relay(
         "search": settings.search_url,
         "events": settings.events_url,
         "analytics": settings.analytics_url,
+        "waiting_room": settings.waiting_room_url,
     }
     return contract_relay(
         settings.database_url,

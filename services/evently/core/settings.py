@@ -198,6 +198,9 @@ class CommonSettings(Settings):
     analytics_url: str = setting(
         "ANALYTICS_URL", "http://analytics:8080", "the analytics service base URL"
     )
+    waiting_room_url: str = setting(
+        "WAITING_ROOM_URL", "http://waiting-room:8080", "the waiting room service base URL"
+    )
     jwks_url: str = setting(
         "JWKS_URL", "", "the users service JWKS URL (default: USERS_URL/.well-known/jwks.json)"
     )

@@ -25,6 +25,7 @@ def consumer_urls(settings: EventsSettings) -> dict[str, str]:
         "bookings": settings.bookings_url,
         "search": settings.search_url,
         "analytics": settings.analytics_url,
+        "waiting_room": settings.waiting_room_url,
     }
     return {name: urls[name] for name in consumers(SOURCE)}
 
