@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import asyncpg
 from aiohttp import web
 
+from evently.bookings.admission import AdmissionGate
 from evently.bookings.availability_stream import AvailabilityHub
 from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.holds import SeatHolder
@@ -17,8 +18,8 @@ from evently.bookings.ticket_issuer import TicketIssuer
 
 @dataclass(frozen=True)
 class BookingsContext:
-    """The pool, settings, hot-path batchers, inventory publisher, streams hub and the
-    ticket issuer."""
+    """The pool, settings, hot-path batchers, inventory publisher, streams hub, the
+    ticket issuer and the waiting room's admission gate."""
 
     pool: asyncpg.Pool
     settings: BookingsSettings
@@ -27,6 +28,7 @@ class BookingsContext:
     publisher: InventoryPublisher
     streams: AvailabilityHub
     tickets: TicketIssuer
+    admission: AdmissionGate
 
 
 BOOKINGS: web.AppKey[BookingsContext] = web.AppKey("bookings", BookingsContext)

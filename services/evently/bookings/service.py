@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from evently.bookings.admission import AdmissionGate
 from evently.bookings.availability_stream import AvailabilityHub
 from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.context import BOOKINGS, BookingsContext
@@ -20,6 +21,7 @@ from evently.bookings.settings import BookingsSettings
 from evently.bookings.ticket_issuer import IssuePolicy, TicketIssuer
 from evently.bookings.ticket_keys import TICKET_KEYS, load_ticket_keys
 from evently.core.app import ServiceDefinition
+from evently.core.auth import JwksCache, http_jwks
 from evently.core.clients import HTTP_SESSION
 from evently.core.db import POOL, keep_session_state
 from evently.core.signing_keys import generate_signing_keys_json
@@ -41,6 +43,14 @@ def setup(app: web.Application, settings: Any) -> None:
     app.cleanup_ctx.append(
         background_task("bookings-ticket-issuer", lambda a: a[BOOKINGS].tickets.run())
     )
+    app.cleanup_ctx.append(
+        background_task(
+            "bookings-admission-gate",
+            lambda a: every(
+                settings.admission_refresh_s, a[BOOKINGS].admission.reload, "admission-gate"
+            ),
+        )
+    )
     if settings.outbox_relay_enabled:
         app.cleanup_ctx.append(background_task("bookings-outbox-relay", _relay(settings)))
 
@@ -59,6 +69,11 @@ def _context(settings: BookingsSettings) -> Any:
                 batch_size=settings.ticket_issue_batch_size,
             ),
         )
+        admission = AdmissionGate(
+            pool,
+            JwksCache(http_jwks(lambda: app[HTTP_SESSION], settings.effective_admission_keys_url)),
+        )
+        await admission.reload()  # before the first hold
         app[BOOKINGS] = BookingsContext(
             pool=pool,
             settings=settings,
@@ -67,6 +82,7 @@ def _context(settings: BookingsSettings) -> Any:
             publisher=publisher,
             streams=streams,
             tickets=tickets,
+            admission=admission,
         )
         try:
             yield

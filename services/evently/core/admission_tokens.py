@@ -65,6 +65,17 @@ def sign_admission(
     )
 
 
+def admission_kid(token: str) -> str:
+    """The id of the key that signed ``token`` (unverified: to look the key up)."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError as exc:
+        raise InvalidAdmissionToken(str(exc)) from exc
+    if not isinstance(kid, str):
+        raise InvalidAdmissionToken("no key id")
+    return kid
+
+
 def verify_admission(
     public_keys: dict[str, Any], token: str, now: datetime | None = None
 ) -> Admission:
@@ -72,8 +83,7 @@ def verify_admission(
     and, for its expiry, the clock ``now`` (default: the current time)."""
     moment = time.time() if now is None else now.timestamp()
     try:
-        kid = jwt.get_unverified_header(token).get("kid")
-        key = public_keys.get(kid) if isinstance(kid, str) else None
+        key = public_keys.get(admission_kid(token))
         if key is None:
             raise InvalidAdmissionToken("signed with an unknown key")
         claims = jwt.decode(
