@@ -78,9 +78,11 @@ async def test_an_old_database_with_old_data_upgrades_and_keeps_working(
     applied = await migrations.migrate_dsn(
         old_database, [(s.name, s.schema) for s in all_services()]
     )
-    # Every migration after the old code's two, in order (later releases add more).
+    # Every migration after the old code's two, in order (later releases add more;
+    # numbers may leave gaps where branches numbered theirs apart).
     versions = [m.version for m in applied["bookings"].migrations]
-    assert versions == list(range(3, 3 + len(versions))) and versions
+    shipped = [m.version for m in migrations.discover("bookings") if m.version > 2]
+    assert versions == shipped and versions[0] == 3
     assert applied["bookings"].sql_files
 
     app = make_app("bookings", env={**FAST_ENV, "DATABASE_URL": old_database})
