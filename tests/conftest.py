@@ -26,6 +26,8 @@ INTERNAL_API_KEY = "test-internal-key-0123456789"
 JWT_SIGNING_KEYS = generate_signing_keys_json()
 # The bookings service's ticket signing key (its own key set, not the token keys).
 TICKET_SIGNING_KEYS = generate_signing_keys_json()
+# The waiting room's admission token key (its own key set again).
+ADMISSION_SIGNING_KEYS = generate_signing_keys_json()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -67,6 +69,7 @@ def service_env(database_url: str) -> dict[str, str]:
         "INTERNAL_API_KEY": INTERNAL_API_KEY,
         "JWT_SIGNING_KEYS": JWT_SIGNING_KEYS,
         "TICKET_SIGNING_KEYS": TICKET_SIGNING_KEYS,
+        "ADMISSION_SIGNING_KEYS": ADMISSION_SIGNING_KEYS,
         "BCRYPT_ROUNDS": "4",  # the users service's cheapest cost: tests need speed, not strength
         "LOG_LEVEL": os.environ.get("EVENTLY_TEST_LOG_LEVEL", "WARNING"),
     }

@@ -64,7 +64,8 @@ def desired_status(spec: EventSpec, current: Event | None) -> str:
 def row_matches(event: Event, data: EventInput) -> bool:
     """True if the stored event already says everything ``data`` says."""
     wanted: dict[str, Any] = data.model_dump(exclude={"venue"})
-    if any(getattr(event, key) != value for key, value in wanted.items()):
+    # Dumped alike, so nested settings (the waiting room) compare as plain data.
+    if event.model_dump(include=set(wanted)) != wanted:
         return False
     venue = data.venue
     stored = event.venue

@@ -21,6 +21,9 @@ from evently.events.models import EventInput, EventVenueInput
 
 DEFAULT_HOLD_TTL_S = 600
 DEFAULT_OFFER_TTL_S = 900
+DEFAULT_SESSION_TTL_S = 600
+# spec.sale.waitingRoom.whenSoldOut -> the events service's when_sold_out.
+WHEN_SOLD_OUT = {"offerWaitlist": "offer_waitlist", "close": "close"}
 # The events service's default, lowered for events with fewer seats than that.
 DEFAULT_MAX_PER_USER = 10
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -64,6 +67,18 @@ class Scaling:
 
 
 @dataclass(frozen=True)
+class WaitingRoom:
+    """``spec.sale.waitingRoom``: the event's virtual waiting room (docs/waiting-room.md)."""
+
+    enabled: bool
+    prequeue_opens_at: dt.datetime | None
+    admission_rate_per_minute: int
+    max_active_shoppers: int
+    session_ttl_s: int
+    when_sold_out: str
+
+
+@dataclass(frozen=True)
 class EventSpec:
     """The event as the resource describes it, with defaults filled in."""
 
@@ -84,6 +99,7 @@ class EventSpec:
     waitlist_offer_ttl_seconds: int
     scaling: Scaling | None
     published: bool
+    waiting_room: WaitingRoom | None = None
 
     @property
     def sale_ends_at(self) -> dt.datetime:
@@ -199,6 +215,25 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
             lead_time=r.duration("scaling.leadTime", dt.timedelta(0)),
             cooldown=r.duration("scaling.cooldown", dt.timedelta(0)),
         )
+    waiting_room = None
+    if r.get("sale.waitingRoom") is not None:
+        sold_out = r.get("sale.waitingRoom.whenSoldOut") or "offerWaitlist"
+        if sold_out not in WHEN_SOLD_OUT:
+            r._bad("sale.waitingRoom.whenSoldOut", f"must be one of {', '.join(WHEN_SOLD_OUT)}")
+        waiting_room = WaitingRoom(
+            enabled=r.flag("sale.waitingRoom.enabled", True),
+            prequeue_opens_at=r.time("sale.waitingRoom.prequeueOpensAt", required=False),
+            admission_rate_per_minute=r.integer(
+                "sale.waitingRoom.admissionRatePerMinute", minimum=1
+            ),
+            max_active_shoppers=r.integer("sale.waitingRoom.maxActiveShoppers", minimum=1),
+            session_ttl_s=int(
+                r.duration(
+                    "sale.waitingRoom.sessionTTL", dt.timedelta(seconds=DEFAULT_SESSION_TTL_S)
+                ).total_seconds()
+            ),
+            when_sold_out=WHEN_SOLD_OUT.get(sold_out, "offer_waitlist"),
+        )
     max_per_user = r.get("maxPerUser")
     spec = EventSpec(
         title=r.text("title"),
@@ -229,6 +264,7 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
         ),
         scaling=scaling,
         published=r.flag("published", True),
+        waiting_room=waiting_room,
     )
     if r.problems:
         raise SpecError(r.problems)
@@ -336,6 +372,7 @@ def to_event_input(
             hold_ttl_seconds=spec.hold_ttl_seconds,
             waitlist_enabled=spec.waitlist_enabled,
             waitlist_offer_ttl_seconds=spec.waitlist_offer_ttl_seconds,
+            waiting_room=_waiting_room_input(spec.waiting_room),
             venue=EventVenueInput(
                 name=spec.venue.name,
                 address=spec.venue.address,
@@ -346,6 +383,20 @@ def to_event_input(
         )
     except pydantic.ValidationError as exc:
         raise SpecError([_refusal(error) for error in exc.errors()]) from exc
+
+
+def _waiting_room_input(room: WaitingRoom | None) -> Any:
+    """The events model's ``waiting_room`` (as data, so its errors name their field)."""
+    if room is None:
+        return None
+    return {
+        "enabled": room.enabled,
+        "prequeue_opens_at": room.prequeue_opens_at,
+        "admission_rate_per_minute": room.admission_rate_per_minute,
+        "max_active_shoppers": room.max_active_shoppers,
+        "session_ttl_s": room.session_ttl_s,
+        "when_sold_out": room.when_sold_out,
+    }
 
 
 # The events model's field names, as the resource's spec calls them.
@@ -361,6 +412,16 @@ _SPEC_FIELDS = {
     "hold_ttl_seconds": "sale.holdTTL",
     "waitlist_offer_ttl_seconds": "sale.waitlist.offerTTL",
     "waitlist_enabled": "sale.waitlist.enabled",
+    "waiting_room": "sale.waitingRoom",
+}
+# The same for the waiting room's fields (inside sale.waitingRoom).
+_WAITING_ROOM_FIELDS = {
+    "enabled": "enabled",
+    "prequeue_opens_at": "prequeueOpensAt",
+    "admission_rate_per_minute": "admissionRatePerMinute",
+    "max_active_shoppers": "maxActiveShoppers",
+    "session_ttl_s": "sessionTTL",
+    "when_sold_out": "whenSoldOut",
 }
 
 
@@ -368,6 +429,11 @@ def _refusal(error: Mapping[str, Any]) -> Problem:
     loc = [str(part) for part in error.get("loc", ())]
     if loc[:1] == ["venue"]:
         where = "venue." + ".".join(loc[1:])
+    elif loc[:1] == ["waiting_room"] and len(loc) > 1:
+        where = "sale.waitingRoom." + _WAITING_ROOM_FIELDS.get(loc[1], loc[1])
+    elif loc and loc[0].startswith("waiting_room."):  # a cross-field rule's dotted name
+        field = loc[0].removeprefix("waiting_room.")
+        where = "sale.waitingRoom." + _WAITING_ROOM_FIELDS.get(field, field)
     else:
         where = _SPEC_FIELDS.get(loc[0], loc[0]) if loc else "spec"
     return Problem("RejectedByEventsService", f"spec.{where}: {error.get('msg', 'invalid')}")

@@ -13,6 +13,7 @@ SERVICE_NAMES: tuple[str, ...] = (
     "search",
     "analytics",
     "notifications",
+    "waiting_room",
 )
 
 

@@ -77,7 +77,7 @@ async def test_every_change_is_published_as_inventory_changed_to_each_consumer(
 ):
     await send_event(client, 1, capacity=10)
     first = await inventory_messages(outbox, 1)
-    assert sorted(m["consumer"] for m in first) == ["analytics", "events", "search"]
+    assert sorted(m["consumer"] for m in first) == ["analytics", "events", "search", "waiting_room"]
     assert first[0]["payload"] == {
         "schema_version": 1,
         "event_id": 1,

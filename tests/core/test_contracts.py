@@ -42,7 +42,7 @@ def test_every_topic_has_one_contract_a_known_producer_and_consumers():
         assert topic.producer in services
         assert topic.consumers and set(topic.consumers) <= services - {topic.producer}
     assert contracts.routes("bookings") == {
-        "inventory.changed": ("search", "events", "analytics"),
+        "inventory.changed": ("search", "events", "analytics", "waiting_room"),
         "booking.changed": ("analytics", "notifications"),
         "waitlist.changed": ("analytics", "notifications"),
         "ticket.checked_in": ("analytics",),

@@ -110,7 +110,15 @@ def test_migrate_command_reports_what_it_applied(blank_database):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    for service in ("users", "events", "bookings", "search", "analytics", "notifications"):
+    for service in (
+        "users",
+        "events",
+        "bookings",
+        "search",
+        "analytics",
+        "notifications",
+        "waiting_room",
+    ):
         assert f"{service}: applied" in result.stdout
 
 

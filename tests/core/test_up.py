@@ -36,7 +36,15 @@ def test_serves_health_and_readiness(platform):
         time.sleep(0.2)
     assert status == 200, body
     checks = json.loads(body)["checks"]
-    assert set(checks) == {"users", "events", "bookings", "search", "analytics", "notifications"}
+    assert set(checks) == {
+        "users",
+        "events",
+        "bookings",
+        "search",
+        "analytics",
+        "notifications",
+        "waiting_room",
+    }
 
 
 def test_unknown_path_is_a_problem_404(platform):

@@ -21,7 +21,12 @@ from tests.deploy.chart import (
     run_helm,
 )
 
-SERVICES = ["users", "events", "bookings", "search", "analytics", "notifications"]
+SERVICES = ["users", "events", "bookings", "search", "analytics", "notifications", "waiting_room"]
+
+
+def component(name: str) -> str:
+    """The chart's (DNS) name of a service's objects: evently-waiting-room."""
+    return f"evently-{name.replace('_', '-')}"
 
 
 @pytest.fixture(scope="module", params=sorted(VALUE_SETS))
@@ -103,13 +108,13 @@ def test_five_services_and_the_operator_each_have_a_deployment_and_service(
     rendered: Rendered,
 ) -> None:
     for name in [*SERVICES, "operator"]:
-        rendered.get("Deployment", f"evently-{name}")
-        rendered.get("Service", f"evently-{name}")
+        rendered.get("Deployment", component(name))
+        rendered.get("Service", component(name))
 
 
 def test_each_service_serves_itself_with_probes_on_healthz_and_readyz(rendered: Rendered) -> None:
     for name in SERVICES:
-        (container,) = pod_spec(rendered.get("Deployment", f"evently-{name}"))["containers"]
+        (container,) = pod_spec(rendered.get("Deployment", component(name)))["containers"]
         assert container["command"] == ["evently"]
         assert container["args"] == ["serve", name]
         assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
@@ -124,7 +129,7 @@ def test_every_deployment_has_a_startup_probe_before_liveness_may_restart_it(
 ) -> None:
     """On the real node the operator took ~30 s to start under load; liveness must wait."""
     for name in [*SERVICES, "operator"]:
-        (container,) = pod_spec(rendered.get("Deployment", f"evently-{name}"))["containers"]
+        (container,) = pod_spec(rendered.get("Deployment", component(name)))["containers"]
         startup = container["startupProbe"]
         assert startup["httpGet"]["path"] == "/healthz", name
         assert startup["periodSeconds"] * startup["failureThreshold"] >= 60, name
@@ -156,10 +161,10 @@ def test_every_pod_is_non_root_read_only_without_capabilities_and_spread(
 def test_shared_configmap_points_services_at_each_other(rendered: Rendered) -> None:
     config = rendered.get("ConfigMap", "evently-config")["data"]
     for name in SERVICES:
-        assert config[f"{name.upper()}_URL"] == f"http://evently-{name}:8080"
+        assert config[f"{name.upper()}_URL"] == f"http://{component(name)}:8080"
     assert config["PORT"] == "8080"
     for name in SERVICES:
-        (container,) = pod_spec(rendered.get("Deployment", f"evently-{name}"))["containers"]
+        (container,) = pod_spec(rendered.get("Deployment", component(name)))["containers"]
         assert container["envFrom"] == [{"configMapRef": {"name": "evently-config"}}]
 
 
@@ -246,7 +251,7 @@ def test_generated_secret_holds_a_ticket_key_set_of_its_own_for_bookings_only() 
     assert ticket_keys.active.kid == kid
     assert kid not in json.loads(data["JWT_SIGNING_KEYS"]), "not the token keys"
     for name in SERVICES:
-        (container,) = pod_spec(out.get("Deployment", f"evently-{name}"))["containers"]
+        (container,) = pod_spec(out.get("Deployment", component(name)))["containers"]
         has_ticket_keys = "TICKET_SIGNING_KEYS" in _env(container)
         assert has_ticket_keys == (name == "bookings"), name
     (bookings,) = pod_spec(out.get("Deployment", "evently-bookings"))["containers"]
@@ -255,12 +260,31 @@ def test_generated_secret_holds_a_ticket_key_set_of_its_own_for_bookings_only() 
     }
 
 
+def test_generated_secret_holds_an_admission_key_set_for_the_waiting_room_only() -> None:
+    from evently.core.settings import load_settings
+    from evently.waiting_room.admission_keys import load_admission_keys
+    from evently.waiting_room.settings import WaitingRoomSettings
+
+    out = render()
+    data = _decoded(out.get("Secret", "evently"))
+    environ = {"ADMISSION_SIGNING_KEYS": data["ADMISSION_SIGNING_KEYS"]} | {
+        k: v for k, v in data.items() if k in {"DATABASE_URL", "INTERNAL_API_KEY"}
+    }
+    keys = load_admission_keys(load_settings(WaitingRoomSettings, environ))
+    ((kid, _),) = json.loads(data["ADMISSION_SIGNING_KEYS"]).items()
+    assert keys.active.kid == kid
+    assert kid not in json.loads(data["TICKET_SIGNING_KEYS"]) | json.loads(data["JWT_SIGNING_KEYS"])
+    for name in SERVICES:
+        (container,) = pod_spec(out.get("Deployment", component(name)))["containers"]
+        assert ("ADMISSION_SIGNING_KEYS" in _env(container)) == (name == "waiting_room"), name
+
+
 def test_existing_secret_replaces_the_generated_one() -> None:
     out = render("--set", "secrets.existingSecret=platform-secrets")
     # Only the webhook's serving certificate remains (a TLS Secret, not the platform's).
     assert [s["type"] for s in out.of_kind("Secret")] == ["kubernetes.io/tls"]
     for name in SERVICES:
-        (container,) = pod_spec(out.get("Deployment", f"evently-{name}"))["containers"]
+        (container,) = pod_spec(out.get("Deployment", component(name)))["containers"]
         env = _env(container)
         assert env["DATABASE_URL"]["secretKeyRef"]["name"] == "platform-secrets"
         assert env["INTERNAL_API_KEY"]["secretKeyRef"]["name"] == "platform-secrets"
@@ -471,7 +495,7 @@ def test_without_the_prometheus_operator_pods_carry_scrape_annotations() -> None
     out = render()
     assert not out.of_kind("ServiceMonitor") and not out.of_kind("PrometheusRule")
     for name in [*SERVICES, "operator"]:
-        annotations = out.get("Deployment", f"evently-{name}")["spec"]["template"]["metadata"][
+        annotations = out.get("Deployment", component(name))["spec"]["template"]["metadata"][
             "annotations"
         ]
         assert annotations["prometheus.io/scrape"] == "true"
@@ -604,7 +628,7 @@ def test_network_policies_admit_only_services_ingress_controller_prometheus_and_
     rendered: Rendered,
 ) -> None:
     for name in SERVICES:
-        policy = rendered.get("NetworkPolicy", f"evently-{name}")
+        policy = rendered.get("NetworkPolicy", component(name))
         assert policy["spec"]["policyTypes"] == ["Ingress"]
         for rule in policy["spec"]["ingress"]:
             assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
@@ -645,8 +669,8 @@ def test_helm_test_pod_checks_every_service_and_the_first_admin(rendered: Render
     (container,) = pod["spec"]["containers"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     script = container["args"][0]
-    for name in ("USERS", "EVENTS", "BOOKINGS", "SEARCH", "ANALYTICS"):
-        assert f'"{name}"' in script
+    for name in SERVICES:
+        assert f'"{name.upper()}"' in script
     assert "/api/v1/auth/admin/login" in script and "OPERATOR_URL" in script
 
 
@@ -688,6 +712,7 @@ SECRET_STAND_INS = {
     "INTERNAL_API_KEY": "k" * 32,
     "JWT_SIGNING_KEYS": '{"key-1": "-----BEGIN PRIVATE KEY-----..."}',
     "TICKET_SIGNING_KEYS": '{"ticket-1": "-----BEGIN PRIVATE KEY-----..."}',
+    "ADMISSION_SIGNING_KEYS": '{"admission-1": "-----BEGIN PRIVATE KEY-----..."}',
     "OPENSEARCH_URL": "https://opensearch:9200",
     "SMTP_PASSWORD": "smtp-password",
 }
@@ -713,7 +738,7 @@ def test_each_service_accepts_the_environment_the_chart_gives_it(value_set: str)
 
     rendered = render(*VALUE_SETS[value_set], "--set", "opensearch.url=https://opensearch:9200")
     for name in SERVICES:
-        (container,) = pod_spec(rendered.get("Deployment", f"evently-{name}"))["containers"]
+        (container,) = pod_spec(rendered.get("Deployment", component(name)))["containers"]
         environ = _pod_environment(rendered, container)
         settings = load_settings(load_service(name).settings_class, environ)
         assert settings.port == 8080

@@ -9,7 +9,7 @@ import pytest
 from tests.deploy.chart import ROOT, WORKLOAD_KINDS
 from tests.deploy.tilt import TRIGGER_MODE_MANUAL, TiltRun, run_tiltfile
 
-SERVICES = ["users", "events", "bookings", "search", "analytics", "notifications"]
+SERVICES = ["users", "events", "bookings", "search", "analytics", "notifications", "waiting-room"]
 SAMPLE = "manifests/samples/concert.yaml"
 FAKE_SAMPLE = """\
 apiVersion: evently.io/v1alpha1

@@ -17,7 +17,16 @@ BUDGET_S = 300
 def test_the_customer_journey_inside_the_cluster(release: Release, stages: Stages) -> None:
     routes = release.ingress_routes()
     assert {base.split("//")[1].split(".")[0] for _, base in routes} == {
-        release.component(name) for name in ("users", "events", "bookings", "search", "analytics")
+        release.component(name)
+        for name in (
+            "users",
+            "events",
+            "bookings",
+            "search",
+            "analytics",
+            "notifications",
+            "waiting-room",  # the chart's DNS name of waiting_room
+        )
     }, "the Ingress routes to every service"
     with stages.stage("journey: customers", BUDGET_S) as stage:
         phase, logs = release.node.run_pod(

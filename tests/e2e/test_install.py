@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from tests.e2e.conftest import Release
 
-SERVICES = ["users", "events", "bookings", "search", "analytics"]
+SERVICES = [
+    "users",
+    "events",
+    "bookings",
+    "search",
+    "analytics",
+    "notifications",
+    "waiting-room",
+]
 
 
 def test_every_deployment_is_available(release: Release) -> None:
@@ -71,7 +79,7 @@ def test_helm_test_passes_with_a_real_pod(release: Release) -> None:
         timeout=240,
     )  # fmt: skip
     assert "Phase:          Succeeded" in result.stdout
-    for line in [f"{name} /readyz 200" for name in SERVICES]:
+    for line in [f"{name.replace('-', '_')} /readyz 200" for name in SERVICES]:
         assert line in result.stdout
     assert "operator /healthz 200" in result.stdout
     assert "first admin login 200" in result.stdout

@@ -233,5 +233,13 @@ def test_the_analytics_traffic_endpoint_answers_from_prometheus(
         return body if body["services"]["users"]["request_rate"] else None
 
     body = wait_for("users' request rate from Prometheus", answered, 120, interval=3)
-    assert set(body["services"]) == {"users", "events", "bookings", "search", "analytics"}
+    assert set(body["services"]) == {
+        "users",
+        "events",
+        "bookings",
+        "search",
+        "analytics",
+        "notifications",
+        "waiting_room",
+    }
     assert body["services"]["users"]["request_rate"] > 0

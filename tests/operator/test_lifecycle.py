@@ -8,7 +8,9 @@ from decimal import Decimal
 import pytest
 
 from evently.events import repository
-from tests.operator.conftest import SAMPLES, event_manifest, row_of, sample, wait_for
+from evently_operator.reconcile import row_matches
+from evently_operator.spec import read_valid_spec, to_event_input
+from tests.operator.conftest import SAMPLES, event_manifest, iso_in, row_of, sample, wait_for
 
 
 def utc(text: str) -> dt.datetime:
@@ -317,3 +319,18 @@ async def test_the_samples_applied_as_documented_land_where_the_operator_watches
         for path in samples:
             kube.kubectl("delete", "-f", path, "--wait=false", check=False)
         await wait_for(lambda: not phases(), what="the samples to go")
+
+
+async def test_a_resources_waiting_room_reaches_the_row_and_a_second_pass_changes_nothing(
+    operator, resources, db, namespace
+):
+    room = {"admissionRatePerMinute": 300, "maxActiveShoppers": 40, "sessionTTL": "2m"}
+    resources.apply(event_manifest("queued", sale={"opensAt": iso_in(600), "waitingRoom": room}))
+    await wait_for(lambda: resources.status("queued").get("eventId"), what="eventId")
+    row = await row_of(db, namespace, "queued")
+    assert row.waiting_room is not None
+    assert (row.waiting_room.admission_rate_per_minute, row.waiting_room.session_ttl_s) == (
+        300, 120,
+    )  # fmt: skip
+    data = to_event_input(read_valid_spec(resources.get("queued")["spec"]), status="published")
+    assert row_matches(row, data), "the stored room must count as up to date"

@@ -125,3 +125,61 @@ def test_the_events_services_own_rules_become_spec_problems():
     problem = failure.value.problems[0]
     assert problem.reason == "RejectedByEventsService"
     assert problem.message.startswith("spec.sale.holdTTL:")
+
+
+# --- spec.sale.waitingRoom ---------------------------------------------------------------
+
+ROOM = {
+    "admissionRatePerMinute": 600,
+    "maxActiveShoppers": 200,
+    "sessionTTL": "5m",
+    "whenSoldOut": "close",
+    "prequeueOpensAt": "2027-02-28T09:00:00Z",
+}
+
+
+def with_room(**room) -> dict:
+    raw = concert()
+    return {**raw, "sale": {**raw["sale"], "waitingRoom": {**ROOM, **room}}}
+
+
+def test_a_waiting_room_in_the_spec_becomes_the_events_waiting_room():
+    data = to_event_input(read_valid_spec(with_room()), status="published")
+    room = data.waiting_room
+    assert room is not None
+    assert (room.enabled, room.admission_rate_per_minute, room.max_active_shoppers) == (
+        True, 600, 200,
+    )  # fmt: skip
+    assert (room.session_ttl_s, room.when_sold_out) == (300, "close")
+    assert room.prequeue_opens_at == dt.datetime(2027, 2, 28, 9, tzinfo=dt.UTC)
+
+
+def test_without_a_waiting_room_the_event_has_none_and_defaults_fill_a_minimal_one():
+    assert to_event_input(read_valid_spec(concert()), status="published").waiting_room is None
+    minimal = with_room()
+    minimal["sale"]["waitingRoom"] = {"admissionRatePerMinute": 60, "maxActiveShoppers": 5}
+    room = to_event_input(read_valid_spec(minimal), status="published").waiting_room
+    assert (room.session_ttl_s, room.when_sold_out, room.prequeue_opens_at) == (
+        600, "offer_waitlist", None,
+    )  # fmt: skip
+
+
+def test_a_malformed_waiting_room_names_its_spec_field():
+    with pytest.raises(SpecError) as refused:
+        read_valid_spec(with_room(whenSoldOut="panic", maxActiveShoppers=0))
+    messages = " ".join(p.message for p in refused.value.problems)
+    assert "spec.sale.waitingRoom.whenSoldOut" in messages
+    assert "spec.sale.waitingRoom.maxActiveShoppers" in messages
+
+
+def test_a_waiting_room_the_events_service_refuses_names_its_spec_field():
+    late = with_room(prequeueOpensAt="2027-06-01T00:00:00Z")  # after the sale opens
+    with pytest.raises(SpecError) as refused:
+        to_event_input(read_valid_spec(late), status="published")
+    (problem,) = refused.value.problems
+    assert problem.message.startswith("spec.sale.waitingRoom.prequeueOpensAt:")
+    short = with_room(sessionTTL="5s")
+    with pytest.raises(SpecError) as refused:
+        to_event_input(read_valid_spec(short), status="published")
+    (problem,) = refused.value.problems
+    assert problem.message.startswith("spec.sale.waitingRoom.sessionTTL:")

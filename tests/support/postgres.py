@@ -102,6 +102,7 @@ BEFORE_REPEATABLE_SQL = {
     "search": 1,
     "analytics": 1,
     "notifications": 0,  # it came later
+    "waiting_room": 0,
 }
 
 

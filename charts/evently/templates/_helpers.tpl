@@ -17,15 +17,15 @@
 {{- end }}
 {{- end }}
 
-{{/* The services, in a fixed order. */}}
+{{/* The services, in a fixed order, named as `evently serve` knows them. */}}
 {{- define "evently.serviceNames" -}}
-users events bookings search analytics notifications
+users events bookings search analytics notifications waiting_room
 {{- end }}
 
-{{/* "<fullname>-<component>": (list $ "users") */}}
+{{/* "<fullname>-<component>": (list $ "users"); waiting_room -> ...-waiting-room (DNS). */}}
 {{- define "evently.componentName" -}}
 {{- $root := index . 0 }}
-{{- printf "%s-%s" (include "evently.fullname" $root) (index . 1) | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-%s" (include "evently.fullname" $root) (index . 1 | replace "_" "-") | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{- define "evently.labels" -}}

@@ -9,6 +9,7 @@ import asyncpg
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from evently.bookings.admission import AdmissionGate
 from evently.bookings.availability_stream import AvailabilityHub
 from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.holds import SeatHolder
@@ -21,8 +22,8 @@ from evently.bookings.ticket_issuer import TicketIssuer
 @dataclass(frozen=True)
 class BookingsContext:
     """The pool, settings, hot-path batchers, inventory publisher, streams hub, the
-    ticket issuer, the public ticket keys check-in verifies codes with (by kid), and the
-    payment provider."""
+    ticket issuer, the public ticket keys check-in verifies codes with (by kid), the
+    payment provider and the waiting room's admission gate."""
 
     pool: asyncpg.Pool
     settings: BookingsSettings
@@ -33,6 +34,7 @@ class BookingsContext:
     tickets: TicketIssuer
     scan_keys: Mapping[str, Ed25519PublicKey]
     payments: PaymentProvider
+    admission: AdmissionGate
 
 
 BOOKINGS: web.AppKey[BookingsContext] = web.AppKey("bookings", BookingsContext)

@@ -47,6 +47,13 @@ SELECT (SELECT count(*) FROM mine) AS total,
 
 APPLY_EVENT_SUMMARY = "SELECT bookings.apply_event_summary($1, $2, $3, $4, $5, $6)"
 
+# Whether the event's holds need an admission token (admission.py); newest version wins.
+APPLY_WAITING_ROOM = """
+    INSERT INTO bookings.waiting_rooms AS w (event_id, version, required) VALUES ($1, $2, $3)
+    ON CONFLICT (event_id) DO UPDATE SET version = EXCLUDED.version, required = EXCLUDED.required
+    WHERE w.version < EXCLUDED.version"""
+EVENTS_REQUIRING_ADMISSION = "SELECT event_id FROM bookings.waiting_rooms WHERE required"
+
 # Issues the booking's missing tickets ($2: seat i's code at i) if it is confirmed, and
 # returns all its tickets by seat (sql/issue_tickets.sql).
 ISSUE_TICKETS = "SELECT * FROM bookings.issue_tickets($1, $2)"

@@ -22,6 +22,7 @@ def bookings_relay(
         "events": settings.events_url,
         "analytics": settings.analytics_url,
         "notifications": settings.notifications_url,
+        "waiting_room": settings.waiting_room_url,
     }
     return contract_relay(
         settings.database_url,

@@ -43,6 +43,7 @@ from evently.bookings.payment_fake import FakePaymentProvider
 from evently.bookings.refusals import refuse
 from evently.bookings.ticket_keys import TICKET_KEYS
 from evently.bookings.ticket_qr import render_qr
+from evently.core.admission_tokens import HEADER as ADMISSION_HEADER
 from evently.core.api import Api, Header, json_response
 from evently.core.auth import (
     principal,
@@ -57,6 +58,11 @@ from evently.core.settings import SETTINGS
 from evently.core.signing_keys import JWKS_SCHEMA
 
 api = Api("bookings")
+ADMISSION_TOKEN_HEADER = Header(
+    ADMISSION_HEADER,
+    "The waiting room's admission token; required while the event's room is active "
+    "(403 admission_required / admission_token_invalid)",
+)
 ID = {"id": int}
 SEAT = {"id": int, "seat": int}
 
@@ -70,14 +76,19 @@ SEAT = {"id": int, "seat": int}
     response=BookingOut,
     status=201,
     auth=require_user,
-    errors=(404, 409, 422, 503),
-    headers=(idempotency.KEY_HEADER,),
+    errors=(403, 404, 409, 422, 503),
+    headers=(idempotency.KEY_HEADER, ADMISSION_TOKEN_HEADER),
     response_headers=(idempotency.REPLAYED_HEADER,),
 )
 async def create_booking(request: web.Request, body: BookingCreate) -> web.Response:
     key = idempotency.read_key(request)
-    hold = await request.app[BOOKINGS].holder.hold_seats(
-        user_id=principal(request).user_id,
+    user_id = principal(request).user_id
+    context = request.app[BOOKINGS]
+    await context.admission.check(
+        request.headers.get(ADMISSION_HEADER), user_id=user_id, event_id=body.event_id
+    )
+    hold = await context.holder.hold_seats(
+        user_id=user_id,
         event_id=body.event_id,
         quantity=body.quantity,
         idempotency_key=key,

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from evently.bookings.admission import AdmissionGate
 from evently.bookings.availability_stream import AvailabilityHub
 from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.context import BOOKINGS, BookingsContext
@@ -25,6 +26,7 @@ from evently.bookings.ticket_codes import public_keys_from_jwks
 from evently.bookings.ticket_issuer import IssuePolicy, TicketIssuer
 from evently.bookings.ticket_keys import TICKET_KEYS, load_ticket_keys
 from evently.core.app import ServiceDefinition
+from evently.core.auth import JwksCache, http_jwks
 from evently.core.clients import HTTP_SESSION
 from evently.core.db import POOL, keep_session_state
 from evently.core.signing_keys import generate_signing_keys_json
@@ -55,6 +57,14 @@ def setup(app: web.Application, settings: Any) -> None:
             "bookings-event-cancellation", lambda a: _cancel_events_forever(a, settings)
         )
     )
+    app.cleanup_ctx.append(
+        background_task(
+            "bookings-admission-gate",
+            lambda a: every(
+                settings.admission_refresh_s, a[BOOKINGS].admission.reload, "admission-gate"
+            ),
+        )
+    )
     if settings.outbox_relay_enabled:
         app.cleanup_ctx.append(background_task("bookings-outbox-relay", _relay(settings)))
 
@@ -74,6 +84,11 @@ def _context(settings: BookingsSettings) -> Any:
             ),
         )
         payments = payment_provider(settings)
+        admission = AdmissionGate(
+            pool,
+            JwksCache(http_jwks(lambda: app[HTTP_SESSION], settings.effective_admission_keys_url)),
+        )
+        await admission.reload()  # before the first hold
         app[BOOKINGS] = BookingsContext(
             pool=pool,
             settings=settings,
@@ -85,6 +100,7 @@ def _context(settings: BookingsSettings) -> Any:
             # What a scanner loads: the published key set, public keys only.
             scan_keys=public_keys_from_jwks(app[TICKET_KEYS].jwks()),
             payments=payments,
+            admission=admission,
         )
         try:
             yield

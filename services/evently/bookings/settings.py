@@ -73,6 +73,17 @@ class BookingsSettings(OutboxRelaySettings):
     ticket_issue_batch_size: int = setting(
         "TICKET_ISSUE_BATCH_SIZE", 500, "bookings (> 0) whose tickets one statement issues"
     )
+    admission_keys_url: str = setting(
+        "ADMISSION_KEYS_URL",
+        "",
+        "the waiting room's admission keys (default: WAITING_ROOM_URL/.well-known/"
+        "admission-keys.json)",
+    )
+    admission_refresh_s: float = setting(
+        "BOOKINGS_ADMISSION_REFRESH_S",
+        1.0,
+        "seconds > 0 between reloads of which events require a waiting room admission token",
+    )
     inventory_gauge_events: int = setting(
         "BOOKINGS_INVENTORY_GAUGE_EVENTS",
         50,
@@ -213,3 +224,13 @@ class BookingsSettings(OutboxRelaySettings):
     @staticmethod
     def check_event_cancel_batch_size(value: int) -> str | None:
         return None if value > 0 else "expected an integer > 0"
+
+    @property
+    def effective_admission_keys_url(self) -> str:
+        return self.admission_keys_url or (
+            self.waiting_room_url.rstrip("/") + "/.well-known/admission-keys.json"
+        )
+
+    @staticmethod
+    def check_admission_refresh_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"

@@ -76,7 +76,7 @@ class Endpoint:
     tags: tuple[str, ...] = ()
     response_content_type: str = "application/json"
     description: str = ""
-    # Error statuses whose body is not a problem document: status -> JSON schema.
+    # Statuses whose body is not a problem document: status -> JSON schema (None: no body).
     other_responses: Mapping[int, Any] = field(default_factory=dict)
     # Request headers it reads, and headers its success response carries.
     headers: tuple[Header, ...] = ()

@@ -33,6 +33,7 @@ BookingStatus = Literal["held", "confirmed", "cancelled", "expired"]
 WaitlistStatus = Literal["waiting", "offered", "converted", "expired", "left"]
 BookingTransition = Literal["held", "confirmed", "cancelled", "expired"]
 WaitlistTransition = Literal["joined", "offered", "converted", "offer_expired", "left"]
+WhenSoldOut = Literal["offer_waitlist", "close"]
 # Money: a Decimal, rendered as a decimal string ("49.90"), never a float. Its scale is
 # the column's (numeric(12, 2)); stored rows carry it as text so that it survives JSON.
 Money = Decimal
@@ -70,6 +71,24 @@ class EventVenueSummary(Shape):
     capacity: int
 
 
+class WaitingRoomConfig(Shape):
+    """An event's virtual waiting room, as the events API and ``event.changed`` carry it
+    (docs/waiting-room.md)."""
+
+    enabled: bool = Field(description="Whether buyers queue in the room before they may hold seats")
+    prequeue_opens_at: datetime | None = Field(
+        description="When visitors may start joining (null: as soon as the room exists); "
+        "everyone who joins before the sale opens is placed by a seeded shuffle"
+    )
+    admission_rate_per_minute: int = Field(description="Visitors admitted per minute")
+    max_active_shoppers: int = Field(description="Admitted visitors shopping at once, at most")
+    session_ttl_s: int = Field(description="Seconds an admitted visitor may shop")
+    when_sold_out: WhenSoldOut = Field(
+        description="offer_waitlist: waiters are told and offered the waitlist; close: "
+        "waiters are told and the room closes"
+    )
+
+
 class EventFields(Shape):
     """An event's own fields, as the events API and ``event.changed`` show them."""
 
@@ -93,6 +112,9 @@ class EventFields(Shape):
     # Seats on hold from one client address at a time; None (and in messages sent
     # before the field existed): no limit.
     max_per_address: int | None = None
+    # The event's waiting room; None (and in messages sent before the field existed):
+    # no room, anyone may hold seats.
+    waiting_room: WaitingRoomConfig | None = None
     managed_by: str | None
     created_at: datetime
     updated_at: datetime
@@ -305,9 +327,11 @@ class Topic:
 
 TOPICS: dict[str, Topic] = {
     EventChanged.TOPIC: Topic(
-        EventChanged, "events", ("bookings", "search", "analytics", "notifications")
+        EventChanged, "events", ("bookings", "search", "analytics", "notifications", "waiting_room")
     ),
-    InventoryChanged.TOPIC: Topic(InventoryChanged, "bookings", ("search", "events", "analytics")),
+    InventoryChanged.TOPIC: Topic(
+        InventoryChanged, "bookings", ("search", "events", "analytics", "waiting_room")
+    ),
     BookingChanged.TOPIC: Topic(BookingChanged, "bookings", ("analytics", "notifications")),
     WaitlistChanged.TOPIC: Topic(WaitlistChanged, "bookings", ("analytics", "notifications")),
     TicketCheckedIn.TOPIC: Topic(TicketCheckedIn, "bookings", ("analytics",)),

@@ -158,10 +158,10 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         if status in RETRYABLE_STATUSES:
             responses[str(status)]["headers"] = _headers_object((RETRY_AFTER,))
     for status, schema in ep.other_responses.items():
-        responses[str(status)] = {
-            "description": HTTPStatus(status).phrase,
-            "content": {"application/json": {"schema": schema}},
-        }
+        # A None schema: a response without a body (e.g. 304 Not Modified).
+        responses[str(status)] = {"description": HTTPStatus(status).phrase}
+        if schema is not None:
+            responses[str(status)]["content"] = {"application/json": {"schema": schema}}
     op["responses"] = dict(sorted(responses.items()))
     return op
 

@@ -201,6 +201,9 @@ class CommonSettings(Settings):
     notifications_url: str = setting(
         "NOTIFICATIONS_URL", "http://notifications:8080", "the notifications service base URL"
     )
+    waiting_room_url: str = setting(
+        "WAITING_ROOM_URL", "http://waiting-room:8080", "the waiting room service base URL"
+    )
     jwks_url: str = setting(
         "JWKS_URL", "", "the users service JWKS URL (default: USERS_URL/.well-known/jwks.json)"
     )

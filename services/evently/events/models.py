@@ -24,6 +24,8 @@ from evently.core.contracts import (
     EventFields,
     EventStatus,
     EventVenueSummary,
+    WaitingRoomConfig,
+    WhenSoldOut,
 )
 from evently.core.query_params import IsoOnly
 
@@ -75,6 +77,19 @@ class EventVenueInput(pydantic.BaseModel):
 VenueInput = EventVenueInput
 
 
+class WaitingRoomInput(WaitingRoomConfig):
+    """An event's waiting room settings as an admin sends them (docs/waiting-room.md)."""
+
+    model_config = _strict
+
+    enabled: bool = True
+    prequeue_opens_at: AwareDatetime | None = None
+    admission_rate_per_minute: int = Field(ge=1, le=1_000_000)
+    max_active_shoppers: int = Field(ge=1, le=1_000_000)
+    session_ttl_s: int = Field(default=600, ge=30, le=86400)
+    when_sold_out: WhenSoldOut = "offer_waitlist"
+
+
 class EventInput(pydantic.BaseModel):
     """Everything that defines an event: the body of admin POST/PUT and the operator's spec.
 
@@ -112,6 +127,10 @@ class EventInput(pydantic.BaseModel):
     )
     waitlist_enabled: bool = True
     waitlist_offer_ttl_seconds: int = Field(default=900, ge=1, le=86400)
+    waiting_room: WaitingRoomInput | None = Field(
+        default=None,
+        description="A virtual waiting room for the sale; null (the default): none",
+    )
     venue: EventVenueInput
 
     @pydantic.model_validator(mode="before")
@@ -144,6 +163,17 @@ class EventInput(pydantic.BaseModel):
             problems.append(("capacity", "cannot exceed the venue's capacity"))
         if self.max_per_user > self.capacity:
             problems.append(("max_per_user", "cannot exceed the event's capacity"))
+        room = self.waiting_room
+        if room is not None and room.prequeue_opens_at is not None:
+            if opens is None:
+                problems.append(
+                    (
+                        "waiting_room.prequeue_opens_at",
+                        "a pre-queue needs sale_opens_at: it is shuffled when the sale opens",
+                    )
+                )
+            elif room.prequeue_opens_at >= opens:
+                problems.append(("waiting_room.prequeue_opens_at", "must be before sale_opens_at"))
         if problems:
             raise field_errors(type(self).__name__, problems)
         return self

@@ -26,6 +26,7 @@ def consumer_urls(settings: EventsSettings) -> dict[str, str]:
         "search": settings.search_url,
         "analytics": settings.analytics_url,
         "notifications": settings.notifications_url,
+        "waiting_room": settings.waiting_room_url,
     }
     return {name: urls[name] for name in consumers(SOURCE)}
 

@@ -101,7 +101,12 @@ async def create_event(
         venue_id, venue_changed = await _upsert_venue(conn, data)
         try:
             event_id = await conn.fetchval(
-                queries.INSERT_EVENT, *_event_values(data), venue_id, created_by, managed_by
+                queries.INSERT_EVENT,
+                *_event_values(data),
+                venue_id,
+                created_by,
+                managed_by,
+                _waiting_room_json(data),
             )
         except asyncpg.UniqueViolationError as exc:
             raise ManagedByTaken(managed_by or "") from exc
@@ -153,7 +158,12 @@ async def update_event(
             if data.capacity < reserved.total:
                 raise CapacityBelowReserved(event_id, data.capacity, reserved.sold, reserved.held)
         changed = await conn.fetchval(
-            queries.UPDATE_EVENT, event_id, *_event_values(data), venue_changed, venue_id
+            queries.UPDATE_EVENT,
+            event_id,
+            *_event_values(data),
+            venue_changed,
+            venue_id,
+            _waiting_room_json(data),
         )
         if changed is None:
             return await _require(conn, event_id)
@@ -314,9 +324,17 @@ def _event_values(data: EventInput) -> tuple[Any, ...]:
     )
 
 
+def _waiting_room_json(data: EventInput) -> str | None:
+    """The event's waiting room settings as stored (jsonb text), or None for no room."""
+    room = data.waiting_room
+    return None if room is None else room.model_dump_json()
+
+
 def event_from_row(row: asyncpg.Record) -> Event:
     """An ``Event`` from a row selected with ``queries.EVENT_COLUMNS``."""
     data = dict(row)
+    room = data.pop("waiting_room")
+    data["waiting_room"] = json.loads(room) if isinstance(room, str) else room
     layout = data.pop("venue_layout")
     data["venue"] = {
         "id": data.pop("venue_id"),

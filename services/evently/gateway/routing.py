@@ -42,6 +42,8 @@ _RULES = [
     RoutingRule(r"^/api/v1/users(/.*)?$", "users"),
     RoutingRule(r"^/api/v1/auth(/.*)?$", "users"),
     RoutingRule(r"^/api/v1/payments/webhooks$", "bookings"),
+    RoutingRule(r"^/api/v1/events/[^/]+/waiting-room(/.*)?$", "waiting_room"),
+    RoutingRule(r"^/\.well-known/admission-keys\.json$", "waiting_room"),
 ]
 ROUTING_TABLE: tuple[RoutingRule, ...] = tuple(
     sorted(_RULES, key=lambda rule: len(rule.pattern), reverse=True)

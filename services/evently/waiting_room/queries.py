@@ -1,0 +1,115 @@
+"""Every SQL statement of the waiting room service, by name (functions live in sql/)."""
+
+from __future__ import annotations
+
+# --- from the outbox ------------------------------------------------------------------
+
+# A room's settings from event.changed; the newest event version wins. The seed is drawn
+# once, when the room first appears, and never changes.
+UPSERT_ROOM = """
+    INSERT INTO waiting_room.rooms AS r (
+        event_id, event_version, enabled, sale_opens_at, prequeue_opens_at,
+        admission_rate_per_minute, max_active_shoppers, session_ttl_s, when_sold_out,
+        seed, seed_commitment)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    ON CONFLICT (event_id) DO UPDATE SET
+        event_version = EXCLUDED.event_version, enabled = EXCLUDED.enabled,
+        sale_opens_at = EXCLUDED.sale_opens_at, prequeue_opens_at = EXCLUDED.prequeue_opens_at,
+        admission_rate_per_minute = EXCLUDED.admission_rate_per_minute,
+        max_active_shoppers = EXCLUDED.max_active_shoppers,
+        session_ttl_s = EXCLUDED.session_ttl_s, when_sold_out = EXCLUDED.when_sold_out,
+        state_version = r.state_version + 1, updated_at = now()
+    WHERE r.event_version < EXCLUDED.event_version
+    RETURNING event_id"""
+
+# The event no longer has a room (its settings were removed): it stays, disabled.
+DISABLE_ROOM = """
+    UPDATE waiting_room.rooms SET enabled = false, event_version = $2,
+        state_version = state_version + 1, updated_at = now()
+    WHERE event_id = $1 AND event_version < $2
+    RETURNING event_id"""
+
+# Seat figures from inventory.changed: only whether the event is sold out matters here.
+APPLY_INVENTORY = """
+    UPDATE waiting_room.rooms SET inventory_version = $2, sold_out = $3,
+        state_version = state_version + CASE WHEN sold_out = $3 THEN 0 ELSE 1 END,
+        updated_at = now()
+    WHERE event_id = $1 AND inventory_version < $2
+    RETURNING event_id"""
+
+NOTIFY_ROOM = "SELECT waiting_room.notify_room($1)"
+
+# --- joining and waiting --------------------------------------------------------------
+
+JOIN_ROOM = "SELECT outcome, ticket_id FROM waiting_room.join_room($1, $2, $3, $4)"
+
+ROOM_COLUMNS = """
+    r.event_id, r.enabled, r.sale_opens_at, r.prequeue_opens_at,
+    r.admission_rate_per_minute, r.max_active_shoppers, r.session_ttl_s, r.when_sold_out,
+    r.sold_out, r.seed, r.seed_commitment, r.shuffled_at, r.prequeued, r.serving,
+    r.admitted, r.state_version"""
+
+SELECT_ROOM = f"""
+    SELECT {ROOM_COLUMNS},
+        (SELECT count(*) FROM waiting_room.tickets t
+         WHERE t.event_id = r.event_id AND t.status = 'waiting') AS waiting,
+        (SELECT count(*) FROM waiting_room.tickets t
+         WHERE t.event_id = r.event_id AND t.status = 'admitted') AS active_shoppers
+    FROM waiting_room.rooms r WHERE r.event_id = $1"""
+
+# A visitor's ticket with what their status needs from the room, in one round trip.
+SELECT_VISITOR = f"""
+    SELECT t.id AS ticket_id, t.status, t.prequeue, t.position, t.joined_at, t.admitted_at,
+        t.expires_at, {ROOM_COLUMNS}
+    FROM waiting_room.tickets t JOIN waiting_room.rooms r ON r.event_id = t.event_id
+    WHERE t.event_id = $1 AND t.user_id = $2"""
+
+ROOM_VERSIONS = "SELECT event_id, state_version FROM waiting_room.rooms"
+
+# --- the ticker -----------------------------------------------------------------------
+
+ENABLED_ROOMS = "SELECT event_id FROM waiting_room.rooms WHERE enabled ORDER BY event_id"
+TRY_TICK_LOCK = "SELECT pg_try_advisory_xact_lock($1, $2)"
+TAKE_SHUFFLE_LOCK = "SELECT pg_advisory_xact_lock($1, $2)"
+SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '2s'"
+LOCK_ROOM = (
+    f"SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at "
+    "FROM waiting_room.rooms r WHERE r.event_id = $1 FOR NO KEY UPDATE"
+)
+
+PREQUEUE_TICKETS = """
+    SELECT id FROM waiting_room.tickets
+    WHERE event_id = $1 AND position IS NULL AND status = 'waiting'"""
+PLACE_TICKETS = """
+    UPDATE waiting_room.tickets t SET position = o.position
+    FROM unnest($2::bigint[], $3::bigint[]) AS o(id, position)
+    WHERE t.event_id = $1 AND t.id = o.id"""
+MARK_SHUFFLED = """
+    UPDATE waiting_room.rooms SET shuffled_at = $2, prequeued = $3::integer, next_position = $3,
+        state_version = state_version + 1, updated_at = now()
+    WHERE event_id = $1"""
+
+EXPIRE_SESSIONS = """
+    UPDATE waiting_room.tickets SET status = 'expired'
+    WHERE event_id = $1 AND status = 'admitted' AND expires_at <= $2
+    RETURNING id"""
+COUNT_QUEUE = """
+    SELECT count(*) FILTER (WHERE status = 'admitted') AS active,
+           count(*) FILTER (WHERE status = 'waiting' AND position IS NOT NULL) AS waiting
+    FROM waiting_room.tickets WHERE event_id = $1"""
+ADMIT_NEXT = """
+    WITH next AS (
+        SELECT id FROM waiting_room.tickets
+        WHERE event_id = $1 AND status = 'waiting' AND position IS NOT NULL
+        ORDER BY position LIMIT $2 FOR UPDATE)
+    UPDATE waiting_room.tickets t
+    SET status = 'admitted', admitted_at = $3::timestamptz,
+        expires_at = $3::timestamptz + make_interval(secs => $4)
+    FROM next WHERE t.id = next.id
+    RETURNING t.position"""
+SAVE_TICK = """
+    UPDATE waiting_room.rooms SET serving = $2, admitted = admitted + $3,
+        admission_credit = $4, last_tick_at = $5,
+        state_version = state_version + CASE WHEN $6 THEN 1 ELSE 0 END,
+        updated_at = CASE WHEN $6 THEN now() ELSE updated_at END
+    WHERE event_id = $1"""

@@ -1,0 +1,109 @@
+"""HTTP routes of the waiting room service: thin handlers over ``visitors.py``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from evently.core.api import ETAG, Api, Header, json_response
+from evently.core.auth import principal, require_user
+from evently.core.inbox import add_inbox_route
+from evently.core.signing_keys import JWKS_SCHEMA
+from evently.waiting_room.context import WAITING_ROOM
+from evently.waiting_room.metrics import STATUS_POLLS
+from evently.waiting_room.models import QueueTicketOut, RoomOut
+from evently.waiting_room.rooms import INBOX_HANDLERS
+from evently.waiting_room.visitors import join_room, room_view, visitor_status
+
+api = Api("waiting_room")
+ID = {"id": int}
+IF_NONE_MATCH = Header(
+    "If-None-Match", "The ETag of your last status; 304 when nothing changed since"
+)
+
+add_inbox_route(api, "waiting_room", INBOX_HANDLERS)
+
+
+def status_etag(user_id: int, state_version: int) -> str:
+    """A visitor's status changes only with their room's state version."""
+    return f'"{user_id}.{state_version}"'
+
+
+@api.get(
+    "/api/v1/events/{id}/waiting-room",
+    summary="An event's waiting room: phase, queue figures, seed commitment and seed",
+    response=RoomOut,
+    path_params=ID,
+    errors=(404,),
+)
+async def get_room(request: web.Request, id: int) -> web.Response:
+    return json_response(await room_view(request.app[WAITING_ROOM].pool, id))
+
+
+@api.post(
+    "/api/v1/events/{id}/waiting-room/join",
+    summary="Join an event's waiting room (idempotent: one queue ticket per visitor)",
+    description="Before the sale opens you join the pre-queue, placed by a seeded shuffle at "
+    "opening; later you are placed first come, first served. Joining again returns the "
+    "same ticket.",
+    response=QueueTicketOut,
+    auth=require_user,
+    path_params=ID,
+    errors=(404, 409),
+)
+async def join(request: web.Request, id: int) -> web.Response:
+    room = request.app[WAITING_ROOM]
+    user_id = principal(request).user_id
+    await join_room(room.pool, id, user_id)
+    return await _status_response(request, id, user_id)
+
+
+@api.get(
+    "/api/v1/events/{id}/waiting-room/me",
+    summary="Your place in an event's waiting room; your admission token once admitted",
+    description="Poll it with If-None-Match: while nothing changed it answers 304 from memory.",
+    response=QueueTicketOut,
+    auth=require_user,
+    path_params=ID,
+    errors=(404,),
+    headers=(IF_NONE_MATCH,),
+    response_headers=(ETAG,),
+    other_responses={304: None},
+)
+async def my_status(request: web.Request, id: int) -> web.Response:
+    room = request.app[WAITING_ROOM]
+    user_id = principal(request).user_id
+    known = room.versions.current(id)
+    if known is not None and _matches(request, status_etag(user_id, known)):
+        STATUS_POLLS.labels("not_modified").inc()
+        return web.Response(status=304, headers=_cache_headers(status_etag(user_id, known)))
+    STATUS_POLLS.labels("full").inc()
+    return await _status_response(request, id, user_id)
+
+
+async def _status_response(request: web.Request, event_id: int, user_id: int) -> web.Response:
+    room = request.app[WAITING_ROOM]
+    status = await visitor_status(room.pool, room.keys, event_id, user_id)
+    room.versions.saw(event_id, status.state_version)
+    etag = status_etag(user_id, status.state_version)
+    return json_response(status.ticket, headers=_cache_headers(etag))
+
+
+def _cache_headers(etag: str) -> dict[str, str]:
+    # Private (it may carry the visitor's admission token), and always revalidated.
+    return {"ETag": etag, "Cache-Control": "private, no-cache"}
+
+
+def _matches(request: web.Request, etag: str) -> bool:
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+@api.get(
+    "/.well-known/admission-keys.json",
+    summary="The public keys that verify admission tokens (JWKS)",
+    response=JWKS_SCHEMA,
+)
+async def admission_keys(request: web.Request) -> web.Response:
+    return json_response(request.app[WAITING_ROOM].keys.jwks())

@@ -1,0 +1,164 @@
+"""The admission ticker: at most one per room at a time, across every replica.
+
+Every replica runs ``Ticker.run``; each tick visits every enabled room in a transaction
+of its own that first tries the room's transaction-scoped advisory lock
+(``pg_try_advisory_xact_lock``): a replica that does not get it skips the room, since
+another is ticking it right now. The tick then:
+
+1. at sale opening, **shuffles the pre-queue** (``shuffle.py``) and reveals the seed;
+2. **expires** admitted sessions older than the room's ``session_ttl_s``, freeing slots;
+3. **admits** the next visitors in position order: as many as the time elapsed since the
+   room's last tick earns at ``admission_rate_per_minute`` (stored credit, so ticks from
+   different replicas add up to the configured rate), capped by the free shopper slots
+   and by nothing at all once the event is sold out;
+4. bumps the room's ``state_version`` if visitors can see a change, and notifies every
+   replica (``notify_room``), which is what lets status polls answer 304 from memory.
+
+The clock is an argument, so tests drive time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from evently.core.locks import LockKey
+from evently.waiting_room import queries
+from evently.waiting_room.metrics import ADMISSIONS, SESSIONS_EXPIRED, TICKS
+from evently.waiting_room.shuffle import prequeue_order
+
+log = logging.getLogger("evently.waiting_room.ticker")
+
+# A room's credit never banks more than five seconds' admissions (at least one), so an idle
+# or full room does not release a burst when it frees up.
+CREDIT_CAP_S = 5.0
+
+
+def tick_lock(event_id: int) -> LockKey:
+    """The lock only the replica ticking a room holds."""
+    return LockKey.of("waiting-room-tick", event_id)
+
+
+def shuffle_lock(event_id: int) -> LockKey:
+    """Joins of the pre-queue share it; the shuffle takes it alone."""
+    return LockKey.of("waiting-room-shuffle", event_id)
+
+
+@dataclass(frozen=True)
+class Admissions:
+    """How many visitors a tick admits, and the credit it leaves."""
+
+    count: int
+    credit: float
+
+
+def admissions_due(
+    *,
+    credit: float,
+    elapsed_s: float,
+    rate_per_minute: int,
+    free_slots: int,
+    waiting: int,
+    sold_out: bool,
+) -> Admissions:
+    """Visitors to admit now: what the elapsed time earns, within the free slots."""
+    per_second = rate_per_minute / 60.0
+    credit = min(credit + max(elapsed_s, 0.0) * per_second, max(1.0, per_second * CREDIT_CAP_S))
+    if sold_out:
+        return Admissions(0, credit)
+    count = max(0, min(math.floor(credit + 1e-9), free_slots, waiting))
+    return Admissions(count, credit - count)
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What one tick of one room did (``ticked`` is False when another replica had it)."""
+
+    ticked: bool
+    shuffled: int = 0
+    expired: int = 0
+    admitted: int = 0
+    serving: int = 0
+
+
+async def tick_room(conn: asyncpg.Connection, event_id: int, now: datetime) -> TickResult:
+    """Tick one room at ``now``, unless another replica is ticking it."""
+    key = tick_lock(event_id)
+    async with conn.transaction():
+        await conn.execute(queries.SET_LOCK_TIMEOUT)
+        if not await conn.fetchval(queries.TRY_TICK_LOCK, key.namespace, key.ident):
+            return TickResult(ticked=False)
+        room = await conn.fetchrow(queries.LOCK_ROOM, event_id)
+        if room is None or not room["enabled"]:
+            return TickResult(ticked=True)
+        changed = False
+        shuffled = 0
+        opens = room["sale_opens_at"]
+        if opens is not None and now < opens:
+            await conn.execute(queries.SAVE_TICK, event_id, room["serving"], 0, 0.0, now, False)
+            return TickResult(ticked=True, serving=room["serving"])
+        if room["shuffled_at"] is None:
+            shuffled = await _shuffle(conn, event_id, room["seed"], now)
+            changed = True
+        expired = len(await conn.fetch(queries.EXPIRE_SESSIONS, event_id, now))
+        changed = changed or expired > 0
+        queue = await conn.fetchrow(queries.COUNT_QUEUE, event_id)
+        last = room["last_tick_at"]
+        due = admissions_due(
+            credit=room["admission_credit"],
+            elapsed_s=(now - last).total_seconds() if last is not None else 0.0,
+            rate_per_minute=room["admission_rate_per_minute"],
+            free_slots=room["max_active_shoppers"] - queue["active"],
+            waiting=queue["waiting"],
+            sold_out=room["sold_out"],
+        )
+        serving = room["serving"]
+        if due.count:
+            positions = [
+                r["position"]
+                for r in await conn.fetch(
+                    queries.ADMIT_NEXT, event_id, due.count, now, float(room["session_ttl_s"])
+                )
+            ]
+            serving = max([serving, *positions])
+            changed = True
+        await conn.execute(
+            queries.SAVE_TICK, event_id, serving, due.count, due.credit, now, changed
+        )
+        if changed:
+            await conn.execute(queries.NOTIFY_ROOM, event_id)
+    TICKS.inc()
+    ADMISSIONS.inc(due.count)
+    SESSIONS_EXPIRED.inc(expired)
+    return TickResult(
+        ticked=True, shuffled=shuffled, expired=expired, admitted=due.count, serving=serving
+    )
+
+
+async def _shuffle(conn: asyncpg.Connection, event_id: int, seed: bytes, now: datetime) -> int:
+    """Give the pre-queue its positions (``shuffle.prequeue_order``); returns its size."""
+    lock = shuffle_lock(event_id)
+    await conn.execute(queries.TAKE_SHUFFLE_LOCK, lock.namespace, lock.ident)
+    ids = [r["id"] for r in await conn.fetch(queries.PREQUEUE_TICKETS, event_id)]
+    order = prequeue_order(seed, ids)
+    await conn.execute(queries.PLACE_TICKETS, event_id, order, list(range(1, len(order) + 1)))
+    await conn.execute(queries.MARK_SHUFFLED, event_id, now, len(order))
+    log.info("room %s: shuffled a pre-queue of %d, seed revealed", event_id, len(order))
+    return len(order)
+
+
+class Ticker:
+    """Ticks every enabled room, forever (``core.tasks.every`` calls ``tick``)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def tick(self, now: datetime | None = None) -> list[TickResult]:
+        now = now or datetime.now(UTC)
+        async with self.pool.acquire() as conn:
+            rooms = [r["event_id"] for r in await conn.fetch(queries.ENABLED_ROOMS)]
+            return [await tick_room(conn, event_id, now) for event_id in rooms]

@@ -1,0 +1,119 @@
+"""Joining a room and a visitor's place in it: the plain functions behind the routes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from evently.core.admission_tokens import sign_admission
+from evently.core.signing_keys import KeyRing
+from evently.waiting_room import queries
+from evently.waiting_room.errors import JOIN_REFUSALS, QueueTicketNotFound, WaitingRoomNotFound
+from evently.waiting_room.metrics import JOINS
+from evently.waiting_room.models import QueueTicketOut, RoomOut, RoomState, VisitorState
+from evently.waiting_room.shuffle import ALGORITHM
+from evently.waiting_room.ticker import shuffle_lock
+
+
+async def join_room(pool: asyncpg.Pool, event_id: int, user_id: int) -> int:
+    """The visitor's queue ticket id (the same one on every call), or the refusal."""
+    lock = shuffle_lock(event_id)
+    row = await pool.fetchrow(queries.JOIN_ROOM, event_id, user_id, lock.namespace, lock.ident)
+    JOINS.labels(row["outcome"]).inc()
+    refusal = JOIN_REFUSALS.get(row["outcome"])
+    if refusal is not None:
+        raise refusal(event_id)
+    return row["ticket_id"]
+
+
+@dataclass(frozen=True)
+class VisitorStatus:
+    """A visitor's status and the room version it reflects (the poll's ETag)."""
+
+    ticket: QueueTicketOut
+    state_version: int
+
+
+async def visitor_status(
+    pool: asyncpg.Pool, keys: KeyRing, event_id: int, user_id: int, now: datetime | None = None
+) -> VisitorStatus:
+    """Where ``user_id`` stands in ``event_id``'s room; an admitted visitor's token."""
+    row = await pool.fetchrow(queries.SELECT_VISITOR, event_id, user_id)
+    if row is None:
+        raise QueueTicketNotFound(event_id)
+    now = now or datetime.now(UTC)
+    state: VisitorState = row["status"]
+    if state == "admitted" and row["expires_at"] <= now:
+        state = "expired"  # the ticker has not noticed yet
+    position = row["position"]
+    if state == "waiting" and position is None:
+        state = "prequeue"
+    ahead = wait_s = None
+    if state == "waiting" and position is not None:
+        ahead = max(0, position - row["serving"] - 1)
+        wait_s = math.ceil(ahead * 60 / row["admission_rate_per_minute"])
+    token = None
+    if state == "admitted":
+        token = sign_admission(
+            keys,
+            user_id=user_id,
+            event_id=event_id,
+            ticket_id=row["ticket_id"],
+            issued_at=row["admitted_at"],
+            expires_at=row["expires_at"],
+        )
+    ticket = QueueTicketOut(
+        event_id=event_id,
+        ticket_id=row["ticket_id"],
+        state=state,
+        joined_at=row["joined_at"],
+        position=position,
+        ahead=ahead,
+        estimated_wait_s=wait_s,
+        admission_token=token,
+        admission_expires_at=row["expires_at"] if state == "admitted" else None,
+    )
+    return VisitorStatus(ticket, row["state_version"])
+
+
+def room_state(room: Any, now: datetime) -> RoomState:
+    """What phase a room is in at ``now``."""
+    if not room["enabled"]:
+        return "disabled"
+    if room["prequeue_opens_at"] is not None and now < room["prequeue_opens_at"]:
+        return "scheduled"
+    if room["shuffled_at"] is None:
+        return "prequeue"
+    return "sold_out" if room["sold_out"] else "open"
+
+
+async def room_view(pool: asyncpg.Pool, event_id: int, now: datetime | None = None) -> RoomOut:
+    """The room as anyone sees it: settings, phase, queue figures, commitment and seed."""
+    room = await pool.fetchrow(queries.SELECT_ROOM, event_id)
+    if room is None:
+        raise WaitingRoomNotFound(event_id)
+    revealed = room["shuffled_at"] is not None
+    return RoomOut(
+        event_id=event_id,
+        state=room_state(room, now or datetime.now(UTC)),
+        enabled=room["enabled"],
+        prequeue_opens_at=room["prequeue_opens_at"],
+        sale_opens_at=room["sale_opens_at"],
+        admission_rate_per_minute=room["admission_rate_per_minute"],
+        max_active_shoppers=room["max_active_shoppers"],
+        session_ttl_s=room["session_ttl_s"],
+        when_sold_out=room["when_sold_out"],
+        seed_commitment=room["seed_commitment"],
+        seed=room["seed"].hex() if revealed else None,
+        shuffle_algorithm=ALGORITHM,
+        shuffled_at=room["shuffled_at"],
+        prequeued=room["prequeued"],
+        serving=room["serving"],
+        waiting=room["waiting"],
+        active_shoppers=room["active_shoppers"],
+        admitted=room["admitted"],
+    )

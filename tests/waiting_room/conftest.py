@@ -1,0 +1,125 @@
+"""Fixtures for the waiting room tests: the real app (ticker off: tests drive the clock),
+test-signed access tokens, and rooms fed through the inbox as the outbox feeds them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from evently.core.auth import AUTHENTICATOR
+from evently.core.db import POOL
+from evently.waiting_room.ticker import TickResult, tick_room
+from tests.analytics.conftest import deliver
+from tests.analytics.contract import event_changed, message
+from tests.support.tokens import TokenMinter
+
+
+@pytest.fixture
+def tokens() -> TokenMinter:
+    return TokenMinter()
+
+
+@pytest.fixture
+def make_room_app(
+    make_app: Callable[..., web.Application], tokens: TokenMinter
+) -> Callable[..., web.Application]:
+    """The real waiting room app, verifying tokens minted by ``tokens``; no ticker runs
+    unless asked (``WAITING_ROOM_TICKER_ENABLED=true``)."""
+
+    def build(**env: str) -> web.Application:
+        app = make_app("waiting_room", env={"WAITING_ROOM_TICKER_ENABLED": "false", **env})
+        app[AUTHENTICATOR] = tokens.authenticator()
+        return app
+
+    return build
+
+
+@pytest.fixture
+async def room(aiohttp_client: Any, make_room_app: Callable[..., web.Application]) -> TestClient:
+    """A client of the waiting room app."""
+    return await aiohttp_client(make_room_app())
+
+
+def room_settings(**overrides: Any) -> dict[str, Any]:
+    """An event's ``waiting_room`` settings as ``event.changed`` carries them."""
+    return {
+        "enabled": True,
+        "prequeue_opens_at": None,
+        "admission_rate_per_minute": 60,
+        "max_active_shoppers": 100,
+        "session_ttl_s": 600,
+        "when_sold_out": "offer_waitlist",
+        **overrides,
+    }
+
+
+async def configure_room(
+    client: TestClient,
+    event_id: int,
+    *,
+    version: int = 1,
+    sale_opens_at: datetime | None = None,
+    **settings: Any,
+) -> None:
+    """Deliver the event's ``event.changed`` with a waiting room, as the events outbox does."""
+    payload = event_changed(
+        event_id,
+        version=version,
+        sale_opens_at=sale_opens_at,
+        waiting_room=room_settings(**settings),
+    )
+    assert await deliver(client, [payload]) == [payload["id"]]
+
+
+async def report_inventory(
+    client: TestClient, event_id: int, version: int, *, sold_out: bool
+) -> None:
+    """Deliver bookings' ``inventory.changed`` for the event."""
+    payload = {
+        "event_id": event_id,
+        "version": version,
+        "capacity": 10,
+        "sold": 10 if sold_out else 0,
+        "held": 0,
+        "available": 0 if sold_out else 10,
+        "on_sale": True,
+        "sold_out": sold_out,
+        "status": "published",
+    }
+    msg = message("bookings", "inventory.changed", event_id, version, payload)
+    assert await deliver(client, [msg]) == [msg["id"]]
+
+
+async def tick(client: TestClient, event_id: int, now: datetime) -> TickResult:
+    """One tick of the room at ``now``, on one of the app's pooled connections."""
+    async with client.app[POOL].acquire() as conn:
+        return await tick_room(conn, event_id, now)
+
+
+def bearer(tokens: TokenMinter, user_id: int) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens.token(user_id)}"}
+
+
+async def join(client: TestClient, tokens: TokenMinter, event_id: int, user_id: int) -> Any:
+    response = await client.post(
+        f"/api/v1/events/{event_id}/waiting-room/join", headers=bearer(tokens, user_id)
+    )
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def status(client: TestClient, tokens: TokenMinter, event_id: int, user_id: int) -> Any:
+    response = await client.get(
+        f"/api/v1/events/{event_id}/waiting-room/me", headers=bearer(tokens, user_id)
+    )
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
