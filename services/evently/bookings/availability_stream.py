@@ -32,7 +32,7 @@ from evently.core.db import init_connection
 from evently.core.disconnects import DISCONNECTS
 from evently.core.errors import ServiceUnavailable
 from evently.core.middleware import add_response_headers
-from evently.core.tasks import wait_at_most
+from evently.core.tasks import reconnect_forever, wait_at_most
 
 log = logging.getLogger("evently.bookings.availability_stream")
 
@@ -138,18 +138,7 @@ class AvailabilityHub:
         self.deliver(state.model_dump_json(exclude={"schema_version"}))
 
     async def _listen_forever(self) -> None:
-        backoff_s = 0.5
-        while True:
-            try:
-                await self._listen_once()
-                backoff_s = 0.5
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("availability LISTEN connection failed (%s); reconnecting", exc)
-            self.listening.clear()
-            await asyncio.sleep(backoff_s)
-            backoff_s = min(backoff_s * 2, 10.0)
+        await reconnect_forever(self._listen_once, "availability LISTEN", self.listening.clear)
 
     async def _listen_once(self) -> None:
         conn = await asyncpg.connect(self.dsn, server_settings={"application_name": LISTENER_NAME})

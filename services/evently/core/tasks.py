@@ -80,3 +80,26 @@ async def wait_at_most(event: asyncio.Event, timeout_s: float) -> bool:
         async with asyncio.timeout(timeout_s):
             await event.wait()
     return event.is_set()
+
+
+async def reconnect_forever(
+    connection_life: Callable[[], Awaitable[object]],
+    name: str,
+    on_lost: Callable[[], object],
+    max_backoff_s: float = 10.0,
+) -> None:
+    """Run ``connection_life`` (one connection, from connect to loss) forever: after it
+    ends or fails, call ``on_lost`` and reconnect, backing off from 0.5 s up to
+    ``max_backoff_s`` while it keeps failing. Used by the LISTEN connections."""
+    backoff_s = 0.5
+    while True:
+        try:
+            await connection_life()
+            backoff_s = 0.5
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s connection failed (%s); reconnecting", name, exc)
+        on_lost()
+        await asyncio.sleep(backoff_s)
+        backoff_s = min(backoff_s * 2, max_backoff_s)

@@ -29,7 +29,7 @@ from evently.core.db import dumps, init_connection
 from evently.core.disconnects import DISCONNECTS
 from evently.core.errors import ServiceUnavailable
 from evently.core.middleware import add_response_headers
-from evently.core.tasks import wait_at_most
+from evently.core.tasks import reconnect_forever, wait_at_most
 from evently.notifications import queries
 from evently.notifications.metrics import STREAM_SUBSCRIBERS
 
@@ -100,18 +100,7 @@ class UserStreamHub:
             log.warning("ignoring malformed stream notification %r", payload[:200])
 
     async def _listen_forever(self) -> None:
-        backoff_s = 0.5
-        while True:
-            try:
-                await self._listen_once()
-                backoff_s = 0.5
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("notifications LISTEN connection failed (%s); reconnecting", exc)
-            self.listening.clear()
-            await asyncio.sleep(backoff_s)
-            backoff_s = min(backoff_s * 2, 10.0)
+        await reconnect_forever(self._listen_once, "notifications LISTEN", self.listening.clear)
 
     async def _listen_once(self) -> None:
         conn = await asyncpg.connect(self.dsn, server_settings={"application_name": LISTENER_NAME})

@@ -17,7 +17,7 @@ import logging
 
 import asyncpg
 
-from evently.core.tasks import wait_at_most
+from evently.core.tasks import reconnect_forever, wait_at_most
 from evently.waiting_room import queries
 
 log = logging.getLogger("evently.waiting_room.versions")
@@ -51,18 +51,7 @@ class RoomVersions:
 
     async def run(self) -> None:
         """Listen and reload until cancelled, reconnecting after failures."""
-        backoff_s = 0.5
-        while True:
-            try:
-                await self._listen_once()
-                backoff_s = 0.5
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("waiting room LISTEN connection failed (%s); reconnecting", exc)
-            self.listening.clear()
-            await asyncio.sleep(backoff_s)
-            backoff_s = min(backoff_s * 2, 10.0)
+        await reconnect_forever(self._listen_once, "waiting room LISTEN", self.listening.clear)
 
     async def _listen_once(self) -> None:
         conn = await asyncpg.connect(self.dsn, server_settings={"application_name": LISTENER_NAME})
