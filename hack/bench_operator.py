@@ -19,7 +19,15 @@ What it does, all on this machine:
 6. deletes 1,000 Events at once (C concurrent DELETEs, as ``kubectl delete`` sends them)
    and measures how long until all are gone (finalizers done, rows cancelled and
    released);
-7. prints a table and writes bench-results/operator.json with ``creates_per_s``,
+7. the API server's own ceiling, in the same run and on the same objects (before the
+   operator's phases, in a namespace it does not watch): the benchmark itself makes the
+   API requests the operator makes per creation (POST, PATCH finalizer, PATCH status,
+   POST a Kubernetes Event) and per deletion (DELETE, PATCH finalizer away, POST an
+   Event), 32 at a time, with no operator and no database work at all. It is what
+   pgbench is to the bookings benchmark: the rate no operator could beat on this machine
+   without making fewer requests (``api_ceiling_creates_per_s``,
+   ``api_ceiling_delete_1000_s``, and the operator's figures as fractions of them);
+8. prints a table and writes bench-results/operator.json with ``creates_per_s``,
    ``all_reconciled_s``, ``delete_1000_s`` and ``idle_cpu_fraction``.
 
 Every loop is bounded in count and time. Bookings is not running: no figures are asked
@@ -160,6 +168,20 @@ class Api:
             counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
         return counts
 
+    async def call(self, method: str, path: str, body: Any, content_type: str) -> None:
+        """One write, retried while the API server is overloaded; raises on a refusal."""
+        data = json.dumps(body)
+        for _attempt in range(5):
+            async with self.session.request(
+                method, self.base + path, data=data, headers={"Content-Type": content_type}
+            ) as response:
+                if response.status < 300:
+                    return
+                if response.status not in (429, 500, 503, 504):
+                    raise RuntimeError(f"{method} {path}: {response.status}")
+            await asyncio.sleep(1)
+        raise RuntimeError(f"{method} {path}: the API server kept refusing")
+
     async def delete(self, name: str) -> None:
         """As `kubectl delete` does: one DELETE per object (a deletecollection of 1,000
         can outlast the API server's request timeout on a busy machine)."""
@@ -169,6 +191,92 @@ class Api:
                     return
             await asyncio.sleep(1)
         raise RuntimeError(f"delete {name}: the API server kept refusing")
+
+
+CEILING_NAMESPACE = "bench-ceiling"
+MERGE = "application/merge-patch+json"
+
+
+def kube_event(namespace: str, name: str, reason: str, now: dt.datetime) -> dict[str, Any]:
+    """A Kubernetes Event about an Event object, as the operator posts one."""
+    stamp = now.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{name}.", "namespace": namespace},
+        "involvedObject": {"apiVersion": "evently.io/v1", "kind": "Event",
+                           "name": name, "namespace": namespace},
+        "reason": reason, "message": f"{reason} by the ceiling run", "type": "Normal",
+        "source": {"component": "evently-operator"},
+        "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+    }  # fmt: skip
+
+
+async def api_ceiling(api: Api, events: int, concurrency: int) -> dict[str, Any]:
+    """The API server's rate for the operator's own requests, with no operator at all.
+
+    Per creation: POST the object, PATCH its finalizer, PATCH its status (the size the
+    operator writes, kopf's record included), POST a Kubernetes Event. Per deletion (the
+    first 1,000): DELETE, PATCH the finalizer away, POST an Event; then the rest go.
+    """
+    base = f"/apis/evently.io/v1/namespaces/{CEILING_NAMESPACE}/events"
+    kube_events = f"/api/v1/namespaces/{CEILING_NAMESPACE}/events"
+    now = dt.datetime.now(dt.UTC)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def create(index: int) -> None:
+        body = manifest(index, now)
+        name = body["metadata"]["name"]
+        body["metadata"]["namespace"] = CEILING_NAMESPACE
+        async with gate:
+            await api.call("POST", base, body, "application/json")
+            await api.call(
+                "PATCH",
+                f"{base}/{name}",
+                {"metadata": {"finalizers": ["evently.io/event-row"]}},
+                MERGE,
+            )
+            status = {"status": {
+                "phase": "Scheduled", "eventId": index + 1, "observedGeneration": 1,
+                "capacity": 100, "sold": 0, "available": 100,
+                "conditions": [{"type": "Ready", "status": "True", "reason": "Reconciled",
+                                "message": "the event row matches the spec",
+                                "lastTransitionTime": now.isoformat()}],
+                "kopf": {"lastHandledConfiguration": json.dumps(body["spec"])},
+            }}  # fmt: skip
+            await api.call("PATCH", f"{base}/{name}/status", status, MERGE)
+            await api.call(
+                "POST",
+                kube_events,
+                kube_event(CEILING_NAMESPACE, name, "Created", now),
+                "application/json",
+            )
+
+    async def delete(index: int, *, finalize: bool) -> None:
+        name = f"bench-{index:05d}"
+        async with gate:
+            await api.call("DELETE", f"{base}/{name}", {}, "application/json")
+            await api.call("PATCH", f"{base}/{name}", {"metadata": {"finalizers": None}}, MERGE)
+            if finalize:
+                await api.call(
+                    "POST",
+                    kube_events,
+                    kube_event(CEILING_NAMESPACE, name, "EventCancelled", now),
+                    "application/json",
+                )
+
+    started = time.monotonic()
+    await asyncio.gather(*(create(i) for i in range(events)))
+    create_s = time.monotonic() - started
+    group = min(GROUP_SIZE, events)
+    started = time.monotonic()
+    await asyncio.gather(*(delete(i, finalize=True) for i in range(group)))
+    delete_s = time.monotonic() - started
+    await asyncio.gather(*(delete(i, finalize=False) for i in range(group, events)))
+    return {
+        "api_ceiling_creates_per_s": round(events / create_s, 1),
+        "api_ceiling_delete_1000_s": round(delete_s, 1),
+    }
 
 
 class Operator:
@@ -256,6 +364,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "wait", "--for=condition=Established", "--timeout=60s", "crd/events.evently.io"
         )
         cluster.kubectl("create", "namespace", NAMESPACE)
+        cluster.kubectl("create", "namespace", CEILING_NAMESPACE)
         env = {
             **os.environ,
             **cluster.env(),
@@ -274,6 +383,15 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         try:
             operator.wait_ready()
             pid = operator.process.pid
+            # 0. The API server's ceiling for the same requests, before the operator works.
+            if args.ceiling:
+                results.update(await api_ceiling(api, args.events, args.ceiling_concurrency))
+                print(
+                    f"API ceiling: {results['api_ceiling_creates_per_s']} creations/s, "
+                    f"1,000 deletions in {results['api_ceiling_delete_1000_s']} s"
+                )
+                if args.ceiling_only:
+                    return results
             # 1. Creation.
             now = dt.datetime.now(dt.UTC)
             gate = asyncio.Semaphore(args.concurrency)
@@ -400,6 +518,13 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             )
             results["retired_rows"] = retired
             print(f"deleted {group_size} in {results['delete_1000_s']} s ({retired} retired)")
+            if args.ceiling:
+                results["creates_fraction_of_ceiling"] = round(
+                    results["creates_per_s"] / results["api_ceiling_creates_per_s"], 2
+                )
+                results["delete_ceiling_fraction"] = round(
+                    results["api_ceiling_delete_1000_s"] / results["delete_1000_s"], 2
+                )
         finally:
             await conn.close()
             await api.close()
@@ -416,6 +541,21 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle measured")
     parser.add_argument("--timeout", type=float, default=1800.0, help="cap per phase")
     parser.add_argument("--out", default=str(ROOT / "bench-results" / "operator.json"))
+    parser.add_argument(
+        "--no-ceiling",
+        dest="ceiling",
+        action="store_false",
+        help="skip the API server's ceiling run (step 7)",
+    )
+    parser.add_argument(
+        "--ceiling-only", action="store_true", help="only the API server's ceiling run"
+    )
+    parser.add_argument(
+        "--ceiling-concurrency",
+        type=int,
+        default=32,
+        help="concurrent object lifecycles in the ceiling run (32, 128 and 256 measured alike)",
+    )
     parser.add_argument("--log", help="keep the operator's log here (default: discarded)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
