@@ -6,7 +6,9 @@ What it does, all on this machine:
 1. starts an embedded PostgreSQL (events schema) and a real etcd + kube-apiserver v1.20
    (tests/support/kube.py; binaries from hack/install-tools.sh), applies the CRDs;
 2. starts one ``evently-operator`` (standalone, LOG_LEVEL=WARNING, the default
-   RECONCILE_INTERVAL_S of 15 s) watching one namespace;
+   RECONCILE_INTERVAL_S of 15 s) watching one namespace, serving the chart's two
+   admission webhooks (validation, and the finalizer at creation) as the chart installs
+   them (``--no-webhook``: none);
 3. creates N Event resources (sale opening in a month) with C concurrent POSTs and
    measures how long until the operator has reconciled every one (its
    ``reconciles_total{trigger="create",outcome="ok"}``), then checks that each has a
@@ -21,12 +23,13 @@ What it does, all on this machine:
    released);
 7. the API server's own ceiling, in the same run and on the same objects (before the
    operator's phases, in a namespace it does not watch): the benchmark itself makes the
-   API requests the operator makes per creation (POST, PATCH finalizer, PATCH status,
-   POST a Kubernetes Event) and per deletion (DELETE, PATCH finalizer away, POST an
-   Event), 32 at a time, with no operator and no database work at all. It is what
-   pgbench is to the bookings benchmark: the rate no operator could beat on this machine
-   without making fewer requests (``api_ceiling_creates_per_s``,
-   ``api_ceiling_delete_1000_s``, and the operator's figures as fractions of them);
+   API requests the operator makes per creation (POST, PATCH finalizer unless the
+   webhook added it, PATCH status, POST a Kubernetes Event) and per deletion (DELETE,
+   PATCH finalizer away, POST an Event), 32 at a time, with no operator and no database
+   work at all. It is what pgbench is to the bookings benchmark: the rate no operator
+   could beat on this machine without making fewer requests
+   (``api_ceiling_creates_per_s``, ``api_ceiling_delete_1000_s``, and the operator's
+   figures as fractions of them);
 8. prints a table and writes bench-results/operator.json with ``creates_per_s``,
    ``all_reconciled_s``, ``delete_1000_s`` and ``idle_cpu_fraction``.
 
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import datetime as dt
 import json
 import os
@@ -58,11 +62,17 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.kube import KubeCluster, free_port, start_kube_cluster  # noqa: E402
+from tests.support.kube import (  # noqa: E402
+    KubeCluster,
+    free_port,
+    start_kube_cluster,
+    write_serving_certificate,
+)
 
 from evently.core import migrations  # noqa: E402
 from evently.core.embedded import start_embedded_postgres  # noqa: E402
 from evently.services import load_service  # noqa: E402
+from evently_operator.resource import FINALIZER  # noqa: E402
 
 NAMESPACE = "bench"
 GROUP_SIZE = 1000
@@ -212,12 +222,16 @@ def kube_event(namespace: str, name: str, reason: str, now: dt.datetime) -> dict
     }  # fmt: skip
 
 
-async def api_ceiling(api: Api, events: int, concurrency: int) -> dict[str, Any]:
+async def api_ceiling(
+    api: Api, events: int, concurrency: int, *, finalizer_at_admission: bool
+) -> dict[str, Any]:
     """The API server's rate for the operator's own requests, with no operator at all.
 
     Per creation: POST the object, PATCH its finalizer, PATCH its status (the size the
     operator writes, kopf's record included), POST a Kubernetes Event. Per deletion (the
     first 1,000): DELETE, PATCH the finalizer away, POST an Event; then the rest go.
+    With the finalizer added at admission (the mutating webhook), the POST carries it and
+    there is no finalizer PATCH, as for the operator.
     """
     base = f"/apis/evently.io/v1/namespaces/{CEILING_NAMESPACE}/events"
     kube_events = f"/api/v1/namespaces/{CEILING_NAMESPACE}/events"
@@ -228,14 +242,13 @@ async def api_ceiling(api: Api, events: int, concurrency: int) -> dict[str, Any]
         body = manifest(index, now)
         name = body["metadata"]["name"]
         body["metadata"]["namespace"] = CEILING_NAMESPACE
+        finalizer = {"metadata": {"finalizers": [FINALIZER]}}
+        if finalizer_at_admission:
+            body["metadata"]["finalizers"] = [FINALIZER]
         async with gate:
             await api.call("POST", base, body, "application/json")
-            await api.call(
-                "PATCH",
-                f"{base}/{name}",
-                {"metadata": {"finalizers": ["evently.io/event-row"]}},
-                MERGE,
-            )
+            if not finalizer_at_admission:
+                await api.call("PATCH", f"{base}/{name}", finalizer, MERGE)
             status = {"status": {
                 "phase": "Scheduled", "eventId": index + 1, "observedGeneration": 1,
                 "capacity": 100, "sold": 0, "available": 100,
@@ -277,6 +290,54 @@ async def api_ceiling(api: Api, events: int, concurrency: int) -> dict[str, Any]
         "api_ceiling_creates_per_s": round(events / create_s, 1),
         "api_ceiling_delete_1000_s": round(delete_s, 1),
     }
+
+
+def webhook_in_force(cluster: KubeCluster, webhooks: str) -> bool:
+    """Whether the webhooks answer: a creation gets the finalizer at admission, or with
+    validation only, an Event ending before it starts is refused (dry runs)."""
+    if webhooks == "validate":
+        backwards = manifest(99_998, dt.datetime.now(dt.UTC))
+        backwards["spec"]["endsAt"] = "2000-01-01T00:00:00Z"
+        result = cluster.kubectl(
+            "-n", NAMESPACE, "create", "--dry-run=server", "-f", "-",
+            input=json.dumps(backwards), check=False,
+        )  # fmt: skip
+        return "admission webhook" in result.stderr
+    result = cluster.kubectl(
+        "-n", NAMESPACE, "create", "--dry-run=server", "-o", "json", "-f", "-",
+        input=json.dumps(manifest(99_999, dt.datetime.now(dt.UTC))), check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        return False
+    return FINALIZER in (json.loads(result.stdout)["metadata"].get("finalizers") or [])
+
+
+def webhook_configurations(port: int, ca: bytes, webhooks: str) -> list[dict[str, Any]]:
+    """The chart's webhook configurations (both, or validation only) by URL."""
+    configs = []
+    for kind, name, path, operations in (
+        ("ValidatingWebhookConfiguration", "validate", "/validate-event", ["CREATE", "UPDATE"]),
+        ("MutatingWebhookConfiguration", "finalizer", "/add-finalizer", ["CREATE"]),
+    )[: 2 if webhooks == "both" else 1]:
+        configs.append({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": kind,
+            "metadata": {"name": "evently-bench"},
+            "webhooks": [{
+                "name": f"{name}.events.evently.io",
+                "clientConfig": {"url": f"https://127.0.0.1:{port}{path}",
+                                 "caBundle": base64.b64encode(ca).decode()},
+                "rules": [{"apiGroups": ["evently.io"], "apiVersions": ["v1"],
+                           "operations": operations, "resources": ["events"],
+                           "scope": "Namespaced"}],
+                "namespaceSelector": {"matchLabels": {"evently-bench": "operator"}},
+                "failurePolicy": "Ignore",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "timeoutSeconds": 10,
+            }],
+        })  # fmt: skip
+    return configs
 
 
 class Operator:
@@ -364,6 +425,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "wait", "--for=condition=Established", "--timeout=60s", "crd/events.evently.io"
         )
         cluster.kubectl("create", "namespace", NAMESPACE)
+        cluster.kubectl("label", "namespace", NAMESPACE, "evently-bench=operator")
         cluster.kubectl("create", "namespace", CEILING_NAMESPACE)
         env = {
             **os.environ,
@@ -377,15 +439,36 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "LOG_LEVEL": "WARNING",
             "RECONCILE_INTERVAL_S": str(args.interval),
         }
+        if args.webhooks != "none":
+            # As the chart installs it: validation and the finalizer at admission, served by
+            # the operator, called by URL here (the chart's Service on a real node).
+            port = free_port()
+            ca, cert, key = write_serving_certificate(workdir / "webhook")
+            env.update(WEBHOOK_PORT=str(port), WEBHOOK_HOST="127.0.0.1",
+                       WEBHOOK_CERT_FILE=str(cert), WEBHOOK_KEY_FILE=str(key))  # fmt: skip
+            for config in webhook_configurations(port, ca, args.webhooks):
+                cluster.kubectl("apply", "-f", "-", input=json.dumps(config))
+        results["webhooks"] = args.webhooks
         operator = Operator(env, Path(args.log) if args.log else workdir / "operator.log")
         api = Api(cluster)
         conn = await asyncpg.connect(dsn)
         try:
             operator.wait_ready()
             pid = operator.process.pid
+            if args.webhooks != "none":
+                await wait_until(
+                    lambda: webhook_in_force(cluster, args.webhooks), 60, "webhooks in force", 0.5
+                )
             # 0. The API server's ceiling for the same requests, before the operator works.
             if args.ceiling:
-                results.update(await api_ceiling(api, args.events, args.ceiling_concurrency))
+                results.update(
+                    await api_ceiling(
+                        api,
+                        args.events,
+                        args.ceiling_concurrency,
+                        finalizer_at_admission=args.webhooks == "both",
+                    )
+                )
                 print(
                     f"API ceiling: {results['api_ceiling_creates_per_s']} creations/s, "
                     f"1,000 deletions in {results['api_ceiling_delete_1000_s']} s"
@@ -546,6 +629,13 @@ def main() -> int:
         dest="ceiling",
         action="store_false",
         help="skip the API server's ceiling run (step 7)",
+    )
+    parser.add_argument(
+        "--webhooks",
+        choices=("both", "validate", "none"),
+        default="both",
+        help="the chart's admission webhooks served by the operator: both (as installed), "
+        "validation only (the finalizer is then PATCHed in), or none",
     )
     parser.add_argument(
         "--ceiling-only", action="store_true", help="only the API server's ceiling run"

@@ -91,6 +91,13 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings, identity
                 warnings=warnings,
             )
 
+        # Served at /add-finalizer; CREATE only, failurePolicy Ignore in the configuration.
+        @kopf.on.mutate(*EVENTS, id="add-finalizer", operations=["CREATE"], registry=registry)
+        async def add_finalizer(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+            finalizers = admission.finalizers_at_creation(body.metadata)
+            if finalizers is not None:
+                patch.metadata["finalizers"] = finalizers
+
     @kopf.on.delete(*EVENTS, id="cancel-deleted", registry=registry)
     async def deleted(body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:
         await operations.finalize(memo.runtime, body, windows=kw["scaling_windows"], memo=memo)

@@ -460,8 +460,18 @@ def test_the_webhook_is_served_by_the_operator_with_a_certificate_its_config_tru
     assert env["WEBHOOK_CERT_FILE"] == "/etc/evently/webhook/tls.crt"
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert mounts["/etc/evently/webhook"] == "webhook-tls"
+    (mutating_config,) = out.of_kind("MutatingWebhookConfiguration")
+    (mutating,) = mutating_config["webhooks"]
+    assert mutating["failurePolicy"] == "Ignore" and mutating["sideEffects"] == "None"
+    assert mutating["clientConfig"] == {
+        "service": {**webhook["clientConfig"]["service"], "path": "/add-finalizer"},
+        "caBundle": secret["data"]["ca.crt"],
+    }
+    (rule,) = mutating["rules"]
+    assert (rule["resources"], rule["operations"]) == (["events"], ["CREATE"])
     off = render("--set", "operator.webhook.enabled=false")
     assert not off.of_kind("ValidatingWebhookConfiguration")
+    assert not off.of_kind("MutatingWebhookConfiguration")
     (container,) = pod_spec(off.get("Deployment", "evently-operator"))["containers"]
     assert "WEBHOOK_PORT" not in _env(container)
 

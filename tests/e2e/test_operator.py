@@ -9,13 +9,20 @@ The scaling rule on running pods is test_operator_scaling.py's.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
 from tests.e2e.conftest import Release
-from tests.e2e.event_resources import apply_event, ends_before_it_starts, event_status
+from tests.e2e.event_resources import (
+    apply_event,
+    ends_before_it_starts,
+    event_status,
+    generated_event,
+)
 from tests.e2e.node import ROOT, wait_for
 
+from evently_operator.resource import FINALIZER
 from evently_operator.spec import check_spec, parse_spec
 
 SAMPLE = ROOT / "manifests" / "samples" / "concert.yaml"
@@ -73,3 +80,27 @@ def test_the_charts_webhook_refuses_an_event_ending_before_it_starts(release: Re
     assert messages and all(m in text for m in messages), (messages, text)  # the Invalid words
     gone = node.kubectl("-n", namespace, "get", "evt", "e2e-backwards", check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+
+def test_the_charts_mutating_webhook_creates_events_with_the_operators_finalizer(
+    release: Release,
+) -> None:
+    node, namespace = release.node, release.namespace
+    operator = release.component("operator")
+    configuration = node.kubectl_json(
+        "get", "mutatingwebhookconfiguration", f"{namespace}-{operator}"
+    )
+    (webhook,) = configuration["webhooks"]
+    assert webhook["clientConfig"]["service"]["path"] == "/add-finalizer"
+    # A server-side dry run of a valid Event: the object as it would be stored already
+    # carries the finalizer, added through the operator's Service at admission.
+    starts = datetime.now(UTC) + timedelta(days=3)
+    manifest = generated_event(
+        "e2e-finalized", starts=starts, opens=starts - timedelta(days=2),
+        closes=starts - timedelta(days=1),
+    )  # fmt: skip
+    result = node.kubectl(
+        "-n", namespace, "create", "--dry-run=server", "-o", "json", "-f", "-",
+        input=json.dumps(manifest),
+    )  # fmt: skip
+    assert FINALIZER in json.loads(result.stdout)["metadata"].get("finalizers", [])

@@ -8,12 +8,14 @@ certificate made for the test; on a real node the chart's Service-based one is u
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import yaml
 
+from evently_operator.resource import FINALIZER
 from evently_operator.spec import check_spec, parse_spec
 from tests.deploy.chart import render
 from tests.operator.conftest import OperatorProcess, event_manifest, wait_for
@@ -21,9 +23,9 @@ from tests.operator.test_scaling_live import deployment, scaling
 from tests.support.kube import free_port, write_serving_certificate
 
 
-def chart_webhook() -> dict[str, Any]:
-    """The chart's ValidatingWebhookConfiguration entry for Events."""
-    (config,) = render().of_kind("ValidatingWebhookConfiguration")
+def chart_webhook(kind: str = "ValidatingWebhookConfiguration") -> dict[str, Any]:
+    """The chart's entry for Events in its configuration of ``kind``."""
+    (config,) = render().of_kind(kind)
     (webhook,) = config["webhooks"]
     return webhook
 
@@ -53,27 +55,39 @@ async def webhook(
         WEBHOOK_PORT=str(port), WEBHOOK_HOST="127.0.0.1",
         WEBHOOK_CERT_FILE=str(cert), WEBHOOK_KEY_FILE=str(key),
     )  # fmt: skip
-    entry = chart_webhook()
-    path = entry["clientConfig"]["service"]["path"]
-    entry["clientConfig"] = {
-        "url": f"https://127.0.0.1:{port}{path}",
-        "caBundle": base64.b64encode(ca).decode(),
-    }
     # Only this test's namespace (Kubernetes 1.20 does not label namespaces by name).
     kube.kubectl("label", "namespace", namespace, f"evently-webhook-test={namespace}")
-    entry["namespaceSelector"] = {"matchLabels": {"evently-webhook-test": namespace}}
     name = f"evently-{namespace}"
-    kube.kubectl("apply", "-f", "-", input=yaml.safe_dump({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": name},
-        "webhooks": [entry],
-    }))  # fmt: skip
+    kinds = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+    for kind in kinds:
+        entry = chart_webhook(kind)
+        path = entry["clientConfig"]["service"]["path"]
+        entry["clientConfig"] = {
+            "url": f"https://127.0.0.1:{port}{path}",
+            "caBundle": base64.b64encode(ca).decode(),
+        }
+        entry["namespaceSelector"] = {"matchLabels": {"evently-webhook-test": namespace}}
+        kube.kubectl("apply", "-f", "-", input=yaml.safe_dump({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": kind,
+            "metadata": {"name": name},
+            "webhooks": [entry],
+        }))  # fmt: skip
     # The API server picks a new configuration up within a moment.
     probe = event_manifest("probe", starts_in=7200, ends_in=3600)
     await wait_for(lambda: dry_run(resources, probe).returncode != 0, what="the webhook in force")
     yield operator
-    kube.kubectl("delete", "validatingwebhookconfiguration", name, check=False)
+    for kind in kinds:
+        kube.kubectl("delete", kind.lower(), name, check=False)
+
+
+def create(resources, manifest: dict[str, Any]) -> dict[str, Any]:
+    """``kubectl create``: the object as the API server stored it at creation."""
+    result = resources.kube.kubectl(
+        "-n", resources.namespace, "create", "-o", "json", "-f", "-",
+        input=yaml.safe_dump(manifest),
+    )  # fmt: skip
+    return json.loads(result.stdout)
 
 
 def invalid_messages(manifest: dict[str, Any]) -> list[str]:
@@ -125,8 +139,38 @@ async def test_cleanup_is_never_blocked_and_an_outage_never_blocks_applies(
     await wait_for(lambda: resources.get("kept") is None, what="the resource to go")
 
     # failurePolicy Ignore: with the operator gone, applies go through (the Invalid
-    # phase is the backstop once an operator runs again).
+    # phase is the backstop once an operator runs again), without the finalizer the
+    # mutating webhook would add (kopf adds it when an operator sees the object).
     webhook.stop()
     broken = event_manifest("broken", starts_in=7200, ends_in=3600)
     result = apply(resources, broken)
     assert result.returncode == 0, result.stderr
+    assert FINALIZER not in (resources.get("broken")["metadata"].get("finalizers") or [])
+
+
+async def test_an_event_is_created_with_the_operators_finalizer_and_reconciled(webhook, resources):
+    # The mutating webhook adds it at admission: the object the API server stored and
+    # answered the POST with already has it, so the operator need not PATCH it in.
+    manifest = event_manifest("finalized")
+    manifest["metadata"]["finalizers"] = ["example.com/keep"]
+    created = create(resources, manifest)
+    assert created["metadata"]["finalizers"] == ["example.com/keep", FINALIZER]
+    await wait_for(lambda: resources.status("finalized").get("eventId"), what="eventId")
+    assert resources.get("finalized")["metadata"]["finalizers"] == [
+        "example.com/keep", FINALIZER,
+    ]  # fmt: skip
+    # Deletion runs behind it as before: the row is cancelled, then ours is removed.
+    resources.kube.kubectl(
+        "-n", resources.namespace, "delete", "evt", "finalized", "--wait=false"
+    )  # fmt: skip
+    await wait_for(
+        lambda: (
+            (resources.get("finalized") or {}).get("metadata", {}).get("finalizers")
+            == ["example.com/keep"]
+        ),
+        what="the operator's finalizer removed",
+    )
+    resources.kube.kubectl(
+        "-n", resources.namespace, "patch", "evt", "finalized", "--type=merge",
+        "-p", '{"metadata": {"finalizers": null}}',
+    )  # fmt: skip
