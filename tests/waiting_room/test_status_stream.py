@@ -10,6 +10,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
+from evently.core.health import SHUTTING_DOWN
 from evently.waiting_room.context import WAITING_ROOM
 from tests.hardening.test_response_headers import assert_security_headers
 from tests.waiting_room.conftest import (
@@ -151,3 +152,32 @@ async def test_streams_are_capped_per_process(make_room_app, aiohttp_client, tok
 async def test_a_stream_needs_a_signed_in_visitor(room):
     await configure_room(room, 1)
     assert (await room.get(STREAM)).status == 401
+
+
+async def test_a_stream_on_one_replica_hears_a_tick_on_the_other(
+    room, tokens, aiohttp_client, make_room_app
+):
+    other = await aiohttp_client(make_room_app())  # a second replica, same database
+    await configure_room(room, 1, admission_rate_per_minute=60)
+    await tick(room, 1, T0)
+    await join(room, tokens, 1, 4)
+    stream = await open_stream(other, tokens, 4)
+    assert (await next_status(stream))["state"] == "waiting"
+    await tick(room, 1, T0 + timedelta(seconds=1))  # replica one admits
+    assert (await next_status(stream))["state"] == "admitted"
+    stream.close()
+
+
+async def test_every_stream_ends_when_the_service_shuts_down(room, tokens):
+    await configure_room(room, 1)
+    await join(room, tokens, 1, 1)
+    stream = await open_stream(room, tokens, 1)
+    await next_status(stream)
+    room.app[SHUTTING_DOWN].set()  # what the app's on_shutdown does
+    for _ in range(MAX_LINES):
+        if await asyncio.wait_for(stream.content.readline(), 10) == b"":
+            break  # the server ended the response
+    else:
+        raise AssertionError("the stream never ended")
+    hub = room.app[WAITING_ROOM].streams
+    await eventually(lambda: hub.subscriber_count == 0, "the ended stream is freed")
