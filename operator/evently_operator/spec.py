@@ -24,6 +24,8 @@ DEFAULT_OFFER_TTL_S = 900
 DEFAULT_SESSION_TTL_S = 600
 # spec.sale.waitingRoom.whenSoldOut -> the events service's when_sold_out.
 WHEN_SOLD_OUT = {"offerWaitlist": "offer_waitlist", "close": "close"}
+# spec.sale.waitingRoom.whenUnavailable -> the events service's when_unavailable.
+WHEN_UNAVAILABLE = {"failClosed": "fail_closed", "failOpen": "fail_open"}
 # The events service's default, lowered for events with fewer seats than that.
 DEFAULT_MAX_PER_USER = 10
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -76,6 +78,7 @@ class WaitingRoom:
     max_active_shoppers: int
     session_ttl_s: int
     when_sold_out: str
+    when_unavailable: str = "fail_closed"
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,12 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
         sold_out = r.get("sale.waitingRoom.whenSoldOut") or "offerWaitlist"
         if sold_out not in WHEN_SOLD_OUT:
             r._bad("sale.waitingRoom.whenSoldOut", f"must be one of {', '.join(WHEN_SOLD_OUT)}")
+        unavailable = r.get("sale.waitingRoom.whenUnavailable") or "failClosed"
+        if unavailable not in WHEN_UNAVAILABLE:
+            r._bad(
+                "sale.waitingRoom.whenUnavailable",
+                f"must be one of {', '.join(WHEN_UNAVAILABLE)}",
+            )
         waiting_room = WaitingRoom(
             enabled=r.flag("sale.waitingRoom.enabled", True),
             prequeue_opens_at=r.time("sale.waitingRoom.prequeueOpensAt", required=False),
@@ -233,6 +242,7 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
                 ).total_seconds()
             ),
             when_sold_out=WHEN_SOLD_OUT.get(sold_out, "offer_waitlist"),
+            when_unavailable=WHEN_UNAVAILABLE.get(unavailable, "fail_closed"),
         )
     max_per_user = r.get("maxPerUser")
     spec = EventSpec(
@@ -396,6 +406,7 @@ def _waiting_room_input(room: WaitingRoom | None) -> Any:
         "max_active_shoppers": room.max_active_shoppers,
         "session_ttl_s": room.session_ttl_s,
         "when_sold_out": room.when_sold_out,
+        "when_unavailable": room.when_unavailable,
     }
 
 
@@ -422,6 +433,7 @@ _WAITING_ROOM_FIELDS = {
     "max_active_shoppers": "maxActiveShoppers",
     "session_ttl_s": "sessionTTL",
     "when_sold_out": "whenSoldOut",
+    "when_unavailable": "whenUnavailable",
 }
 
 

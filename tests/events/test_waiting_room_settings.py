@@ -46,7 +46,15 @@ async def test_an_event_without_a_room_says_null_and_defaults_fill_a_minimal_roo
         "max_active_shoppers": 10,
         "session_ttl_s": 600,
         "when_sold_out": "offer_waitlist",
+        "when_unavailable": "fail_closed",
     }
+
+
+async def test_the_failure_rule_is_stored_and_carried_in_event_changed(client, tokens, db):
+    event = await create(client, tokens, waiting_room={**ROOM, "when_unavailable": "fail_open"})
+    assert event["waiting_room"]["when_unavailable"] == "fail_open"
+    (row,) = await outbox_rows(db, event["id"])
+    assert parse(EventChanged, row["payload"]).waiting_room.when_unavailable == "fail_open"
 
 
 async def test_changing_the_room_makes_a_new_version_and_message(client, tokens, db):
@@ -70,6 +78,7 @@ async def test_changing_the_room_makes_a_new_version_and_message(client, tokens,
         ({**ROOM, "max_active_shoppers": -1}, "waiting_room.max_active_shoppers"),
         ({**ROOM, "session_ttl_s": 5}, "waiting_room.session_ttl_s"),
         ({**ROOM, "when_sold_out": "explode"}, "waiting_room.when_sold_out"),
+        ({**ROOM, "when_unavailable": "shrug"}, "waiting_room.when_unavailable"),
         ({**ROOM, "prequeue_opens_at": "tomorrow"}, "waiting_room.prequeue_opens_at"),
         ({**ROOM, "surprise": 1}, "waiting_room.surprise"),
         (

@@ -46,6 +46,7 @@ DOCUMENT = merged_openapi()
 NEVER_ENDING = {
     ("get", "/api/v1/events/{id}/availability/stream"),
     ("get", "/api/v1/notifications/stream"),
+    ("get", "/api/v1/events/{id}/waiting-room/me/stream"),
 }
 OPERATIONS = [
     (method, path)

@@ -152,6 +152,17 @@ def test_a_waiting_room_in_the_spec_becomes_the_events_waiting_room():
     )  # fmt: skip
     assert (room.session_ttl_s, room.when_sold_out) == (300, "close")
     assert room.prequeue_opens_at == dt.datetime(2027, 2, 28, 9, tzinfo=dt.UTC)
+    assert room.when_unavailable == "fail_closed"  # the default
+
+
+def test_when_unavailable_maps_onto_the_events_failure_rule():
+    data = to_event_input(
+        read_valid_spec(with_room(whenUnavailable="failOpen")), status="published"
+    )
+    assert data.waiting_room is not None and data.waiting_room.when_unavailable == "fail_open"
+    with pytest.raises(SpecError) as refused:
+        read_valid_spec(with_room(whenUnavailable="maybe"))
+    assert "spec.sale.waitingRoom.whenUnavailable" in refused.value.problems[0].message
 
 
 def test_without_a_waiting_room_the_event_has_none_and_defaults_fill_a_minimal_one():

@@ -77,16 +77,24 @@ async def configure_room(
 
 
 async def report_inventory(
-    client: TestClient, event_id: int, version: int, *, sold_out: bool
+    client: TestClient,
+    event_id: int,
+    version: int,
+    *,
+    sold_out: bool,
+    available: int | None = None,
 ) -> None:
-    """Deliver bookings' ``inventory.changed`` for the event."""
+    """Deliver bookings' ``inventory.changed`` for the event (``available`` seats: by
+    default none when sold out, else all ten)."""
+    if available is None:
+        available = 0 if sold_out else 10
     payload = {
         "event_id": event_id,
         "version": version,
         "capacity": 10,
-        "sold": 10 if sold_out else 0,
+        "sold": 10 - available,
         "held": 0,
-        "available": 0 if sold_out else 10,
+        "available": available,
         "on_sale": True,
         "sold_out": sold_out,
         "status": "published",

@@ -6,6 +6,13 @@ reloaded every ``BOOKINGS_ADMISSION_REFRESH_S``, so the hold path pays no databa
 trip for it. A token (``Admission-Token`` header) is verified offline against the
 waiting room's public keys (``/.well-known/admission-keys.json``, cached like the users
 service's JWKS) and must name the buyer and the event (docs/waiting-room.md).
+
+**When the room cannot be reached** (its key set cannot be fetched: the last fetch
+attempt, at most ``JwksCache.min_refetch_s`` old, failed), the event's
+``when_unavailable`` rule applies to a hold that has no token the cached keys can
+verify: ``fail_closed`` (the default) refuses it as usual, ``fail_open`` lets it through
+and counts it (``evently_bookings_admission_fail_open_total``). A valid token is
+accepted either way; a token that fails verification is refused either way.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from datetime import datetime
 import asyncpg
 
 from evently.bookings import queries
+from evently.bookings.metrics import ADMISSION_FAIL_OPEN
 from evently.core.admission_tokens import (
     HEADER,
     InvalidAdmissionToken,
@@ -52,8 +60,10 @@ class AdmissionTokenInvalid(Forbidden):
 async def apply_event_changed(conn: asyncpg.Connection, event: EventChanged, version: int) -> None:
     """Record whether the event's holds need an admission token (inside the inbox's
     transaction)."""
-    required = event.waiting_room is not None and event.waiting_room.enabled
-    await conn.execute(queries.APPLY_WAITING_ROOM, event.id, version, required)
+    room = event.waiting_room
+    required = room is not None and room.enabled
+    fail_open = room is not None and room.when_unavailable == "fail_open"
+    await conn.execute(queries.APPLY_WAITING_ROOM, event.id, version, required, fail_open)
 
 
 class AdmissionGate:
@@ -63,11 +73,14 @@ class AdmissionGate:
         self.pool = pool
         self.keys = keys
         self._required: frozenset[int] = frozenset()
+        self._fail_open: frozenset[int] = frozenset()
 
     async def reload(self) -> None:
-        """Read which events require a token (at start-up, then periodically)."""
+        """Read which events require a token, and which of them fail open (at start-up,
+        then periodically)."""
         rows = await self.pool.fetch(queries.EVENTS_REQUIRING_ADMISSION)
         self._required = frozenset(r["event_id"] for r in rows)
+        self._fail_open = frozenset(r["event_id"] for r in rows if r["fail_open"])
 
     def required(self, event_id: int) -> bool:
         return event_id in self._required
@@ -79,11 +92,15 @@ class AdmissionGate:
         if event_id not in self._required:
             return
         if not token:
+            if await self._failing_open(event_id):
+                return
             raise AdmissionRequired(event_id)
         try:
             kid = admission_kid(token)
             key = await self.keys.key(kid)
             if key is None:
+                if await self._failing_open(event_id):
+                    return
                 raise InvalidAdmissionToken("signed with an unknown key")
             admission = verify_admission({kid: key.key}, token, now)
         except InvalidAdmissionToken as exc:
@@ -92,3 +109,10 @@ class AdmissionGate:
             raise AdmissionTokenInvalid(event_id, "it admits to another event")
         if admission.user_id != user_id:
             raise AdmissionTokenInvalid(event_id, "it admits another user")
+
+    async def _failing_open(self, event_id: int) -> bool:
+        """Whether this hold passes under ``fail_open`` (the room cannot be reached)."""
+        if event_id not in self._fail_open or await self.keys.reachable():
+            return False
+        ADMISSION_FAIL_OPEN.inc()  # counted, not logged: a flash sale would flood the log
+        return True

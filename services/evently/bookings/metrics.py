@@ -166,3 +166,8 @@ EVENT_CANCELLATION_LOCK_HOLD = Histogram(
     "How long one event-cancellation batch held the event's lock.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+ADMISSION_FAIL_OPEN = Counter(
+    "evently_bookings_admission_fail_open_total",
+    "Holds let through without a valid admission token because the event's waiting room "
+    "could not be reached and the event fails open.",
+)

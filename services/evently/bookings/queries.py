@@ -49,10 +49,12 @@ APPLY_EVENT_SUMMARY = "SELECT bookings.apply_event_summary($1, $2, $3, $4, $5, $
 
 # Whether the event's holds need an admission token (admission.py); newest version wins.
 APPLY_WAITING_ROOM = """
-    INSERT INTO bookings.waiting_rooms AS w (event_id, version, required) VALUES ($1, $2, $3)
-    ON CONFLICT (event_id) DO UPDATE SET version = EXCLUDED.version, required = EXCLUDED.required
+    INSERT INTO bookings.waiting_rooms AS w (event_id, version, required, fail_open)
+    VALUES ($1, $2, $3, $4)
+    ON CONFLICT (event_id) DO UPDATE SET version = EXCLUDED.version,
+        required = EXCLUDED.required, fail_open = EXCLUDED.fail_open
     WHERE w.version < EXCLUDED.version"""
-EVENTS_REQUIRING_ADMISSION = "SELECT event_id FROM bookings.waiting_rooms WHERE required"
+EVENTS_REQUIRING_ADMISSION = "SELECT event_id, fail_open FROM bookings.waiting_rooms WHERE required"
 
 # Issues the booking's missing tickets ($2: seat i's code at i) if it is confirmed, and
 # returns all its tickets by seat (sql/issue_tickets.sql).

@@ -96,6 +96,7 @@ class JwksCache:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
         self._attempted_at = float("-inf")
+        self._last_attempt_ok = False
         self._lock = asyncio.Lock()
 
     async def _refresh(self) -> None:
@@ -103,6 +104,7 @@ class JwksCache:
             if time.monotonic() - self._attempted_at < self._min_refetch_s:
                 return
             self._attempted_at = time.monotonic()
+            self._last_attempt_ok = False
             try:
                 document = await self._fetch()
             except Exception as exc:
@@ -111,6 +113,7 @@ class JwksCache:
             if not isinstance(document, dict):
                 log.warning("ignoring a JWKS that is not a JSON object")
                 return
+            self._last_attempt_ok = True
             keys = {}
             for entry in document.get("keys", []):
                 kid = entry.get("kid")
@@ -127,6 +130,12 @@ class JwksCache:
     def ever_fetched(self) -> bool:
         """Whether a key set was ever fetched (False while the users service is unreachable)."""
         return self._fetched_at != float("-inf")
+
+    async def reachable(self) -> bool:
+        """Whether the key set can be fetched: refetch it (throttled like an unknown kid,
+        so the answer is at most ``min_refetch_s`` old) and report that attempt."""
+        await self._refresh()
+        return self._last_attempt_ok
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
         """The key for ``kid``, refetching the set if it is stale or lacks ``kid``."""

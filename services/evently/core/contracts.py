@@ -34,6 +34,8 @@ WaitlistStatus = Literal["waiting", "offered", "converted", "expired", "left"]
 BookingTransition = Literal["held", "confirmed", "cancelled", "expired"]
 WaitlistTransition = Literal["joined", "offered", "converted", "offer_expired", "left"]
 WhenSoldOut = Literal["offer_waitlist", "close"]
+# What bookings does with holds on an event whose waiting room cannot be reached.
+WhenUnavailable = Literal["fail_closed", "fail_open"]
 # Money: a Decimal, rendered as a decimal string ("49.90"), never a float. Its scale is
 # the column's (numeric(12, 2)); stored rows carry it as text so that it survives JSON.
 Money = Decimal
@@ -86,6 +88,12 @@ class WaitingRoomConfig(Shape):
     when_sold_out: WhenSoldOut = Field(
         description="offer_waitlist: waiters are told and offered the waitlist; close: "
         "waiters are told and the room closes"
+    )
+    when_unavailable: WhenUnavailable = Field(
+        "fail_closed",
+        description="While the room cannot be reached (bookings cannot fetch its keys): "
+        "fail_closed refuses holds without a valid admission token; fail_open lets them "
+        "through (counted). Absent in older messages: fail_closed",
     )
 
 

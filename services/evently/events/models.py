@@ -26,6 +26,7 @@ from evently.core.contracts import (
     EventVenueSummary,
     WaitingRoomConfig,
     WhenSoldOut,
+    WhenUnavailable,
 )
 from evently.core.query_params import IsoOnly
 
@@ -88,6 +89,7 @@ class WaitingRoomInput(WaitingRoomConfig):
     max_active_shoppers: int = Field(ge=1, le=1_000_000)
     session_ttl_s: int = Field(default=600, ge=30, le=86400)
     when_sold_out: WhenSoldOut = "offer_waitlist"
+    when_unavailable: WhenUnavailable = "fail_closed"
 
 
 class EventInput(pydantic.BaseModel):

@@ -1,4 +1,5 @@
-"""What the waiting room's handlers share: the pool, the keys and the room versions."""
+"""What the waiting room's handlers share: the pool, the keys, the room versions and
+the visitor streams."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiohttp import web
 
 from evently.core.signing_keys import KeyRing
 from evently.waiting_room.room_versions import RoomVersions
+from evently.waiting_room.stream import VisitorStreams
 
 
 @dataclass(frozen=True)
@@ -16,6 +18,8 @@ class WaitingRoomContext:
     pool: asyncpg.Pool
     keys: KeyRing
     versions: RoomVersions
+    streams: VisitorStreams | None = None
+    stream_heartbeat_s: float = 15.0
 
 
 WAITING_ROOM: web.AppKey[WaitingRoomContext] = web.AppKey("waiting_room", WaitingRoomContext)

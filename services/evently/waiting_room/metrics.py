@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
 TICKS = Counter("evently_waiting_room_ticks_total", "Room ticks this process performed.")
 ADMISSIONS = Counter(
@@ -17,4 +17,45 @@ STATUS_POLLS = Counter(
     "evently_waiting_room_status_polls_total",
     "Status polls, by how they were answered (not_modified: from memory).",
     ["answer"],
+)
+
+# Per-event figures, set by every replica's ticker pass (each reads a room's counts, ticking
+# it or not); a room no longer enabled drops its series. Rooms are few: one per flash sale.
+QUEUE_LENGTH = Gauge(
+    "evently_waiting_room_queue_length",
+    "Visitors waiting in a room (pre-queue included), as of this replica's last pass.",
+    ["event_id"],
+)
+ACTIVE_SHOPPERS = Gauge(
+    "evently_waiting_room_active_shoppers",
+    "Admitted visitors whose shopping session is open, as of this replica's last pass.",
+    ["event_id"],
+)
+ROOM_ADMISSIONS = Counter(
+    "evently_waiting_room_event_admissions_total",
+    "Visitors admitted, by event (this process's ticks).",
+    ["event_id"],
+)
+WAIT_TIME = Histogram(
+    "evently_waiting_room_wait_seconds",
+    "Time from joining a room to admission.",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400),
+)
+TICK_FAILURES = Counter(
+    "evently_waiting_room_tick_failures_total",
+    "Room ticks that failed (logged; the next pass retries; other rooms are not held up).",
+)
+LAST_TICK = Gauge(
+    "evently_waiting_room_last_tick_timestamp_seconds",
+    "When this process's ticker last completed a pass over the rooms (Unix time).",
+)
+STREAM_UPDATES = Counter(
+    "evently_waiting_room_stream_updates_total",
+    "Status updates pushed to open visitor streams.",
+)
+STREAMS = Gauge("evently_waiting_room_streams", "Visitor status streams open in this process.")
+STREAM_FANOUTS = Counter(
+    "evently_waiting_room_stream_fanouts_total",
+    "Room changes fanned out to open streams (one database query each, whatever the number "
+    "of visitors).",
 )

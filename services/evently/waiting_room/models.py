@@ -11,7 +11,7 @@ from pydantic import Field
 from evently.core.contracts import WhenSoldOut
 
 RoomState = Literal["disabled", "scheduled", "prequeue", "open", "sold_out"]
-VisitorState = Literal["prequeue", "waiting", "admitted", "expired"]
+VisitorState = Literal["prequeue", "waiting", "admitted", "expired", "sold_out"]
 
 
 class RoomOut(pydantic.BaseModel):
@@ -40,6 +40,27 @@ class RoomOut(pydantic.BaseModel):
     admitted: int = Field(description="Visitors admitted so far")
 
 
+class Link(pydantic.BaseModel):
+    """An API call the visitor can make next."""
+
+    method: Literal["GET", "POST"]
+    href: str
+
+
+class WaitlistOffer(pydantic.BaseModel):
+    """Where a visitor of a sold-out room joins the event's waitlist (bookings)."""
+
+    join: Link = Field(description='POST with {"quantity": n} to join the waitlist')
+    status: Link = Field(description="Your place in the waitlist once joined")
+
+    @classmethod
+    def for_event(cls, event_id: int) -> WaitlistOffer:
+        href = f"/api/v1/events/{event_id}/waitlist"
+        return cls(
+            join=Link(method="POST", href=href), status=Link(method="GET", href=href + "/me")
+        )
+
+
 class QueueTicketOut(pydantic.BaseModel):
     """A visitor's place in a room: the answer to joining and to the status poll."""
 
@@ -47,7 +68,8 @@ class QueueTicketOut(pydantic.BaseModel):
     ticket_id: int
     state: VisitorState = Field(
         description="prequeue: placed at sale opening; waiting: in line; admitted: may buy "
-        "with admission_token until admission_expires_at; expired: the session ended"
+        "with admission_token until admission_expires_at; expired: the session ended; "
+        "sold_out: the event sold out while you waited (see waitlist)"
     )
     joined_at: datetime
     position: int | None = Field(description="Place in line (null until the shuffle)")
@@ -59,3 +81,8 @@ class QueueTicketOut(pydantic.BaseModel):
         description="Send as the Admission-Token header when holding seats (admitted only)"
     )
     admission_expires_at: datetime | None
+    waitlist: WaitlistOffer | None = Field(
+        None,
+        description="While sold out, in a room whose when_sold_out is offer_waitlist: where "
+        "to join the event's waitlist (null otherwise)",
+    )

@@ -29,9 +29,10 @@ DISABLE_ROOM = """
     WHERE event_id = $1 AND event_version < $2
     RETURNING event_id"""
 
-# Seat figures from inventory.changed: only whether the event is sold out matters here.
+# Seat figures from inventory.changed: whether the event is sold out (visible to
+# visitors, so it bumps the state version) and the seats available (caps admission).
 APPLY_INVENTORY = """
-    UPDATE waiting_room.rooms SET inventory_version = $2, sold_out = $3,
+    UPDATE waiting_room.rooms SET inventory_version = $2, sold_out = $3, available = $4,
         state_version = state_version + CASE WHEN sold_out = $3 THEN 0 ELSE 1 END,
         updated_at = now()
     WHERE event_id = $1 AND inventory_version < $2
@@ -73,7 +74,7 @@ TRY_TICK_LOCK = "SELECT pg_try_advisory_xact_lock($1, $2)"
 TAKE_SHUFFLE_LOCK = "SELECT pg_advisory_xact_lock($1, $2)"
 SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '2s'"
 LOCK_ROOM = (
-    f"SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at "
+    f"SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at, r.available "
     "FROM waiting_room.rooms r WHERE r.event_id = $1 FOR NO KEY UPDATE"
 )
 
@@ -95,7 +96,8 @@ EXPIRE_SESSIONS = """
     RETURNING id"""
 COUNT_QUEUE = """
     SELECT count(*) FILTER (WHERE status = 'admitted') AS active,
-           count(*) FILTER (WHERE status = 'waiting' AND position IS NOT NULL) AS waiting
+           count(*) FILTER (WHERE status = 'waiting' AND position IS NOT NULL) AS waiting,
+           count(*) FILTER (WHERE status = 'waiting') AS queued
     FROM waiting_room.tickets WHERE event_id = $1"""
 ADMIT_NEXT = """
     WITH next AS (
@@ -106,10 +108,19 @@ ADMIT_NEXT = """
     SET status = 'admitted', admitted_at = $3::timestamptz,
         expires_at = $3::timestamptz + make_interval(secs => $4)
     FROM next WHERE t.id = next.id
-    RETURNING t.position"""
+    RETURNING t.position, t.joined_at"""
 SAVE_TICK = """
     UPDATE waiting_room.rooms SET serving = $2, admitted = admitted + $3,
         admission_credit = $4, last_tick_at = $5,
         state_version = state_version + CASE WHEN $6 THEN 1 ELSE 0 END,
         updated_at = CASE WHEN $6 THEN now() ELSE updated_at END
     WHERE event_id = $1"""
+
+# --- the visitor streams (stream.py) ----------------------------------------------------
+
+# The statuses of every visitor of one room with an open stream here, in one round trip.
+SELECT_VISITORS = f"""
+    SELECT t.user_id, t.id AS ticket_id, t.status, t.prequeue, t.position, t.joined_at,
+        t.admitted_at, t.expires_at, {ROOM_COLUMNS}
+    FROM waiting_room.tickets t JOIN waiting_room.rooms r ON r.event_id = t.event_id
+    WHERE t.event_id = $1 AND t.user_id = ANY($2::bigint[])"""

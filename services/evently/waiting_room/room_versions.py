@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 
 import asyncpg
 
@@ -33,6 +34,8 @@ class RoomVersions:
         self.refresh_s = refresh_s
         self._versions: dict[int, int] = {}
         self.listening = asyncio.Event()
+        # Called with (event id, version) whenever a room's version moves (the streams).
+        self.on_change: list[Callable[[int, int], None]] = []
 
     def current(self, event_id: int) -> int | None:
         return self._versions.get(event_id)
@@ -41,6 +44,8 @@ class RoomVersions:
         """Record ``version`` for a room unless a newer one is known already."""
         if version > self._versions.get(event_id, 0):
             self._versions[event_id] = version
+            for callback in self.on_change:
+                callback(event_id, version)
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:

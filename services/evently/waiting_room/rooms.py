@@ -38,10 +38,15 @@ async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -
 
 
 async def apply_inventory_changed(conn: asyncpg.Connection, message: InboxMessage) -> None:
-    """Remember whether the event is sold out (no one is admitted to buy what is gone)."""
+    """Remember whether the event is sold out and how many seats are left: no one is
+    admitted to buy what is gone (``ticker.shopper_slots``)."""
     inventory = parse(InventoryChanged, message.payload)
     changed = await conn.fetchval(
-        queries.APPLY_INVENTORY, inventory.event_id, inventory.version, inventory.sold_out
+        queries.APPLY_INVENTORY,
+        inventory.event_id,
+        inventory.version,
+        inventory.sold_out,
+        inventory.available,
     )
     if changed is not None:
         await conn.execute(queries.NOTIFY_ROOM, inventory.event_id)

@@ -6,12 +6,15 @@ from aiohttp import web
 
 from evently.core.api import ETAG, Api, Header, json_response
 from evently.core.auth import principal, require_user
+from evently.core.errors import ServiceUnavailable
+from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import add_inbox_route
 from evently.core.signing_keys import JWKS_SCHEMA
 from evently.waiting_room.context import WAITING_ROOM
 from evently.waiting_room.metrics import STATUS_POLLS
 from evently.waiting_room.models import QueueTicketOut, RoomOut
 from evently.waiting_room.rooms import INBOX_HANDLERS
+from evently.waiting_room.stream import stream_status
 from evently.waiting_room.visitors import join_room, room_view, visitor_status
 
 api = Api("waiting_room")
@@ -98,6 +101,33 @@ def _matches(request: web.Request, etag: str) -> bool:
     if not header:
         return False
     return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+@api.get(
+    "/api/v1/events/{id}/waiting-room/me/stream",
+    summary="Your place in an event's waiting room as server-sent events",
+    description="`status` events, each the same object as `GET .../waiting-room/me` with "
+    "the room's state version as the SSE id, sent whenever your status changes (admission "
+    "with its token, the event selling out, ...); heartbeat comments in between. 404 "
+    "before you join.",
+    response={"type": "string"},
+    response_content_type="text/event-stream",
+    auth=require_user,
+    path_params=ID,
+    errors=(404, 503),
+)
+async def my_status_stream(request: web.Request, id: int) -> web.StreamResponse:
+    room = request.app[WAITING_ROOM]
+    if room.streams is None:  # a context built without streams (never in the service)
+        raise ServiceUnavailable("Status streams are not available here; poll instead.")
+    return await stream_status(
+        request,
+        room.streams,
+        id,
+        principal(request).user_id,
+        room.stream_heartbeat_s,
+        request.app[SHUTTING_DOWN],
+    )
 
 
 @api.get(

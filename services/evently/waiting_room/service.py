@@ -16,6 +16,7 @@ from evently.waiting_room.context import WAITING_ROOM, WaitingRoomContext
 from evently.waiting_room.room_versions import RoomVersions
 from evently.waiting_room.routes import api
 from evently.waiting_room.settings import WaitingRoomSettings
+from evently.waiting_room.stream import VisitorStreams
 from evently.waiting_room.ticker import Ticker
 
 
@@ -33,12 +34,20 @@ def setup(app: web.Application, settings: Any) -> None:
 
 def _context(settings: WaitingRoomSettings) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
+        versions = RoomVersions(settings.database_url, settings.state_refresh_s)
+        streams = VisitorStreams(app[POOL], app[ADMISSION_KEYS], settings.stream_max_subscribers)
+        versions.on_change.append(streams.room_changed)
         app[WAITING_ROOM] = WaitingRoomContext(
             pool=app[POOL],
             keys=app[ADMISSION_KEYS],
-            versions=RoomVersions(settings.database_url, settings.state_refresh_s),
+            versions=versions,
+            streams=streams,
+            stream_heartbeat_s=settings.stream_heartbeat_s,
         )
-        yield
+        try:
+            yield
+        finally:
+            await streams.close()
 
     return ctx
 

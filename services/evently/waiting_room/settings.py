@@ -22,6 +22,12 @@ class WaitingRoomSettings(CommonSettings):
         "seconds > 0 between full reloads of the rooms' state this process keeps in memory "
         "(LISTEN/NOTIFY brings changes sooner)",
     )
+    stream_heartbeat_s: float = setting(
+        "WAITING_ROOM_STREAM_HEARTBEAT_S", 15.0, "seconds > 0 between status stream heartbeats"
+    )
+    stream_max_subscribers: int = setting(
+        "WAITING_ROOM_STREAM_MAX_SUBSCRIBERS", 10000, "open status streams per process (>= 1)"
+    )
     # Admission token signing keys: exactly one of the first two (docs/waiting-room.md).
     admission_signing_keys: str = setting(
         "ADMISSION_SIGNING_KEYS", "", 'a JSON object {"<kid>": "<Ed25519 private key PEM>", ...}'
@@ -42,3 +48,11 @@ class WaitingRoomSettings(CommonSettings):
     @staticmethod
     def check_state_refresh_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_stream_heartbeat_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_stream_max_subscribers(value: int) -> str | None:
+        return None if value >= 1 else "expected an integer >= 1"

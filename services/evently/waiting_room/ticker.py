@@ -10,17 +10,23 @@ another is ticking it right now. The tick then:
 3. **admits** the next visitors in position order: as many as the time elapsed since the
    room's last tick earns at ``admission_rate_per_minute`` (stored credit, so ticks from
    different replicas add up to the configured rate), capped by the free shopper slots
-   and by nothing at all once the event is sold out;
+   (``shopper_slots``: the active-shopper cap, and the seats bookings last reported
+   available), and nobody at all once the event is sold out;
 4. bumps the room's ``state_version`` if visitors can see a change, and notifies every
    replica (``notify_room``), which is what lets status polls answer 304 from memory.
 
-The clock is an argument, so tests drive time.
+The clock is an argument, so tests drive time. ``Ticker.tick`` ticks each room on its
+own: a room whose tick fails (a lock timeout, a lost connection) is logged and counted
+(``evently_waiting_room_tick_failures_total``) and retried at the next pass, and never
+holds up the rooms after it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,7 +34,17 @@ import asyncpg
 
 from evently.core.locks import LockKey
 from evently.waiting_room import queries
-from evently.waiting_room.metrics import ADMISSIONS, SESSIONS_EXPIRED, TICKS
+from evently.waiting_room.metrics import (
+    ACTIVE_SHOPPERS,
+    ADMISSIONS,
+    LAST_TICK,
+    QUEUE_LENGTH,
+    ROOM_ADMISSIONS,
+    SESSIONS_EXPIRED,
+    TICK_FAILURES,
+    TICKS,
+    WAIT_TIME,
+)
 from evently.waiting_room.shuffle import prequeue_order
 
 log = logging.getLogger("evently.waiting_room.ticker")
@@ -74,6 +90,19 @@ def admissions_due(
     return Admissions(count, credit - count)
 
 
+def shopper_slots(*, max_active: int, active: int, available: int | None) -> int:
+    """Visitors that may be admitted now: the active-shopper cap, and never more active
+    shoppers than seats bookings last reported available (``None``: not reported yet).
+
+    ``available`` already excludes seats on hold, some of them by active shoppers, so the
+    rule is conservative: it may admit fewer than could buy, never one too many to find a
+    seat."""
+    free = max_active - active
+    if available is not None:
+        free = min(free, available - active)
+    return max(0, free)
+
+
 @dataclass(frozen=True)
 class TickResult:
     """What one tick of one room did (``ticked`` is False when another replica had it)."""
@@ -83,6 +112,7 @@ class TickResult:
     expired: int = 0
     admitted: int = 0
     serving: int = 0
+    failed: bool = False
 
 
 async def tick_room(conn: asyncpg.Connection, event_id: int, now: datetime) -> TickResult:
@@ -112,19 +142,22 @@ async def tick_room(conn: asyncpg.Connection, event_id: int, now: datetime) -> T
             credit=room["admission_credit"],
             elapsed_s=(now - last).total_seconds() if last is not None else 0.0,
             rate_per_minute=room["admission_rate_per_minute"],
-            free_slots=room["max_active_shoppers"] - queue["active"],
+            free_slots=shopper_slots(
+                max_active=room["max_active_shoppers"],
+                active=queue["active"],
+                available=room["available"],
+            ),
             waiting=queue["waiting"],
             sold_out=room["sold_out"],
         )
         serving = room["serving"]
+        waits: list[float] = []
         if due.count:
-            positions = [
-                r["position"]
-                for r in await conn.fetch(
-                    queries.ADMIT_NEXT, event_id, due.count, now, float(room["session_ttl_s"])
-                )
-            ]
-            serving = max([serving, *positions])
+            rows = await conn.fetch(
+                queries.ADMIT_NEXT, event_id, due.count, now, float(room["session_ttl_s"])
+            )
+            serving = max([serving, *(r["position"] for r in rows)])
+            waits = [max(0.0, (now - r["joined_at"]).total_seconds()) for r in rows]
             changed = True
         await conn.execute(
             queries.SAVE_TICK, event_id, serving, due.count, due.credit, now, changed
@@ -133,6 +166,10 @@ async def tick_room(conn: asyncpg.Connection, event_id: int, now: datetime) -> T
             await conn.execute(queries.NOTIFY_ROOM, event_id)
     TICKS.inc()
     ADMISSIONS.inc(due.count)
+    if due.count:
+        ROOM_ADMISSIONS.labels(str(event_id)).inc(due.count)
+    for wait_s in waits:
+        WAIT_TIME.observe(wait_s)
     SESSIONS_EXPIRED.inc(expired)
     return TickResult(
         ticked=True, shuffled=shuffled, expired=expired, admitted=due.count, serving=serving
@@ -151,14 +188,46 @@ async def _shuffle(conn: asyncpg.Connection, event_id: int, seed: bytes, now: da
     return len(order)
 
 
+# A pass never waits longer than this for a pooled connection (then it fails, is logged,
+# and the next pass retries), so an exhausted pool cannot park the ticker for good.
+ACQUIRE_TIMEOUT_S = 10.0
+
+
 class Ticker:
     """Ticks every enabled room, forever (``core.tasks.every`` calls ``tick``)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self._exported: set[int] = set()
 
     async def tick(self, now: datetime | None = None) -> list[TickResult]:
+        """One pass: tick each enabled room on its own (a failure stays that room's), then
+        export each room's queue figures."""
         now = now or datetime.now(UTC)
-        async with self.pool.acquire() as conn:
+        results = []
+        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn:
             rooms = [r["event_id"] for r in await conn.fetch(queries.ENABLED_ROOMS)]
-            return [await tick_room(conn, event_id, now) for event_id in rooms]
+            for event_id in rooms:
+                try:
+                    results.append(await tick_room(conn, event_id, now))
+                except Exception:
+                    TICK_FAILURES.inc()
+                    log.exception("room %s: tick failed; retrying at the next pass", event_id)
+                    if conn.is_closed():
+                        raise  # the connection is gone: the rest of this pass would fail too
+                    results.append(TickResult(ticked=False, failed=True))
+            await self._export(conn, rooms)
+        LAST_TICK.set(time.time())
+        return results
+
+    async def _export(self, conn: asyncpg.Connection, rooms: list[int]) -> None:
+        """Set each room's queue length and active shoppers; drop rooms switched off."""
+        for event_id in rooms:
+            queue = await conn.fetchrow(queries.COUNT_QUEUE, event_id)
+            QUEUE_LENGTH.labels(str(event_id)).set(queue["queued"])
+            ACTIVE_SHOPPERS.labels(str(event_id)).set(queue["active"])
+        for gone in self._exported - set(rooms):
+            for gauge in (QUEUE_LENGTH, ACTIVE_SHOPPERS):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(str(gone))
+        self._exported = set(rooms)

@@ -14,7 +14,13 @@ from evently.core.signing_keys import KeyRing
 from evently.waiting_room import queries
 from evently.waiting_room.errors import JOIN_REFUSALS, QueueTicketNotFound, WaitingRoomNotFound
 from evently.waiting_room.metrics import JOINS
-from evently.waiting_room.models import QueueTicketOut, RoomOut, RoomState, VisitorState
+from evently.waiting_room.models import (
+    QueueTicketOut,
+    RoomOut,
+    RoomState,
+    VisitorState,
+    WaitlistOffer,
+)
 from evently.waiting_room.shuffle import ALGORITHM
 from evently.waiting_room.ticker import shuffle_lock
 
@@ -45,13 +51,27 @@ async def visitor_status(
     row = await pool.fetchrow(queries.SELECT_VISITOR, event_id, user_id)
     if row is None:
         raise QueueTicketNotFound(event_id)
-    now = now or datetime.now(UTC)
+    return status_from_row(keys, event_id, user_id, row, now or datetime.now(UTC))
+
+
+def status_from_row(
+    keys: KeyRing, event_id: int, user_id: int, row: Any, now: datetime
+) -> VisitorStatus:
+    """A visitor's status from their ticket and room (``SELECT_VISITOR``'s columns).
+
+    While the event is sold out, a visitor still in line sees ``sold_out`` (and, if the
+    room offers it, the waitlist); an admitted one keeps shopping (they may hold seats)."""
     state: VisitorState = row["status"]
     if state == "admitted" and row["expires_at"] <= now:
         state = "expired"  # the ticker has not noticed yet
     position = row["position"]
     if state == "waiting" and position is None:
         state = "prequeue"
+    waitlist = None
+    if state in ("waiting", "prequeue") and row["sold_out"]:
+        state = "sold_out"
+        if row["when_sold_out"] == "offer_waitlist":
+            waitlist = WaitlistOffer.for_event(event_id)
     ahead = wait_s = None
     if state == "waiting" and position is not None:
         ahead = max(0, position - row["serving"] - 1)
@@ -76,6 +96,7 @@ async def visitor_status(
         estimated_wait_s=wait_s,
         admission_token=token,
         admission_expires_at=row["expires_at"] if state == "admitted" else None,
+        waitlist=waitlist,
     )
     return VisitorStatus(ticket, row["state_version"])
 
