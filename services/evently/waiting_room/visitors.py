@@ -15,6 +15,7 @@ from evently.waiting_room import queries
 from evently.waiting_room.errors import JOIN_REFUSALS, QueueTicketNotFound, WaitingRoomNotFound
 from evently.waiting_room.metrics import JOINS
 from evently.waiting_room.models import QueueTicketOut, RoomOut, RoomState, VisitorState
+from evently.waiting_room.purchases import record_join_refusal
 from evently.waiting_room.shuffle import ALGORITHM
 from evently.waiting_room.ticker import shuffle_lock
 
@@ -26,6 +27,7 @@ async def join_room(pool: asyncpg.Pool, event_id: int, user_id: int) -> int:
     JOINS.labels(row["outcome"]).inc()
     refusal = JOIN_REFUSALS.get(row["outcome"])
     if refusal is not None:
+        await record_join_refusal(pool, event_id, row["outcome"])
         raise refusal(event_id)
     return row["ticket_id"]
 
