@@ -66,8 +66,17 @@ class Connection(bb.HttpConnection):
     def data_received(self, data: bytes) -> None:
         pending = self.buffer + data
         end = pending.find(b"\r\n\r\n")
-        if end >= 0:
-            self.last_head = bytes(pending[:end])
+        if end < 0:
+            super().data_received(data)
+            return
+        self.last_head = bytes(pending[:end])
+        if b"\r\ncontent-length:" not in self.last_head.lower() and pending[9:12] in (
+            b"204",
+            b"304",
+        ):
+            # No body, and aiohttp may send no Content-Length: say so for the parser.
+            self.buffer = bytearray()
+            data = bytes(pending[:end]) + b"\r\nContent-Length: 0" + bytes(pending[end:])
         super().data_received(data)
 
     def header(self, name: bytes) -> str:
@@ -223,6 +232,15 @@ async def visitor(
     sale: Sale, room: Pool, bookings: Pool, event_id: int, arrival: Arrival, poll_s: float
 ) -> None:
     """Join, then poll /me until admitted (then buy) or told the event sold out."""
+    try:
+        await _visit(sale, room, bookings, event_id, arrival, poll_s)
+    except (OSError, RuntimeError, ValueError) as exc:
+        sale.errors[f"visitor {type(exc).__name__}: {str(exc)[:60]}"] += 1
+
+
+async def _visit(
+    sale: Sale, room: Pool, bookings: Pool, event_id: int, arrival: Arrival, poll_s: float
+) -> None:
     base = f"/api/v1/events/{event_id}/waiting-room"
     arrival.arrived_at = time.time()
     joined = await room.request(head("POST", base + "/join", arrival.token))
@@ -267,7 +285,10 @@ async def room_state(room: Pool, base: str, token: str) -> str | None:
 
 async def direct_buyer(sale: Sale, bookings: Pool, event_id: int, arrival: Arrival) -> None:
     arrival.arrived_at = time.time()
-    await buy(sale, bookings, event_id, arrival, None)
+    try:
+        await buy(sale, bookings, event_id, arrival, None)
+    except (OSError, RuntimeError, ValueError) as exc:
+        sale.errors[f"buyer {type(exc).__name__}: {str(exc)[:60]}"] += 1
 
 
 async def open_loop(
