@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 PORT ?= 8080
 
 .PHONY: help install run test test-fast e2e fuzz cluster-up cluster-down lint format tools \
-        bench bench-search bench-operator bench-cancel manifests clean
+        bench bench-search bench-operator bench-cancel bench-waiting-room manifests clean
 
 help:
 	@echo "make run     - serve the whole platform on http://127.0.0.1:8080 (embedded PostgreSQL, demo data; PORT=N to change)"
@@ -21,6 +21,7 @@ help:
 	@echo "make fuzz    - schemathesis over every operation with a fresh seed (printed)"
 	@echo "make bench-operator - 10,000 Event resources through the operator (real kube-apiserver)"
 	@echo "make bench-cancel - cancel an event with 10,000 paid bookings (batches, lock hold)"
+	@echo "make bench-waiting-room - open-loop flash sale with and without the waiting room (BENCH_ARGS=--quick to try)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -89,6 +90,11 @@ bench-operator: install tools
 # Event cancellation benchmark: 10,000 paid bookings of one event cancelled in batches.
 bench-cancel: install
 	$(BIN)/python hack/bench_event_cancellation.py $(BENCH_ARGS)
+
+# Waiting room benchmark: 20,000 arrivals over 10 s for 2,000 seats, with and without
+# the room in the same run (BENCH_ARGS="--quick" for a small one).
+bench-waiting-room: install
+	$(BIN)/python hack/bench_waiting_room.py $(BENCH_ARGS)
 
 # Plain manifests rendered from the chart (kept in sync by a test).
 manifests: install tools

@@ -16,7 +16,8 @@ class OperatorSettings(CommonSettings):
 
     Inherited and used: ``DATABASE_URL`` (the events schema, written through the events
     repository), ``INTERNAL_API_KEY`` and ``BOOKINGS_URL`` (availability figures),
-    ``HOST``/``PORT``, ``LOG_LEVEL`` and the ``DB_*`` pool limits.
+    ``WAITING_ROOM_URL`` (queue lengths), ``HOST``/``PORT``, ``LOG_LEVEL`` and the
+    ``DB_*`` pool limits.
     """
 
     watch_namespaces: tuple[str, ...] = setting(
@@ -61,6 +62,11 @@ class OperatorSettings(CommonSettings):
     bookings_timeout_s: float = setting(
         "BOOKINGS_TIMEOUT_S", 5.0, "seconds to wait for the bookings internal API"
     )
+    waiting_room_timeout_s: float = setting(
+        "WAITING_ROOM_TIMEOUT_S",
+        2.0,
+        "seconds to wait for a waiting room's queue length (status.waitingRoom)",
+    )
 
     @property
     def effective_peering_priority(self) -> int:
@@ -97,6 +103,10 @@ class OperatorSettings(CommonSettings):
 
     @staticmethod
     def check_bookings_timeout_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_waiting_room_timeout_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"
 
 

@@ -215,6 +215,7 @@ async def _reconcile(
         "observedGeneration": generation,
         "scaledDeployment": scaled,
         **(figures.as_status() if figures else {}),
+        **_waiting_room_status(runtime, spec, (namespace, name)),
     }
     ready, synced, valid = _conditions(event, sync.action, phase, figures, figures_error)
     extra, absent = _scaling_conditions(spec, claimed, scale_outcome)
@@ -242,6 +243,15 @@ async def _reconcile(
         )
     metrics.record_phase(namespace, name, phase.value)
     return "ok"
+
+
+def _waiting_room_status(runtime: Runtime, spec: EventSpec, key: tuple[str, str]) -> dict[str, Any]:
+    """``status.waitingRoom``: removed without an enabled room; the queue length the last
+    sweep read (``queue_lengths.py``); left as it is while none is known."""
+    if spec.waiting_room is None or not spec.waiting_room.enabled:
+        return {"waitingRoom": None}
+    length = runtime.queue_lengths.get(key)
+    return {} if length is None else {"waitingRoom": {"queueLength": length}}
 
 
 def _conditions(

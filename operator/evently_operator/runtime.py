@@ -44,6 +44,8 @@ class Runtime:
     kube: KubeApi
     scalers: ScaleControllers
     levels: Levels = field(default_factory=Levels)
+    # (namespace, name) -> the waiting room's queue length, as the last sweep read it.
+    queue_lengths: dict[tuple[str, str], int] = field(default_factory=dict)
     probe: web.AppRunner | None = None
     sweeper: asyncio.Task[None] | None = None
 

@@ -20,7 +20,9 @@ import kopf
 from evently.events import repository
 from evently_operator import metrics
 from evently_operator.kubeapi import KubeApiError
+from evently_operator.levels import Member
 from evently_operator.operations import WindowsIndex, object_memory, reconcile, utcnow
+from evently_operator.queue_lengths import refresh_queue_lengths
 from evently_operator.resource import GROUP, PLURAL, VERSION, managed_by
 from evently_operator.runtime import Runtime
 
@@ -84,9 +86,39 @@ async def sweep_once(runtime: Runtime, windows: WindowsIndex) -> int:
     async with runtime.pool.acquire() as conn:
         states = await repository.managed_states(conn, keys)
     woken = runtime.levels.sweep(states, windows, runtime.scalers, utcnow())
+    woken += await sweep_queue_lengths(runtime, members)
     metrics.SWEEP_DURATION.observe(time.perf_counter() - started)
     metrics.SWEEP_WAKES.inc(woken)
     return woken
+
+
+async def sweep_queue_lengths(runtime: Runtime, members: list[Member]) -> int:
+    """Read the queue length of every member with an enabled waiting room and wake those
+    whose status shows another (``queue_lengths.py``); returns how many were woken."""
+    rooms: dict[tuple[str, str], int] = {}
+    shown: dict[tuple[str, str], object] = {}
+    for member in members:
+        spec = member.spec()
+        status = {**(member.body.get("status") or {}), **member.written}
+        if spec is None or spec.waiting_room is None or not spec.waiting_room.enabled:
+            continue
+        if isinstance(status.get("eventId"), int):
+            rooms[member.key] = status["eventId"]
+            shown[member.key] = (status.get("waitingRoom") or {}).get("queueLength")
+    settings = runtime.settings
+    runtime.queue_lengths = await refresh_queue_lengths(
+        runtime.http,
+        settings.waiting_room_url,
+        settings.waiting_room_timeout_s,
+        rooms,
+        runtime.queue_lengths,
+    )
+    before = runtime.levels.woken
+    for member in members:
+        length = runtime.queue_lengths.get(member.key)
+        if member.key in rooms and length is not None and shown[member.key] != length:
+            runtime.levels.wake(member, "queue length")
+    return runtime.levels.woken - before
 
 
 async def sweep_forever(runtime: Runtime, windows: WindowsIndex) -> None:

@@ -43,7 +43,7 @@ def test_every_topic_has_one_contract_a_known_producer_and_consumers():
         assert topic.consumers and set(topic.consumers) <= services - {topic.producer}
     assert contracts.routes("bookings") == {
         "inventory.changed": ("search", "events", "analytics", "waiting_room"),
-        "booking.changed": ("analytics", "notifications"),
+        "booking.changed": ("analytics", "notifications", "waiting_room"),
         "waitlist.changed": ("analytics", "notifications"),
         "ticket.checked_in": ("analytics",),
         "refund.changed": ("analytics", "notifications"),

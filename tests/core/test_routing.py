@@ -37,6 +37,8 @@ def test_every_public_route_is_routed_to_its_own_service(service):
         ("/api/v1/events/5/checkin/list", "bookings"),
         ("/api/v1/admin/events/5", "events"),
         ("/api/v1/admin/events/5/analytics", "analytics"),
+        ("/api/v1/admin/events/5/waiting-room/report", "waiting_room"),
+        ("/api/v1/admin/events/5/waiting-room", "events"),
         ("/api/v1/admin/analytics/overview", "analytics"),
         ("/api/v1/bookings/9/confirm", "bookings"),
         ("/api/v1/search/suggest", "search"),

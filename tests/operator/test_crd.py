@@ -23,7 +23,9 @@ def test_short_name_category_and_printer_columns(kube, namespace):
     version = crd["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns == ["Phase", "Ready", "Sold", "Available", "Capacity", "Starts", "Opens", "Age"]
+    assert columns == [
+        "Phase", "Ready", "Sold", "Available", "Capacity", "Queue", "Starts", "Opens", "Age",
+    ]  # fmt: skip
     assert kube.kubectl("-n", namespace, "get", "evently").returncode == 0
 
 

@@ -20,12 +20,14 @@ from evently.analytics.models import (
 )
 from evently.analytics.overview import sales_overview
 from evently.analytics.traffic import PrometheusClient, PrometheusUnavailable, traffic_report
+from evently.analytics.waiting_room_report import fetch_room_report
 from evently.core.api import Api, json_response
 from evently.core.app import SETTINGS
 from evently.core.auth import require_admin
-from evently.core.clients import HTTP_SESSION
+from evently.core.clients import HTTP_SESSION, InternalClient
 from evently.core.db import POOL
 from evently.core.inbox import add_inbox_route
+from evently.waiting_room.report_models import FairnessReport
 
 api = Api("analytics")
 admin = require_admin("analytics:read")
@@ -85,3 +87,25 @@ async def get_traffic(request: web.Request, query: TrafficQuery) -> web.Response
     )
     report = await traffic_report(client, query.window, query.at)
     return json_response(Traffic.model_validate(report))
+
+
+@api.get(
+    "/api/v1/admin/analytics/events/{id}/waiting-room",
+    summary="One event's waiting room fairness report (from the waiting room service)",
+    description="The waiting room's own report (GET /api/v1/admin/events/{id}/waiting-room/"
+    "report), fetched from its internal API: order, FIFO fidelity, seed, admission rate, "
+    "waits, abandoned tickets, refusals.",
+    response=FairnessReport,
+    auth=admin,
+    path_params={"id": int},
+    errors=(404, 503),
+)
+async def get_waiting_room_report(request: web.Request, id: int) -> web.Response:
+    settings = request.app[SETTINGS]
+    room = InternalClient(
+        request.app[HTTP_SESSION],
+        settings.waiting_room_url,
+        settings.internal_api_key,
+        "waiting_room",
+    )
+    return json_response(await fetch_room_report(room, id))

@@ -340,7 +340,9 @@ TOPICS: dict[str, Topic] = {
     InventoryChanged.TOPIC: Topic(
         InventoryChanged, "bookings", ("search", "events", "analytics", "waiting_room")
     ),
-    BookingChanged.TOPIC: Topic(BookingChanged, "bookings", ("analytics", "notifications")),
+    BookingChanged.TOPIC: Topic(
+        BookingChanged, "bookings", ("analytics", "notifications", "waiting_room")
+    ),
     WaitlistChanged.TOPIC: Topic(WaitlistChanged, "bookings", ("analytics", "notifications")),
     TicketCheckedIn.TOPIC: Topic(TicketCheckedIn, "bookings", ("analytics",)),
     UserChanged.TOPIC: Topic(UserChanged, "users", ("notifications",)),

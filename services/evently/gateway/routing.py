@@ -44,6 +44,7 @@ _RULES = [
     RoutingRule(r"^/api/v1/payments/webhooks$", "bookings"),
     RoutingRule(r"^/api/v1/events/[^/]+/waiting-room(/.*)?$", "waiting_room"),
     RoutingRule(r"^/\.well-known/admission-keys\.json$", "waiting_room"),
+    RoutingRule(r"^/api/v1/admin/events/[^/]+/waiting-room/report$", "waiting_room"),
 ]
 ROUTING_TABLE: tuple[RoutingRule, ...] = tuple(
     sorted(_RULES, key=lambda rule: len(rule.pattern), reverse=True)

@@ -124,3 +124,45 @@ SELECT_VISITORS = f"""
         t.admitted_at, t.expires_at, {ROOM_COLUMNS}
     FROM waiting_room.tickets t JOIN waiting_room.rooms r ON r.event_id = t.event_id
     WHERE t.event_id = $1 AND t.user_id = ANY($2::bigint[])"""
+
+# --- the fairness report (report.py, purchases.py) ------------------------------------
+
+# booking.changed: one more booking of this visitor went through ``transition`` ($3).
+RECORD_BOOKING_TRANSITION = """
+    INSERT INTO waiting_room.buyers AS b (
+        event_id, user_id, held, confirmed, cancelled, expired,
+        first_held_at, first_confirmed_at)
+    VALUES ($1, $2, ($3 = 'held')::int, ($3 = 'confirmed')::int, ($3 = 'cancelled')::int,
+        ($3 = 'expired')::int,
+        CASE WHEN $3 = 'held' THEN $4::timestamptz END,
+        CASE WHEN $3 = 'confirmed' THEN $4::timestamptz END)
+    ON CONFLICT (event_id, user_id) DO UPDATE SET
+        held = b.held + EXCLUDED.held, confirmed = b.confirmed + EXCLUDED.confirmed,
+        cancelled = b.cancelled + EXCLUDED.cancelled, expired = b.expired + EXCLUDED.expired,
+        first_held_at = LEAST(b.first_held_at, EXCLUDED.first_held_at),
+        first_confirmed_at = LEAST(b.first_confirmed_at, EXCLUDED.first_confirmed_at)"""
+
+# A refused join, counted per room and code (no row, so nothing counted, without a room).
+RECORD_JOIN_REFUSAL = """
+    INSERT INTO waiting_room.join_refusals AS j (event_id, code, refused, last_at)
+    SELECT event_id, $2, 1, now() FROM waiting_room.rooms WHERE event_id = $1
+    ON CONFLICT (event_id, code) DO UPDATE SET refused = j.refused + 1, last_at = now()"""
+
+# Every ticket of a room with what its visitor bought, in ticket order.
+REPORT_TICKETS = """
+    SELECT t.id, t.prequeue, t.position, t.status, t.joined_at, t.admitted_at,
+        coalesce(b.held, 0) AS held, coalesce(b.confirmed, 0) AS confirmed
+    FROM waiting_room.tickets t
+    LEFT JOIN waiting_room.buyers b ON b.event_id = t.event_id AND b.user_id = t.user_id
+    WHERE t.event_id = $1
+    ORDER BY t.id"""
+
+REPORT_REFUSALS = """
+    SELECT code, refused FROM waiting_room.join_refusals WHERE event_id = $1 ORDER BY code"""
+
+# Visitors who confirmed seats for the event without ever holding a queue ticket.
+REPORT_BUYERS_WITHOUT_TICKET = """
+    SELECT count(*) FROM waiting_room.buyers b
+    WHERE b.event_id = $1 AND b.confirmed > 0 AND NOT EXISTS (
+        SELECT 1 FROM waiting_room.tickets t
+        WHERE t.event_id = b.event_id AND t.user_id = b.user_id)"""

@@ -13,6 +13,8 @@ from evently.core.signing_keys import JWKS_SCHEMA
 from evently.waiting_room.context import WAITING_ROOM
 from evently.waiting_room.metrics import STATUS_POLLS
 from evently.waiting_room.models import QueueTicketOut, RoomOut
+from evently.waiting_room.purchases import PURCHASE_HANDLERS
+from evently.waiting_room.report_routes import add_report_routes
 from evently.waiting_room.rooms import INBOX_HANDLERS
 from evently.waiting_room.stream import stream_status
 from evently.waiting_room.visitors import join_room, room_view, visitor_status
@@ -23,7 +25,8 @@ IF_NONE_MATCH = Header(
     "If-None-Match", "The ETag of your last status; 304 when nothing changed since"
 )
 
-add_inbox_route(api, "waiting_room", INBOX_HANDLERS)
+add_inbox_route(api, "waiting_room", {**INBOX_HANDLERS, **PURCHASE_HANDLERS})
+add_report_routes(api)
 
 
 def status_etag(user_id: int, state_version: int) -> str:

@@ -21,6 +21,7 @@ from evently.waiting_room.models import (
     VisitorState,
     WaitlistOffer,
 )
+from evently.waiting_room.purchases import record_join_refusal
 from evently.waiting_room.shuffle import ALGORITHM
 from evently.waiting_room.ticker import shuffle_lock
 
@@ -32,6 +33,7 @@ async def join_room(pool: asyncpg.Pool, event_id: int, user_id: int) -> int:
     JOINS.labels(row["outcome"]).inc()
     refusal = JOIN_REFUSALS.get(row["outcome"])
     if refusal is not None:
+        await record_join_refusal(pool, event_id, row["outcome"])
         raise refusal(event_id)
     return row["ticket_id"]
 

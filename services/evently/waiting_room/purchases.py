@@ -1,0 +1,37 @@
+"""Who bought, and who was turned away: what the fairness report knows beyond the queue.
+
+Bookings' ``booking.changed`` reaches the room through its inbox (``core/contracts.py``
+routes it here); each message adds one to the visitor's counter for its transition
+(``held``, ``confirmed``, ``cancelled``, ``expired``) in ``waiting_room.buyers``. The
+inbox applies a message once, so the counters are exact. Refused joins are counted per
+room and refusal code in ``waiting_room.join_refusals``.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from evently.core.contracts import BookingChanged, parse
+from evently.core.inbox import InboxHandler, InboxMessage
+from evently.waiting_room import queries
+
+
+async def apply_booking_changed(conn: asyncpg.Connection, message: InboxMessage) -> None:
+    """Count one booking transition for its visitor and event."""
+    change = parse(BookingChanged, message.payload)
+    booking = change.booking
+    await conn.execute(
+        queries.RECORD_BOOKING_TRANSITION,
+        booking.event_id,
+        booking.user_id,
+        change.transition,
+        change.at,
+    )
+
+
+async def record_join_refusal(pool: asyncpg.Pool, event_id: int, code: str) -> None:
+    """Count a refused join (nothing is counted for an event without a room)."""
+    await pool.execute(queries.RECORD_JOIN_REFUSAL, event_id, code)
+
+
+PURCHASE_HANDLERS: dict[str, InboxHandler] = {BookingChanged.TOPIC: apply_booking_changed}
