@@ -63,7 +63,7 @@ def desired_status(spec: EventSpec, current: Event | None) -> str:
 
 def row_matches(event: Event, data: EventInput) -> bool:
     """True if the stored event already says everything ``data`` says."""
-    wanted: dict[str, Any] = data.model_dump(exclude={"venue"})
+    wanted: dict[str, Any] = data.model_dump(exclude={"venue", "venue_id"})
     # Dumped alike, so nested settings (the waiting room) compare as plain data.
     if event.model_dump(include=set(wanted)) != wanted:
         return False
@@ -121,9 +121,7 @@ async def sync_row(
             return RowSync(event, action)
     if current.status == "cancelled":
         return RowSync(current, RowAction.CANCELLED)
-    data = to_event_input(
-        spec, status=desired_status(spec, current), venue_layout=current.venue.layout
-    )
+    data = to_event_input(spec, status=desired_status(spec, current))
     if row_matches(current, data):
         return RowSync(current, RowAction.UNCHANGED)
     try:

@@ -345,14 +345,10 @@ def read_valid_spec(raw: Mapping[str, Any]) -> EventSpec:
     return spec
 
 
-def to_event_input(
-    spec: EventSpec, *, status: str, venue_layout: Mapping[str, Any] | None = None
-) -> EventInput:
+def to_event_input(spec: EventSpec, *, status: str) -> EventInput:
     """The events repository's input for ``spec``; ``SpecError`` if the service refuses it.
 
-    ``status`` is ``published``/``draft`` (or ``completed``, kept once the service set it);
-    ``venue_layout`` carries the venue's stored layout over, which the resource does not
-    describe, so writing the event never wipes it.
+    ``status`` is ``published``/``draft`` (or ``completed``, kept once the service set it).
     """
     max_per_user = spec.max_per_user or min(DEFAULT_MAX_PER_USER, spec.capacity)
     try:
@@ -378,7 +374,6 @@ def to_event_input(
                 address=spec.venue.address,
                 city=spec.venue.city,
                 capacity=spec.venue.capacity,
-                layout=dict(venue_layout or {}),
             ),
         )
     except pydantic.ValidationError as exc:
