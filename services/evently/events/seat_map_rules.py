@@ -83,10 +83,11 @@ def _rule_problems(document: SeatMapDocument, where: str) -> list[FieldError]:
         if len(problems) < MAX_REPORTED:
             problems.append(FieldError(f"{where}.{path}", reason))
 
-    zones = {zone.id for zone in document.zones}
-    for i, (zone_id, n) in enumerate(Counter(z.id for z in document.zones).items()):
-        if n > 1:
-            report(f"zones.{i}.id", f"zone id {zone_id!r} is used {n} times")
+    zones: set[str] = set()
+    for i, zone in enumerate(document.zones):
+        if zone.id in zones:
+            report(f"zones.{i}.id", f"zone id {zone.id!r} is already used")
+        zones.add(zone.id)
     seat_ids: dict[str, tuple[int, int, int]] = {}
     section_ids: set[str] = set()
     for s, section in enumerate(document.sections):
