@@ -103,7 +103,7 @@ class SeatMapDocument(pydantic.BaseModel):
 
     model_config = _strict
 
-    name: Label
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     width: Coordinate | None = Field(default=None, description="Drawing width; default: fits")
     height: Coordinate | None = Field(default=None, description="Drawing height; default: fits")
     stage: Stage | None = None
