@@ -13,6 +13,12 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+# The largest request body any public route accepts: a seat map upload (docs/seating.md).
+# The local gateway and the Ingress (proxy-body-size) let bodies this large through;
+# each service still enforces its own limit (MAX_BODY_BYTES, 1 MiB by default) on every
+# other route.
+MAX_PUBLIC_BODY_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class RoutingRule:
