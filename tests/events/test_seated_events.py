@@ -101,6 +101,17 @@ async def test_the_embedded_venue_form_works_for_seated_events(client, tokens):
     assert (await response.json())["capacity"] == 6
 
 
+async def test_a_seated_event_never_exceeds_its_venues_capacity(client, tokens):
+    event = await create(client, tokens)  # the embedded "Grand Hall", capacity 500
+    info = await new_map(client, tokens, event["venue"]["id"])
+    body = event_body(name="Seated", venue={**event_body()["venue"], "capacity": 5})
+    body.pop("capacity")
+    body["seating"] = {"map_id": info["map_id"], "map_version": 1}  # 6 sellable seats
+    response = await post(client, tokens, body)
+    assert response.status == 400
+    assert (await response.json())["errors"][0]["field"] == "body.capacity"
+
+
 async def test_an_event_keeps_its_version_until_repinned_which_is_a_new_event_version(
     client, tokens, seat_map, db
 ):

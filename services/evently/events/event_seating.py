@@ -20,7 +20,8 @@ async def with_seated_capacity(conn: asyncpg.Connection, data: EventInput) -> Ev
 
     Versions never change, so this reads outside any lock. Refuses (400) a map version
     that does not exist, a capacity other than the sellable seats, a map without
-    sellable seats, and ``max_per_user`` above the capacity.
+    sellable seats, more sellable seats than an embedded venue's capacity, and
+    ``max_per_user`` above the capacity.
     """
     seating = data.seating
     if seating is None:
@@ -40,6 +41,11 @@ async def with_seated_capacity(conn: asyncpg.Connection, data: EventInput) -> Ev
         raise _invalid(
             "body.capacity",
             f"a seated event's capacity is its map's sellable seats ({sellable}); omit it",
+        )
+    if data.venue is not None and sellable > data.venue.capacity:  # (venue_id: venues.py)
+        raise _invalid(
+            "body.capacity",
+            f"the map's {sellable} sellable seats exceed the venue's capacity",
         )
     if data.max_per_user > sellable:
         raise _invalid("body.max_per_user", "cannot exceed the event's capacity")
