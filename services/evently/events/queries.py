@@ -203,7 +203,7 @@ VERSION_INFO_COLUMNS = """
 INSERT_SEAT_MAP = """
     INSERT INTO events.seat_maps (venue_id, name, latest_version) VALUES ($1, $2, 1)
     RETURNING id"""
-LOCK_SEAT_MAP = "SELECT id, latest_version FROM events.seat_maps WHERE id = $1 FOR UPDATE"
+# Row-locks the map: concurrent uploads get consecutive versions.
 NEXT_SEAT_MAP_VERSION = """
     UPDATE events.seat_maps SET latest_version = latest_version + 1, name = $2, updated_at = now()
     WHERE id = $1

@@ -21,6 +21,7 @@ from evently.events.seat_map_rules import ValidSeatMap
 from evently.events.seating_models import SeatMapDetail
 
 Source = Literal["upload", "rectangular"]
+MAX_VERSION = 2**31 - 1
 
 
 async def create_seat_map(
@@ -111,6 +112,8 @@ async def version_document(conn: asyncpg.Connection, map_id: int, version: int) 
 
 
 async def _version_row(conn: asyncpg.Connection, map_id: int, version: int) -> asyncpg.Record:
+    if version > MAX_VERSION:  # the column is an integer: no such version
+        raise SeatMapNotFound(map_id, version)
     row = await conn.fetchrow(queries.SELECT_SEAT_MAP_VERSION, map_id, version)
     if row is None:
         raise SeatMapNotFound(map_id, version)
