@@ -212,5 +212,6 @@ async def test_an_admin_sees_a_version_as_svg(client, tokens):
         f"{ADMIN_MAPS}/{info['map_id']}/versions/1.svg", headers=tokens.admin()
     )
     assert response.status == 200 and response.content_type == "image/svg+xml"
+    assert response.headers["Cache-Control"].startswith("private")  # an admin's view
     root = ET.fromstring(await response.text())
     assert len([e for e in root.iter() if e.get("data-seat")]) == 7

@@ -88,10 +88,10 @@ def version_created(info: SeatMapVersionInfo) -> web.Response:
     )
 
 
-def svg_response(svg: str) -> web.Response:
-    return web.Response(
-        text=svg, content_type="image/svg+xml", headers={"Cache-Control": "public, max-age=60"}
-    )
+def svg_response(svg: str, *, public: bool) -> web.Response:
+    """An SVG drawing; an admin's is for no shared cache."""
+    cache = "public, max-age=60" if public else "private, max-age=60"
+    return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": cache})
 
 
 # --- Venues ------------------------------------------------------------------------
@@ -298,7 +298,7 @@ async def get_seat_map_version(request: web.Request, id: int, version: int) -> w
 async def draw_seat_map_version(request: web.Request, id: int, version: int) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         document = await seat_maps.version_document(conn, id, version)
-    return svg_response(render_seat_map_svg(document))
+    return svg_response(render_seat_map_svg(document), public=False)
 
 
 # --- A seated event's map (public) -------------------------------------------------
@@ -333,7 +333,7 @@ async def draw_event_seat_map(request: web.Request, id: int) -> web.Response:
     map_id, version = await seated_event_map(request, id)
     async with request.app[POOL].acquire() as conn:
         document = await seat_maps.version_document(conn, map_id, version)
-    return svg_response(render_seat_map_svg(document))
+    return svg_response(render_seat_map_svg(document), public=True)
 
 
 # --- Internal ----------------------------------------------------------------------
@@ -352,4 +352,4 @@ async def get_internal_seat_map_version(
     async with request.app[POOL].acquire() as conn:
         body = await seat_maps.version_json(conn, id, version)
     # A version never changes: a cache may keep it for good.
-    return json_response(body, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+    return json_response(body, headers={"Cache-Control": "max-age=31536000, immutable"})
