@@ -83,6 +83,10 @@ bench: install
 bench-search: install
 	$(BIN)/python hack/bench_search.py $(BENCH_ARGS)
 
+# Seat maps: validate, store, read back and draw a 100,000-seat map (real PostgreSQL).
+bench-seat-map: install
+	$(BIN)/python hack/bench_seat_map.py $(BENCH_ARGS)
+
 # Operator benchmark: 10,000 Event resources on a real kube-apiserver (tools needed).
 bench-operator: install tools
 	$(BIN)/python hack/bench_operator.py $(BENCH_ARGS)

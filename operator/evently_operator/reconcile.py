@@ -27,12 +27,14 @@ from typing import Any
 
 import asyncpg
 
+from evently.core.errors import ValidationFailed
 from evently.events import repository
 from evently.events.errors import (
     CapacityBelowReserved,
     EventCancelled,
     EventNotFound,
     ManagedByTaken,
+    SeatingChangeRefused,
 )
 from evently.events.models import Event, EventInput, ReservedSeats
 from evently_operator.spec import EventSpec, Problem, SpecError, to_event_input
@@ -63,7 +65,7 @@ def desired_status(spec: EventSpec, current: Event | None) -> str:
 
 def row_matches(event: Event, data: EventInput) -> bool:
     """True if the stored event already says everything ``data`` says."""
-    wanted: dict[str, Any] = data.model_dump(exclude={"venue"})
+    wanted: dict[str, Any] = data.model_dump(exclude={"venue", "venue_id"})
     # Dumped alike, so nested settings (the waiting room) compare as plain data.
     if event.model_dump(include=set(wanted)) != wanted:
         return False
@@ -89,8 +91,38 @@ async def sync_row(
 
     ``known_event_id`` (from the resource's status) tells a first write from a row that
     has since vanished. Raises ``SpecError`` when the events service refuses the spec
-    (its own validation, or a capacity below the seats already sold and held).
+    (its own validation, or a capacity below the seats already sold and held, or a
+    seat map it does not have).
     """
+    try:
+        return await _sync_row(
+            conn, spec, managed_by, known_event_id=known_event_id, reserved_seats=reserved_seats
+        )
+    except ValidationFailed as exc:  # checked against stored rows: the seat map
+        raise SpecError(
+            [
+                Problem("RejectedByEventsService", f"spec.{_spec_field(e.field)}: {e.reason}")
+                for e in exc.errors
+            ]
+        ) from exc
+    except SeatingChangeRefused as exc:
+        raise SpecError([Problem("SeatingChangeRefused", f"spec.seating: {exc.detail}")]) from exc
+
+
+def _spec_field(field: str) -> str:
+    """``body.seating.map_id`` -> ``seating.mapId``; ``body.capacity`` -> ``capacity``."""
+    names = {"map_id": "mapId", "map_version": "mapVersion", "max_per_user": "maxPerUser"}
+    return ".".join(names.get(part, part) for part in field.removeprefix("body.").split("."))
+
+
+async def _sync_row(
+    conn: asyncpg.Connection,
+    spec: EventSpec,
+    managed_by: str,
+    *,
+    known_event_id: int | None,
+    reserved_seats: ReservedSeatsLookup,
+) -> RowSync:
     if known_event_id is None:
         # Most often a new resource: insert at once (one round trip fewer); a row that
         # is already there (an earlier pass, or a leftover) is dealt with below.
@@ -121,9 +153,7 @@ async def sync_row(
             return RowSync(event, action)
     if current.status == "cancelled":
         return RowSync(current, RowAction.CANCELLED)
-    data = to_event_input(
-        spec, status=desired_status(spec, current), venue_layout=current.venue.layout
-    )
+    data = to_event_input(spec, status=desired_status(spec, current))
     if row_matches(current, data):
         return RowSync(current, RowAction.UNCHANGED)
     try:

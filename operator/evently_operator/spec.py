@@ -82,6 +82,15 @@ class WaitingRoom:
 
 
 @dataclass(frozen=True)
+class Seating:
+    """``spec.seating``: a seated event on a seat map stored through the events admin API
+    (docs/seating.md); ``spec.capacity`` must equal the map version's sellable seats."""
+
+    map_id: int
+    map_version: int
+
+
+@dataclass(frozen=True)
 class EventSpec:
     """The event as the resource describes it, with defaults filled in."""
 
@@ -103,6 +112,7 @@ class EventSpec:
     scaling: Scaling | None
     published: bool
     waiting_room: WaitingRoom | None = None
+    seating: Seating | None = None
 
     @property
     def sale_ends_at(self) -> dt.datetime:
@@ -244,6 +254,12 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
             when_sold_out=WHEN_SOLD_OUT.get(sold_out, "offer_waitlist"),
             when_unavailable=WHEN_UNAVAILABLE.get(unavailable, "fail_closed"),
         )
+    seating = None
+    if r.get("seating") is not None:
+        seating = Seating(
+            map_id=r.integer("seating.mapId", minimum=1),
+            map_version=r.integer("seating.mapVersion", minimum=1),
+        )
     max_per_user = r.get("maxPerUser")
     spec = EventSpec(
         title=r.text("title"),
@@ -275,6 +291,7 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
         scaling=scaling,
         published=r.flag("published", True),
         waiting_room=waiting_room,
+        seating=seating,
     )
     if r.problems:
         raise SpecError(r.problems)
@@ -355,14 +372,10 @@ def read_valid_spec(raw: Mapping[str, Any]) -> EventSpec:
     return spec
 
 
-def to_event_input(
-    spec: EventSpec, *, status: str, venue_layout: Mapping[str, Any] | None = None
-) -> EventInput:
+def to_event_input(spec: EventSpec, *, status: str) -> EventInput:
     """The events repository's input for ``spec``; ``SpecError`` if the service refuses it.
 
-    ``status`` is ``published``/``draft`` (or ``completed``, kept once the service set it);
-    ``venue_layout`` carries the venue's stored layout over, which the resource does not
-    describe, so writing the event never wipes it.
+    ``status`` is ``published``/``draft`` (or ``completed``, kept once the service set it).
     """
     max_per_user = spec.max_per_user or min(DEFAULT_MAX_PER_USER, spec.capacity)
     try:
@@ -383,16 +396,23 @@ def to_event_input(
             waitlist_enabled=spec.waitlist_enabled,
             waitlist_offer_ttl_seconds=spec.waitlist_offer_ttl_seconds,
             waiting_room=_waiting_room_input(spec.waiting_room),
+            seating=_seating_input(spec.seating),
             venue=EventVenueInput(
                 name=spec.venue.name,
                 address=spec.venue.address,
                 city=spec.venue.city,
                 capacity=spec.venue.capacity,
-                layout=dict(venue_layout or {}),
             ),
         )
     except pydantic.ValidationError as exc:
         raise SpecError([_refusal(error) for error in exc.errors()]) from exc
+
+
+def _seating_input(seating: Seating | None) -> Any:
+    """The events model's ``seating`` (as data, so its errors name their field)."""
+    if seating is None:
+        return None
+    return {"map_id": seating.map_id, "map_version": seating.map_version}
 
 
 def _waiting_room_input(room: WaitingRoom | None) -> Any:
@@ -424,6 +444,7 @@ _SPEC_FIELDS = {
     "waitlist_offer_ttl_seconds": "sale.waitlist.offerTTL",
     "waitlist_enabled": "sale.waitlist.enabled",
     "waiting_room": "sale.waitingRoom",
+    "seating": "seating",
 }
 # The same for the waiting room's fields (inside sale.waitingRoom).
 _WAITING_ROOM_FIELDS = {

@@ -49,6 +49,10 @@ def test_every_public_route_is_routed_to_its_own_service(service):
         ("/api/v1/bookings/9/tickets", "bookings"),
         ("/api/v1/notifications/stream", "notifications"),
         ("/api/v1/bookings/9/tickets/2.png", "bookings"),
+        ("/api/v1/admin/venues/3", "events"),
+        ("/api/v1/admin/seat-maps/3/versions/2.svg", "events"),
+        ("/api/v1/venues/3", "events"),
+        ("/api/v1/events/5/seat-map.svg", "events"),
     ],
 )
 def test_known_paths(path, service):
@@ -56,7 +60,15 @@ def test_known_paths(path, service):
 
 
 @pytest.mark.parametrize(
-    "path", ["/internal/inbox", "/internal/events/1", "/metrics", "/api/v2/events", "/"]
+    "path",
+    [
+        "/internal/inbox",
+        "/internal/events/1",
+        "/internal/v1/seat-maps/1/versions/1",
+        "/metrics",
+        "/api/v2/events",
+        "/",
+    ],
 )
 def test_non_public_paths_are_not_routed(path):
     assert service_for(path) is None

@@ -132,3 +132,13 @@ def test_path_tricks_through_the_ingress_reach_no_internal_route(target: str) ->
         return
     assert seen_by_service == normalised
     assert service_for(seen_by_service.lower()) == service
+
+
+def test_the_ingress_lets_through_the_largest_body_a_public_route_accepts() -> None:
+    from evently.events.seating_routes import SEAT_MAP_MAX_BYTES
+    from evently.gateway.routing import MAX_PUBLIC_BODY_BYTES
+
+    (ingress,) = render().of_kind("Ingress")
+    size = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert size == f"{MAX_PUBLIC_BODY_BYTES // (1024 * 1024)}m"
+    assert MAX_PUBLIC_BODY_BYTES >= SEAT_MAP_MAX_BYTES

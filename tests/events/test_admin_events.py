@@ -40,7 +40,8 @@ async def test_create_returns_the_event_with_its_venue_version_and_etag(client, 
     assert event["waitlist_enabled"] is True
     assert event["waitlist_offer_ttl_seconds"] == 900
     assert event["venue"]["name"] == "Grand Hall"
-    assert event["venue"]["layout"] == {"sections": ["stalls", "balcony"]}
+    # The deprecated free-form layout is accepted and ignored (docs/seating.md).
+    assert "layout" not in event["venue"]
     stored = await db.fetchrow(
         "SELECT price, version FROM events.events WHERE id = $1", event["id"]
     )
@@ -57,7 +58,7 @@ async def test_create_writes_one_event_changed_message_with_the_full_state(clien
         "schema_version", "id", "version", "name", "description", "type", "status",
         "starts_at", "ends_at", "capacity", "price", "currency", "sale_opens_at",
         "sale_closes_at", "max_per_user", "hold_ttl_seconds", "waitlist_enabled",
-        "waitlist_offer_ttl_seconds", "max_per_address", "waiting_room", "venue",
+        "waitlist_offer_ttl_seconds", "max_per_address", "waiting_room", "seating", "venue",
         "managed_by", "created_by", "created_at", "updated_at",
     }  # fmt: skip
     assert set(payload["venue"]) == {"id", "name", "address", "city", "capacity"}

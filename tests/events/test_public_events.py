@@ -214,7 +214,8 @@ async def test_get_one_published_event_with_its_venue(client, catalogue):
     event = await response.json()
     assert event["name"] == "paris-theatre"
     assert event["venue"]["name"] == "Odeon" and event["venue"]["city"] == "Paris"
-    assert "layout" in event["venue"] and "created_by" not in event
+    assert "layout" not in event["venue"] and "created_by" not in event
+    assert event["seating"] is None  # general admission
     assert response.headers["ETag"] == '"1"'
 
 

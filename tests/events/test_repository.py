@@ -44,7 +44,7 @@ async def test_the_operator_creates_finds_updates_and_cancels_its_event(plain_co
     conn = plain_conn
     created = await repository.create_event(conn, spec(), managed_by=OWNER)
     assert created.managed_by == OWNER and created.version == 1
-    assert created.venue.layout == {"sections": ["stalls", "balcony"]}
+    assert created.venue.name == "Grand Hall" and created.seating is None
     found = await repository.find_event_by_managed_by(conn, OWNER)
     assert found == created
     updated = await repository.update_event(

@@ -81,6 +81,9 @@ class Endpoint:
     # Request headers it reads, and headers its success response carries.
     headers: tuple[Header, ...] = ()
     response_headers: tuple[Header, ...] = ()
+    # Reads and validates the body instead of ``parse_body`` (for a body that needs its
+    # own size limit or rules beyond the model's); ``body`` still documents it.
+    body_parser: Callable[[web.Request], Awaitable[Any]] | None = None
 
     @property
     def visibility(self) -> str:
@@ -145,7 +148,9 @@ def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
             kwargs[name] = parse_path_param(request, name, kind)
         if endpoint.query is not None:
             kwargs["query"] = parse_query(request, endpoint.query)
-        if endpoint.body is not None:
+        if endpoint.body_parser is not None:
+            kwargs["body"] = await endpoint.body_parser(request)
+        elif endpoint.body is not None:
             kwargs["body"] = await parse_body(request, endpoint.body)
         response = await endpoint.handler(request, **kwargs)
         if no_store and not response.prepared:

@@ -97,6 +97,15 @@ class WaitingRoomConfig(Shape):
     )
 
 
+class EventSeating(Shape):
+    """A seated event's map: bookings fetches this version once from the events
+    service (``GET /internal/v1/seat-maps/{map_id}/versions/{map_version}``,
+    ``core.seat_maps``); the map is too big for a message."""
+
+    map_id: int
+    map_version: int
+
+
 class EventFields(Shape):
     """An event's own fields, as the events API and ``event.changed`` show them."""
 
@@ -123,6 +132,9 @@ class EventFields(Shape):
     # The event's waiting room; None (and in messages sent before the field existed):
     # no room, anyone may hold seats.
     waiting_room: WaitingRoomConfig | None = None
+    # The seat map a seated event sells; None (and in messages sent before the field
+    # existed): general admission.
+    seating: EventSeating | None = None
     managed_by: str | None
     created_at: datetime
     updated_at: datetime

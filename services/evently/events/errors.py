@@ -131,3 +131,75 @@ class EventBusy(ServiceUnavailable):
             "Retry shortly.",
             headers={"Retry-After": "1"},
         )
+
+
+# --- Venues and seat maps (docs/seating.md) -----------------------------------------
+
+
+class VenueNotFound(NotFound):
+    code = "venue_not_found"
+
+    def __init__(self, venue_id: int) -> None:
+        super().__init__(f"There is no venue {venue_id}", venue_id=venue_id)
+
+
+class VenueExists(Conflict):
+    code, title = "venue_exists", "Venue exists"
+
+    def __init__(self, name: str, city: str, venue_id: int | None) -> None:
+        super().__init__(
+            f"A venue named {name!r} in {city!r} exists already (venue {venue_id}); "
+            "(name, city) is unique, in any case",
+            venue_id=venue_id,
+        )
+
+
+class VenueVersionMismatch(PreconditionFailed):
+    code, title = "version_mismatch", "Version mismatch"
+
+    def __init__(self, venue_id: int, expected: int, current: int) -> None:
+        super().__init__(
+            f"Venue {venue_id} is at version {current}, not {expected}; "
+            "fetch it again and retry with the new ETag",
+            expected_version=expected,
+            current_version=current,
+        )
+
+
+class SeatMapNotFound(NotFound):
+    code = "seat_map_not_found"
+
+    def __init__(self, map_id: int, version: int | None = None) -> None:
+        what = (
+            f"seat map {map_id}" if version is None else f"version {version} of seat map {map_id}"
+        )
+        super().__init__(f"There is no {what}", map_id=map_id)
+
+
+class EventNotSeated(NotFound):
+    code, title = "event_not_seated", "Event is general admission"
+
+    def __init__(self, event_id: int) -> None:
+        super().__init__(f"Event {event_id} is general admission: it has no seat map")
+
+
+class SeatingChangeRefused(Conflict):
+    """Moving an event between general admission and a map, or to another map, once
+    seats are sold or held would leave those bookings without (or with the wrong) seats."""
+
+    code, title = "seating_change_refused", "Seating cannot change"
+
+    def __init__(self, event_id: int, sold: int, held: int) -> None:
+        super().__init__(
+            f"Event {event_id} has {sold} seat(s) sold and {held} held; its seating "
+            "(general admission or which map version) can no longer change",
+            sold=sold,
+            held=held,
+        )
+
+
+class SeatMapTooLarge(ApiError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"A seat map upload is at most {limit:,} bytes of JSON")

@@ -29,6 +29,7 @@ from evently.core.contracts import (
     WhenUnavailable,
 )
 from evently.core.query_params import IsoOnly
+from evently.events.seating_models import EventSeatingInput
 
 # Cancellation is its own operation (DELETE / ``cancel_event``) and cannot be undone.
 WritableStatus = Literal["draft", "published", "completed"]
@@ -63,7 +64,10 @@ class EventVenueInput(pydantic.BaseModel):
     city: str = Field(min_length=1, max_length=100)
     capacity: int = Field(gt=0, le=MAX_CAPACITY)
     layout: dict[str, Any] = Field(
-        default_factory=dict, description="Free-form seating layout (a JSON object, <= 64 KiB)"
+        default_factory=dict,
+        description="Deprecated and ignored (seat maps replaced it, docs/seating.md); "
+        "accepted so that existing clients keep working",
+        json_schema_extra={"deprecated": True},
     )
 
     @pydantic.field_validator("layout")
@@ -106,7 +110,13 @@ class EventInput(pydantic.BaseModel):
     type: EventType = Field(description="Lower-case slug such as concert, sports, theatre")
     starts_at: AwareDatetime
     ends_at: AwareDatetime
-    capacity: int = Field(gt=0, le=MAX_CAPACITY)
+    capacity: int | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_CAPACITY,
+        description="Seats on sale; required for general admission. A seated event's is its "
+        "map's sellable seats: omit it, or give exactly that number",
+    )
     price: Price
     currency: Currency = Field(description="ISO 4217 code, e.g. EUR")
     status: WritableStatus = "draft"
@@ -133,7 +143,17 @@ class EventInput(pydantic.BaseModel):
         default=None,
         description="A virtual waiting room for the sale; null (the default): none",
     )
-    venue: EventVenueInput
+    venue: EventVenueInput | None = Field(
+        default=None, description="The venue, upserted by (name, city); or give venue_id"
+    )
+    venue_id: int | None = Field(
+        default=None, ge=1, lt=2**63, description="A venue of the venues API; or give venue"
+    )
+    seating: EventSeatingInput | None = Field(
+        default=None,
+        description="Seated on this version of one of the venue's seat maps; null (the "
+        "default): general admission",
+    )
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -161,10 +181,16 @@ class EventInput(pydantic.BaseModel):
             problems.append(("sale_closes_at", "the sale cannot close after the event ends"))
         if opens is not None and opens >= self.ends_at:
             problems.append(("sale_opens_at", "the sale must open before the event ends"))
-        if self.capacity > self.venue.capacity:
-            problems.append(("capacity", "cannot exceed the venue's capacity"))
-        if self.max_per_user > self.capacity:
-            problems.append(("max_per_user", "cannot exceed the event's capacity"))
+        if (self.venue is None) == (self.venue_id is None):
+            problems.append(("venue", "give either venue or venue_id"))
+        if self.capacity is None:
+            if self.seating is None:
+                problems.append(("capacity", "required for a general admission event"))
+        else:
+            if self.venue is not None and self.capacity > self.venue.capacity:
+                problems.append(("capacity", "cannot exceed the venue's capacity"))
+            if self.max_per_user > self.capacity:
+                problems.append(("max_per_user", "cannot exceed the event's capacity"))
         room = self.waiting_room
         if room is not None and room.prequeue_opens_at is not None:
             if opens is None:
@@ -182,9 +208,7 @@ class EventInput(pydantic.BaseModel):
 
 
 class EventVenue(EventVenueSummary):
-    """The venue as the API shows it, with its layout."""
-
-    layout: dict[str, Any]
+    """The venue as the API shows it (its seat maps: ``GET /api/v1/venues/{id}``)."""
 
 
 class PublicEvent(EventFields):
@@ -203,9 +227,7 @@ class Event(PublicEvent):
 
     def changed_payload(self) -> EventChanged:
         """The ``event.changed`` message for this state."""
-        data = self.model_dump()
-        data["venue"].pop("layout")
-        return EventChanged.model_validate(data)
+        return EventChanged.model_validate(self.model_dump())
 
 
 class EventPage(pydantic.BaseModel):

@@ -14,7 +14,8 @@ EVENT_COLUMNS = """
     e.waiting_room::text AS waiting_room, e.managed_by,
     e.created_by, e.created_at, e.updated_at,
     v.id AS venue_id, v.name AS venue_name, v.address AS venue_address, v.city AS venue_city,
-    v.capacity AS venue_capacity, v.layout::text AS venue_layout"""
+    v.capacity AS venue_capacity,
+    e.seat_map_id, e.seat_map_version"""
 
 EVENT_FROM = """
     FROM events.events e
@@ -40,14 +41,14 @@ SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '3s'"
 # ON CONFLICT locks the existing row even when nothing differs, so every change that
 # touches a venue serialises on it first (then on the event): one lock order, no cycles.
 UPSERT_VENUE = """
-    INSERT INTO events.venues AS v (name, address, city, capacity, layout)
-    VALUES ($1, $2, $3, $4, $5::text::jsonb)
+    INSERT INTO events.venues AS v (name, address, city, capacity)
+    VALUES ($1, $2, $3, $4)
     ON CONFLICT (lower(name), lower(city)) DO UPDATE
         SET name = EXCLUDED.name, address = EXCLUDED.address, city = EXCLUDED.city,
-            capacity = EXCLUDED.capacity, layout = EXCLUDED.layout, updated_at = now()
-        WHERE (v.name, v.address, v.city, v.capacity, v.layout)
+            capacity = EXCLUDED.capacity, version = v.version + 1, updated_at = now()
+        WHERE (v.name, v.address, v.city, v.capacity)
               IS DISTINCT FROM
-              (EXCLUDED.name, EXCLUDED.address, EXCLUDED.city, EXCLUDED.capacity, EXCLUDED.layout)
+              (EXCLUDED.name, EXCLUDED.address, EXCLUDED.city, EXCLUDED.capacity)
     RETURNING v.id, (v.xmax <> 0) AS updated"""
 # The venue exists unchanged (the upsert returned nothing): its id.
 SELECT_VENUE_ID = """
@@ -163,3 +164,73 @@ def list_events_sql(conditions: list[str], order: str, params: int) -> tuple[str
     )
     count = f"SELECT count(*) {LIST_FROM} WHERE {where}"
     return page, count
+
+
+# --- Venues (venues.py, venue_changes.py) ------------------------------------------
+VENUE_COLUMNS = """
+    v.id, v.version, v.name, v.address, v.city, v.capacity, v.legacy_layout::text AS
+    legacy_layout, v.created_at, v.updated_at"""
+SELECT_VENUE = f"SELECT {VENUE_COLUMNS} FROM events.venues v WHERE v.id = $1"
+INSERT_VENUE = f"""
+    INSERT INTO events.venues AS v (name, address, city, capacity) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (lower(name), lower(city)) DO NOTHING
+    RETURNING {VENUE_COLUMNS}"""
+LIST_VENUES = f"""
+    SELECT {VENUE_COLUMNS} FROM events.venues v
+    WHERE $1::text IS NULL OR lower(v.city) = lower($1)
+    ORDER BY lower(v.city), lower(v.name), v.id LIMIT $2 OFFSET $3"""
+COUNT_VENUES = """
+    SELECT count(*) FROM events.venues v WHERE $1::text IS NULL OR lower(v.city) = lower($1)"""
+# An event naming its venue by id: the venue may not change under it until commit
+# (the same order as the upsert: venue first, then event).
+SHARE_VENUE = "SELECT id, capacity FROM events.venues WHERE id = $1 FOR SHARE"
+LOCK_VENUE = "SELECT id, version FROM events.venues WHERE id = $1 FOR UPDATE"
+UPDATE_VENUE = """
+    UPDATE events.venues AS v SET
+        name = $2, address = $3, city = $4, capacity = $5, version = version + 1,
+        updated_at = now()
+    WHERE id = $1 AND (name, address, city, capacity) IS DISTINCT FROM ($2, $3, $4, $5::integer)
+    RETURNING id"""
+# The largest capacity of a live event at the venue: the floor for the venue's own.
+MAX_EVENT_CAPACITY_AT_VENUE = """
+    SELECT max(capacity) FROM events.events WHERE venue_id = $1 AND status <> 'cancelled'"""
+
+# --- Seat maps (seat_maps.py, event_seating.py) ------------------------------------
+SEAT_MAP_COLUMNS = "m.id, m.venue_id, m.name, m.latest_version, m.created_at, m.updated_at"
+VERSION_INFO_COLUMNS = """
+    s.map_id, m.venue_id, s.name, s.version, s.source, s.stats::text AS stats,
+    s.created_by, s.created_at"""
+INSERT_SEAT_MAP = """
+    INSERT INTO events.seat_maps (venue_id, name, latest_version) VALUES ($1, $2, 1)
+    RETURNING id"""
+# Row-locks the map: concurrent uploads get consecutive versions.
+NEXT_SEAT_MAP_VERSION = """
+    UPDATE events.seat_maps SET latest_version = latest_version + 1, name = $2, updated_at = now()
+    WHERE id = $1
+    RETURNING latest_version"""
+INSERT_SEAT_MAP_VERSION = """
+    INSERT INTO events.seat_map_versions (
+        map_id, version, name, source, seats, sellable_seats, stats, document, created_by)
+    VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8::text::jsonb, $9)"""
+SELECT_SEAT_MAP = f"SELECT {SEAT_MAP_COLUMNS} FROM events.seat_maps m WHERE m.id = $1"
+SELECT_VENUE_SEAT_MAPS = f"""
+    SELECT {SEAT_MAP_COLUMNS} FROM events.seat_maps m WHERE m.venue_id = $1 ORDER BY m.id"""
+SELECT_SEAT_MAP_VERSIONS = f"""
+    SELECT {VERSION_INFO_COLUMNS}
+    FROM events.seat_map_versions s JOIN events.seat_maps m ON m.id = s.map_id
+    WHERE s.map_id = $1 ORDER BY s.version"""
+SELECT_SEAT_MAP_VERSION = f"""
+    SELECT {VERSION_INFO_COLUMNS}, s.sellable_seats, s.document::text AS document
+    FROM events.seat_map_versions s JOIN events.seat_maps m ON m.id = s.map_id
+    WHERE s.map_id = $1 AND s.version = $2"""
+# What a seated event needs of its map version: where it is and how many seats it sells.
+SELECT_SEAT_MAP_VERSION_FIGURES = """
+    SELECT m.venue_id, s.sellable_seats
+    FROM events.seat_map_versions s JOIN events.seat_maps m ON m.id = s.map_id
+    WHERE s.map_id = $1 AND s.version = $2"""
+SELECT_EVENT_SEATING = "SELECT seat_map_id, seat_map_version FROM events.events WHERE id = $1"
+# Pin the event's map version; returns the id only if the seating changed.
+SET_EVENT_SEATING = """
+    UPDATE events.events SET seat_map_id = $2, seat_map_version = $3
+    WHERE id = $1 AND (seat_map_id, seat_map_version) IS DISTINCT FROM ($2::bigint, $3::integer)
+    RETURNING id"""

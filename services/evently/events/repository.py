@@ -18,9 +18,8 @@ from typing import Any, NamedTuple
 import asyncpg
 from prometheus_client import Counter
 
-from evently.core.db import dumps
 from evently.core.outbox import enqueue
-from evently.events import queries
+from evently.events import event_seating, queries, venues
 from evently.events.errors import (
     CapacityBelowReserved,
     CapacityCheckUnavailable,
@@ -31,6 +30,7 @@ from evently.events.errors import (
     EventNotFound,
     EventNotOwned,
     ManagedByTaken,
+    SeatingChangeRefused,
     VersionMismatch,
 )
 from evently.events.models import Event, EventInput, ReservedSeats
@@ -97,8 +97,10 @@ async def create_event(
     resource: the HTTP API then refuses to change it. Raises ``ManagedByTaken`` if the
     resource already owns an event.
     """
+    data = await event_seating.with_seated_capacity(conn, data)
     async with _change(conn):
-        venue_id, venue_changed = await _upsert_venue(conn, data)
+        venue_id, venue_changed = await venues.event_venue(conn, data)
+        await event_seating.check_map_at_venue(conn, data, venue_id)
         try:
             event_id = await conn.fetchval(
                 queries.INSERT_EVENT,
@@ -110,6 +112,7 @@ async def create_event(
             )
         except asyncpg.UniqueViolationError as exc:
             raise ManagedByTaken(managed_by or "") from exc
+        await event_seating.pin_seating(conn, event_id, data)
         event = await _announce(conn, event_id)
         if venue_changed:
             await _announce_venue_change(conn, venue_id, event_id)
@@ -139,12 +142,21 @@ async def update_event(
     """
     # Ask bookings before taking any lock, so no lock waits on a network round trip;
     # bookings itself never sells beyond the capacity it last heard of.
+    data = await event_seating.with_seated_capacity(conn, data)
+    assert data.capacity is not None  # general admission requires it; seated: derived
     reserved: ReservedSeats | None = None
     stored_capacity = await conn.fetchval(queries.SELECT_CAPACITY, event_id)
     if stored_capacity is not None and data.capacity < stored_capacity:
         reserved = await _reserved(event_id, reserved_seats)
+    # Sold or held seats pin the seating: general admission bookings have no seats,
+    # and seat bookings name seats of one map version.
+    if await event_seating.seating_differs(conn, event_id, data):
+        reserved = reserved or await _reserved(event_id, reserved_seats)
+        if reserved.total > 0:
+            raise SeatingChangeRefused(event_id, reserved.sold, reserved.held)
     async with _change(conn):
-        venue_id, venue_changed = await _upsert_venue(conn, data)
+        venue_id, venue_changed = await venues.event_venue(conn, data)
+        await event_seating.check_map_at_venue(conn, data, venue_id)
         current = await conn.fetchrow(queries.LOCK_EVENT, event_id)
         if current is None:
             raise EventNotFound(event_id)
@@ -157,11 +169,12 @@ async def update_event(
             reserved = reserved or await _reserved(event_id, reserved_seats)
             if data.capacity < reserved.total:
                 raise CapacityBelowReserved(event_id, data.capacity, reserved.sold, reserved.held)
+        seating_changed = await event_seating.pin_seating(conn, event_id, data)
         changed = await conn.fetchval(
             queries.UPDATE_EVENT,
             event_id,
             *_event_values(data),
-            venue_changed,
+            venue_changed or seating_changed,
             venue_id,
             _waiting_room_json(data),
         )
@@ -262,22 +275,6 @@ async def _reserved(event_id: int, reserved_seats: ReservedSeatsLookup | None) -
     return await reserved_seats(event_id)
 
 
-async def _upsert_venue(conn: asyncpg.Connection, data: EventInput) -> tuple[int, bool]:
-    """The venue's id, and whether an existing venue's details changed."""
-    venue = data.venue
-    row = await conn.fetchrow(
-        queries.UPSERT_VENUE,
-        venue.name,
-        venue.address,
-        venue.city,
-        venue.capacity,
-        dumps(venue.layout),
-    )
-    if row is not None:
-        return row["id"], row["updated"]
-    return await conn.fetchval(queries.SELECT_VENUE_ID, venue.name, venue.city), False
-
-
 async def _announce(conn: asyncpg.Connection, event_id: int) -> Event:
     """Read the event's new state and write its ``event.changed`` messages."""
     event = await _require(conn, event_id)
@@ -335,17 +332,22 @@ def event_from_row(row: asyncpg.Record) -> Event:
     data = dict(row)
     room = data.pop("waiting_room")
     data["waiting_room"] = json.loads(room) if isinstance(room, str) else room
-    layout = data.pop("venue_layout")
     data["venue"] = {
         "id": data.pop("venue_id"),
         "name": data.pop("venue_name"),
         "address": data.pop("venue_address"),
         "city": data.pop("venue_city"),
         "capacity": data.pop("venue_capacity"),
-        "layout": json.loads(layout) if isinstance(layout, str) else layout,
     }
+    map_id, map_version = data.pop("seat_map_id"), data.pop("seat_map_version")
+    data["seating"] = None if map_id is None else {"map_id": map_id, "map_version": map_version}
     return Event.model_validate(data)
 
 
 def _event(row: asyncpg.Record | None) -> Event | None:
     return None if row is None else event_from_row(row)
+
+
+# For venue_changes: a venue's own changes use the same transaction and announcements.
+change_transaction = _change
+announce_venue_change = _announce_venue_change

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from evently.core.app import ServiceDefinition
 from evently.core.tasks import background_task
+from evently.events import seating_routes  # noqa: F401  (declares its routes on ``api``)
 from evently.events.relay import run_outbox_relay
 from evently.events.routes import api
 from evently.events.settings import EventsSettings

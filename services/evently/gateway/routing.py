@@ -13,6 +13,12 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+# The largest request body any public route accepts: a seat map upload (docs/seating.md).
+# The local gateway and the Ingress (proxy-body-size) let bodies this large through;
+# each service still enforces its own limit (MAX_BODY_BYTES, 1 MiB by default) on every
+# other route.
+MAX_PUBLIC_BODY_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class RoutingRule:
@@ -35,6 +41,9 @@ _RULES = [
     RoutingRule(r"^/\.well-known/jwks\.json$", "users"),
     RoutingRule(r"^/\.well-known/ticket-keys\.json$", "bookings"),
     RoutingRule(r"^/api/v1/admin/events(/.*)?$", "events"),
+    RoutingRule(r"^/api/v1/admin/venues(/.*)?$", "events"),
+    RoutingRule(r"^/api/v1/admin/seat-maps(/.*)?$", "events"),
+    RoutingRule(r"^/api/v1/venues(/.*)?$", "events"),
     RoutingRule(r"^/api/v1/bookings(/.*)?$", "bookings"),
     RoutingRule(r"^/api/v1/search(/.*)?$", "search"),
     RoutingRule(r"^/api/v1/events(/.*)?$", "events"),

@@ -24,6 +24,7 @@ from evently.core.logs import configure_logging
 from evently.core.openapi import build_openapi
 from evently.core.settings import load_settings
 from evently.gateway.proxy import create_gateway
+from evently.gateway.routing import MAX_PUBLIC_BODY_BYTES
 from evently.services import SERVICE_NAMES, all_services
 
 
@@ -92,7 +93,7 @@ async def run_platform(
             port=sockets[service.name].getsockname()[1],
         )
         apps.append((create_app(service, settings), sockets[service.name]))
-    gateway = create_gateway(urls, merged_openapi(), max_body=1_048_576)
+    gateway = create_gateway(urls, merged_openapi(), max_body=MAX_PUBLIC_BODY_BYTES)
     apps.append((gateway, gateway_socket))
 
     def announce() -> None:

@@ -1,0 +1,88 @@
+"""The events side of a seated event: which map version it sells, and its capacity.
+
+A seated event pins one immutable version of one of its venue's seat maps; its
+capacity is that version's sellable seats (every seat not flagged ``blocked``). The
+seat inventory itself is bookings' (a later step), built from the map version that
+``event.changed`` names.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from evently.core.errors import FieldError, ValidationFailed
+from evently.events import queries
+from evently.events.models import EventInput
+
+
+async def with_seated_capacity(conn: asyncpg.Connection, data: EventInput) -> EventInput:
+    """``data`` with a seated event's capacity filled in from its map version.
+
+    Versions never change, so this reads outside any lock. Refuses (400) a map version
+    that does not exist, a capacity other than the sellable seats, a map without
+    sellable seats, more sellable seats than an embedded venue's capacity, and
+    ``max_per_user`` above the capacity.
+    """
+    seating = data.seating
+    if seating is None:
+        return data
+    row = await conn.fetchrow(
+        queries.SELECT_SEAT_MAP_VERSION_FIGURES, seating.map_id, seating.map_version
+    )
+    if row is None:
+        raise _invalid(
+            "body.seating",
+            f"no version {seating.map_version} of seat map {seating.map_id}",
+        )
+    sellable = row["sellable_seats"]
+    if sellable == 0:
+        raise _invalid("body.seating", "the map version has no sellable seats")
+    if data.capacity is not None and data.capacity != sellable:
+        raise _invalid(
+            "body.capacity",
+            f"a seated event's capacity is its map's sellable seats ({sellable}); omit it",
+        )
+    if data.venue is not None and sellable > data.venue.capacity:  # (venue_id: venues.py)
+        raise _invalid(
+            "body.capacity",
+            f"the map's {sellable} sellable seats exceed the venue's capacity",
+        )
+    if data.max_per_user > sellable:
+        raise _invalid("body.max_per_user", "cannot exceed the event's capacity")
+    return data.model_copy(update={"capacity": sellable})
+
+
+async def check_map_at_venue(conn: asyncpg.Connection, data: EventInput, venue_id: int) -> None:
+    """A seated event's map must be one of its venue's (400 naming ``body.seating``)."""
+    seating = data.seating
+    if seating is None:
+        return
+    row = await conn.fetchrow(
+        queries.SELECT_SEAT_MAP_VERSION_FIGURES, seating.map_id, seating.map_version
+    )
+    if row is None or row["venue_id"] != venue_id:
+        raise _invalid("body.seating.map_id", f"seat map {seating.map_id} is not at this venue")
+
+
+async def seating_differs(conn: asyncpg.Connection, event_id: int, data: EventInput) -> bool:
+    """Whether ``data`` moves a stored event to other seating (GA, or another map version)."""
+    row = await conn.fetchrow(queries.SELECT_EVENT_SEATING, event_id)
+    if row is None:
+        return False
+    return _pinned(data) != (row["seat_map_id"], row["seat_map_version"])
+
+
+async def pin_seating(conn: asyncpg.Connection, event_id: int, data: EventInput) -> bool:
+    """Store the event's seating (inside its transaction); True if it changed."""
+    map_id, version = _pinned(data)
+    return await conn.fetchval(queries.SET_EVENT_SEATING, event_id, map_id, version) is not None
+
+
+def _pinned(data: EventInput) -> tuple[int | None, int | None]:
+    seating = data.seating
+    return (None, None) if seating is None else (seating.map_id, seating.map_version)
+
+
+def _invalid(field: str, reason: str) -> ValidationFailed:
+    name = field.removeprefix("body.")
+    return ValidationFailed(f"Invalid field(s): {name}", errors=[FieldError(field, reason)])
