@@ -12,7 +12,7 @@ What it does, all on this machine:
    buyer through the users API;
 3. opens ``--watchers`` availability streams (``GET /api/v1/events/{id}/availability/
    stream``, HTTP/1.1, spread over the bookings processes) from ``--clients`` client
-   processes, each a raw asyncio Protocol that de-chunks the body and reads only the
+   processes, each a raw non-blocking socket that de-chunks the body and reads only the
    ``id:`` line of each message (the inventory version);
 4. makes ``--changes`` availability changes at a steady pace: one hold of one seat every
    ``--interval`` seconds, through the public API (the gateway with ``--via-gateway``);
@@ -24,20 +24,21 @@ What it does, all on this machine:
 **When a change commits.** A hold's transaction commits before its ``201`` is sent,
 so the driver takes the moment it *receives* the ``201`` as the commit time: the delay
 is measured from there (it misses only the response's trip back over loopback, well
-under a millisecond when the machine is idle). The published state is matched to the
-hold by its ``held`` count (one seat per hold, no expiry: after hold ``k`` the event
-has ``k`` seats held). The bench also LISTENs to the ``bookings_availability`` channel
-itself, so the delay splits into *publish* (commit to NOTIFY, which includes the
-publisher's ``BOOKINGS_PUBLISH_INTERVAL_S`` batching) and *fan-out* (NOTIFY to
-delivery). The same percentiles measured from the moment the hold was *sent* are an
-upper bound and are reported too (``from_request``).
+under a millisecond on an idle machine). The published state is matched to its hold by
+its ``held`` count (one seat per hold, no expiry: the ``h``-th hold to commit made the
+state with ``h`` seats held; two holds published together count from the later one's
+commit). The bench also LISTENs to the ``bookings_availability`` channel itself, so the
+delay splits into *publish* (commit to NOTIFY, which includes the publisher's
+``BOOKINGS_PUBLISH_INTERVAL_S`` batching) and *fan-out* (NOTIFY to delivery). The same
+percentiles from the moment the hold was *sent* are an upper bound (``from_request``).
 
-**The client's own lag.** Clocks are ``time.monotonic()`` (CLOCK_MONOTONIC, one clock
-for every process on the machine). A client stamps a message when its event loop hands
-it the socket's bytes, so a busy client would add its own delay. Each client process
-measures its event loop's lag (a 5 ms ticker's overshoot) and its CPU time per message
-received; both are reported (``client``), and the clients are several processes so
-that none is saturated.
+**When a watcher got it, without the client's own lag.** Every watcher's socket has
+``SO_TIMESTAMPNS`` on: the kernel stamps the bytes when they reach the watcher's socket
+(the server's write, over loopback), and that stamp is the delivery time, whenever the
+client process gets round to reading them. How much later it read them is reported
+apart (``client.read_lag_ms``), with its event loop's lag and CPU share. All clocks are
+``CLOCK_REALTIME`` (``time.time()``), the kernel's stamps included: one clock for every
+process on the machine. Every published version must reach every watcher (``missed``).
 
 Every loop is bounded in count and time.
 """
@@ -51,6 +52,8 @@ import os
 import re
 import resource
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -77,6 +80,7 @@ from bench_bookings import (
 )
 
 CHANNEL = "bookings_availability"
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python names it from 3.14
 OPEN_CONCURRENCY = 50  # streams being opened at once, per client process
 CONNECT_TIMEOUT_S = 600.0
 
@@ -104,12 +108,21 @@ def raise_open_file_limit() -> int:
 # ---------------------------------------------------------------- the client processes
 
 
-class Watcher(asyncio.Protocol):
-    """One availability stream: de-chunks the body and records each message's id (the
-    inventory version) with the moment its bytes reached this process."""
+class Watcher:
+    """One availability stream on a raw non-blocking socket: de-chunks the body and
+    records each message's id (the inventory version) with the moment the kernel
+    received its bytes (``SO_TIMESTAMPNS``), and how much later this process read them."""
 
-    def __init__(self, arrivals: dict[int, list[float]], opened: asyncio.Future[bool]) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        arrivals: dict[int, list[float]],
+        read_lag: list[float],
+        opened: asyncio.Future[bool],
+    ) -> None:
+        self.sock = sock
         self.arrivals = arrivals
+        self.read_lag = read_lag
         self.opened = opened
         self.raw = bytearray()
         self.body = bytearray()
@@ -118,13 +131,32 @@ class Watcher(asyncio.Protocol):
         self.lost = False
         self.messages = 0
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
+    def readable(self) -> None:
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(1 << 16, 64)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data, ancillary = b"", []
+        read_at = time.time()
+        if not data:
+            self.close()
+            return
+        received_at = read_at
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = struct.unpack("qq", value[:16])
+                received_at = seconds + nanoseconds * 1e-9
+        self.feed(data, received_at, read_at)
+
+    def close(self) -> None:
+        self.lost = self.opened.done() and self.opened.result()  # closed once streaming
         if not self.opened.done():
             self.opened.set_result(False)
+        asyncio.get_running_loop().remove_reader(self.sock)
+        self.sock.close()
 
-    def data_received(self, data: bytes) -> None:
-        now = time.monotonic()
+    def feed(self, data: bytes, received_at: float, read_at: float) -> None:
         self.raw += data
         if not self.in_body:
             end = self.raw.find(b"\r\n\r\n")
@@ -142,7 +174,8 @@ class Watcher(asyncio.Protocol):
             del self.body[: end + 2]
             if message.startswith(b"id: "):
                 version = int(message[4 : message.index(b"\n")])
-                self.arrivals.setdefault(version, []).append(now)
+                self.arrivals.setdefault(version, []).append(received_at)
+                self.read_lag.append(read_at - received_at)
                 self.messages += 1
                 if not self.opened.done():
                     self.opened.set_result(True)
@@ -182,8 +215,9 @@ async def client_main(targets: list[str], path: str, count: int) -> None:
     raise_open_file_limit()
     loop = asyncio.get_running_loop()
     arrivals: dict[int, list[float]] = {}
+    read_lag: list[float] = []
     watchers: list[Watcher] = []
-    transports: list[asyncio.BaseTransport] = []
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n".encode()
     gate = asyncio.Semaphore(OPEN_CONCURRENCY)
     failures: list[str] = []
 
@@ -191,29 +225,32 @@ async def client_main(targets: list[str], path: str, count: int) -> None:
         host, port = targets[i % len(targets)].rsplit(":", 1)
         async with gate:
             opened: asyncio.Future[bool] = loop.create_future()
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             try:
-                transport, watcher = await loop.create_connection(
-                    lambda: Watcher(arrivals, opened), host, int(port)
-                )
+                await loop.sock_connect(sock, (host, int(port)))
+                await loop.sock_sendall(sock, request)
             except OSError as exc:
                 failures.append(type(exc).__name__)
+                sock.close()
                 return
-            transport.write(  # type: ignore[attr-defined]
-                f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n".encode()
-            )
+            watcher = Watcher(sock, arrivals, read_lag, opened)
+            loop.add_reader(sock, watcher.readable)
             try:
                 ok = await asyncio.wait_for(opened, 60)
             except TimeoutError:
                 ok = False
             if not ok:
                 failures.append(bytes(watcher.raw[:120]).decode(errors="replace") or "closed")
-                transport.close()
+                if watcher.sock.fileno() != -1:
+                    watcher.close()
                 return
             watchers.append(watcher)
-            transports.append(transport)
 
     await asyncio.gather(*(open_one(i) for i in range(count)))
     arrivals.clear()  # the initial states are not changes
+    read_lag.clear()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     print(json.dumps({"opened": len(watchers), "failed": failures[:5], "failures": len(failures)}))
@@ -229,13 +266,16 @@ async def client_main(targets: list[str], path: str, count: int) -> None:
     messages = sum(w.messages for w in watchers) - messages0
     stopping.set()
     await ticker
-    for transport in transports:
-        transport.close()
+    lost = sum(w.lost for w in watchers)
+    for watcher in watchers:
+        if watcher.sock.fileno() != -1:
+            watcher.close()
     print(
         json.dumps(
             {
                 "arrivals": {str(v): times for v, times in arrivals.items()},
-                "lost": sum(w.lost for w in watchers),
+                "lost": lost,
+                "read_lag_ms": percentiles([x * 1000 for x in read_lag]),
                 "messages": messages,
                 "cpu_s": cpu,
                 "cpu_share": cpu / max(wall, 1e-9),
@@ -390,7 +430,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         def on_notify(_c: object, _p: int, _ch: str, payload: str) -> None:
             state = json.loads(payload)
             if state["event_id"] == event_id:
-                notified[int(state["version"])] = (time.monotonic(), int(state["held"]))
+                notified[int(state["version"])] = (time.time(), int(state["held"]))
 
         await listener.add_listener(CHANNEL, on_notify)
         await asyncio.sleep(2.0)  # the processes settle (relay, publisher, JIT caches)
@@ -418,11 +458,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         errors: list[str] = []
 
         async def one_hold() -> None:
-            sent = time.monotonic()
+            sent = time.time()
             status, body = await hold(hold_port, token, event_id)
             if status != 201:
                 errors.append(f"hold {status} {body[:200]!r}")
-            holds.append({"sent": sent, "committed": time.monotonic()})
+            holds.append({"sent": sent, "committed": time.time()})
 
         # On schedule even if the service is slow: each hold is its own request.
         start = time.monotonic()
@@ -533,7 +573,10 @@ def summarise(args: argparse.Namespace, run: dict[str, Any]) -> dict[str, Any]:
             ),
         },
         "client": {
-            "loop_lag_ms": _merge_lag(results),
+            # From the kernel's receive timestamp to this process reading the bytes:
+            # the client's own lag, excluded from every delivery figure above.
+            "read_lag_ms": _merge_lag(results, "read_lag_ms"),
+            "loop_lag_ms": _merge_lag(results, "loop_lag_ms"),
             # Whole-process CPU (the lag ticker included) per message, and the busiest
             # client's CPU share over the measurement: well below 1, it kept up.
             "cpu_us_per_message": round(cpu * 1e6 / max(1, messages), 1),
@@ -543,10 +586,10 @@ def summarise(args: argparse.Namespace, run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _merge_lag(results: list[dict[str, Any]]) -> dict[str, float | None]:
-    """The worst client's loop-lag percentiles."""
+def _merge_lag(results: list[dict[str, Any]], name: str) -> dict[str, float | None]:
+    """The worst client's lag percentiles."""
     keys = ("p50", "p95", "p99", "max")
-    return {k: max((r["loop_lag_ms"][k] or 0) for r in results) for k in keys}
+    return {k: max((r[name][k] or 0) for r in results) for k in keys}
 
 
 def print_table(result: dict[str, Any]) -> None:
@@ -564,7 +607,7 @@ def print_table(result: dict[str, Any]) -> None:
         ("missed changes", str(result["missed_changes"])),
         ("memory per watcher", f"{m['kib_per_watcher']} KiB (RSS {m['rss_before_mb']} -> "
          f"{m['rss_open_mb']} MiB; {m['rss_after_mb']} MiB after the changes)"),
-        ("client loop lag p99/max", f"{c['loop_lag_ms']['p99']} / {c['loop_lag_ms']['max']} ms"),
+        ("client read lag p50/p99/max (excluded)", _ms(c["read_lag_ms"])),
         ("client CPU per message / busiest share",
          f"{c['cpu_us_per_message']} us / {c['cpu_share_max']}"),
         ("load average (1 min)", str(result["machine"]["load_average_1m"])),
