@@ -313,6 +313,13 @@ class ClientProcess:
 # ---------------------------------------------------------------- the driver
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by ``pids``."""
+    import psutil
+
+    return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
+
+
 def rss_bytes(pids: list[int]) -> int:
     import psutil
 
@@ -330,17 +337,20 @@ def spawn_up(env: dict[str, str], port: int, workdir: Path) -> subprocess.Popen[
 
 async def start_gateway(
     env: dict[str, str], workdir: Path
-) -> tuple[subprocess.Popen[bytes], int, int]:
-    """``evently up`` on a free port; returns it, the gateway's and bookings' ports."""
+) -> tuple[subprocess.Popen[bytes], int, int, int]:
+    """``evently up`` on a free port; returns it, the gateway's, bookings' and users' ports
+    (the services' own, which ``evently up`` prints)."""
     port = free_port()
     log_path = workdir / "up.log"
     process = spawn_up(env, port, workdir)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        found = re.search(r"bookings\s+http://127\.0\.0\.1:(\d+)", log_path.read_text())
-        if found:
+        text = log_path.read_text()
+        bookings = re.search(r"bookings\s+http://127\.0\.0\.1:(\d+)", text)
+        users = re.search(r"users\s+http://127\.0\.0\.1:(\d+)", text)
+        if bookings and users:
             await wait_ready(port, 60)
-            return process, port, int(found.group(1))
+            return process, port, int(bookings.group(1)), int(users.group(1))
         if process.poll() is not None:
             break
         await asyncio.sleep(0.3)
@@ -389,11 +399,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "LOGIN_ADDRESS_MAX_ATTEMPTS": "1000000",
         }
         if args.via_gateway:
-            process, public_port, bookings_port = await start_gateway(common, workdir)
+            process, public_port, bookings_port, users_port = await start_gateway(common, workdir)
             processes.append(process)
             pids = [process.pid]  # one process: every service and the gateway
-            stream_ports, users_port, hold_port = [public_port], public_port, public_port
-            bookings_ports = [bookings_port]
+            # The streams go through the gateway; the set-up and the holds (the changes,
+            # not what is measured) go to the services' own ports, as in the direct runs.
+            stream_ports, hold_port, bookings_ports = [public_port], bookings_port, [bookings_port]
         else:
             helper, helper_port, _ = await start_outbox_sink()
             sink = f"http://127.0.0.1:{helper_port}"
@@ -454,6 +465,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for c in clients:
             c.tell("measure")
         await asyncio.sleep(0.5)
+        server_cpu = cpu_seconds(pids)
         holds: list[dict[str, float]] = []
         errors: list[str] = []
 
@@ -472,6 +484,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             pending.append(asyncio.create_task(one_hold()))
         await asyncio.wait(pending, timeout=60)
         await asyncio.sleep(args.settle)
+        server_cpu = cpu_seconds(pids) - server_cpu
         for c in clients:
             c.tell("stop")
         results = [await c.line(120) for c in clients]
@@ -481,7 +494,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             {"nofile": nofile, "holds": holds, "errors": errors, "notified": notified,
              "results": results, "reports": reports, "opened": opened, "open_s": open_s,
              "clients": len(clients), "rss_before": rss_before, "rss_open": rss_open,
-             "rss_after": rss_after},
+             "rss_after": rss_after, "server_cpu": server_cpu},
         )  # fmt: skip
     finally:
         for client in clients:
@@ -561,6 +574,10 @@ def summarise(args: argparse.Namespace, run: dict[str, Any]) -> dict[str, Any]:
         "publish_ms": percentiles(publish),  # commit -> NOTIFY received by the bench
         "fanout_ms": percentiles(fanout),  # NOTIFY -> delivered
         "deliveries": len(delays),
+        # CPU of the service process(es) over the changes (holds, publishing, fan-out,
+        # heartbeats): what a change costs, whatever share of the CPU the machine gave.
+        "server_cpu_ms_per_change": round(run["server_cpu"] * 1000 / max(1, len(changes)), 1),
+        "server_cpu_us_per_delivery": round(run["server_cpu"] * 1e6 / max(1, len(delays)), 1),
         "missed_changes": missed,
         "streams_lost": sum(r["lost"] for r in results),
         "memory": {
@@ -605,6 +622,8 @@ def print_table(result: dict[str, Any]) -> None:
         ("  publish (commit -> NOTIFY)", _ms(p)),
         ("  fan-out (NOTIFY -> delivered)", _ms(f)),
         ("missed changes", str(result["missed_changes"])),
+        ("service CPU per change / per delivery",
+         f"{result['server_cpu_ms_per_change']} ms / {result['server_cpu_us_per_delivery']} us"),
         ("memory per watcher", f"{m['kib_per_watcher']} KiB (RSS {m['rss_before_mb']} -> "
          f"{m['rss_open_mb']} MiB; {m['rss_after_mb']} MiB after the changes)"),
         ("client read lag p50/p99/max (excluded)", _ms(c["read_lag_ms"])),
