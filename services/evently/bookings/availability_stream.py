@@ -96,6 +96,10 @@ class Subscriber:
         self.ended = False
         self._waiter: asyncio.Future[None] | None = None
 
+    def attach(self, transport: asyncio.BaseTransport | None) -> None:
+        """Start writing to ``transport`` (once the response's headers are out)."""
+        self._transport = transport
+
     def push(self, frame: Frame) -> None:
         """Write ``frame`` now, or keep it as the pending one if the connection is backed
         up (replacing an older pending frame). Never blocks."""
@@ -108,7 +112,7 @@ class Subscriber:
             return
         transport = self._transport
         if transport is None or transport.is_closing():
-            return  # the disconnect watch ends this stream
+            return  # not attached yet, or the disconnect watch is ending this stream
         if transport.get_write_buffer_size() >= SLOW_BUFFER_BYTES:  # type: ignore[attr-defined]
             self.pending = frame
             self._wake()
@@ -317,7 +321,9 @@ async def stream_availability(
     chunked = request.version >= (1, 1)
     if chunked:
         response.enable_chunked_encoding()  # explicit: the hub writes chunks itself
-    subscriber = hub.subscribe(initial.event_id, request.transport, chunked)
+    # Subscribed (and counted) before the headers go out, but written to only after:
+    # nothing may reach the connection before them.
+    subscriber = hub.subscribe(initial.event_id, None, chunked)
     hub.end_all_on(stop)
     disconnects = request.app[DISCONNECTS]
     disconnects.watch(request, on_gone=subscriber.end)
@@ -325,7 +331,9 @@ async def stream_availability(
         add_response_headers(request, response)
         await response.prepare(request)
         await response.write(b"retry: 2000\n\n")
-        # The newest state: read before subscribing, or a change that passed meanwhile.
+        subscriber.attach(request.transport)
+        # The newest state: read before subscribing, or one published since (the hub
+        # keeps each event's newest, and nothing was written to this stream before).
         newest = hub.latest(initial.event_id)
         if newest is None or newest.version < initial.version:
             newest = Frame.of(initial)
