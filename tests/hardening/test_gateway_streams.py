@@ -13,6 +13,7 @@ from evently.gateway.proxy import create_gateway
 from evently.services import SERVICE_NAMES
 from tests.bookings.conftest import eventually
 from tests.hardening.test_response_headers import assert_security_headers
+from tests.support.platform import free_port
 from tests.support.served import served
 
 STREAM = "/api/v1/events/1/availability/stream"
@@ -130,3 +131,12 @@ async def test_closing_a_relayed_stream_frees_the_upstream(aiohttp_server):
             return released.is_set()
 
         await eventually(upstream_released)
+
+
+async def test_a_stream_request_to_an_unreachable_service_is_a_503():
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    gateway = create_gateway(dict.fromkeys(SERVICE_NAMES, closed), {}, max_body=1 << 20)
+    async with served(gateway) as (base,), aiohttp.ClientSession() as session:
+        response = await session.get(base + STREAM, headers=EVENT_STREAM)
+        assert response.status == 503
+        assert (await response.json())["code"] == "upstream_unavailable"

@@ -25,6 +25,7 @@ from evently.core.disconnects import DISCONNECTS
 from evently.core.middleware import add_response_headers
 
 HEAD_LIMIT = 64 * 1024
+CONNECT_TIMEOUT_S = 5.0
 BACKED_UP_BYTES = 64 * 1024
 
 
@@ -146,9 +147,10 @@ async def relay_event_stream(
 ) -> web.StreamResponse:
     """Forward ``request`` to ``target`` on a connection of its own and relay the answer."""
     loop = asyncio.get_running_loop()
-    transport, upstream = await loop.create_connection(
-        UpstreamRelay, target.raw_host or "127.0.0.1", target.port
-    )
+    async with asyncio.timeout(CONNECT_TIMEOUT_S):  # as the proxy's client session
+        transport, upstream = await loop.create_connection(
+            UpstreamRelay, target.raw_host or "127.0.0.1", target.port
+        )
     lines = [f"GET {target.raw_path_qs} HTTP/1.1", f"Host: {target.raw_authority}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     transport.write(("\r\n".join([*lines, "Connection: close", "", ""])).encode("latin-1"))

@@ -92,7 +92,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
     if wants_event_stream(request):
         try:
             return await relay_event_stream(request, target, _forward_headers(request), HOP_BY_HOP)
-        except (OSError, ConnectionError) as exc:
+        except (OSError, TimeoutError) as exc:
             raise ServiceUnavailable(
                 f"The {service} service is unreachable", code="upstream_unavailable"
             ) from exc
