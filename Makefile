@@ -18,6 +18,7 @@ help:
 	@echo "make cluster-up / cluster-down - the one-node test cluster alone (hack/cluster.sh)"
 	@echo "make lint    - ruff check and format check"
 	@echo "make bench   - flash-sale benchmark through the HTTP API"
+	@echo "make bench-stream - live availability to N SSE watchers (BENCH_ARGS='--watchers 10000')"
 	@echo "make fuzz    - schemathesis over every operation with a fresh seed (printed)"
 	@echo "make bench-operator - 10,000 Event resources through the operator (real kube-apiserver)"
 	@echo "make bench-cancel - cancel an event with 10,000 paid bookings (batches, lock hold)"
@@ -90,6 +91,11 @@ bench-seat-map: install
 # Operator benchmark: 10,000 Event resources on a real kube-apiserver (tools needed).
 bench-operator: install tools
 	$(BIN)/python hack/bench_operator.py $(BENCH_ARGS)
+
+# Live availability: N watchers' delivery delay from each change's commit (docs/benchmarks.md).
+.PHONY: bench-stream
+bench-stream: install
+	$(BIN)/python hack/bench_stream.py $(BENCH_ARGS)
 
 # Event cancellation benchmark: 10,000 paid bookings of one event cancelled in batches.
 bench-cancel: install

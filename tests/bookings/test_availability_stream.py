@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import socket
 from typing import Any
 
 import aiohttp
 
-from evently.bookings.availability_stream import LISTENER_NAME, Subscriber
+from evently.bookings import availability_stream
+from evently.bookings.availability_stream import CHANNEL, LISTENER_NAME, Frame
 from evently.bookings.context import BOOKINGS
 from evently.bookings.metrics import STREAM_SKIPPED
 from tests.bookings.conftest import eventually, send_event
@@ -122,18 +125,6 @@ async def test_a_stalled_subscriber_does_not_hold_back_the_others(client, buyer)
     reader.close()
 
 
-async def test_a_slow_subscriber_skips_to_the_latest_state():
-    subscriber = Subscriber(event_id=1)
-    skipped = STREAM_SKIPPED._value.get()
-    for version in range(1, 6):
-        subscriber.offer(version, f'{{"version": {version}}}')
-    subscriber.offer(3, '{"version": 3}')  # older than what it has: ignored
-    state = await subscriber.next_state(0.01, asyncio.Event())
-    assert state == '{"version": 5}'
-    assert STREAM_SKIPPED._value.get() - skipped == 4
-    assert await subscriber.next_state(0.01, asyncio.Event()) is None
-
-
 async def test_streams_survive_a_lost_listen_connection(client, buyer, db):
     await send_event(client, 1, capacity=10)
     hub = client.server.app[BOOKINGS].streams
@@ -184,3 +175,108 @@ async def test_every_message_carries_the_waitlist_and_joins_are_updates(client, 
     state = await wait_for_state(stream, waitlisted=0)
     assert state["held"] == 2
     stream.close()
+
+
+STREAM = b"GET /api/v1/events/1/availability/stream HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+async def read_until(reader: asyncio.StreamReader, marker: bytes, limit: int = 64 << 20) -> bytes:
+    """Bytes read until ``marker`` appears (bounded in size)."""
+    received = bytearray()
+    while marker not in received:
+        data = await asyncio.wait_for(reader.read(1 << 16), 10)
+        if not data or len(received) > limit:
+            raise AssertionError(f"{marker!r} never came")
+        received += data
+    return bytes(received)
+
+
+def versions_in(raw: bytes) -> list[int]:
+    """The ``id:`` (inventory version) of every message in a raw stream."""
+    return [int(v) for v in re.findall(rb"(?m)^id: (\d+)\n", raw)]
+
+
+async def test_every_subscriber_that_keeps_up_gets_every_change_in_order(client, db, monkeypatch):
+    # Forty states NOTIFYed back to back, far faster than the stream handlers could take
+    # them one by one, fanned out in slices of three: coalescing never drops a state a
+    # subscriber can take.
+    monkeypatch.setattr(availability_stream, "FANOUT_SLICE", 3)
+    await send_event(client, 1, capacity=10)
+    hub = client.server.app[BOOKINGS].streams
+    streams = [await client.get("/api/v1/events/1/availability/stream") for _ in range(10)]
+    first, *_ = [await next_event(stream) for stream in streams]
+    await asyncio.wait_for(hub.listening.wait(), 10)
+    changes = range(first["version"] + 1, first["version"] + 41)
+    for version in changes:
+        state = {**first, "version": version, "held": version % 10}
+        await db.execute("SELECT pg_notify($1, $2)", CHANNEL, json.dumps(state))
+    for stream in streams:
+        received = [await next_event(stream) for _ in changes]
+        assert [state["version"] for state in received] == list(changes)
+        assert received[-1]["held"] == changes[-1] % 10
+        stream.close()
+
+
+async def test_a_stalled_subscriber_gets_the_newest_state_and_never_slows_the_others(client):
+    await send_event(client, 1, capacity=10)
+    hub = client.server.app[BOOKINGS].streams
+    reader = await client.get("/api/v1/events/1/availability/stream")
+    first = await next_event(reader)
+    # A client that stops reading, with a tiny receive window: its connection backs up.
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect((client.server.host, client.server.port))
+    stalled.sendall(STREAM)
+
+    async def both_subscribed() -> bool:
+        return hub.subscriber_count == 2
+
+    await eventually(both_subscribed)
+    skipped = STREAM_SKIPPED._value.get()
+    padding = "x" * 40_000  # 300 states of 40 kB: far more than the kernel buffers
+    changes = range(first["version"] + 1, first["version"] + 301)
+    for version in changes:
+        hub.deliver_now(Frame(1, version, json.dumps({**first, "version": version, "p": padding})))
+        assert (await next_event(reader))["version"] == version  # the reader gets each one
+    assert STREAM_SKIPPED._value.get() > skipped
+    # Once it reads again, the stalled client gets what was written before it backed up,
+    # then straight the newest state: in order, never an older one after a newer one.
+    stalled.setblocking(False)
+    stream, _ = await asyncio.open_connection(sock=stalled)
+    got = versions_in(await read_until(stream, b"id: %d\n" % changes[-1]))
+    assert got == sorted(set(got))
+    assert got[-1] == changes[-1]
+    assert len(got) < len(changes) + 1  # some states were coalesced away
+    stalled.close()
+    reader.close()
+
+
+async def test_a_stream_opened_while_a_change_passes_starts_from_the_newest_state(client):
+    await send_event(client, 1, capacity=10)
+    hub = client.server.app[BOOKINGS].streams
+    watcher = await client.get("/api/v1/events/1/availability/stream")  # starts the hub
+    first = await next_event(watcher)
+    # A state published after the route read the database, before the stream subscribed.
+    newer = {**first, "version": first["version"] + 5, "held": 3}
+    hub.publish(Frame(1, newer["version"], json.dumps(newer)))
+    stream = await client.get("/api/v1/events/1/availability/stream")
+    assert (await next_event(stream))["version"] == newer["version"]
+    stream.close()
+    watcher.close()
+
+
+async def test_an_http_1_0_client_gets_the_stream_unchunked(client):
+    await send_event(client, 1, capacity=10)
+    hub = client.server.app[BOOKINGS].streams
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(b"GET /api/v1/events/1/availability/stream HTTP/1.0\r\n\r\n")
+        head, body = (await read_until(reader, b"}\n\n")).split(b"\r\n\r\n", 1)
+        assert b"transfer-encoding" not in head.lower()
+        assert body.startswith(b"retry: 2000\n\nid: ")
+        state = json.loads(body.split(b"data: ", 1)[1].split(b"\n", 1)[0])
+        newer = Frame(1, state["version"] + 1, json.dumps({**state, "held": 1}))
+        hub.deliver_now(newer)
+        assert await read_until(reader, b"}\n\n") == newer.plain
+    finally:
+        writer.close()

@@ -5,10 +5,20 @@
   state) and fans each state out to that event's subscribers. It starts with the first
   subscriber, reconnects with backoff, and after a reconnect re-reads the state of every
   watched event so nothing missed stays missing.
-* **A slow subscriber cannot stall the others.** Each subscriber has a one-slot mailbox
-  that always holds the newest state: the hub never waits for a subscriber, and one that
-  falls behind skips straight to the latest state (counted in
-  ``evently_bookings_availability_updates_skipped_total``).
+* **Serialised once per change.** A published state becomes one ``Frame``: the SSE
+  message's bytes, and the same bytes framed as an HTTP/1.1 chunk, built once and
+  written as they are to every subscriber's socket.
+* **One fan-out pass per change, no task per subscriber per change.** The hub's fan-out
+  task writes each frame straight to the subscribers' transports, in slices (yielding
+  to the event loop between them), in the order the changes were published. A stream's
+  own handler wakes only for its heartbeat, a slow client, a disconnect or shutdown.
+* **Coalesced per event for a slow subscriber only.** A subscriber whose connection
+  still has ``SLOW_BUFFER_BYTES`` unsent (hundreds of messages behind, beyond what the
+  kernel buffers) gets no more writes: it keeps one pending frame, always the event's
+  newest state, which its handler writes once the connection drains (skipped states are
+  counted in ``evently_bookings_availability_updates_skipped_total``). Every subscriber
+  whose connection keeps up gets every published state, in order; none ever gets an
+  older state after a newer one, and every one ends on the newest.
 * **Resources are freed on disconnect**: the app's ``DisconnectWatch``
   (``core/disconnects.py``) notices a closed connection within about a second, not at
   the next heartbeat, and the stream unsubscribes; at shutdown every stream ends.
@@ -17,8 +27,8 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
-import json
 import logging
 
 import asyncpg
@@ -38,43 +48,118 @@ log = logging.getLogger("evently.bookings.availability_stream")
 
 CHANNEL = "bookings_availability"
 LISTENER_NAME = "evently-bookings-availability"
+# Unsent bytes beyond which a subscriber is slow (asyncio's own high-water mark).
+SLOW_BUFFER_BYTES = 64 * 1024
+# Subscribers written per slice of a fan-out pass before yielding to the event loop.
+FANOUT_SLICE = 500
+# Newest frame of recently changed events, for streams opening while a change passes.
+LATEST_KEPT = 4096
+HEARTBEAT = b": heartbeat\n\n"
+
+
+def chunk(data: bytes) -> bytes:
+    """``data`` as one HTTP/1.1 chunk (RFC 9112 section 7.1)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+class Frame:
+    """One published state, encoded once: the SSE message and the same as a chunk."""
+
+    __slots__ = ("chunked", "event_id", "plain", "version")
+
+    def __init__(self, event_id: int, version: int, state_json: str) -> None:
+        self.event_id = event_id
+        self.version = version
+        self.plain = f"id: {version}\nevent: availability\ndata: {state_json}\n\n".encode()
+        self.chunked = chunk(self.plain)
+
+    @classmethod
+    def of(cls, state: AvailabilityOut | InventoryChanged) -> Frame:
+        json_text = state.model_dump_json(exclude={"schema_version"})
+        return cls(state.event_id, state.version, json_text)
 
 
 class Subscriber:
-    """One open stream of one event: a one-slot mailbox holding the newest state."""
+    """One open stream of one event: its connection, the version it was last sent, and
+    at most one pending frame (the newest) while the connection is backed up."""
 
-    def __init__(self, event_id: int) -> None:
+    __slots__ = ("_transport", "_waiter", "chunked", "ended", "event_id", "pending", "version")
+
+    def __init__(
+        self, event_id: int, transport: asyncio.BaseTransport | None, chunked: bool
+    ) -> None:
         self.event_id = event_id
-        self._latest: str | None = None
-        self._version = -1
-        self._ready = asyncio.Event()
+        self._transport = transport
+        self.chunked = chunked
+        self.version = -1
+        self.pending: Frame | None = None
+        self.ended = False
+        self._waiter: asyncio.Future[None] | None = None
 
-    def offer(self, version: int, state: str) -> None:
-        """Replace the pending state with a newer one (never blocks)."""
-        if version <= self._version:
+    def attach(self, transport: asyncio.BaseTransport | None) -> None:
+        """Start writing to ``transport`` (once the response's headers are out)."""
+        self._transport = transport
+
+    def push(self, frame: Frame) -> None:
+        """Write ``frame`` now, or keep it as the pending one if the connection is backed
+        up (replacing an older pending frame). Never blocks."""
+        if frame.version <= self.version:
             return
-        if self._latest is not None:
-            STREAM_SKIPPED.inc()
-        self._latest = state
-        self._version = version
-        self._ready.set()
+        if self.pending is not None:
+            if frame.version > self.pending.version:
+                STREAM_SKIPPED.inc()
+                self.pending = frame
+            return
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return  # not attached yet, or the disconnect watch is ending this stream
+        if transport.get_write_buffer_size() >= SLOW_BUFFER_BYTES:  # type: ignore[attr-defined]
+            self.pending = frame
+            self._wake()
+            return
+        self._write(frame)
 
-    async def next_state(self, timeout_s: float, *interrupts: asyncio.Event) -> str | None:
-        """The newest state not yet taken, or None after ``timeout_s`` or once any of
-        ``interrupts`` (shutdown, the client leaving) is set."""
-        if self._latest is None and not any(event.is_set() for event in interrupts):
-            waiters = [
-                asyncio.ensure_future(self._ready.wait()),
-                *(asyncio.ensure_future(event.wait()) for event in interrupts),
-            ]
-            try:
-                await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
-        state, self._latest = self._latest, None
-        self._ready.clear()
-        return state
+    def flush_pending(self) -> None:
+        """Write the pending frame (the handler calls this once the connection drained)."""
+        frame, self.pending = self.pending, None
+        if frame is not None and frame.version > self.version:
+            self._write(frame)
+
+    def write_raw(self, data: bytes) -> None:
+        """Write a body fragment that is not a state (a heartbeat)."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(chunk(data) if self.chunked else data)  # type: ignore[attr-defined]
+
+    def end(self) -> None:
+        """End the stream (client gone, shutdown): its handler returns."""
+        self.ended = True
+        self._wake()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Wait for a pending frame or the end, at most ``timeout_s``; False on timeout."""
+        if self.pending is not None or self.ended:
+            return True
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._waiter
+        except TimeoutError:
+            return False
+        finally:
+            self._waiter = None
+        return True
+
+    def _write(self, frame: Frame) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(frame.chunked if self.chunked else frame.plain)  # type: ignore[attr-defined]
+        self.version = frame.version
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 class AvailabilityHub:
@@ -86,13 +171,20 @@ class AvailabilityHub:
         self._subscribers: dict[int, set[Subscriber]] = {}
         self._count = 0
         self._task: asyncio.Task[None] | None = None
+        self._fanout_task: asyncio.Task[None] | None = None
+        self._shutdown_task: asyncio.Task[None] | None = None
+        self._queue: collections.deque[Frame] = collections.deque()
+        self._queued = asyncio.Event()
+        self._latest: dict[int, Frame] = {}
         self.listening = asyncio.Event()
 
     @property
     def subscriber_count(self) -> int:
         return self._count
 
-    def subscribe(self, event_id: int) -> Subscriber:
+    def subscribe(
+        self, event_id: int, transport: asyncio.BaseTransport | None = None, chunked: bool = True
+    ) -> Subscriber:
         if self._count >= self.max_subscribers:
             raise ServiceUnavailable(
                 "Too many availability streams are open here; retry shortly.",
@@ -101,7 +193,8 @@ class AvailabilityHub:
             )
         if self._task is None:
             self._task = asyncio.create_task(self._listen_forever(), name="availability-listen")
-        subscriber = Subscriber(event_id)
+            self._fanout_task = asyncio.create_task(self._fan_out(), name="availability-fanout")
+        subscriber = Subscriber(event_id, transport, chunked)
         self._subscribers.setdefault(event_id, set()).add(subscriber)
         self._count += 1
         STREAM_SUBSCRIBERS.inc()
@@ -117,25 +210,48 @@ class AvailabilityHub:
         self._count -= 1
         STREAM_SUBSCRIBERS.dec()
 
-    def deliver(self, state: str) -> None:
-        """Hand one published state (JSON text) to the event's subscribers."""
-        try:
-            data = json.loads(state)
-            event_id, version = int(data["event_id"]), int(data["version"])
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignoring malformed availability notification %r", state[:200])
-            return
-        for subscriber in self._subscribers.get(event_id, ()):
-            subscriber.offer(version, state)
+    def latest(self, event_id: int) -> Frame | None:
+        """The newest frame this hub has seen for ``event_id`` recently, if any."""
+        return self._latest.get(event_id)
+
+    def publish(self, frame: Frame) -> None:
+        """Queue one published state for the fan-out (in publication order)."""
+        known = self._latest.pop(frame.event_id, None)
+        newer = known is None or frame.version > known.version
+        self._latest[frame.event_id] = frame if newer else known  # type: ignore[assignment]
+        if len(self._latest) > LATEST_KEPT:
+            del self._latest[next(iter(self._latest))]
+        if frame.event_id in self._subscribers:
+            self._queue.append(frame)
+            self._queued.set()
+
+    def deliver_now(self, frame: Frame) -> None:
+        """Write ``frame`` to every subscriber of its event in one pass (the fan-out's
+        step; tests call it directly)."""
+        for subscriber in list(self._subscribers.get(frame.event_id, ())):
+            subscriber.push(frame)
+
+    async def _fan_out(self) -> None:
+        while True:
+            await self._queued.wait()
+            self._queued.clear()
+            while self._queue:
+                frame = self._queue.popleft()
+                subscribers = list(self._subscribers.get(frame.event_id, ()))
+                for start in range(0, len(subscribers), FANOUT_SLICE):
+                    if start:
+                        await asyncio.sleep(0)  # let requests in between slices
+                    for subscriber in subscribers[start : start + FANOUT_SLICE]:
+                        subscriber.push(frame)
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        """A published inventory state (``bookings.publish_locked``), rendered once."""
+        """A published inventory state (``bookings.publish_locked``), encoded once."""
         try:
             state = InventoryChanged.model_validate_json(payload)
         except ValueError:
             log.warning("ignoring malformed availability notification %r", payload[:200])
             return
-        self.deliver(state.model_dump_json(exclude={"schema_version"}))
+        self.publish(Frame.of(state))
 
     async def _listen_forever(self) -> None:
         await reconnect_forever(self._listen_once, "availability LISTEN", self.listening.clear)
@@ -152,7 +268,7 @@ class AvailabilityHub:
             for event_id in list(self._subscribers):
                 row = await conn.fetchrow(queries.AVAILABILITY, event_id)
                 if row is not None:
-                    self.deliver(AvailabilityOut.from_row(row).model_dump_json())
+                    self.publish(Frame.of(AvailabilityOut.from_row(row)))
             while not conn.is_closed():
                 await wait_at_most(lost, 5.0)
         finally:
@@ -160,49 +276,74 @@ class AvailabilityHub:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2)
 
+    def end_all_on(self, stop: asyncio.Event) -> None:
+        """End every open stream once ``stop`` (the app's shutdown) is set: one task for
+        the whole hub rather than one per stream."""
+        if self._shutdown_task is None:
+
+            async def end_all() -> None:
+                await stop.wait()
+                self.end_all()
+
+            self._shutdown_task = asyncio.create_task(end_all(), name="availability-shutdown")
+
+    def end_all(self) -> None:
+        """End every open stream."""
+        for watchers in self._subscribers.values():
+            for subscriber in watchers:
+                subscriber.end()
+
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-
-def sse_message(state: str) -> bytes:
-    """One ``availability`` event; its id is the inventory version."""
-    version = json.loads(state).get("version", 0)
-    return f"id: {version}\nevent: availability\ndata: {state}\n\n".encode()
+        self.end_all()
+        for task in (self._task, self._fanout_task, self._shutdown_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._fanout_task = self._shutdown_task = None
 
 
 async def stream_availability(
     request: web.Request,
     hub: AvailabilityHub,
-    initial_state: str,
-    event_id: int,
+    initial: AvailabilityOut,
     heartbeat_s: float,
     stop: asyncio.Event,
 ) -> web.StreamResponse:
     """Serve one stream: the current state, then every published change, until closed."""
-    subscriber = hub.subscribe(event_id)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    chunked = request.version >= (1, 1)
+    if chunked:
+        response.enable_chunked_encoding()  # explicit: the hub writes chunks itself
+    # Subscribed (and counted) before the headers go out, but written to only after:
+    # nothing may reach the connection before them.
+    subscriber = hub.subscribe(initial.event_id, None, chunked)
+    hub.end_all_on(stop)
     disconnects = request.app[DISCONNECTS]
-    gone = disconnects.watch(request)
+    disconnects.watch(request, on_gone=subscriber.end)
     try:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-            }
-        )
         add_response_headers(request, response)
         await response.prepare(request)
         await response.write(b"retry: 2000\n\n")
-        subscriber.offer(int(json.loads(initial_state).get("version", 0)), initial_state)
-        while not stop.is_set() and not gone.is_set():
-            state = await subscriber.next_state(heartbeat_s, stop, gone)
-            if gone.is_set():
-                break
-            await response.write(sse_message(state) if state is not None else b": heartbeat\n\n")
+        subscriber.attach(request.transport)
+        # The newest state: read before subscribing, or one published since (the hub
+        # keeps each event's newest, and nothing was written to this stream before).
+        newest = hub.latest(initial.event_id)
+        if newest is None or newest.version < initial.version:
+            newest = Frame.of(initial)
+        subscriber.push(newest)
+        while not subscriber.ended and not stop.is_set():
+            if not await subscriber.wait(heartbeat_s):
+                subscriber.write_raw(HEARTBEAT)
+            elif subscriber.pending is not None:
+                await request.writer.drain()  # a slow client: write once it drained
+                subscriber.flush_pending()
     except ConnectionResetError:
         pass  # the client went away between two checks
     finally:

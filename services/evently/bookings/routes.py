@@ -343,12 +343,7 @@ async def stream_availability(request: web.Request, id: int) -> web.StreamRespon
     if state is None:
         raise refuse(Outcome.EVENT_NOT_FOUND)
     return await availability_stream.stream_availability(
-        request,
-        ctx.streams,
-        state.model_dump_json(),
-        id,
-        ctx.settings.sse_heartbeat_s,
-        request.app[SHUTTING_DOWN],
+        request, ctx.streams, state, ctx.settings.sse_heartbeat_s, request.app[SHUTTING_DOWN]
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -30,13 +30,18 @@ class DisconnectWatch:
     def __init__(self, interval_s: float = DISCONNECT_CHECK_S) -> None:
         self.interval_s = interval_s
         # Keyed by id(): requests are mutable mappings, hence unhashable.
-        self._watched: dict[int, tuple[web.Request, asyncio.Event]] = {}
+        self._watched: dict[
+            int, tuple[web.Request, asyncio.Event, Callable[[], object] | None]
+        ] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def watch(self, request: web.Request) -> asyncio.Event:
-        """An event set when ``request``'s client disconnects; call :meth:`unwatch` after."""
+    def watch(
+        self, request: web.Request, on_gone: Callable[[], object] | None = None
+    ) -> asyncio.Event:
+        """An event set (and ``on_gone`` called) when ``request``'s client disconnects;
+        call :meth:`unwatch` after. A callback spares a stream a task waiting on the event."""
         gone = asyncio.Event()
-        self._watched[id(request)] = (request, gone)
+        self._watched[id(request)] = (request, gone, on_gone)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._sweep(), name="disconnect-watch")
         return gone
@@ -47,10 +52,12 @@ class DisconnectWatch:
     async def _sweep(self) -> None:
         while self._watched:
             await asyncio.sleep(self.interval_s)
-            for key, (request, gone) in list(self._watched.items()):
+            for key, (request, gone, on_gone) in list(self._watched.items()):
                 if connection_gone(request):
                     gone.set()
                     self._watched.pop(key, None)
+                    if on_gone is not None:
+                        on_gone()
 
     async def close(self) -> None:
         if self._task is not None:

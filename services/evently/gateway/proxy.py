@@ -5,7 +5,8 @@ and ``/openapi.json`` (the merged public document) itself; everything else is ro
 by the routing table, and anything not public (including ``/internal/*``) is a 404.
 A request is routed and forwarded on one and the same path: the canonical one the
 middleware accepted (``core/paths.py``), re-encoded, never the raw path as sent.
-Responses stream through, so server-sent events work.
+Responses stream through, so server-sent events work; a request for an event stream
+(``Accept: text/event-stream``) is relayed byte for byte (``event_streams.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from evently.core.middleware import (
 )
 from evently.core.paths import encoded_path
 from evently.core.response_headers import Cors
+from evently.gateway.event_streams import relay_event_stream, wants_event_stream
 from evently.gateway.routing import service_for
 
 log = logging.getLogger("evently.gateway")
@@ -87,6 +89,13 @@ async def forward(request: web.Request) -> web.StreamResponse:
         query_string=request.rel_url.raw_query_string,
         encoded=True,
     )
+    if wants_event_stream(request):
+        try:
+            return await relay_event_stream(request, target, _forward_headers(request), HOP_BY_HOP)
+        except (OSError, TimeoutError) as exc:
+            raise ServiceUnavailable(
+                f"The {service} service is unreachable", code="upstream_unavailable"
+            ) from exc
     body = await request.read() if request.body_exists else None
     try:
         upstream_response = await request.app[CLIENT].request(
