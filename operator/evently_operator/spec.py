@@ -100,6 +100,9 @@ class EventSpec:
     scaling: Scaling | None
     published: bool
     waiting_room: WaitingRoom | None = None
+    # spec.sale.requireVerifiedEmail and spec.sale.holdExpiryReminder (issue 17).
+    require_verified_email: bool = False
+    hold_expiry_reminder_s: int | None = None
 
     @property
     def sale_ends_at(self) -> dt.datetime:
@@ -234,6 +237,9 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
             ),
             when_sold_out=WHEN_SOLD_OUT.get(sold_out, "offer_waitlist"),
         )
+    reminder = None
+    if r.get("sale.holdExpiryReminder") is not None:
+        reminder = int(r.duration("sale.holdExpiryReminder", dt.timedelta(0)).total_seconds())
     max_per_user = r.get("maxPerUser")
     spec = EventSpec(
         title=r.text("title"),
@@ -265,6 +271,8 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
         scaling=scaling,
         published=r.flag("published", True),
         waiting_room=waiting_room,
+        require_verified_email=r.flag("sale.requireVerifiedEmail", False),
+        hold_expiry_reminder_s=reminder,
     )
     if r.problems:
         raise SpecError(r.problems)
@@ -373,6 +381,8 @@ def to_event_input(
             waitlist_enabled=spec.waitlist_enabled,
             waitlist_offer_ttl_seconds=spec.waitlist_offer_ttl_seconds,
             waiting_room=_waiting_room_input(spec.waiting_room),
+            require_verified_email=spec.require_verified_email,
+            hold_expiry_reminder_s=spec.hold_expiry_reminder_s,
             venue=EventVenueInput(
                 name=spec.venue.name,
                 address=spec.venue.address,
@@ -413,6 +423,8 @@ _SPEC_FIELDS = {
     "waitlist_offer_ttl_seconds": "sale.waitlist.offerTTL",
     "waitlist_enabled": "sale.waitlist.enabled",
     "waiting_room": "sale.waitingRoom",
+    "require_verified_email": "sale.requireVerifiedEmail",
+    "hold_expiry_reminder_s": "sale.holdExpiryReminder",
 }
 # The same for the waiting room's fields (inside sale.waitingRoom).
 _WAITING_ROOM_FIELDS = {
