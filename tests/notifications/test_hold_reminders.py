@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from evently.core.db import POOL
 from evently.notifications.hold_reminders import send_due_reminders
+from evently.notifications.mail_queue import when
 from tests.analytics.conftest import deliver
 from tests.notifications.messages import booking_changed, event_changed, user_changed
 from tests.notifications.test_mail import ANN, BOB, all_sent, mail_rows
@@ -40,15 +41,18 @@ async def test_a_held_booking_is_reminded_before_its_hold_expires_in_text_and_ht
     notifications, smtp: MailCatcher, database_url
 ):
     await setup_event(notifications)
-    await deliver(notifications, [booking_changed(41, 7, 3, "held")])
+    held = booking_changed(41, 7, 3, "held")
+    await deliver(notifications, [held])
     pool = notifications.app[POOL]
     assert await send_due_reminders(pool, after(7), 100) == 0  # not due yet
     assert await send_due_reminders(pool, after(8.5), 100) == 1
     (mail,) = await smtp.wait_for(1)
     assert mail["To"] == ANN
-    assert mail["Subject"].startswith("Your seats for Night & Day are held until ")
+    assert mail["Subject"] == "Your hold ends soon: Night & Day"
     text = body_text(mail)
     assert "Hello Ann" in text and "booking 41" in text and "2 seat(s)" in text
+    expires_at = datetime.fromisoformat(held["payload"]["booking"]["hold_expires_at"])
+    assert f"until {when(expires_at)}" in text
     assert "https://tickets.evently.test/api/v1/bookings/41" in text
     html = body_text(mail, "html")
     assert "Night &amp; Day" in html and "before " in html
