@@ -113,6 +113,9 @@ class EventSpec:
     published: bool
     waiting_room: WaitingRoom | None = None
     seating: Seating | None = None
+    # spec.sale.requireVerifiedEmail and spec.sale.holdExpiryReminder (issue 17).
+    require_verified_email: bool = False
+    hold_expiry_reminder_s: int | None = None
 
     @property
     def sale_ends_at(self) -> dt.datetime:
@@ -260,6 +263,9 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
             map_id=r.integer("seating.mapId", minimum=1),
             map_version=r.integer("seating.mapVersion", minimum=1),
         )
+    reminder = None
+    if r.get("sale.holdExpiryReminder") is not None:
+        reminder = int(r.duration("sale.holdExpiryReminder", dt.timedelta(0)).total_seconds())
     max_per_user = r.get("maxPerUser")
     spec = EventSpec(
         title=r.text("title"),
@@ -292,6 +298,8 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
         published=r.flag("published", True),
         waiting_room=waiting_room,
         seating=seating,
+        require_verified_email=r.flag("sale.requireVerifiedEmail", False),
+        hold_expiry_reminder_s=reminder,
     )
     if r.problems:
         raise SpecError(r.problems)
@@ -397,6 +405,8 @@ def to_event_input(spec: EventSpec, *, status: str) -> EventInput:
             waitlist_offer_ttl_seconds=spec.waitlist_offer_ttl_seconds,
             waiting_room=_waiting_room_input(spec.waiting_room),
             seating=_seating_input(spec.seating),
+            require_verified_email=spec.require_verified_email,
+            hold_expiry_reminder_s=spec.hold_expiry_reminder_s,
             venue=EventVenueInput(
                 name=spec.venue.name,
                 address=spec.venue.address,
@@ -445,6 +455,8 @@ _SPEC_FIELDS = {
     "waitlist_enabled": "sale.waitlist.enabled",
     "waiting_room": "sale.waitingRoom",
     "seating": "seating",
+    "require_verified_email": "sale.requireVerifiedEmail",
+    "hold_expiry_reminder_s": "sale.holdExpiryReminder",
 }
 # The same for the waiting room's fields (inside sale.waitingRoom).
 _WAITING_ROOM_FIELDS = {

@@ -7,8 +7,10 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from evently.bookings.admission import AdmissionRequired, AdmissionTokenInvalid
 from evently.bookings.outcomes import SUCCESSES, Outcome
 from evently.bookings.refusals import REFUSALS
+from evently.bookings.verified_email import EmailVerificationRequired
 
 # Outcome literals the functions assign: ``outcome := '...'``, ``outcomes[r.n] := '...'``
 # and the branches of the CASEs that compute one (sale_state, confirm_bookings).
@@ -47,3 +49,14 @@ def test_every_refusal_is_documented_with_its_status(repo_root: Path):
                           (repo_root / "docs/errors.md", "Bookings")):  # fmt: skip
         rows = documented(path, section)
         assert {code: rows.get(code) for code in table} == table, path.name
+
+
+def test_the_refusals_checked_before_the_booking_functions_are_documented(repo_root: Path):
+    gates = {
+        cls.code: cls.status
+        for cls in (AdmissionRequired, AdmissionTokenInvalid, EmailVerificationRequired)
+    }
+    for path, section in ((repo_root / "docs/bookings.md", "Refusal codes"),
+                          (repo_root / "docs/errors.md", "Bookings")):  # fmt: skip
+        rows = documented(path, section)
+        assert {code: rows.get(code) for code in gates} == gates, path.name

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from evently.core.auth import STAFF_PERMISSIONS, Principal
+import pytest
+
+from evently.core.auth import STAFF_PERMISSIONS, Principal, check_claim_shapes
+from evently.core.errors import Unauthorized
 
 
 def principal(roles: set[str], permissions: set[str]) -> Principal:
@@ -24,3 +27,16 @@ def test_staff_can_use_a_staff_permission_and_nothing_else() -> None:
 
 def test_a_customer_without_the_permission_cannot_scan() -> None:
     assert not principal({"customer"}, set()).can("checkin:scan")
+
+
+def test_email_verified_comes_from_its_claim_and_only_true_counts() -> None:
+    claims = {"sub": "5", "roles": [], "perms": []}
+    assert Principal.from_claims(claims).email_verified is False  # older tokens
+    assert Principal.from_claims({**claims, "email_verified": True}).email_verified is True
+
+
+def test_a_malformed_email_verified_claim_is_refused() -> None:
+    claims = {"sub": "5", "roles": [], "perms": [], "exp": 1, "email_verified": "true"}
+    with pytest.raises(Unauthorized, match="email_verified"):
+        check_claim_shapes(claims)
+    check_claim_shapes({**claims, "email_verified": True})

@@ -58,7 +58,8 @@ async def test_create_writes_one_event_changed_message_with_the_full_state(clien
         "schema_version", "id", "version", "name", "description", "type", "status",
         "starts_at", "ends_at", "capacity", "price", "currency", "sale_opens_at",
         "sale_closes_at", "max_per_user", "hold_ttl_seconds", "waitlist_enabled",
-        "waitlist_offer_ttl_seconds", "max_per_address", "waiting_room", "seating", "venue",
+        "waitlist_offer_ttl_seconds", "max_per_address", "waiting_room", "seating",
+        "require_verified_email", "hold_expiry_reminder_s", "venue",
         "managed_by", "created_by", "created_at", "updated_at",
     }  # fmt: skip
     assert set(payload["venue"]) == {"id", "name", "address", "city", "capacity"}

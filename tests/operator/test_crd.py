@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.operator.conftest import CRDS, SAMPLES
+from tests.operator.conftest import CRDS, SAMPLES, event_manifest
 from tests.support.kube import KubeToolsMissing, find_binaries
 
 
@@ -57,3 +57,16 @@ def test_missing_binaries_fail_with_the_way_to_get_them(monkeypatch, tmp_path):
         find_binaries()
     message = str(failure.value)
     assert "kube-apiserver" in message and "etcd" in message and "hack/install-tools.sh" in message
+
+
+def test_the_api_server_takes_the_hold_policies_and_refuses_malformed_ones(kube, namespace):
+    def dry_run(**sale):
+        manifest = yaml.safe_dump(event_manifest("policies", sale=sale))
+        return kube.kubectl("-n", namespace, "apply", "--dry-run=server", "-f", "-",
+                            input=manifest, check=False)  # fmt: skip
+
+    accepted = dry_run(requireVerifiedEmail=True, holdExpiryReminder="2m")
+    assert accepted.returncode == 0, accepted.stderr
+    for field, value in (("requireVerifiedEmail", "yes"), ("holdExpiryReminder", "2 minutes")):
+        refused = dry_run(**{field: value})
+        assert refused.returncode != 0 and field in refused.stderr, refused.stderr

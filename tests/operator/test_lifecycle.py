@@ -334,3 +334,15 @@ async def test_a_resources_waiting_room_reaches_the_row_and_a_second_pass_change
     )  # fmt: skip
     data = to_event_input(read_valid_spec(resources.get("queued")["spec"]), status="published")
     assert row_matches(row, data), "the stored room must count as up to date"
+
+
+async def test_a_resources_hold_policies_reach_the_row_and_a_second_pass_changes_nothing(
+    operator, resources, db, namespace
+):
+    sale = {"requireVerifiedEmail": True, "holdExpiryReminder": "3m"}
+    resources.apply(event_manifest("guarded", sale=sale))
+    await wait_for(lambda: resources.status("guarded").get("eventId"), what="eventId")
+    row = await row_of(db, namespace, "guarded")
+    assert (row.require_verified_email, row.hold_expiry_reminder_s) == (True, 180)
+    data = to_event_input(read_valid_spec(resources.get("guarded")["spec"]), status="published")
+    assert row_matches(row, data), "the stored policies must count as up to date"

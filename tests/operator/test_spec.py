@@ -194,3 +194,37 @@ def test_a_waiting_room_the_events_service_refuses_names_its_spec_field():
         to_event_input(read_valid_spec(short), status="published")
     (problem,) = refused.value.problems
     assert problem.message.startswith("spec.sale.waitingRoom.sessionTTL:")
+
+
+# --- spec.sale.requireVerifiedEmail and spec.sale.holdExpiryReminder ----------------------
+
+
+def with_sale(**sale) -> dict:
+    raw = concert()
+    return {**raw, "sale": {**raw["sale"], **sale}}
+
+
+def test_the_hold_policies_in_the_spec_become_the_events_fields():
+    raw = with_sale(requireVerifiedEmail=True, holdExpiryReminder="2m30s")
+    data = to_event_input(read_valid_spec(raw), status="published")
+    assert (data.require_verified_email, data.hold_expiry_reminder_s) == (True, 150)
+
+
+def test_without_the_hold_policies_anyone_may_hold_and_no_reminder_is_mailed():
+    data = to_event_input(read_valid_spec(concert()), status="published")
+    assert (data.require_verified_email, data.hold_expiry_reminder_s) == (False, None)
+
+
+def test_malformed_hold_policies_name_their_spec_fields():
+    with pytest.raises(SpecError) as refused:
+        parse_spec(with_sale(requireVerifiedEmail="yes", holdExpiryReminder="soon"))
+    messages = " ".join(p.message for p in refused.value.problems)
+    assert "spec.sale.requireVerifiedEmail" in messages
+    assert "spec.sale.holdExpiryReminder" in messages
+
+
+def test_a_reminder_the_events_service_refuses_names_its_spec_field():
+    with pytest.raises(SpecError) as refused:
+        to_event_input(read_valid_spec(with_sale(holdExpiryReminder="10s")), status="published")
+    (problem,) = refused.value.problems
+    assert problem.message.startswith("spec.sale.holdExpiryReminder:")

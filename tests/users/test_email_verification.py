@@ -3,7 +3,11 @@ POST /api/v1/auth/email-verification/confirm marks the address verified."""
 
 from __future__ import annotations
 
+import jwt
+
+from evently.core.auth import Principal
 from evently.core.db import POOL
+from evently.users.keys import KEYRING
 from tests.users.account_mail import last_token, mailed
 from tests.users.helpers import PASSWORD, bearer, register
 
@@ -60,3 +64,28 @@ async def test_a_new_link_can_be_requested_until_the_email_is_verified(users):
     assert (await verified.json())["message"] == "The email is verified already."
     assert len(await mailed(users, "email_verification")) == 2
     assert (await users.post(REQUEST)).status == 401
+
+
+def token_claims(users, token: str) -> dict:
+    """The claims of an access token the users service minted, verified with its keys."""
+    return jwt.decode(
+        token,
+        users.app[KEYRING].active.private_key.public_key(),
+        algorithms=["EdDSA"],
+        audience="evently",
+    )
+
+
+async def test_access_tokens_carry_email_verified_as_of_minting_and_a_refresh_updates_it(users):
+    session = await register(users, "ann@example.com")
+    assert token_claims(users, session["access_token"])["email_verified"] is False
+    await users.post(CONFIRM, json={"token": await last_token(users, "email_verification")})
+    # The token minted before verifying keeps its claim (docs/users.md: until refreshed).
+    assert token_claims(users, session["access_token"])["email_verified"] is False
+    refreshed = await users.post(
+        "/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]}
+    )
+    assert refreshed.status == 200, await refreshed.text()
+    claims = token_claims(users, (await refreshed.json())["access_token"])
+    assert claims["email_verified"] is True
+    assert Principal.from_claims(claims).email_verified is True

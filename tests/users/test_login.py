@@ -79,7 +79,8 @@ async def test_the_access_token_follows_the_contract(users, signing_key):
         issuer="evently-users",
     )
     assert set(claims) == {
-        "iss", "aud", "sub", "email", "roles", "perms", "typ", "iat", "nbf", "exp", "jti"
+        "iss", "aud", "sub", "email", "email_verified", "roles", "perms", "typ", "iat", "nbf",
+        "exp", "jti",
     }  # fmt: skip
     assert claims["sub"] == str(registered["user"]["id"])
     assert claims["email"] == "claims@example.com"

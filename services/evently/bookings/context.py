@@ -17,13 +17,14 @@ from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.payment import PaymentProvider
 from evently.bookings.settings import BookingsSettings
 from evently.bookings.ticket_issuer import TicketIssuer
+from evently.bookings.verified_email import VerifiedEmailGate
 
 
 @dataclass(frozen=True)
 class BookingsContext:
     """The pool, settings, hot-path batchers, inventory publisher, streams hub, the
     ticket issuer, the public ticket keys check-in verifies codes with (by kid), the
-    payment provider and the waiting room's admission gate."""
+    payment provider, the waiting room's admission gate and the verified-email gate."""
 
     pool: asyncpg.Pool
     settings: BookingsSettings
@@ -35,6 +36,7 @@ class BookingsContext:
     scan_keys: Mapping[str, Ed25519PublicKey]
     payments: PaymentProvider
     admission: AdmissionGate
+    verified_email: VerifiedEmailGate
 
 
 BOOKINGS: web.AppKey[BookingsContext] = web.AppKey("bookings", BookingsContext)

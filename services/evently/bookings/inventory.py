@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from evently.bookings import admission, queries
+from evently.bookings import admission, queries, verified_email
 from evently.bookings.metrics import (
     INVENTORY_GAUGES,
     LOCK_TIMEOUTS,
@@ -167,6 +167,7 @@ async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -
     )
     LOCK_WAIT.labels("inventory").observe(time.perf_counter() - started)
     await admission.apply_event_changed(conn, event, message.version)
+    await verified_email.apply_event_changed(conn, event, message.version)
     await conn.execute(
         queries.APPLY_EVENT_SUMMARY,
         event.id,

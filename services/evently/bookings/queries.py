@@ -56,6 +56,16 @@ APPLY_WAITING_ROOM = """
     WHERE w.version < EXCLUDED.version"""
 EVENTS_REQUIRING_ADMISSION = "SELECT event_id, fail_open FROM bookings.waiting_rooms WHERE required"
 
+# Whether the event's holds need a verified email (verified_email.py); newest version wins.
+APPLY_VERIFIED_EMAIL = """
+    INSERT INTO bookings.verified_email_events AS v (event_id, version, required)
+    VALUES ($1, $2, $3)
+    ON CONFLICT (event_id) DO UPDATE SET version = EXCLUDED.version, required = EXCLUDED.required
+    WHERE v.version < EXCLUDED.version"""
+EVENTS_REQUIRING_VERIFIED_EMAIL = (
+    "SELECT event_id FROM bookings.verified_email_events WHERE required"
+)
+
 # Issues the booking's missing tickets ($2: seat i's code at i) if it is confirmed, and
 # returns all its tickets by seat (sql/issue_tickets.sql).
 ISSUE_TICKETS = "SELECT * FROM bookings.issue_tickets($1, $2)"

@@ -71,7 +71,9 @@ SEAT = {"id": int, "seat": int}
     "/api/v1/bookings",
     summary="Hold seats (requires an Idempotency-Key header)",
     description="Holds `quantity` seats until the event's hold TTL passes; confirm to keep "
-    "them. The same Idempotency-Key with the same body returns the stored response.",
+    "them. The same Idempotency-Key with the same body returns the stored response. An "
+    "event with `require_verified_email` refuses a token without `email_verified` "
+    "(403 email_verification_required).",
     body=BookingCreate,
     response=BookingOut,
     status=201,
@@ -84,6 +86,7 @@ async def create_booking(request: web.Request, body: BookingCreate) -> web.Respo
     key = idempotency.read_key(request)
     user_id = principal(request).user_id
     context = request.app[BOOKINGS]
+    context.verified_email.check(principal(request), body.event_id)
     await context.admission.check(
         request.headers.get(ADMISSION_HEADER), user_id=user_id, event_id=body.event_id
     )

@@ -25,6 +25,7 @@ from evently.bookings.settings import BookingsSettings
 from evently.bookings.ticket_codes import public_keys_from_jwks
 from evently.bookings.ticket_issuer import IssuePolicy, TicketIssuer
 from evently.bookings.ticket_keys import TICKET_KEYS, load_ticket_keys
+from evently.bookings.verified_email import VerifiedEmailGate
 from evently.core.app import ServiceDefinition
 from evently.core.auth import JwksCache, http_jwks
 from evently.core.clients import HTTP_SESSION
@@ -65,6 +66,16 @@ def setup(app: web.Application, settings: Any) -> None:
             ),
         )
     )
+    app.cleanup_ctx.append(
+        background_task(
+            "bookings-verified-email-gate",
+            lambda a: every(
+                settings.verified_email_refresh_s,
+                a[BOOKINGS].verified_email.reload,
+                "verified-email-gate",
+            ),
+        )
+    )
     if settings.outbox_relay_enabled:
         app.cleanup_ctx.append(background_task("bookings-outbox-relay", _relay(settings)))
 
@@ -89,6 +100,8 @@ def _context(settings: BookingsSettings) -> Any:
             JwksCache(http_jwks(lambda: app[HTTP_SESSION], settings.effective_admission_keys_url)),
         )
         await admission.reload()  # before the first hold
+        verified_email = VerifiedEmailGate(pool)
+        await verified_email.reload()
         app[BOOKINGS] = BookingsContext(
             pool=pool,
             settings=settings,
@@ -101,6 +114,7 @@ def _context(settings: BookingsSettings) -> Any:
             scan_keys=public_keys_from_jwks(app[TICKET_KEYS].jwks()),
             payments=payments,
             admission=admission,
+            verified_email=verified_email,
         )
         try:
             yield

@@ -84,6 +84,11 @@ class BookingsSettings(OutboxRelaySettings):
         1.0,
         "seconds > 0 between reloads of which events require a waiting room admission token",
     )
+    verified_email_refresh_s: float = setting(
+        "BOOKINGS_VERIFIED_EMAIL_REFRESH_S",
+        1.0,
+        "seconds > 0 between reloads of which events require a verified email to hold seats",
+    )
     inventory_gauge_events: int = setting(
         "BOOKINGS_INVENTORY_GAUGE_EVENTS",
         50,
@@ -233,4 +238,8 @@ class BookingsSettings(OutboxRelaySettings):
 
     @staticmethod
     def check_admission_refresh_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_verified_email_refresh_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"

@@ -8,7 +8,9 @@ Token contract (see docs/auth.md):
 
 * header: ``alg`` = ``EdDSA`` (or ``RS256``), ``kid`` naming a published key;
 * claims: ``iss`` = ``evently-users``, ``aud`` = ``evently``, ``sub`` = user id,
-  ``email``, ``roles``, ``perms``, ``iat``, ``nbf``, ``exp``, ``jti``, ``typ`` = ``access``.
+  ``email``, ``email_verified``, ``roles``, ``perms``, ``iat``, ``nbf``, ``exp``, ``jti``,
+  ``typ`` = ``access``. ``email_verified`` is as of minting: a token minted before the
+  user verified says false until the client refreshes it (at most ``ACCESS_TOKEN_TTL_S``).
 
 Guards (``auth=`` on an endpoint): ``require_user``, ``require_admin(permission)``,
 ``require_permission(permission)`` (admins and staff), ``require_internal``. A verified
@@ -55,6 +57,8 @@ class Principal:
     roles: frozenset[str]
     permissions: frozenset[str]
     token_id: str | None = None
+    # The ``email_verified`` claim (absent: False), as of when the token was minted.
+    email_verified: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -75,6 +79,7 @@ class Principal:
             roles=frozenset(claims.get("roles", [])),
             permissions=frozenset(claims.get("perms", [])),
             token_id=claims.get("jti"),
+            email_verified=claims.get("email_verified") is True,
         )
 
 
@@ -271,6 +276,8 @@ def check_claim_shapes(claims: dict[str, Any]) -> None:
         value = claims.get(name, [])
         if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise Unauthorized(f"The token's {name} claim is malformed", code="invalid_token")
+    if not isinstance(claims.get("email_verified", False), bool):
+        raise Unauthorized("The token's email_verified claim is malformed", code="invalid_token")
     if not isinstance(claims.get("exp"), int | float):
         raise Unauthorized("The token's exp claim is malformed", code="invalid_token")
 

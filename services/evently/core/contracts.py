@@ -135,6 +135,12 @@ class EventFields(Shape):
     # The seat map a seated event sells; None (and in messages sent before the field
     # existed): general admission.
     seating: EventSeating | None = None
+    # Holds need a verified email (the anti-hoarding defence); False in messages sent
+    # before the field existed.
+    require_verified_email: bool = False
+    # Seconds before a hold expires that its buyer is mailed a reminder; None (and in
+    # older messages): no reminder.
+    hold_expiry_reminder_s: int | None = None
     managed_by: str | None
     created_at: datetime
     updated_at: datetime

@@ -143,6 +143,18 @@ class EventInput(pydantic.BaseModel):
         default=None,
         description="A virtual waiting room for the sale; null (the default): none",
     )
+    require_verified_email: pydantic.StrictBool = Field(
+        default=False,
+        description="Only buyers whose email is verified may hold seats (against hoarding "
+        "with throwaway accounts); default false",
+    )
+    hold_expiry_reminder_s: pydantic.StrictInt | None = Field(
+        default=None,
+        ge=30,
+        le=86400,
+        description="Mail the buyer this many seconds before their hold expires; null (the "
+        "default): no reminder. A hold no longer than this gets none",
+    )
     venue: EventVenueInput | None = Field(
         default=None, description="The venue, upserted by (name, city); or give venue_id"
     )

@@ -11,7 +11,8 @@ EVENT_COLUMNS = """
     e.id, e.version, e.name, e.description, e.type, e.status, e.starts_at, e.ends_at,
     e.capacity, e.price, e.currency, e.sale_opens_at, e.sale_closes_at, e.max_per_user,
     e.hold_ttl_seconds, e.waitlist_enabled, e.waitlist_offer_ttl_seconds, e.max_per_address,
-    e.waiting_room::text AS waiting_room, e.managed_by,
+    e.waiting_room::text AS waiting_room, e.require_verified_email, e.hold_expiry_reminder_s,
+    e.managed_by,
     e.created_by, e.created_at, e.updated_at,
     v.id AS venue_id, v.name AS venue_name, v.address AS venue_address, v.city AS venue_city,
     v.capacity AS venue_capacity,
@@ -59,9 +60,9 @@ INSERT_EVENT = """
         name, description, type, starts_at, ends_at, capacity, price, currency, status,
         sale_opens_at, sale_closes_at, max_per_user, hold_ttl_seconds, waitlist_enabled,
         waitlist_offer_ttl_seconds, max_per_address, venue_id, created_by, managed_by,
-        waiting_room)
+        waiting_room, require_verified_email, hold_expiry_reminder_s)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20::text::jsonb)
+            $19, $20::text::jsonb, $21, $22)
     RETURNING id"""
 
 SELECT_CAPACITY = "SELECT capacity FROM events.events WHERE id = $1"
@@ -70,24 +71,27 @@ LOCK_EVENT = """
     FOR UPDATE"""
 
 # Writes the new state and bumps the version only if something differs ($18: the
-# venue itself changed, which changes this event's state too; $20: the waiting room).
+# venue itself changed, which changes this event's state too; $20: the waiting room;
+# $21, $22: the hold policies).
 UPDATE_EVENT = """
     UPDATE events.events SET
         name = $2, description = $3, type = $4, starts_at = $5, ends_at = $6, capacity = $7,
         price = $8, currency = $9, status = $10, sale_opens_at = $11, sale_closes_at = $12,
         max_per_user = $13, hold_ttl_seconds = $14, waitlist_enabled = $15,
         waitlist_offer_ttl_seconds = $16, max_per_address = $17, venue_id = $19,
-        waiting_room = $20::text::jsonb, version = version + 1, updated_at = now()
+        waiting_room = $20::text::jsonb, require_verified_email = $21,
+        hold_expiry_reminder_s = $22, version = version + 1, updated_at = now()
     WHERE id = $1 AND (
         $18::boolean
         OR (name, description, type, starts_at, ends_at, capacity, price, currency, status,
             sale_opens_at, sale_closes_at, max_per_user, hold_ttl_seconds, waitlist_enabled,
-            waitlist_offer_ttl_seconds, max_per_address, venue_id, waiting_room)
+            waitlist_offer_ttl_seconds, max_per_address, venue_id, waiting_room,
+            require_verified_email, hold_expiry_reminder_s)
            IS DISTINCT FROM
            ($2::text, $3::text, $4::text, $5::timestamptz, $6::timestamptz, $7::integer,
             $8::numeric, $9::char(3), $10::text, $11::timestamptz, $12::timestamptz,
             $13::integer, $14::integer, $15::boolean, $16::integer, $17::integer, $19::bigint,
-            $20::text::jsonb))
+            $20::text::jsonb, $21::boolean, $22::integer))
     RETURNING id"""
 
 # A venue's details are part of each of its events' state: they all get a new version.

@@ -109,6 +109,7 @@ async def create_event(
                 created_by,
                 managed_by,
                 _waiting_room_json(data),
+                *_hold_policies(data),
             )
         except asyncpg.UniqueViolationError as exc:
             raise ManagedByTaken(managed_by or "") from exc
@@ -177,6 +178,7 @@ async def update_event(
             venue_changed or seating_changed,
             venue_id,
             _waiting_room_json(data),
+            *_hold_policies(data),
         )
         if changed is None:
             return await _require(conn, event_id)
@@ -325,6 +327,11 @@ def _waiting_room_json(data: EventInput) -> str | None:
     """The event's waiting room settings as stored (jsonb text), or None for no room."""
     room = data.waiting_room
     return None if room is None else room.model_dump_json()
+
+
+def _hold_policies(data: EventInput) -> tuple[bool, int | None]:
+    """``require_verified_email`` and ``hold_expiry_reminder_s``, after the waiting room."""
+    return data.require_verified_email, data.hold_expiry_reminder_s
 
 
 def event_from_row(row: asyncpg.Record) -> Event:

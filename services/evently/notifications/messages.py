@@ -2,7 +2,8 @@
 
 * ``user.changed`` keeps the recipient's address (notifications never reads users' tables);
 * ``booking.changed`` keeps who holds tickets for which event, queues the confirmation
-  mail, and tells the user's stream;
+  mail, records or drops the hold's expiry reminder (``hold_reminders``), and tells the
+  user's stream;
 * ``waitlist.changed`` queues the offer mail (with its deadline) and tells the stream;
 * ``event.changed`` keeps the event's name, time and venue; when a published event's time
   or venue changes, or it is cancelled, it mails every ticket holder and tells their
@@ -33,7 +34,7 @@ from evently.core.contracts import (
     parse,
 )
 from evently.core.inbox import InboxHandler, InboxMessage
-from evently.notifications import queries
+from evently.notifications import hold_reminders, queries
 from evently.notifications.mail_queue import queue_mail, when
 from evently.notifications.user_stream import record_notification
 
@@ -76,6 +77,7 @@ async def apply_booking_changed(conn: asyncpg.Connection, message: InboxMessage)
         booking.user_id,
         booking.status,
     )
+    await hold_reminders.note_booking_changed(conn, change)
     if change.transition == "confirmed":
         context = {
             "booking_id": str(booking.id),
@@ -150,6 +152,7 @@ async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -
         event.venue.name,
         event.venue.address,
         event.venue.city,
+        event.hold_expiry_reminder_s,
     )
     if not applied or before is None or before["status"] != "published":
         return

@@ -21,3 +21,9 @@ STREAM_SUBSCRIBERS = Gauge(
     "evently_notifications_streams",
     "Per-user notification streams open in this process.",
 )
+HOLD_REMINDERS = Counter(
+    "evently_notifications_hold_reminders_total",
+    "Due hold reminders by outcome (queued: the mail was queued; skipped: the booking was "
+    "no longer held).",
+    ["outcome"],
+)

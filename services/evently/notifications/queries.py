@@ -25,14 +25,14 @@ FROM notifications.events WHERE event_id = $1 FOR UPDATE
 UPSERT_EVENT = """
 INSERT INTO notifications.events AS e
     (event_id, version, name, status, starts_at, ends_at, venue_id, venue_name,
-     venue_address, venue_city)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     venue_address, venue_city, hold_expiry_reminder_s)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (event_id) DO UPDATE SET
     version = EXCLUDED.version, name = EXCLUDED.name, status = EXCLUDED.status,
     starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
     venue_id = EXCLUDED.venue_id, venue_name = EXCLUDED.venue_name,
     venue_address = EXCLUDED.venue_address, venue_city = EXCLUDED.venue_city,
-    updated_at = now()
+    hold_expiry_reminder_s = EXCLUDED.hold_expiry_reminder_s, updated_at = now()
 WHERE e.version < EXCLUDED.version
 RETURNING true
 """
@@ -55,6 +55,49 @@ TICKET_HOLDERS = """
 SELECT DISTINCT user_id FROM notifications.bookings
 WHERE event_id = $1 AND status = 'confirmed'
 ORDER BY user_id
+"""
+
+# --- hold reminders (hold_reminders.py) ------------------------------------------------
+
+# A held booking's reminder, due the event's lead (hold_expiry_reminder_s) before the
+# hold expires ($5), if the event has the reminder on and the hold, made at $6, lasts
+# longer than the lead (else the reminder would be due as the hold is made: none).
+RECORD_HOLD_REMINDER = """
+INSERT INTO notifications.hold_reminders
+    (booking_id, event_id, user_id, quantity, hold_expires_at, due_at)
+SELECT $1, $2, $3, $4, $5::timestamptz,
+       $5::timestamptz - make_interval(secs => e.hold_expiry_reminder_s)
+FROM notifications.events e
+WHERE e.event_id = $2 AND e.hold_expiry_reminder_s IS NOT NULL
+  AND $5::timestamptz - make_interval(secs => e.hold_expiry_reminder_s) > $6::timestamptz
+ON CONFLICT (booking_id) DO NOTHING
+"""
+
+# The booking left 'held' (confirmed, cancelled, expired): its reminder is dropped.
+SKIP_HOLD_REMINDER = """
+UPDATE notifications.hold_reminders SET status = 'skipped', done_at = now()
+WHERE booking_id = $1 AND status = 'pending'
+"""
+
+# Reminders due at $1, locked for this worker (other replicas skip them) until its
+# transaction ends, with whether the booking is still held (as this service last heard)
+# and what the mail says about the event.
+CLAIM_DUE_HOLD_REMINDERS = """
+SELECT h.booking_id, h.event_id, h.user_id, h.quantity, h.hold_expires_at,
+       b.status = 'held' AND h.hold_expires_at > $1 AS still_held,
+       e.name AS event_name, e.starts_at AS event_starts_at, e.venue_name, e.venue_city
+FROM notifications.hold_reminders h
+LEFT JOIN notifications.bookings b ON b.booking_id = h.booking_id
+LEFT JOIN notifications.events e ON e.event_id = h.event_id
+WHERE h.status = 'pending' AND h.due_at <= $1
+ORDER BY h.due_at, h.booking_id
+LIMIT $2
+FOR UPDATE OF h SKIP LOCKED
+"""
+
+FINISH_HOLD_REMINDER = """
+UPDATE notifications.hold_reminders SET status = $2, done_at = now()
+WHERE booking_id = $1 AND status = 'pending'
 """
 
 # --- the mail queue -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from aiohttp import web
 from evently.core.app import ServiceDefinition
 from evently.core.db import POOL
 from evently.core.tasks import background_task, every
-from evently.notifications import queries
+from evently.notifications import hold_reminders, queries
 from evently.notifications.context import NOTIFICATIONS, NotificationsContext
 from evently.notifications.mailer import transport_for
 from evently.notifications.routes import api
@@ -28,6 +28,9 @@ def setup(app: web.Application, settings: NotificationsSettings) -> None:
         background_task("notifications-mail-sender", lambda a: a[NOTIFICATIONS].sender.run())
     )
     app.cleanup_ctx.append(background_task("notifications-purge", _purge_forever))
+    app.cleanup_ctx.append(
+        background_task("notifications-hold-reminders", lambda a: _remind_forever(a, settings))
+    )
 
 
 def _context(settings: NotificationsSettings) -> Any:
@@ -57,12 +60,22 @@ async def _purge_forever(app: web.Application) -> None:
     await every(3600.0, purge, "notifications-purge")
 
 
+async def _remind_forever(app: web.Application, settings: NotificationsSettings) -> None:
+    pool = app[POOL]
+
+    async def remind() -> None:
+        await hold_reminders.send_due_reminders_now(pool, settings.hold_reminder_batch_size)
+
+    await every(settings.hold_reminder_interval_s, remind, "hold-reminders")
+
+
 SERVICE = ServiceDefinition(
     name="notifications",
     schema="notifications",
     settings_class=NotificationsSettings,
     api=api,
-    description="Mail (booking confirmed, waitlist offers, event changes, account mail) "
+    description="Mail (booking confirmed, holds about to expire, waitlist offers, event "
+    "changes, account mail) "
     "through SMTP and each user's notification stream, fed by the outboxes. "
     "See docs/notifications.md.",
     setup=setup,

@@ -43,6 +43,12 @@ class NotificationsSettings(CommonSettings):
     mail_max_backoff_s: float = setting(
         "MAIL_MAX_BACKOFF_S", 300.0, "seconds > 0: the longest wait before retrying a mail"
     )
+    hold_reminder_interval_s: float = setting(
+        "HOLD_REMINDER_INTERVAL_S", 5.0, "seconds > 0 between looks for due hold reminders"
+    )
+    hold_reminder_batch_size: int = setting(
+        "HOLD_REMINDER_BATCH_SIZE", 200, "due hold reminders one round handles (>= 1)"
+    )
     stream_heartbeat_s: float = setting(
         "NOTIFICATIONS_STREAM_HEARTBEAT_S", 15.0, "seconds > 0 between stream heartbeats"
     )
@@ -75,6 +81,14 @@ class NotificationsSettings(CommonSettings):
     @staticmethod
     def check_mail_max_backoff_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_hold_reminder_interval_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_hold_reminder_batch_size(value: int) -> str | None:
+        return None if value >= 1 else "expected an integer >= 1"
 
     @staticmethod
     def check_stream_heartbeat_s(value: float) -> str | None:

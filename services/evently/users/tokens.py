@@ -1,7 +1,8 @@
 """Minting access tokens and opening sessions (an access token plus a refresh token).
 
 Access tokens follow the contract in docs/auth.md: EdDSA, ``kid`` in the header,
-claims ``iss aud sub email roles perms typ iat nbf exp jti``.
+claims ``iss aud sub email email_verified roles perms typ iat nbf exp jti``.
+``email_verified`` is the account's state when the token is minted (a login or refresh).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def access_claims(user: Mapping[str, Any], ttl_s: int, now: int | None = None) -
         "aud": AUDIENCE,
         "sub": str(user["id"]),
         "email": user["email"],
+        "email_verified": bool(user["email_verified"]),
         "roles": list(user["roles"]),
         "perms": list(user["permissions"]),
         "typ": "access",
