@@ -84,7 +84,8 @@ async def test_applying_the_concert_sample_writes_a_row_with_every_field(
 
     table = resources.kube.kubectl("-n", namespace, "get", "evt").stdout
     assert table.split("\n")[0].split() == [
-        "NAME", "PHASE", "READY", "SOLD", "AVAILABLE", "CAPACITY", "STARTS", "OPENS", "AGE",
+        "NAME", "PHASE", "READY", "SOLD", "AVAILABLE", "CAPACITY", "QUEUE", "STARTS", "OPENS",
+        "AGE",
     ]  # fmt: skip
     row = table.split("\n")[1].split()
     # Ready is False here: the sample's scale target (evently-bookings) does not exist.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from dataclasses import dataclass
 
 import asyncpg
@@ -80,13 +81,15 @@ async def count_attempt(
         [float(limit.window_s) for limit in limits],
     )
     by_bucket = {row["bucket"]: row for row in rows}
+    # A window opened by a transaction that started after ours ends more than one window
+    # from our now(): never ask a client to wait longer than the window itself.
     over = [
-        by_bucket[limit.bucket]
+        min(by_bucket[limit.bucket]["retry_after_s"], math.ceil(limit.window_s))
         for limit in limits
         if by_bucket[limit.bucket]["attempts"] > limit.max_attempts
     ]
     if over:
-        retry_after = max(1, *(row["retry_after_s"] for row in over))
+        retry_after = max(1, *over)
         raise TooManyRequests(
             f"Too many {what}; try again in {retry_after} seconds.",
             headers={"Retry-After": str(retry_after)},
