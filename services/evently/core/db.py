@@ -16,6 +16,8 @@ from aiohttp import web
 from evently.core.settings import CommonSettings
 
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
+# Connections only the inbox uses (``DB_INBOX_POOL_MAX``); absent when it is 0.
+INBOX_POOL: web.AppKey[asyncpg.Pool] = web.AppKey("inbox_pool", asyncpg.Pool)
 log = logging.getLogger("evently.db")
 
 
@@ -70,17 +72,34 @@ async def keep_session_state(conn: asyncpg.Connection) -> None:
 def pool_context(
     settings: CommonSettings, application_name: str, **overrides: Any
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A ``cleanup_ctx`` that opens ``app[POOL]`` at start-up and closes it at shutdown."""
+    """A ``cleanup_ctx`` that opens ``app[POOL]`` (and, unless ``DB_INBOX_POOL_MAX`` is 0,
+    ``app[INBOX_POOL]``) at start-up and closes them at shutdown."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         pool = await create_pool(settings, application_name, **overrides)
         app[POOL] = pool
+        inbox = None
         try:
+            if settings.db_inbox_pool_max > 0:
+                # Opened lazily (min 0): most replicas of a consumer see few deliveries.
+                inbox = await create_pool(
+                    settings,
+                    f"{application_name}-inbox",
+                    **{**overrides, "min_size": 0, "max_size": settings.db_inbox_pool_max},
+                )
+                app[INBOX_POOL] = inbox
             yield
         finally:
+            if inbox is not None:
+                await close_pool(inbox, settings.db_pool_close_timeout_s)
             await close_pool(pool, settings.db_pool_close_timeout_s)
 
     return ctx
+
+
+def inbox_pool(app: web.Application) -> asyncpg.Pool:
+    """The pool outbox deliveries use: the inbox's own, or the request pool without one."""
+    return app.get(INBOX_POOL) or app[POOL]
 
 
 async def close_pool(pool: asyncpg.Pool, timeout_s: float) -> None:

@@ -10,6 +10,11 @@ retries them in order. A payload written for a newer contract than this code kno
 refused the same way (logged as an error and counted in
 ``evently_inbox_refused_total``): it stays in the producer's outbox until this
 consumer is upgraded.
+
+Messages are applied on the service's inbox pool (``core.db.inbox_pool``,
+``DB_INBOX_POOL_MAX`` connections of its own), not on the pool its requests use: a
+service saturated by visitors must still hear, promptly, what other services tell it
+(a room learning that its event sold out, say).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from prometheus_client import Counter
 from evently.core.api import Api, json_response
 from evently.core.auth import require_internal
 from evently.core.contracts import UnsupportedVersion
-from evently.core.db import POOL
+from evently.core.db import inbox_pool
 
 log = logging.getLogger("evently.inbox")
 
@@ -115,5 +120,5 @@ def add_inbox_route(api: Api, schema: str, handlers: Mapping[str, InboxHandler])
         auth=require_internal,
     )
     async def receive_outbox_messages(request: web.Request, body: InboxBatch) -> web.Response:
-        acked = await apply_batch(request.app[POOL], schema, handlers, body)
+        acked = await apply_batch(inbox_pool(request.app), schema, handlers, body)
         return json_response(InboxAck(acknowledged=acked))

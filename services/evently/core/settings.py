@@ -166,6 +166,14 @@ class CommonSettings(Settings):
     )
     db_pool_min: int = setting("DB_POOL_MIN", 1, "an integer >= 0")
     db_pool_max: int = setting("DB_POOL_MAX", 10, "an integer >= 1")
+    # Outbox deliveries (POST /internal/inbox) get connections of their own, so requests
+    # that fill the pool cannot starve them (docs/outbox.md, "The inbox's connections").
+    db_inbox_pool_max: int = setting(
+        "DB_INBOX_POOL_MAX",
+        2,
+        "an integer >= 0: connections reserved for applying outbox messages (0: they share "
+        "the request pool)",
+    )
     db_statement_timeout_ms: int = setting("DB_STATEMENT_TIMEOUT_MS", 5000, "milliseconds > 0")
     db_command_timeout_s: float = setting("DB_COMMAND_TIMEOUT_S", 10.0, "seconds > 0")
     db_pool_close_timeout_s: float = setting(
@@ -240,6 +248,10 @@ class CommonSettings(Settings):
     @staticmethod
     def check_db_pool_max(value: int) -> str | None:
         return None if value >= 1 else "expected an integer >= 1"
+
+    @staticmethod
+    def check_db_inbox_pool_max(value: int) -> str | None:
+        return None if value >= 0 else "expected an integer >= 0"
 
     @staticmethod
     def check_db_statement_timeout_ms(value: int) -> str | None:

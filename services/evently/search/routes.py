@@ -6,7 +6,7 @@ from aiohttp import web
 
 from evently.core.api import Api, json_response
 from evently.core.auth import require_internal
-from evently.core.db import POOL
+from evently.core.db import inbox_pool
 from evently.core.inbox import InboxAck, InboxBatch, apply_batch
 from evently.search.backend import SEARCH_BACKEND
 from evently.search.indexing import inbox_handlers
@@ -53,5 +53,5 @@ async def suggest_names(request: web.Request, query: SuggestQuery) -> web.Respon
 )
 async def receive_outbox_messages(request: web.Request, body: InboxBatch) -> web.Response:
     handlers = inbox_handlers(request.app[SEARCH_BACKEND])
-    acknowledged = await apply_batch(request.app[POOL], "search", handlers, body)
+    acknowledged = await apply_batch(inbox_pool(request.app), "search", handlers, body)
     return json_response(InboxAck(acknowledged=acknowledged))
