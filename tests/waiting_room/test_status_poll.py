@@ -67,3 +67,51 @@ async def test_an_etag_names_its_visitor(room, tokens):
     await join(room, tokens, 1, 6)
     etag_of_5 = (await poll(room, tokens, 5)).headers["ETag"]
     assert (await poll(room, tokens, 6, etag_of_5)).status == 200
+
+
+async def test_a_waiting_visitor_polls_304_while_admissions_do_not_change_their_view(
+    room, tokens, aiohttp_client, make_room_app
+):
+    other = await aiohttp_client(make_room_app())  # polled here, ticked on the first
+    await configure_room(room, 1, admission_rate_per_minute=600, max_active_shoppers=1000)
+    await tick(room, 1, T0)
+    for user_id in range(1, 131):
+        await join(room, tokens, 1, user_id)
+    first = await poll(other, tokens, 130)
+    etag, body = first.headers["ETag"], await first.json()
+    # 129 ahead, shown rounded up to 150 (a wait of 15 s at 10 per second).
+    assert (body["position"], body["ahead"], body["estimated_wait_s"]) == (130, 150, 15)
+    versions = other.app[WAITING_ROOM].versions
+
+    async def admit(seconds: int, admitted: int) -> None:
+        before = versions.current(1)
+        assert (await tick(room, 1, T0 + timedelta(seconds=seconds))).admitted == admitted
+        await until(lambda: versions.current(1) > before, "replica two hears of the tick")
+
+    await admit(1, 10)  # 119 ahead: still shown as 150, the room's version moved
+    await room.app[POOL].close()  # a 304 needs no database: the first replica's pool
+    again = await poll(other, tokens, 130, etag)
+    assert again.status == 304 and again.headers["ETag"] == etag
+
+    moved_room = await aiohttp_client(make_room_app())
+    before = versions.current(1)
+    assert (await tick(moved_room, 1, T0 + timedelta(seconds=4))).admitted == 30
+    await until(lambda: versions.current(1) > before, "replica two hears of the tick")
+    changed = await poll(other, tokens, 130, etag)  # 89 ahead: shown exactly
+    assert changed.status == 200 and changed.headers["ETag"] != etag
+    assert ((await changed.json())["ahead"], (await changed.json())["estimated_wait_s"]) == (
+        89,
+        9,
+    )
+
+
+async def test_a_new_admission_rate_changes_a_waiting_visitors_etag(room, tokens):
+    await configure_room(room, 1, admission_rate_per_minute=60)
+    await tick(room, 1, T0)
+    await join(room, tokens, 1, 1)
+    await join(room, tokens, 1, 2)
+    etag = (await poll(room, tokens, 2)).headers["ETag"]
+    assert (await poll(room, tokens, 2, etag)).status == 304
+    await configure_room(room, 1, version=2, admission_rate_per_minute=30)
+    changed = await poll(room, tokens, 2, etag)
+    assert changed.status == 200 and (await changed.json())["estimated_wait_s"] == 2

@@ -73,7 +73,10 @@ class QueueTicketOut(pydantic.BaseModel):
     )
     joined_at: datetime
     position: int | None = Field(description="Place in line (null until the shuffle)")
-    ahead: int | None = Field(description="Visitors ahead in line (null until the shuffle)")
+    ahead: int | None = Field(
+        description="Visitors ahead in line: exact below 100, beyond rounded up (to 150, "
+        "200, ..., 1,500, 2,000, ...); null until the shuffle"
+    )
     estimated_wait_s: int | None = Field(
         description="Seconds until admission at the room's rate (null when unknown)"
     )

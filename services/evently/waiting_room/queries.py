@@ -65,7 +65,11 @@ SELECT_VISITOR = f"""
     FROM waiting_room.tickets t JOIN waiting_room.rooms r ON r.event_id = t.event_id
     WHERE t.event_id = $1 AND t.user_id = $2"""
 
-ROOM_VERSIONS = "SELECT event_id, state_version FROM waiting_room.rooms"
+# What every replica keeps in memory of each room (status_tags.RoomSnapshot).
+ROOM_SNAPSHOTS = """
+    SELECT event_id, state_version, serving, sold_out, when_sold_out,
+        admission_rate_per_minute, shuffled_at IS NOT NULL AS shuffled
+    FROM waiting_room.rooms"""
 
 # --- the ticker -----------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from evently.waiting_room.models import QueueTicketOut, RoomOut
 from evently.waiting_room.purchases import PURCHASE_HANDLERS
 from evently.waiting_room.report_routes import add_report_routes
 from evently.waiting_room.rooms import INBOX_HANDLERS
+from evently.waiting_room.status_tags import RoomSnapshot, still_current
 from evently.waiting_room.stream import stream_status
 from evently.waiting_room.visitors import join_room, room_view, visitor_status
 
@@ -27,11 +28,6 @@ IF_NONE_MATCH = Header(
 
 add_inbox_route(api, "waiting_room", {**INBOX_HANDLERS, **PURCHASE_HANDLERS})
 add_report_routes(api)
-
-
-def status_etag(user_id: int, state_version: int) -> str:
-    """A visitor's status changes only with their room's state version."""
-    return f'"{user_id}.{state_version}"'
 
 
 @api.get(
@@ -78,10 +74,11 @@ async def join(request: web.Request, id: int) -> web.Response:
 async def my_status(request: web.Request, id: int) -> web.Response:
     room = request.app[WAITING_ROOM]
     user_id = principal(request).user_id
-    known = room.versions.current(id)
-    if known is not None and _matches(request, status_etag(user_id, known)):
+    snapshot = room.versions.snapshot(id)
+    current = _current_tag(request, user_id, snapshot) if snapshot is not None else None
+    if current is not None:
         STATUS_POLLS.labels("not_modified").inc()
-        return web.Response(status=304, headers=_cache_headers(status_etag(user_id, known)))
+        return web.Response(status=304, headers=_cache_headers(current))
     STATUS_POLLS.labels("full").inc()
     return await _status_response(request, id, user_id)
 
@@ -89,9 +86,8 @@ async def my_status(request: web.Request, id: int) -> web.Response:
 async def _status_response(request: web.Request, event_id: int, user_id: int) -> web.Response:
     room = request.app[WAITING_ROOM]
     status = await visitor_status(room.pool, room.keys, event_id, user_id)
-    room.versions.saw(event_id, status.state_version)
-    etag = status_etag(user_id, status.state_version)
-    return json_response(status.ticket, headers=_cache_headers(etag))
+    room.versions.saw(event_id, status.room)
+    return json_response(status.ticket, headers=_cache_headers(status.etag))
 
 
 def _cache_headers(etag: str) -> dict[str, str]:
@@ -99,11 +95,14 @@ def _cache_headers(etag: str) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": "private, no-cache"}
 
 
-def _matches(request: web.Request, etag: str) -> bool:
+def _current_tag(request: web.Request, user_id: int, snapshot: RoomSnapshot) -> str | None:
+    """The ``If-None-Match`` tag still current for this visitor, if any (``status_tags``)."""
     header = request.headers.get("If-None-Match")
-    if not header:
-        return False
-    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+    for tag in (header or "").split(","):
+        tag = tag.strip().removeprefix("W/")
+        if tag and still_current(tag, user_id, snapshot):
+            return tag
+    return None
 
 
 @api.get(

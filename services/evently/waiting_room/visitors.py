@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +22,7 @@ from evently.waiting_room.models import (
 )
 from evently.waiting_room.purchases import record_join_refusal
 from evently.waiting_room.shuffle import ALGORITHM
+from evently.waiting_room.status_tags import RoomSnapshot, line_tag, line_view, session_tag
 from evently.waiting_room.ticker import shuffle_lock
 
 
@@ -40,10 +40,15 @@ async def join_room(pool: asyncpg.Pool, event_id: int, user_id: int) -> int:
 
 @dataclass(frozen=True)
 class VisitorStatus:
-    """A visitor's status and the room version it reflects (the poll's ETag)."""
+    """A visitor's status, the room version it reflects and its ETag (``status_tags``)."""
 
     ticket: QueueTicketOut
-    state_version: int
+    room: RoomSnapshot
+    etag: str
+
+    @property
+    def state_version(self) -> int:
+        return self.room.state_version
 
 
 async def visitor_status(
@@ -62,22 +67,19 @@ def status_from_row(
     """A visitor's status from their ticket and room (``SELECT_VISITOR``'s columns).
 
     While the event is sold out, a visitor still in line sees ``sold_out`` (and, if the
-    room offers it, the waitlist); an admitted one keeps shopping (they may hold seats)."""
+    room offers it, the waitlist); an admitted one keeps shopping (they may hold seats).
+    What a visitor in line sees is ``status_tags.line_view``, the poll's ETag its tag."""
     state: VisitorState = row["status"]
     if state == "admitted" and row["expires_at"] <= now:
         state = "expired"  # the ticker has not noticed yet
     position = row["position"]
-    if state == "waiting" and position is None:
-        state = "prequeue"
-    waitlist = None
-    if state in ("waiting", "prequeue") and row["sold_out"]:
-        state = "sold_out"
-        if row["when_sold_out"] == "offer_waitlist":
-            waitlist = WaitlistOffer.for_event(event_id)
-    ahead = wait_s = None
-    if state == "waiting" and position is not None:
-        ahead = max(0, position - row["serving"] - 1)
-        wait_s = math.ceil(ahead * 60 / row["admission_rate_per_minute"])
+    room = RoomSnapshot.from_row(row)
+    view = line_view(position, room) if state == "waiting" else None
+    if view is not None:
+        state = view.state
+        etag = line_tag(user_id, position, view)
+    else:
+        etag = session_tag(user_id, room.state_version)
     token = None
     if state == "admitted":
         token = sign_admission(
@@ -94,13 +96,13 @@ def status_from_row(
         state=state,
         joined_at=row["joined_at"],
         position=position,
-        ahead=ahead,
-        estimated_wait_s=wait_s,
+        ahead=view.ahead if view else None,
+        estimated_wait_s=view.estimated_wait_s if view else None,
         admission_token=token,
         admission_expires_at=row["expires_at"] if state == "admitted" else None,
-        waitlist=waitlist,
+        waitlist=WaitlistOffer.for_event(event_id) if view and view.waitlist else None,
     )
-    return VisitorStatus(ticket, row["state_version"])
+    return VisitorStatus(ticket, room, etag)
 
 
 def room_state(room: Any, now: datetime) -> RoomState:

@@ -1,0 +1,114 @@
+"""What a visitor still in line sees, and the status poll's ETag built from exactly that.
+
+A visitor in line (``waiting``, ``prequeue``, ``sold_out``) sees their position, a
+rounded ``ahead`` and the wait it implies. All of it follows from their position and
+five figures of the room (``RoomSnapshot``), which every replica keeps in memory
+(``room_versions.py``). Their ETag names the position and what they see, so a poll is
+answered 304 from memory while *their* view is unchanged, however many admitting ticks
+move the room meanwhile. ``ahead`` is rounded up beyond 99 (steps of 50, 500, 5,000, ...),
+so a visitor far back sees a change every few hundred admissions, not at every tick.
+
+An admitted or expired visitor's status depends on their own session, which memory does
+not hold: their ETag names the room's ``state_version`` instead (any room change makes
+their next poll a full answer).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+# Below this, ``ahead`` is exact: the front of the line sees every step.
+EXACT_AHEAD_BELOW = 100
+
+
+@dataclass(frozen=True)
+class RoomSnapshot:
+    """The figures of a room that decide what a visitor in line sees."""
+
+    state_version: int
+    serving: int
+    sold_out: bool
+    when_sold_out: str
+    admission_rate_per_minute: int
+    shuffled: bool
+
+    @classmethod
+    def from_row(cls, row: Any) -> RoomSnapshot:
+        """From a room row, or a ``notify_room`` payload (the same names)."""
+        return cls(
+            state_version=int(row["state_version"]),
+            serving=int(row["serving"]),
+            sold_out=bool(row["sold_out"]),
+            when_sold_out=str(row["when_sold_out"]),
+            admission_rate_per_minute=int(row["admission_rate_per_minute"]),
+            shuffled=_shuffled(row),
+        )
+
+
+def _shuffled(row: Any) -> bool:
+    shuffled = row.get("shuffled")
+    return bool(shuffled) if shuffled is not None else row["shuffled_at"] is not None
+
+
+def shown_ahead(ahead: int) -> int:
+    """``ahead`` as shown: exact below 100, beyond rounded up to half its leading power of
+    ten (1,234 -> 1,500; 12,345 -> 15,000)."""
+    if ahead < EXACT_AHEAD_BELOW:
+        return ahead
+    step = 10 ** (len(str(ahead)) - 1) // 2
+    return math.ceil(ahead / step) * step
+
+
+@dataclass(frozen=True)
+class LineView:
+    """What a visitor in line sees (``state``: ``waiting``, ``prequeue`` or ``sold_out``)."""
+
+    state: Literal["waiting", "prequeue", "sold_out"]
+    ahead: int | None = None
+    estimated_wait_s: int | None = None
+    waitlist: bool = False
+
+
+def line_view(position: int | None, room: RoomSnapshot) -> LineView:
+    """The view of a visitor in line at ``position`` (None: in the pre-queue)."""
+    if room.sold_out:
+        return LineView("sold_out", waitlist=room.when_sold_out == "offer_waitlist")
+    if position is None:
+        return LineView("prequeue")
+    ahead = shown_ahead(max(0, position - room.serving - 1))
+    return LineView("waiting", ahead, math.ceil(ahead * 60 / room.admission_rate_per_minute))
+
+
+def line_tag(user_id: int, position: int | None, view: LineView) -> str:
+    """The ETag of a visitor in line: who, where, and what they see."""
+    where = "-" if position is None else str(position)
+    seen = f"{view.state}.{view.ahead}.{view.estimated_wait_s}.{int(view.waitlist)}"
+    return f'"{user_id}.{where}.{seen}"'
+
+
+def session_tag(user_id: int, state_version: int) -> str:
+    """The ETag of an admitted or expired visitor: the room's state version."""
+    return f'"{user_id}.v{state_version}"'
+
+
+def still_current(etag: str, user_id: int, room: RoomSnapshot) -> bool:
+    """Whether a status with ``etag`` is what ``user_id`` would be shown now, as far as
+    this replica's snapshot of the room tells."""
+    parts = etag.strip('"').split(".")
+    if len(parts) < 2 or parts[0] != str(user_id):
+        return False
+    if len(parts) == 2:
+        return parts[1] == f"v{room.state_version}"
+    if parts[1] == "-":
+        position = None
+        if room.shuffled:
+            return False  # the shuffle placed them: their view moved
+    elif parts[1].isdigit():
+        position = int(parts[1])
+        if position <= room.serving:
+            return False  # admitted in order: they are no longer in line
+    else:
+        return False
+    return etag == line_tag(user_id, position, line_view(position, room))
