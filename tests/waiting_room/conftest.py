@@ -103,10 +103,10 @@ async def report_inventory(
     assert await deliver(client, [msg]) == [msg["id"]]
 
 
-async def tick(client: TestClient, event_id: int, now: datetime) -> TickResult:
+async def tick(client: TestClient, event_id: int, now: datetime, idle_s: float = 0.0) -> TickResult:
     """One tick of the room at ``now``, on one of the app's pooled connections."""
     async with client.app[POOL].acquire() as conn:
-        return await tick_room(conn, event_id, now)
+        return await tick_room(conn, event_id, now, idle_s)
 
 
 def bearer(tokens: TokenMinter, user_id: int) -> dict[str, str]:

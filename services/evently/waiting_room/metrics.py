@@ -10,7 +10,11 @@ ADMISSIONS = Counter(
 )
 SESSIONS_EXPIRED = Counter(
     "evently_waiting_room_sessions_expired_total",
-    "Admitted shopping sessions that expired, freeing their slots.",
+    "Admitted shopping sessions that expired (their TTL, or idle), freeing their slots.",
+)
+SESSIONS_COMPLETED = Counter(
+    "evently_waiting_room_sessions_completed_total",
+    "Admitted shopping sessions ended by a purchase, freeing their slots.",
 )
 JOINS = Counter("evently_waiting_room_joins_total", "Join requests, by outcome.", ["outcome"])
 STATUS_POLLS = Counter(

@@ -11,7 +11,7 @@ from pydantic import Field
 from evently.core.contracts import WhenSoldOut
 
 RoomState = Literal["disabled", "scheduled", "prequeue", "open", "sold_out"]
-VisitorState = Literal["prequeue", "waiting", "admitted", "expired", "sold_out"]
+VisitorState = Literal["prequeue", "waiting", "admitted", "expired", "completed", "sold_out"]
 
 
 class RoomOut(pydantic.BaseModel):
@@ -68,7 +68,8 @@ class QueueTicketOut(pydantic.BaseModel):
     ticket_id: int
     state: VisitorState = Field(
         description="prequeue: placed at sale opening; waiting: in line; admitted: may buy "
-        "with admission_token until admission_expires_at; expired: the session ended; "
+        "with admission_token until admission_expires_at; expired: the session ended (its "
+        "time was up, or it was idle); completed: you bought, and the session ended; "
         "sold_out: the event sold out while you waited (see waitlist)"
     )
     joined_at: datetime

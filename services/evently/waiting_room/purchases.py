@@ -3,8 +3,11 @@
 Bookings' ``booking.changed`` reaches the room through its inbox (``core/contracts.py``
 routes it here); each message adds one to the visitor's counter for its transition
 (``held``, ``confirmed``, ``cancelled``, ``expired``) in ``waiting_room.buyers``. The
-inbox applies a message once, so the counters are exact. Refused joins are counted per
-room and refusal code in ``waiting_room.join_refusals``.
+inbox applies a message once, so the counters are exact. The same message is the
+visitor's session activity: an admitted visitor's ticket keeps their open holds, their
+newest booking transition and whether they bought, from which the ticker ends idle and
+completed sessions. Refused joins are counted per room and refusal code in
+``waiting_room.join_refusals``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from evently.waiting_room import queries
 
 
 async def apply_booking_changed(conn: asyncpg.Connection, message: InboxMessage) -> None:
-    """Count one booking transition for its visitor and event."""
+    """Count one booking transition for its visitor and event, and note it on the
+    visitor's admitted session (what idle-session detection reads, ``ticker.py``)."""
     change = parse(BookingChanged, message.payload)
     booking = change.booking
     await conn.execute(
@@ -26,6 +30,14 @@ async def apply_booking_changed(conn: asyncpg.Connection, message: InboxMessage)
         booking.user_id,
         change.transition,
         change.at,
+    )
+    await conn.execute(
+        queries.RECORD_SESSION_ACTIVITY,
+        booking.event_id,
+        booking.user_id,
+        change.transition,
+        change.at,
+        booking.confirmed_at is not None,
     )
 
 

@@ -94,10 +94,17 @@ MARK_SHUFFLED = """
         state_version = state_version + 1, updated_at = now()
     WHERE event_id = $1"""
 
-EXPIRE_SESSIONS = """
-    UPDATE waiting_room.tickets SET status = 'expired'
-    WHERE event_id = $1 AND status = 'admitted' AND expires_at <= $2
-    RETURNING id"""
+# Sessions that end now ($2): past their TTL, or without an open hold and either done
+# buying or idle for $3 seconds (0: never idle). Bought and nothing open: 'completed'.
+END_SESSIONS = """
+    UPDATE waiting_room.tickets
+    SET status = CASE WHEN purchased AND open_holds = 0 THEN 'completed' ELSE 'expired' END
+    WHERE event_id = $1 AND status = 'admitted' AND (
+        expires_at <= $2
+        OR (open_holds = 0 AND purchased)
+        OR (open_holds = 0 AND $3 > 0
+            AND coalesce(last_active_at, admitted_at) + make_interval(secs => $3) <= $2))
+    RETURNING id, status"""
 COUNT_QUEUE = """
     SELECT count(*) FILTER (WHERE status = 'admitted') AS active,
            count(*) FILTER (WHERE status = 'waiting' AND position IS NOT NULL) AS waiting,
@@ -145,6 +152,21 @@ RECORD_BOOKING_TRANSITION = """
         cancelled = b.cancelled + EXCLUDED.cancelled, expired = b.expired + EXCLUDED.expired,
         first_held_at = LEAST(b.first_held_at, EXCLUDED.first_held_at),
         first_confirmed_at = LEAST(b.first_confirmed_at, EXCLUDED.first_confirmed_at)"""
+
+# booking.changed: what an admitted visitor's booking did ($3) at $4 keeps their session
+# going (``last_active_at``, ``open_holds``) or completes it (``purchased``). $5: the booking
+# was confirmed before (a cancellation then closes no hold). Holds from before admission
+# are not counted, so their end never makes ``open_holds`` negative.
+RECORD_SESSION_ACTIVITY = """
+    UPDATE waiting_room.tickets SET
+        last_active_at = GREATEST(last_active_at, $4::timestamptz),
+        open_holds = GREATEST(0, open_holds + CASE
+            WHEN $3 = 'held' THEN 1
+            WHEN $3 IN ('confirmed', 'expired') THEN -1
+            WHEN $3 = 'cancelled' AND NOT $5 THEN -1
+            ELSE 0 END),
+        purchased = purchased OR $3 = 'confirmed'
+    WHERE event_id = $1 AND user_id = $2 AND status = 'admitted'"""
 
 # A refused join, counted per room and code (no row, so nothing counted, without a room).
 RECORD_JOIN_REFUSAL = """

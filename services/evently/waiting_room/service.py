@@ -54,7 +54,7 @@ def _context(settings: WaitingRoomSettings) -> Any:
 
 def _tick_forever(settings: WaitingRoomSettings) -> Any:
     async def run(app: web.Application) -> None:
-        ticker = Ticker(app[POOL])
+        ticker = Ticker(app[POOL], settings.session_idle_s)
         await every(settings.tick_interval_s, ticker.tick, "waiting-room-ticker")
 
     return run

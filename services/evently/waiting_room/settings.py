@@ -16,6 +16,12 @@ class WaitingRoomSettings(CommonSettings):
     ticker_enabled: bool = setting(
         "WAITING_ROOM_TICKER_ENABLED", True, "true or false: run the admission ticker here"
     )
+    session_idle_s: float = setting(
+        "WAITING_ROOM_SESSION_IDLE_S",
+        180.0,
+        "seconds >= 0: an admitted visitor with no open hold and no booking activity for "
+        "this long loses their slot (0: only session_ttl_s or a purchase ends a session)",
+    )
     state_refresh_s: float = setting(
         "WAITING_ROOM_STATE_REFRESH_S",
         5.0,
@@ -44,6 +50,10 @@ class WaitingRoomSettings(CommonSettings):
     @staticmethod
     def check_tick_interval_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_session_idle_s(value: float) -> str | None:
+        return None if value >= 0 else "expected seconds >= 0"
 
     @staticmethod
     def check_state_refresh_s(value: float) -> str | None:

@@ -6,7 +6,10 @@ of its own that first tries the room's transaction-scoped advisory lock
 another is ticking it right now. The tick then:
 
 1. at sale opening, **shuffles the pre-queue** (``shuffle.py``) and reveals the seed;
-2. **expires** admitted sessions older than the room's ``session_ttl_s``, freeing slots;
+2. **ends** admitted sessions, freeing their slots: past the room's ``session_ttl_s``;
+   done buying (a confirmed booking, no hold left open: ``completed``); or idle, with no
+   open hold and no booking activity for ``idle_s`` (``WAITING_ROOM_SESSION_IDLE_S``).
+   What a visitor did reaches the room in bookings' ``booking.changed`` (``purchases.py``);
 3. **admits** the next visitors in position order: as many as the time elapsed since the
    room's last tick earns at ``admission_rate_per_minute`` (stored credit, so ticks from
    different replicas add up to the configured rate), capped by the free shopper slots
@@ -40,6 +43,7 @@ from evently.waiting_room.metrics import (
     LAST_TICK,
     QUEUE_LENGTH,
     ROOM_ADMISSIONS,
+    SESSIONS_COMPLETED,
     SESSIONS_EXPIRED,
     TICK_FAILURES,
     TICKS,
@@ -110,13 +114,17 @@ class TickResult:
     ticked: bool
     shuffled: int = 0
     expired: int = 0
+    completed: int = 0
     admitted: int = 0
     serving: int = 0
     failed: bool = False
 
 
-async def tick_room(conn: asyncpg.Connection, event_id: int, now: datetime) -> TickResult:
-    """Tick one room at ``now``, unless another replica is ticking it."""
+async def tick_room(
+    conn: asyncpg.Connection, event_id: int, now: datetime, idle_s: float = 0.0
+) -> TickResult:
+    """Tick one room at ``now``, unless another replica is ticking it; sessions idle for
+    ``idle_s`` end (0: only their TTL or a purchase ends them)."""
     key = tick_lock(event_id)
     async with conn.transaction():
         await conn.execute(queries.SET_LOCK_TIMEOUT)
@@ -134,8 +142,10 @@ async def tick_room(conn: asyncpg.Connection, event_id: int, now: datetime) -> T
         if room["shuffled_at"] is None:
             shuffled = await _shuffle(conn, event_id, room["seed"], now)
             changed = True
-        expired = len(await conn.fetch(queries.EXPIRE_SESSIONS, event_id, now))
-        changed = changed or expired > 0
+        ended = [r["status"] for r in await conn.fetch(queries.END_SESSIONS, event_id, now, idle_s)]
+        completed = ended.count("completed")
+        expired = len(ended) - completed
+        changed = changed or bool(ended)
         queue = await conn.fetchrow(queries.COUNT_QUEUE, event_id)
         last = room["last_tick_at"]
         due = admissions_due(
@@ -171,8 +181,14 @@ async def tick_room(conn: asyncpg.Connection, event_id: int, now: datetime) -> T
     for wait_s in waits:
         WAIT_TIME.observe(wait_s)
     SESSIONS_EXPIRED.inc(expired)
+    SESSIONS_COMPLETED.inc(completed)
     return TickResult(
-        ticked=True, shuffled=shuffled, expired=expired, admitted=due.count, serving=serving
+        ticked=True,
+        shuffled=shuffled,
+        expired=expired,
+        completed=completed,
+        admitted=due.count,
+        serving=serving,
     )
 
 
@@ -196,8 +212,9 @@ ACQUIRE_TIMEOUT_S = 10.0
 class Ticker:
     """Ticks every enabled room, forever (``core.tasks.every`` calls ``tick``)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, idle_s: float = 0.0) -> None:
         self.pool = pool
+        self.idle_s = idle_s
         self._exported: set[int] = set()
 
     async def tick(self, now: datetime | None = None) -> list[TickResult]:
@@ -209,7 +226,7 @@ class Ticker:
             rooms = [r["event_id"] for r in await conn.fetch(queries.ENABLED_ROOMS)]
             for event_id in rooms:
                 try:
-                    results.append(await tick_room(conn, event_id, now))
+                    results.append(await tick_room(conn, event_id, now, self.idle_s))
                 except Exception:
                     TICK_FAILURES.inc()
                     log.exception("room %s: tick failed; retrying at the next pass", event_id)
