@@ -375,6 +375,7 @@ def mint_tokens(keys_json: str, count: int, first_user: int) -> list[str]:
             {
                 "id": first_user + i,
                 "email": f"b{first_user + i}@bench.example",
+                "email_verified": True,
                 "roles": ["customer"],
                 "permissions": [],
             },
@@ -394,6 +395,7 @@ def admin_token(keys_json: str) -> str:
     user = {
         "id": 1,
         "email": "admin@bench.example",
+        "email_verified": True,
         "roles": ["admin"],
         "permissions": ["analytics:read"],
     }

@@ -7,7 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from evently.services import load_service
+from evently.waiting_room.context import WAITING_ROOM
 from evently.waiting_room.ticker import shopper_slots
+from tests.analytics.conftest import deliver
+from tests.analytics.contract import ScriptedBookings
 from tests.waiting_room.conftest import (
     bearer,
     configure_room,
@@ -17,6 +20,7 @@ from tests.waiting_room.conftest import (
     tick,
     utc,
 )
+from tests.waiting_room.test_status_poll import until
 
 T0 = utc(2030, 1, 1, 12, 0, 0)
 
@@ -33,8 +37,12 @@ async def test_a_sell_out_tells_every_waiter_and_offers_the_waitlist(room, token
     await tick(room, 1, T0 + timedelta(seconds=1))  # visitor 1 is admitted
     poll = await room.get("/api/v1/events/1/waiting-room/me", headers=bearer(tokens, 3))
     etag = poll.headers["ETag"]
+    versions = room.app[WAITING_ROOM].versions
+    before = versions.current(1)
 
     await report_inventory(room, 1, 1, sold_out=True)
+    # The poll answers from what this replica has heard (NOTIFY, at commit): wait for it.
+    await until(lambda: versions.current(1) > before, "the replica hears of the sell-out")
 
     again = await room.get(
         "/api/v1/events/1/waiting-room/me", headers=bearer(tokens, 3) | {"If-None-Match": etag}
@@ -90,3 +98,29 @@ def test_shopper_slots_take_the_smaller_of_the_cap_and_the_seats_left():
     assert shopper_slots(max_active=10, active=3, available=5) == 2
     assert shopper_slots(max_active=10, active=3, available=1) == 0  # never negative
     assert shopper_slots(max_active=4, active=3, available=50) == 1
+
+
+def test_shoppers_who_have_not_held_yet_count_as_the_buyers_average_seats():
+    # 10 seats left, buyers hold 2.5 on average: 4 buyers' worth; 3 have yet to hold.
+    slots = shopper_slots(max_active=100, active=8, available=10, undecided=3,
+                          seats_per_buyer=2.5)  # fmt: skip
+    assert slots == 1
+    # Those holding already have their seats out of `available`: only the undecided count.
+    assert shopper_slots(max_active=100, active=8, available=10, undecided=0,
+                         seats_per_buyer=2.5) == 4  # fmt: skip
+    # No hold seen yet: one seat each, as before; never below one seat a buyer.
+    assert shopper_slots(max_active=100, active=3, available=10, undecided=3) == 7
+    assert shopper_slots(max_active=100, active=3, available=10, undecided=3,
+                         seats_per_buyer=0.5) == 7  # fmt: skip
+
+
+async def test_admission_leaves_the_seats_left_to_those_who_have_not_held_yet(room, tokens):
+    await open_room(room, tokens, 20, admission_rate_per_minute=60)
+    await report_inventory(room, 1, 1, sold_out=False, available=10)
+    assert (await tick(room, 1, T0 + timedelta(seconds=2))).admitted == 2
+    bookings = ScriptedBookings(event_id=1, capacity=10)
+    messages = bookings.hold(3, user_id=1)[1] + bookings.hold(3, user_id=2)[1]
+    await deliver(room, [m for m in messages if m["topic"] == "booking.changed"])
+    await report_inventory(room, 1, 2, sold_out=False, available=4)
+    # Buyers hold 3 seats each: the 4 left serve one more buyer, not two.
+    assert (await tick(room, 1, T0 + timedelta(seconds=7))).admitted == 1

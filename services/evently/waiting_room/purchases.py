@@ -30,6 +30,7 @@ async def apply_booking_changed(conn: asyncpg.Connection, message: InboxMessage)
         booking.user_id,
         change.transition,
         change.at,
+        booking.quantity,
     )
     await conn.execute(
         queries.RECORD_SESSION_ACTIVITY,

@@ -77,9 +77,12 @@ ENABLED_ROOMS = "SELECT event_id FROM waiting_room.rooms WHERE enabled ORDER BY 
 TRY_TICK_LOCK = "SELECT pg_try_advisory_xact_lock($1, $2)"
 TAKE_SHUFFLE_LOCK = "SELECT pg_advisory_xact_lock($1, $2)"
 SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '2s'"
-LOCK_ROOM = (
+# Read without a row lock: the tick lock already makes this tick the room's only one, and
+# joins (next_position) and the inbox (settings, inventory) must not queue behind a whole
+# tick; SAVE_TICK writes only the ticker's own columns.
+READ_ROOM = (
     f"SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at, r.available "
-    "FROM waiting_room.rooms r WHERE r.event_id = $1 FOR NO KEY UPDATE"
+    "FROM waiting_room.rooms r WHERE r.event_id = $1"
 )
 
 PREQUEUE_TICKETS = """
@@ -107,6 +110,8 @@ END_SESSIONS = """
     RETURNING id, status"""
 COUNT_QUEUE = """
     SELECT count(*) FILTER (WHERE status = 'admitted') AS active,
+           count(*) FILTER (
+               WHERE status = 'admitted' AND open_holds = 0 AND NOT purchased) AS undecided,
            count(*) FILTER (WHERE status = 'waiting' AND position IS NOT NULL) AS waiting,
            count(*) FILTER (WHERE status = 'waiting') AS queued
     FROM waiting_room.tickets WHERE event_id = $1"""
@@ -142,16 +147,18 @@ SELECT_VISITORS = f"""
 RECORD_BOOKING_TRANSITION = """
     INSERT INTO waiting_room.buyers AS b (
         event_id, user_id, held, confirmed, cancelled, expired,
-        first_held_at, first_confirmed_at)
+        first_held_at, first_confirmed_at, held_seats)
     VALUES ($1, $2, ($3 = 'held')::int, ($3 = 'confirmed')::int, ($3 = 'cancelled')::int,
         ($3 = 'expired')::int,
         CASE WHEN $3 = 'held' THEN $4::timestamptz END,
-        CASE WHEN $3 = 'confirmed' THEN $4::timestamptz END)
+        CASE WHEN $3 = 'confirmed' THEN $4::timestamptz END,
+        CASE WHEN $3 = 'held' THEN $5::int ELSE 0 END)
     ON CONFLICT (event_id, user_id) DO UPDATE SET
         held = b.held + EXCLUDED.held, confirmed = b.confirmed + EXCLUDED.confirmed,
         cancelled = b.cancelled + EXCLUDED.cancelled, expired = b.expired + EXCLUDED.expired,
         first_held_at = LEAST(b.first_held_at, EXCLUDED.first_held_at),
-        first_confirmed_at = LEAST(b.first_confirmed_at, EXCLUDED.first_confirmed_at)"""
+        first_confirmed_at = LEAST(b.first_confirmed_at, EXCLUDED.first_confirmed_at),
+        held_seats = b.held_seats + EXCLUDED.held_seats"""
 
 # booking.changed: what an admitted visitor's booking did ($3) at $4 keeps their session
 # going (``last_active_at``, ``open_holds``) or completes it (``purchased``). $5: the booking
@@ -167,6 +174,11 @@ RECORD_SESSION_ACTIVITY = """
             ELSE 0 END),
         purchased = purchased OR $3 = 'confirmed'
     WHERE event_id = $1 AND user_id = $2 AND status = 'admitted'"""
+
+# Seats a buyer of the event holds on average (NULL before the first hold).
+SEATS_PER_BUYER = """
+    SELECT sum(held_seats)::float8 / nullif(sum(held), 0)
+    FROM waiting_room.buyers WHERE event_id = $1"""
 
 # A refused join, counted per room and code (no row, so nothing counted, without a room).
 RECORD_JOIN_REFUSAL = """

@@ -14,7 +14,8 @@ another is ticking it right now. The tick then:
    room's last tick earns at ``admission_rate_per_minute`` (stored credit, so ticks from
    different replicas add up to the configured rate), capped by the free shopper slots
    (``shopper_slots``: the active-shopper cap, and the seats bookings last reported
-   available), and nobody at all once the event is sold out;
+   available, at the buyers' average seats for each admitted visitor who has not held
+   yet), and nobody at all once the event is sold out;
 4. bumps the room's ``state_version`` if visitors can see a change, and notifies every
    replica (``notify_room``), which is what lets status polls answer 304 from memory.
 
@@ -94,16 +95,27 @@ def admissions_due(
     return Admissions(count, credit - count)
 
 
-def shopper_slots(*, max_active: int, active: int, available: int | None) -> int:
-    """Visitors that may be admitted now: the active-shopper cap, and never more active
-    shoppers than seats bookings last reported available (``None``: not reported yet).
+def shopper_slots(
+    *,
+    max_active: int,
+    active: int,
+    available: int | None,
+    undecided: int | None = None,
+    seats_per_buyer: float | None = None,
+) -> int:
+    """Visitors that may be admitted now: the active-shopper cap, and no more than the
+    seats bookings last reported ``available`` (``None``: not reported yet) can serve.
 
-    ``available`` already excludes seats on hold, some of them by active shoppers, so the
-    rule is conservative: it may admit fewer than could buy, never one too many to find a
-    seat."""
+    Each admitted visitor who has not held yet (``undecided``, by default every active
+    one) is counted as wanting ``seats_per_buyer`` seats, the event's buyers' average so
+    far (at least 1; 1 before the first hold); a visitor with a hold already has their
+    seats out of ``available``. So admission stops while the seats left are spoken for,
+    rather than admitting visitors to race for seats that earlier ones will take."""
     free = max_active - active
     if available is not None:
-        free = min(free, available - active)
+        per_buyer = max(1.0, seats_per_buyer or 1.0)
+        waiting_on = active if undecided is None else undecided
+        free = min(free, math.floor(available / per_buyer + 1e-9) - waiting_on)
     return max(0, free)
 
 
@@ -130,7 +142,7 @@ async def tick_room(
         await conn.execute(queries.SET_LOCK_TIMEOUT)
         if not await conn.fetchval(queries.TRY_TICK_LOCK, key.namespace, key.ident):
             return TickResult(ticked=False)
-        room = await conn.fetchrow(queries.LOCK_ROOM, event_id)
+        room = await conn.fetchrow(queries.READ_ROOM, event_id)
         if room is None or not room["enabled"]:
             return TickResult(ticked=True)
         changed = False
@@ -156,6 +168,8 @@ async def tick_room(
                 max_active=room["max_active_shoppers"],
                 active=queue["active"],
                 available=room["available"],
+                undecided=queue["undecided"],
+                seats_per_buyer=await conn.fetchval(queries.SEATS_PER_BUYER, event_id),
             ),
             waiting=queue["waiting"],
             sold_out=room["sold_out"],

@@ -9,3 +9,7 @@ ALTER TABLE waiting_room.tickets
     DROP CONSTRAINT tickets_status_check,
     ADD CONSTRAINT tickets_status_check
         CHECK (status IN ('waiting', 'admitted', 'expired', 'completed'));
+
+-- Seats held per visitor (the sum of their holds' quantities): the seats a buyer wants,
+-- on average, so admission can leave room for shoppers who have not held yet.
+ALTER TABLE waiting_room.buyers ADD COLUMN held_seats integer NOT NULL DEFAULT 0;
