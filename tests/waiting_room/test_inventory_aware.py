@@ -114,6 +114,13 @@ def test_shoppers_who_have_not_held_yet_count_as_the_buyers_average_seats():
                          seats_per_buyer=0.5) == 7  # fmt: skip
 
 
+def test_the_last_seats_fewer_than_a_buyers_average_still_admit_one_more():
+    assert shopper_slots(max_active=100, active=9, available=1, undecided=0,
+                         seats_per_buyer=2.5) == 1  # fmt: skip
+    assert shopper_slots(max_active=100, active=9, available=1, undecided=1,
+                         seats_per_buyer=2.5) == 0  # fmt: skip
+
+
 async def test_admission_leaves_the_seats_left_to_those_who_have_not_held_yet(room, tokens):
     await open_room(room, tokens, 20, admission_rate_per_minute=60)
     await report_inventory(room, 1, 1, sold_out=False, available=10)
@@ -121,6 +128,6 @@ async def test_admission_leaves_the_seats_left_to_those_who_have_not_held_yet(ro
     bookings = ScriptedBookings(event_id=1, capacity=10)
     messages = bookings.hold(3, user_id=1)[1] + bookings.hold(3, user_id=2)[1]
     await deliver(room, [m for m in messages if m["topic"] == "booking.changed"])
-    await report_inventory(room, 1, 2, sold_out=False, available=4)
-    # Buyers hold 3 seats each: the 4 left serve one more buyer, not two.
-    assert (await tick(room, 1, T0 + timedelta(seconds=7))).admitted == 1
+    await report_inventory(room, 1, 2, sold_out=False, available=6)
+    # Buyers hold 3 seats each: the 6 left serve two more buyers, not four.
+    assert (await tick(room, 1, T0 + timedelta(seconds=7))).admitted == 2

@@ -109,13 +109,15 @@ def shopper_slots(
     Each admitted visitor who has not held yet (``undecided``, by default every active
     one) is counted as wanting ``seats_per_buyer`` seats, the event's buyers' average so
     far (at least 1; 1 before the first hold); a visitor with a hold already has their
-    seats out of ``available``. So admission stops while the seats left are spoken for,
-    rather than admitting visitors to race for seats that earlier ones will take."""
+    seats out of ``available``. So admission pauses while the seats left are spoken for,
+    rather than admitting visitors to race for seats that earlier ones will take; a
+    remainder of seats smaller than the average still admits one more."""
     free = max_active - active
     if available is not None:
         per_buyer = max(1.0, seats_per_buyer or 1.0)
         waiting_on = active if undecided is None else undecided
-        free = min(free, math.floor(available / per_buyer + 1e-9) - waiting_on)
+        # Rounded up: the last few seats, fewer than a buyer's average, still go to someone.
+        free = min(free, math.ceil(available / per_buyer - 1e-9) - waiting_on)
     return max(0, free)
 
 
