@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
 
 from evently.core.db import create_pool
-from evently.core.inbox import InboxBatch, apply_batch
+from evently.core.inbox import InboxBatch, apply_batch, apply_within
 from evently.core.settings import CommonSettings
 from tests.conftest import INTERNAL_API_KEY
 from tests.support.outbox_peers import create_outbox_schema, inbox_app
@@ -131,7 +132,7 @@ async def test_the_http_route_needs_the_internal_key(pool, aiohttp_client):
     assert await applied(pool) == []
     ok = await client.post("/internal/inbox", json=body, headers=KEY)
     assert ok.status == 200
-    assert await ok.json() == {"acknowledged": [1]}
+    assert await ok.json() == {"acknowledged": [1], "deferred": []}
 
 
 MALFORMED_BATCHES = [
@@ -150,3 +151,36 @@ async def test_the_http_route_refuses_malformed_batches(pool, aiohttp_client, su
             assert response.status == 400
             assert field in [e["field"] for e in (await response.json())["errors"]]
     assert await applied(pool) == []
+
+
+async def slow_record(conn, message) -> None:
+    """Records like ``record``, then takes longer than the test's budget."""
+    await record(conn, message)
+    await asyncio.sleep(0.2)
+
+
+async def test_an_inbox_out_of_budget_answers_with_its_progress_and_defers_the_rest(pool):
+    ack = await apply_within(
+        pool,
+        SCHEMA,
+        {"thing.changed": slow_record},
+        batch(message(1, "a", 1), message(2, "b", 1), message(3, "a", 2)),
+        budget_s=0.1,  # spent by the first message: the others are not started
+    )
+    assert (ack.acknowledged, ack.deferred) == ([1], [2, 3])
+    assert await applied(pool) == [(1, "a", 1)]
+
+
+async def test_a_key_that_failed_is_not_deferred(pool):
+    ack = await apply_within(
+        pool,
+        SCHEMA,
+        HANDLERS,
+        batch(message(1, "a", 1, explode=True), message(2, "a", 2), message(3, "b", 1)),
+        budget_s=0.0,  # out of budget from the start: nothing is attempted
+    )
+    assert (ack.acknowledged, ack.deferred) == ([], [1, 2, 3])
+    ack = await apply_within(
+        pool, SCHEMA, HANDLERS, batch(message(1, "a", 1, explode=True), message(3, "b", 1)), None
+    )
+    assert (ack.acknowledged, ack.deferred) == ([3], [])

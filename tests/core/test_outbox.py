@@ -11,7 +11,14 @@ import pytest
 from prometheus_client import REGISTRY
 
 from evently.core.db import create_pool, init_connection
-from evently.core.outbox import HttpConsumer, OutboxMessage, OutboxRelay, backoff_seconds, enqueue
+from evently.core.outbox import (
+    Acknowledged,
+    HttpConsumer,
+    OutboxMessage,
+    OutboxRelay,
+    backoff_seconds,
+    enqueue,
+)
 from tests.conftest import INTERNAL_API_KEY
 from tests.support.outbox_peers import (
     InFlight,
@@ -429,3 +436,32 @@ async def test_pending_count_and_lag_are_visible_while_a_consumer_fails(conn, ds
     await relay.deliver_pending(conn)
     assert gauge("evently_outbox_pending_messages", "lagging") == 0
     assert gauge("evently_outbox_lag_seconds", "lagging") == 0
+
+
+class DeferringConsumer(RecordingConsumer):
+    """Acknowledges the first ``take`` messages of each batch and defers the rest, as an
+    inbox whose time budget ran out does."""
+
+    take: int = 1
+
+    async def deliver(self, source: str, messages: list[OutboxMessage]) -> set[int]:
+        self.batches.append(list(messages))
+        ids = [m.id for m in messages]
+        return Acknowledged(set(ids[: self.take]), set(ids[self.take :]))
+
+
+async def test_deferred_messages_are_sent_again_at_once_without_counting_an_attempt(conn, dsn):
+    for version in (1, 2, 3):
+        await put(conn, "a", version)
+    c1 = DeferringConsumer()
+    relay = make_relay(dsn, {"c1": c1}, max_backoff_s=60)
+    assert await relay.deliver_pending(conn) == 1
+    rows = await pending(conn)
+    assert [(r["version"], r["attempts"], r["last_error"]) for r in rows] == [
+        (2, 0, None),
+        (3, 0, None),
+    ]
+    # Due at once: the next round takes them, in order, with no backoff to wait out.
+    assert await relay.deliver_pending(conn) == 1
+    assert await relay.deliver_pending(conn) == 1
+    assert [m.version for m in c1.received] == [1, 2, 3, 2, 3, 3]

@@ -20,6 +20,7 @@ service saturated by visitors must still hear, promptly, what other services tel
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ from evently.core.api import Api, json_response
 from evently.core.auth import require_internal
 from evently.core.contracts import UnsupportedVersion
 from evently.core.db import inbox_pool
+from evently.core.settings import SETTINGS
 
 log = logging.getLogger("evently.inbox")
 
@@ -67,6 +69,11 @@ class InboxBatch(pydantic.BaseModel):
 
 class InboxAck(pydantic.BaseModel):
     acknowledged: list[int]
+    deferred: list[int] = pydantic.Field(
+        default_factory=list,
+        description="Ids not attempted within the consumer's time budget: send them again "
+        "at once (not a failure)",
+    )
 
 
 InboxHandler = Callable[[asyncpg.Connection, InboxMessage], Awaitable[None]]
@@ -76,9 +83,29 @@ async def apply_batch(
     pool: asyncpg.Pool, schema: str, handlers: Mapping[str, InboxHandler], batch: InboxBatch
 ) -> list[int]:
     """Apply messages in order; returns the ids that are now durably applied."""
+    return (await apply_within(pool, schema, handlers, batch, None)).acknowledged
+
+
+async def apply_within(
+    pool: asyncpg.Pool,
+    schema: str,
+    handlers: Mapping[str, InboxHandler],
+    batch: InboxBatch,
+    budget_s: float | None,
+) -> InboxAck:
+    """Apply messages in order, starting none once ``budget_s`` seconds have passed: those
+    left are ``deferred`` (the relay sends them again at once), so a slow consumer answers
+    before the relay's timeout with the progress it made, rather than time out with none."""
     acknowledged: list[int] = []
     failed_keys: set[str] = set()
-    for message in batch.messages:
+    deadline = None if budget_s is None else time.monotonic() + budget_s
+    for index, message in enumerate(batch.messages):
+        if deadline is not None and time.monotonic() >= deadline:
+            rest = batch.messages[index:]
+            return InboxAck(
+                acknowledged=acknowledged,
+                deferred=[m.id for m in rest if m.key not in failed_keys],
+            )
         if message.key in failed_keys:
             continue
         handler = handlers.get(message.topic)
@@ -106,7 +133,7 @@ async def apply_batch(
             failed_keys.add(message.key)
             continue
         acknowledged.append(message.id)
-    return acknowledged
+    return InboxAck(acknowledged=acknowledged)
 
 
 def add_inbox_route(api: Api, schema: str, handlers: Mapping[str, InboxHandler]) -> None:
@@ -120,5 +147,6 @@ def add_inbox_route(api: Api, schema: str, handlers: Mapping[str, InboxHandler])
         auth=require_internal,
     )
     async def receive_outbox_messages(request: web.Request, body: InboxBatch) -> web.Response:
-        acked = await apply_batch(inbox_pool(request.app), schema, handlers, body)
-        return json_response(InboxAck(acknowledged=acked))
+        budget_s = getattr(request.app[SETTINGS], "inbox_batch_budget_s", None)
+        pool = inbox_pool(request.app)
+        return json_response(await apply_within(pool, schema, handlers, body, budget_s))

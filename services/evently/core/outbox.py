@@ -135,8 +135,18 @@ async def enqueue(
     )
 
 
+class Acknowledged(set[int]):
+    """The ids a consumer acknowledged, and those it ``deferred``: not attempted within its
+    time budget, to send again at once (neither applied nor failed)."""
+
+    def __init__(self, ids: set[int], deferred: set[int] | None = None) -> None:
+        super().__init__(ids)
+        self.deferred = deferred or set()
+
+
 class Consumer(Protocol):
-    """Receives a batch in order; returns the ids it acknowledged."""
+    """Receives a batch in order; returns the ids it acknowledged (an ``Acknowledged``
+    may also say which it deferred)."""
 
     async def deliver(self, source: str, messages: list[OutboxMessage]) -> set[int]: ...
 
@@ -171,7 +181,10 @@ class HttpConsumer:
                 text = await response.text()
                 raise RuntimeError(f"{self.url} answered {response.status}: {text[:200]}")
             data = await response.json()
-        return {int(i) for i in data.get("acknowledged", [])}
+        return Acknowledged(
+            {int(i) for i in data.get("acknowledged", [])},
+            {int(i) for i in data.get("deferred", [])},
+        )
 
 
 def backoff_seconds(attempts: int, base_s: float = 0.5, cap_s: float = 60.0) -> float:
@@ -400,12 +413,18 @@ class OutboxRelay:
         OUTBOX_DELIVERY_DURATION.labels(self.source, name).observe(time.perf_counter() - started)
         # Only an in-order prefix per key counts: a later message whose predecessor of the
         # same key failed is retried after it, never applied out of order.
+        deferred = getattr(acknowledged, "deferred", set())
         failed_keys: set[str] = set()
         done: list[int] = []
         failed: list[int] = []
+        deferred_keys: set[str] = set()
         for r in rows:
-            if r["key"] not in failed_keys and r["id"] in acknowledged:
+            blocked = r["key"] in failed_keys or r["key"] in deferred_keys
+            if not blocked and r["id"] in acknowledged:
                 done.append(r["id"])
+            elif r["key"] not in failed_keys and r["id"] in deferred:
+                # Left for the next round, at once; nothing later of its key counts here.
+                deferred_keys.add(r["key"])
             else:
                 failed_keys.add(r["key"])
                 failed.append(r["id"])

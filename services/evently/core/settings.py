@@ -174,6 +174,13 @@ class CommonSettings(Settings):
         "an integer >= 0: connections reserved for applying outbox messages (0: they share "
         "the request pool)",
     )
+    # An inbox starts no message after this long and answers with what it applied, well
+    # within the relay's 10 s timeout (docs/outbox.md, "The inbox's connections").
+    inbox_batch_budget_s: float = setting(
+        "INBOX_BATCH_BUDGET_S",
+        5.0,
+        "seconds > 0 an inbox spends on one delivered batch before answering",
+    )
     db_statement_timeout_ms: int = setting("DB_STATEMENT_TIMEOUT_MS", 5000, "milliseconds > 0")
     db_command_timeout_s: float = setting("DB_COMMAND_TIMEOUT_S", 10.0, "seconds > 0")
     db_pool_close_timeout_s: float = setting(
@@ -248,6 +255,10 @@ class CommonSettings(Settings):
     @staticmethod
     def check_db_pool_max(value: int) -> str | None:
         return None if value >= 1 else "expected an integer >= 1"
+
+    @staticmethod
+    def check_inbox_batch_budget_s(value: float) -> str | None:
+        return None if value > 0 else "expected seconds > 0"
 
     @staticmethod
     def check_db_inbox_pool_max(value: int) -> str | None:
