@@ -7,7 +7,8 @@ from aiohttp import web
 from evently.core.api import Api, json_response
 from evently.core.auth import require_internal
 from evently.core.db import inbox_pool
-from evently.core.inbox import InboxAck, InboxBatch, apply_batch
+from evently.core.inbox import InboxAck, InboxBatch, apply_within
+from evently.core.settings import SETTINGS
 from evently.search.backend import SEARCH_BACKEND
 from evently.search.indexing import inbox_handlers
 from evently.search.models import SearchQuery, SearchResults, Suggestions, SuggestQuery
@@ -53,5 +54,7 @@ async def suggest_names(request: web.Request, query: SuggestQuery) -> web.Respon
 )
 async def receive_outbox_messages(request: web.Request, body: InboxBatch) -> web.Response:
     handlers = inbox_handlers(request.app[SEARCH_BACKEND])
-    acknowledged = await apply_batch(inbox_pool(request.app), "search", handlers, body)
-    return json_response(InboxAck(acknowledged=acknowledged))
+    budget_s = request.app[SETTINGS].inbox_batch_budget_s
+    return json_response(
+        await apply_within(inbox_pool(request.app), "search", handlers, body, budget_s)
+    )
