@@ -8,6 +8,7 @@ the API and in ``booking.changed`` (``core.contracts.Booking``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -58,9 +59,14 @@ class BookingOut(Booking):
 # BookingOut's fields with their types, as a TypedDict: pydantic serialises a dict of
 # them exactly as it serialises the model, without building (and validating) one.
 _BOOKING_FIELDS = tuple(BookingOut.model_fields)
+# Seats are stored as JSON text and loaded as plain dicts (see booking_json).
 _BOOKING_JSON = pydantic.TypeAdapter(
     TypedDict(  # type: ignore[operator]
-        "BookingJson", {name: f.annotation for name, f in BookingOut.model_fields.items()}
+        "BookingJson",
+        {
+            name: list[dict[str, str]] if name == "seats" else f.annotation
+            for name, f in BookingOut.model_fields.items()
+        },
     )
 )
 _AMOUNT = BookingOut.model_fields["amount"].default_factory
@@ -74,6 +80,8 @@ def booking_json(row: Mapping[str, Any]) -> bytes:
     ``tests/bookings/test_models.py`` checks it against ``BookingOut``."""
     fields = dict(row)
     fields["amount"] = _AMOUNT(fields)  # type: ignore[call-arg, misc]
+    seats = fields.get("seats")
+    fields["seats"] = json.loads(seats) if seats else []
     return _BOOKING_JSON.dump_json({name: fields[name] for name in _BOOKING_FIELDS})
 
 

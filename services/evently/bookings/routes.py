@@ -51,8 +51,9 @@ from evently.core.auth import (
     require_permission,
     require_user,
 )
+from evently.core.db import POOL
 from evently.core.health import SHUTTING_DOWN
-from evently.core.inbox import add_inbox_route
+from evently.core.inbox import InboxAck, InboxBatch, apply_batch
 from evently.core.net import address_bucket, client_address
 from evently.core.settings import SETTINGS
 from evently.core.signing_keys import JWKS_SCHEMA
@@ -379,8 +380,20 @@ async def internal_user_bookings(request: web.Request, id: int, query: PageQuery
     return json_response(page)
 
 
-# POST /internal/inbox: the events service's event.changed messages feed the inventory.
-add_inbox_route(api, "bookings", {"event.changed": inventory.apply_event_changed})
+# POST /internal/inbox: the events service's event.changed messages feed the inventory;
+# the handler is bound to this app's seat map fetcher (which `add_inbox_route`'s
+# module-level handlers could not reach).
+@api.post(
+    "/internal/inbox",
+    summary="Receive event.changed messages (at-least-once, idempotent)",
+    body=InboxBatch,
+    response=InboxAck,
+    auth=require_internal,
+)
+async def receive_outbox_messages(request: web.Request, body: InboxBatch) -> web.Response:
+    handlers = inventory.inbox_handlers(request.app[BOOKINGS].seat_maps)
+    acknowledged = await apply_batch(request.app[POOL], "bookings", handlers, body)
+    return json_response(InboxAck(acknowledged=acknowledged))
 
 
 @api.get(
