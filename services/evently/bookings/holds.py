@@ -7,10 +7,16 @@ request replays a stored response or checks the event, the sale window, the quan
 the per-user and per-address limits and availability, and writes the booking, the idempotency record
 and the outbox message; the inventory row is updated once, and everything commits
 together. A lock timeout refuses the whole batch with 503 and changes nothing.
+
+On a seated event (docs/seating.md) a request names its seats (``seat_ids``); the same
+call checks that each exists, is sellable and is free, and takes them (a transition
+guarded by ``status = 'free'``), or refuses the request, naming the taken seats, with
+nothing changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +50,8 @@ class HoldRequest:
     idempotency_key: str
     request_hash: str
     client_address: str | None
+    # A seated event's seats (None: a quantity request).
+    seat_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,10 @@ class SeatHolder:
         idempotency_key: str,
         request_hash: str,
         client_address: str | None = None,
+        seat_ids: Sequence[str] | None = None,
     ) -> Hold:
-        """Hold ``quantity`` seats for ``user_id``, or raise the refusal (nothing changed).
+        """Hold ``quantity`` seats for ``user_id`` (or, on a seated event, the seats
+        ``seat_ids``), or raise the refusal (nothing changed).
 
         ``client_address`` (as ``core.net.address_bucket`` groups it) counts against the
         event's per-address limit, where the organiser set one."""
@@ -96,7 +106,12 @@ class SeatHolder:
             raise refuse("idempotency_request_in_flight")
         self._in_flight.add(claim)
         try:
-            request = HoldRequest(user_id, quantity, idempotency_key, request_hash, client_address)
+            seats = None if seat_ids is None else tuple(seat_ids)
+            if seats is not None:
+                quantity = len(seats)
+            request = HoldRequest(
+                user_id, quantity, idempotency_key, request_hash, client_address, seats
+            )
             result = await self._batchers.submit(event_id, request)
         finally:
             self._in_flight.discard(claim)
@@ -108,7 +123,7 @@ class SeatHolder:
             return Hold(booking_json(result.booking), replayed=False)
         if result.outcome is Outcome.REPLAYED and result.booking is not None:
             return Hold(booking_json(result.booking), replayed=True)
-        raise refuse(result.outcome, result.details, event_id=event_id)
+        raise refuse(result.outcome, result.details, event_id=event_id, seat_ids=seat_ids)
 
     async def _hold_batch(self, event_id: int, requests: list[HoldRequest]) -> list[HoldOutcome]:
         locks = LockRequest.of(
@@ -132,6 +147,8 @@ class SeatHolder:
                     probe_ids,
                     self.settings.lock_timeout_ms,
                     [r.client_address for r in requests],
+                    [seat for r in requests for seat in r.seat_ids or ()],
+                    [None if r.seat_ids is None else len(r.seat_ids) for r in requests],
                 ),
                 on_timeout=lock_timed_out("hold"),
             )

@@ -18,6 +18,8 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from evently.core.contracts import Booking, BookingStatus, Money, Refund, WaitlistEntry
+from evently.core.errors import FieldError
+from evently.core.seat_maps import SeatId, Slug
 
 INT32_MAX = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -30,11 +32,57 @@ class _Strict(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", strict=True)
 
 
+# The most seats one request may name (an event's max_per_user is checked by the rules).
+MAX_SEATS_PER_HOLD = 100
+
+
 class BookingCreate(_Strict):
-    """``POST /api/v1/bookings``: hold ``quantity`` seats of ``event_id``."""
+    """``POST /api/v1/bookings``: hold ``quantity`` seats of ``event_id`` (general
+    admission; on a seated event, best-available), or the seats ``seat_ids`` of a seated
+    event."""
 
     event_id: Id
-    quantity: Quantity
+    quantity: Quantity | None = Field(
+        None, description="Seats, 1..max_per_user; on a seated event: best-available"
+    )
+    seat_ids: list[SeatId] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_SEATS_PER_HOLD,
+        description="A seated event: exactly these seats (ids of its seat map), each once",
+    )
+    zone: Slug | None = Field(None, description="Best-available: only seats of this zone")
+    accessible: bool = Field(False, description="Best-available: accessible seats only")
+
+    @pydantic.field_validator("seat_ids")
+    @classmethod
+    def _each_seat_once(cls, seat_ids: list[str] | None) -> list[str] | None:
+        if seat_ids is not None and len(set(seat_ids)) != len(seat_ids):
+            twice = sorted({s for s in seat_ids if seat_ids.count(s) > 1})
+            raise ValueError(f"each seat once: {', '.join(twice)} listed more than once")
+        return seat_ids
+
+    def problems(self) -> list[FieldError]:
+        """What the shape alone cannot say: quantity or seat_ids, and what goes with
+        which."""
+        if self.seat_ids is None and self.quantity is None:
+            return [FieldError("body.quantity", "required (or seat_ids, on a seated event)")]
+        problems = []
+        if self.seat_ids is not None:
+            if self.quantity is not None:
+                problems.append(FieldError("body.quantity", "send quantity or seat_ids, not both"))
+            if self.zone is not None:
+                problems.append(FieldError("body.zone", "only with quantity (best-available)"))
+            if self.accessible:
+                problems.append(
+                    FieldError("body.accessible", "only with quantity (best-available)")
+                )
+        return problems
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The fields that were sent (as before seating: ``{event_id, quantity}`` for a
+        general-admission hold), for the idempotency hash."""
+        return self.model_dump(exclude_defaults=True)
 
 
 class WaitlistJoin(_Strict):

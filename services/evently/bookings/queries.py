@@ -12,7 +12,7 @@ from __future__ import annotations
 # One row per request of the batch, in order.
 HOLD_SEATS = """
 SELECT outcome, booking, details, lock_wait_s
-FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 """
 
 # One row per request of the batch, in order.

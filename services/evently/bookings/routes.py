@@ -52,6 +52,7 @@ from evently.core.auth import (
     require_user,
 )
 from evently.core.db import POOL
+from evently.core.errors import ValidationFailed
 from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import InboxAck, InboxBatch, apply_batch
 from evently.core.net import address_bucket, client_address
@@ -71,20 +72,24 @@ SEAT = {"id": int, "seat": int}
 @api.post(
     "/api/v1/bookings",
     summary="Hold seats (requires an Idempotency-Key header)",
-    description="Holds `quantity` seats until the event's hold TTL passes; confirm to keep "
-    "them. The same Idempotency-Key with the same body returns the stored response. An "
-    "event with `require_verified_email` refuses a token without `email_verified` "
-    "(403 email_verification_required).",
+    description="Holds `quantity` seats (general admission) or, on a seated event, the "
+    "seats `seat_ids` (409 seats_unavailable lists those already taken; 400 "
+    "invalid_seats / event_not_seated name the field) until the event's hold TTL passes; "
+    "confirm to keep them. The same Idempotency-Key with the same body returns the "
+    "stored response. An event with `require_verified_email` refuses a token without "
+    "`email_verified` (403 email_verification_required).",
     body=BookingCreate,
     response=BookingOut,
     status=201,
     auth=require_user,
-    errors=(403, 404, 409, 422, 503),
+    errors=(400, 403, 404, 409, 422, 503),
     headers=(idempotency.KEY_HEADER, ADMISSION_TOKEN_HEADER),
     response_headers=(idempotency.REPLAYED_HEADER,),
 )
 async def create_booking(request: web.Request, body: BookingCreate) -> web.Response:
     key = idempotency.read_key(request)
+    if problems := body.problems():
+        raise ValidationFailed("The booking request is not valid.", errors=problems)
     user_id = principal(request).user_id
     context = request.app[BOOKINGS]
     context.verified_email.check(principal(request), body.event_id)
@@ -96,10 +101,11 @@ async def create_booking(request: web.Request, body: BookingCreate) -> web.Respo
         event_id=body.event_id,
         quantity=body.quantity,
         idempotency_key=key,
-        request_hash=idempotency.request_hash(body.model_dump()),
+        request_hash=idempotency.request_hash(body.fingerprint()),
         client_address=address_bucket(
             client_address(request, request.app[SETTINGS].trusted_proxies)
         ),
+        seat_ids=body.seat_ids,
     )
     headers = {"Idempotency-Replayed": "true"} if hold.replayed else None
     return json_response(hold.booking_json, 201, headers)
