@@ -1,0 +1,225 @@
+"""Best-available seats: which adjacent free seats a ``quantity`` hold gets.
+
+The rule is written down in docs/seating.md ("Best available"); in short, every
+placement (``quantity`` adjacent free seats in one block of one row, all in the asked
+zone) is ordered by the key
+
+    (flag tier, creates an orphan, row rank, distance to the row's centre, row order, start)
+
+and the smallest wins. ``SeatIndex.build`` runs once per map version and precomputes
+each row's seats in x order, its blocks (an aisle is a step between neighbours longer
+than ``AISLE_FACTOR`` times the row's median step) and prefix counts of accessible and
+companion seats. ``SeatIndex.choose`` is pure: it walks the rows by rank and stops at
+the first rank whose rows hold a placement of the best possible class, so on a map with
+room it reads a few rows, not the whole map.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Container, Iterable
+from dataclasses import dataclass, field
+
+from evently.core.seat_maps import ResolvedSeat
+
+# A step longer than this many times the row's usual pitch is an aisle (or a missing seat).
+AISLE_FACTOR = 1.5
+_BEST_CLASS = (0, False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One row, precomputed: seats in x order and what ``choose`` needs about them."""
+
+    rank: int
+    order: int  # the row's position in the document: the last tie-break
+    ids: tuple[str, ...]
+    xs: tuple[float, ...]
+    centre: float
+    sellable: tuple[bool, ...]
+    block_start: tuple[bool, ...]  # True where a seat begins a block (first seat, after an aisle)
+    zones: tuple[str, ...]
+    single_zone: bool
+    capacity: dict[str | None, int]  # sellable seats per zone, and in all (key None)
+    accessible_prefix: tuple[int, ...]  # accessible seats among the first i
+    companion_prefix: tuple[int, ...]  # companion (and not accessible) seats among the first i
+    accessible_seats: int = field(default=0)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class _Choice:
+    """A placement's sort key; ``start`` and ``row`` locate it."""
+
+    tier: int
+    orphan: bool
+    rank: int
+    distance: float
+    order: int
+    start: int
+
+
+def _row_blocks(xs: list[float], ys: list[float]) -> tuple[bool, ...]:
+    """Where blocks start: the first seat, and a seat further than the aisle threshold."""
+    steps = [math.hypot(xs[i] - xs[i - 1], ys[i] - ys[i - 1]) for i in range(1, len(xs))]
+    if not steps:
+        return (True,)
+    pitch = sorted(steps)[(len(steps) - 1) // 2]  # the lower median: the row's usual pitch
+    threshold = AISLE_FACTOR * pitch
+    return (True, *(step > threshold for step in steps))
+
+
+def _prefix(values: Iterable[bool]) -> tuple[int, ...]:
+    counts = [0]
+    for value in values:
+        counts.append(counts[-1] + value)
+    return tuple(counts)
+
+
+def _build_row(seats: list[ResolvedSeat], order: int) -> _Row:
+    seats.sort(key=lambda seat: (seat.x, seat.y, seat.id))
+    xs = [seat.x for seat in seats]
+    zones = tuple(seat.zone for seat in seats)
+    sellable = tuple(seat.sellable for seat in seats)
+    accessible = [seat.sellable and "accessible" in seat.flags for seat in seats]
+    companion = [
+        seat.sellable and "companion" in seat.flags and "accessible" not in seat.flags
+        for seat in seats
+    ]
+    capacity: dict[str | None, int] = {None: sum(sellable)}
+    for zone, ok in zip(zones, sellable, strict=True):
+        capacity[zone] = capacity.get(zone, 0) + ok
+    return _Row(
+        rank=seats[0].rank,
+        order=order,
+        ids=tuple(seat.id for seat in seats),
+        xs=tuple(xs),
+        centre=(xs[0] + xs[-1]) / 2,
+        sellable=sellable,
+        block_start=_row_blocks(xs, [seat.y for seat in seats]),
+        zones=zones,
+        single_zone=len(set(zones)) == 1,
+        capacity=capacity,
+        accessible_prefix=_prefix(accessible),
+        companion_prefix=_prefix(companion),
+        accessible_seats=sum(accessible),
+    )
+
+
+class SeatIndex:
+    """A map version's rows, ready for ``choose``; build once per version, share freely."""
+
+    __slots__ = ("_rows", "_rows_by_zone")
+
+    def __init__(self, rows: list[_Row]) -> None:
+        self._rows = sorted(rows, key=lambda row: (row.rank, row.order))
+        by_zone: dict[str, list[_Row]] = {}
+        for row in self._rows:
+            for zone in dict.fromkeys(row.zones):
+                by_zone.setdefault(zone, []).append(row)
+        self._rows_by_zone = by_zone
+
+    @classmethod
+    def build(cls, seats: Iterable[ResolvedSeat]) -> SeatIndex:
+        """The index of a map's seats (``resolved_seats(document)``), rows by (section, row)."""
+        rows: dict[tuple[str, str], list[ResolvedSeat]] = {}
+        for seat in seats:
+            rows.setdefault((seat.section, seat.row), []).append(seat)
+        return cls([_build_row(row_seats, order) for order, row_seats in enumerate(rows.values())])
+
+    def choose(
+        self,
+        taken: Container[str],
+        quantity: int,
+        *,
+        zone: str | None = None,
+        accessible: bool = False,
+    ) -> list[str] | None:
+        """The best ``quantity`` adjacent free seats (ids in row order), or None if no
+        block of the asked zone can take them. ``taken``: ids of seats that are not free."""
+        if quantity < 1:
+            raise ValueError("quantity must be at least 1")
+        rows = self._rows if zone is None else self._rows_by_zone.get(zone, ())
+        best: _Choice | None = None
+        best_row: _Row | None = None
+        for row in rows:
+            if best is not None and row.rank > best.rank and _best_class(best):
+                break  # rows further on rank worse, and nothing beats the best class
+            if row.capacity.get(zone, 0) < quantity or (accessible and not row.accessible_seats):
+                continue
+            choice = _best_in_row(row, taken, quantity, zone, accessible, best)
+            if choice is not None and (best is None or choice < best):
+                best, best_row = choice, row
+        if best is None or best_row is None:
+            return None
+        return list(best_row.ids[best.start : best.start + quantity])
+
+
+def _best_class(choice: _Choice) -> bool:
+    return (choice.tier, choice.orphan) == _BEST_CLASS
+
+
+def _free_positions(row: _Row, taken: Container[str]) -> list[int]:
+    return [
+        i
+        for i, (seat_id, ok) in enumerate(zip(row.ids, row.sellable, strict=True))
+        if ok and seat_id not in taken
+    ]
+
+
+def _runs(row: _Row, free: list[int]) -> Iterable[tuple[int, int]]:
+    """Maximal runs ``[start, end)`` of free seats that do not cross an aisle."""
+    block_start = row.block_start
+    start = previous = free[0]
+    for position in free[1:]:
+        if position != previous + 1 or block_start[position]:
+            yield start, previous + 1
+            start = position
+        previous = position
+    yield start, previous + 1
+
+
+def _tier(row: _Row, start: int, end: int, accessible: bool) -> int | None:
+    """0 is best; None: the window does not serve the request (an accessible request needs
+    an accessible seat). Without ``accessible``: 0 plain seats only, 1 with companion
+    seats, 2 with accessible seats. With it: 0 accessible and companion seats only, 1
+    with plain seats too."""
+    a = row.accessible_prefix[end] - row.accessible_prefix[start]
+    c = row.companion_prefix[end] - row.companion_prefix[start]
+    if accessible:
+        if not a:
+            return None
+        return 0 if a + c == end - start else 1
+    return 2 if a else (1 if c else 0)
+
+
+def _best_in_row(
+    row: _Row,
+    taken: Container[str],
+    quantity: int,
+    zone: str | None,
+    accessible: bool,
+    best: _Choice | None,
+) -> _Choice | None:
+    """The row's best placement, if it can beat ``best``."""
+    free = _free_positions(row, taken)
+    if len(free) < quantity:
+        return None
+    check_zone = zone is not None and not row.single_zone
+    xs, centre = row.xs, row.centre
+    found = best
+    for run_start, run_end in _runs(row, free):
+        if run_end - run_start < quantity:
+            continue
+        for start in range(run_start, run_end - quantity + 1):
+            end = start + quantity
+            if check_zone and any(z != zone for z in row.zones[start:end]):
+                continue
+            tier = _tier(row, start, end, accessible)
+            if tier is None:
+                continue
+            orphan = start - run_start == 1 or run_end - end == 1
+            distance = abs((xs[start] + xs[end - 1]) / 2 - centre)
+            choice = _Choice(tier, orphan, row.rank, distance, row.order, start)
+            if found is None or choice < found:
+                found = choice
+    return found if found is not best else None
