@@ -11,13 +11,16 @@ together. A lock timeout refuses the whole batch with 503 and changes nothing.
 On a seated event (docs/seating.md) a request names its seats (``seat_ids``); the same
 call checks that each exists, is sellable and is free, and takes them (a transition
 guarded by ``status = 'free'``), or refuses the request, naming the taken seats, with
-nothing changed.
+nothing changed. A quantity on a seated event is best-available: ``seat_picker.py``
+picks the seats from the current taken set, and the same call claims them; if another
+buyer took one first, the holder picks again (``BEST_AVAILABLE_ATTEMPTS`` in all), then
+answers 409.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -26,14 +29,24 @@ from evently.bookings import queries
 from evently.bookings.batching import Batchers
 from evently.bookings.idempotency import in_flight_probe
 from evently.bookings.inventory import InventoryPublisher, event_lock
-from evently.bookings.metrics import BOOKINGS_TOTAL, HELD_SEATS, HOLDS, LOCK_WAIT, lock_timed_out
+from evently.bookings.metrics import (
+    BEST_AVAILABLE_RETRIES,
+    BOOKINGS_TOTAL,
+    HELD_SEATS,
+    HOLDS,
+    LOCK_WAIT,
+    lock_timed_out,
+)
 from evently.bookings.models import booking_json
 from evently.bookings.outcomes import Outcome
 from evently.bookings.refusals import refuse
+from evently.bookings.seat_picker import SeatPicker
 from evently.bookings.settings import BookingsSettings
 from evently.core.locks import LockRequest, LockTimeout, locked_call
 
 _OUTCOME_COUNTERS: dict[str, object] = {}
+# Picks of best-available seats per hold, when other buyers keep claiming them first.
+BEST_AVAILABLE_ATTEMPTS = 3
 
 
 def _count(outcome: str) -> None:
@@ -82,6 +95,10 @@ class SeatHolder:
             self._hold_batch, settings.hold_batch_max
         )
         self._in_flight: set[tuple[int, str]] = set()
+        self.picker = SeatPicker(pool)
+        # Events this process saw answer seat_selection_required: their quantity holds
+        # go straight to best-available.
+        self._seated: set[int] = set()
 
     async def hold_seats(
         self,
@@ -93,9 +110,12 @@ class SeatHolder:
         request_hash: str,
         client_address: str | None = None,
         seat_ids: Sequence[str] | None = None,
+        zone: str | None = None,
+        accessible: bool = False,
     ) -> Hold:
-        """Hold ``quantity`` seats for ``user_id`` (or, on a seated event, the seats
-        ``seat_ids``), or raise the refusal (nothing changed).
+        """Hold ``quantity`` seats for ``user_id`` (on a seated event: the seats
+        ``seat_ids``, or the best available, in ``zone`` and ``accessible`` if asked),
+        or raise the refusal (nothing changed).
 
         ``client_address`` (as ``core.net.address_bucket`` groups it) counts against the
         event's per-address limit, where the organiser set one."""
@@ -112,7 +132,13 @@ class SeatHolder:
             request = HoldRequest(
                 user_id, quantity, idempotency_key, request_hash, client_address, seats
             )
-            result = await self._batchers.submit(event_id, request)
+            if seats is None and (zone is not None or accessible or event_id in self._seated):
+                result = await self._hold_best_available(event_id, request, zone, accessible)
+            else:
+                result = await self._batchers.submit(event_id, request)
+                if result.outcome is Outcome.SEAT_SELECTION_REQUIRED:
+                    self._seated.add(event_id)
+                    result = await self._hold_best_available(event_id, request, zone, accessible)
         finally:
             self._in_flight.discard(claim)
         _count(result.outcome)
@@ -124,6 +150,31 @@ class SeatHolder:
         if result.outcome is Outcome.REPLAYED and result.booking is not None:
             return Hold(booking_json(result.booking), replayed=True)
         raise refuse(result.outcome, result.details, event_id=event_id, seat_ids=seat_ids)
+
+    async def _hold_best_available(
+        self, event_id: int, request: HoldRequest, zone: str | None, accessible: bool
+    ) -> HoldOutcome:
+        """Pick seats and claim them in the locked call; pick again if they were taken."""
+        attempts = 0
+        while True:
+            attempts += 1
+            picked = await self.picker.pick(
+                event_id, request.quantity, zone=zone, accessible=accessible
+            )
+            if picked is None:  # not (or no longer) seated
+                self._seated.discard(event_id)
+                if zone is not None or accessible:
+                    _count(Outcome.EVENT_NOT_SEATED)
+                    field = "body.zone" if zone is not None else "body.accessible"
+                    raise refuse(Outcome.EVENT_NOT_SEATED, field=field)
+                return await self._batchers.submit(event_id, request)
+            result = await self._batchers.submit(event_id, replace(request, seat_ids=picked))
+            if (
+                result.outcome is not Outcome.SEATS_UNAVAILABLE
+                or attempts == BEST_AVAILABLE_ATTEMPTS
+            ):
+                return result
+            BEST_AVAILABLE_RETRIES.inc()
 
     async def _hold_batch(self, event_id: int, requests: list[HoldRequest]) -> list[HoldOutcome]:
         locks = LockRequest.of(

@@ -181,3 +181,7 @@ RESEAT_REFUSED = Counter(
     "event.changed messages whose new seating bookings kept out because the event already "
     "has seats held or sold (the event keeps the seating it has).",
 )
+BEST_AVAILABLE_RETRIES = Counter(
+    "evently_bookings_best_available_retries_total",
+    "Best-available picks claimed by another buyer first (the hold picked again).",
+)

@@ -211,3 +211,12 @@ SEAT_MAP_SEATS = """
 SELECT seat_id, label, section, row_id, rank, zone, x, y, flags
 FROM bookings.seat_map_seats WHERE map_id = $1 AND map_version = $2 ORDER BY position
 """
+
+# A seated event's version and the seats not free (held, sold, blocked): what
+# best-available picks from (bookings/seat_picker.py). No row: not seated.
+EVENT_SEATING_AND_TAKEN = """
+SELECT s.map_id, s.map_version,
+       ARRAY(SELECT e.seat_id FROM bookings.event_seats e
+             WHERE e.event_id = s.event_id AND e.status <> 'free') AS taken
+FROM bookings.event_seating s WHERE s.event_id = $1
+"""

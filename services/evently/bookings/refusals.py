@@ -99,6 +99,12 @@ REFUSALS: dict[Outcome, Refusal] = {
         "Seat selection required",
         "This event has reserved seating: name the seats you want in seat_ids.",
     ),
+    Outcome.NO_SEATS_TOGETHER: Refusal(
+        409,
+        "No seats together",
+        "No block of that many adjacent free seats is left (in that zone, or accessible); "
+        "ask for fewer, or choose seats with seat_ids.",
+    ),
     Outcome.BOOKING_NOT_CONFIRMED: Refusal(
         409, "Booking not confirmed", "Only a confirmed booking has tickets; confirm it first."
     ),
@@ -142,10 +148,12 @@ def refuse(
     booking: BookingOut | None = None,
     entry: WaitlistEntryOut | None = None,
     seat_ids: Sequence[str] | None = None,
+    field: str = "body.seat_ids",
 ) -> ApiError:
     """The problem for refusal ``code``, with the details the function returned and the
     booking or waitlist entry it is about; ``seat_ids``: the seats the request named
-    (its field errors then name ``body.seat_ids``)."""
+    (its field errors then name ``body.seat_ids``); ``field``: what ``event_not_seated``
+    names."""
     code = Outcome(code)
     refusal = REFUSALS[code]
     extra = RefusalDetails.model_validate(details or {}).model_dump(mode="json", exclude_unset=True)
@@ -173,7 +181,7 @@ def refuse(
     elif code is Outcome.INVALID_SEATS:
         errors.extend(_invalid_seat_errors(extra, seat_ids or ()))
     elif code is Outcome.EVENT_NOT_SEATED:
-        errors.append(FieldError("body.seat_ids", "general admission: send quantity instead"))
+        errors.append(FieldError(field, "general admission: only quantity applies"))
     elif code is Outcome.SEATS_UNAVAILABLE:
         taken = extra.get("seat_ids") or []
         detail = f"Already held or sold: {', '.join(taken)}. Nothing was held; choose others."

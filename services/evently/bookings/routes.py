@@ -74,10 +74,11 @@ SEAT = {"id": int, "seat": int}
     summary="Hold seats (requires an Idempotency-Key header)",
     description="Holds `quantity` seats (general admission) or, on a seated event, the "
     "seats `seat_ids` (409 seats_unavailable lists those already taken; 400 "
-    "invalid_seats / event_not_seated name the field) until the event's hold TTL passes; "
-    "confirm to keep them. The same Idempotency-Key with the same body returns the "
-    "stored response. An event with `require_verified_email` refuses a token without "
-    "`email_verified` (403 email_verification_required).",
+    "invalid_seats / event_not_seated name the field) or the best available `quantity` "
+    "adjacent seats (optionally in `zone`, `accessible`; 409 no_seats_together) until "
+    "the event's hold TTL passes; confirm to keep them. The same Idempotency-Key with the "
+    "same body returns the stored response. An event with `require_verified_email` "
+    "refuses a token without `email_verified` (403 email_verification_required).",
     body=BookingCreate,
     response=BookingOut,
     status=201,
@@ -106,6 +107,8 @@ async def create_booking(request: web.Request, body: BookingCreate) -> web.Respo
             client_address(request, request.app[SETTINGS].trusted_proxies)
         ),
         seat_ids=body.seat_ids,
+        zone=body.zone,
+        accessible=body.accessible,
     )
     headers = {"Idempotency-Replayed": "true"} if hold.replayed else None
     return json_response(hold.booking_json, 201, headers)

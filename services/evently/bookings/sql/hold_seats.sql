@@ -6,7 +6,9 @@
 -- records its address (bookings.hold_addresses) and counts against it.
 -- Seated events (docs/seating.md): request i names p_seat_counts[i] seats, the next ones
 -- of p_seat_ids (NULL: a quantity request, which a seated event answers with
--- seat_selection_required so that the service picks seats for it). Each seat must exist
+-- seat_selection_required so that the service picks seats for it; 0: best-available
+-- found no block for p_quantities[i] seats, answered no_seats_together once the
+-- idempotency record and the other rules were checked). Each seat must exist
 -- and be sellable (else invalid_seats) and free (else seats_unavailable, naming the
 -- taken ones); it is taken by a transition guarded by status = 'free', and a seat hold
 -- of N seats counts in `reserved` like a general-admission hold of N.
@@ -62,7 +64,9 @@ BEGIN
         IF p_seat_counts[i] IS NOT NULL THEN
             seats := coalesce(p_seat_ids[seat_offset + 1 : seat_offset + p_seat_counts[i]], '{}');
             seat_offset := seat_offset + p_seat_counts[i];
-            q := cardinality(seats);
+            IF p_seat_counts[i] > 0 THEN
+                q := cardinality(seats);
+            END IF;
         END IF;
         IF i = ANY (locks.busy_probes) THEN
             outcome := 'idempotency_request_in_flight';
@@ -122,7 +126,11 @@ BEGIN
                     CONTINUE;
                 END IF;
             END IF;
-            IF seats IS NOT NULL THEN
+            IF seats = '{}' THEN
+                outcome := 'no_seats_together';
+                RETURN NEXT;
+                CONTINUE;
+            ELSIF seats IS NOT NULL THEN
                 SELECT coalesce(array_agg(w.seat_id) FILTER (WHERE e.seat_id IS NULL), '{}'),
                        coalesce(array_agg(w.seat_id) FILTER (WHERE e.status = 'blocked'), '{}'),
                        coalesce(array_agg(w.seat_id ORDER BY w.seat_id)
