@@ -327,8 +327,8 @@ FLAG_SETS = [
 
 @st.composite
 def seat_maps(draw: st.DrawFn) -> list[ResolvedSeat]:
-    """1-6 rows of 1-14 seats: pitches of 10 (sometimes a little uneven), aisles, ranks
-    that tie, one or two zones, every flag; rows listed in any order, seats too."""
+    """1-6 rows of 1-14 seats: pitches of 10 (sometimes uneven, or two seats at one x),
+    aisles, ranks that tie, one or two zones, every flag; rows and seats in any order."""
     seats = []
     for r in range(draw(st.integers(1, 6))):
         rank = draw(st.integers(1, 4))
@@ -337,7 +337,9 @@ def seat_maps(draw: st.DrawFn) -> list[ResolvedSeat]:
         x, y = draw(st.integers(0, 50)) * 1.0, 20.0 * r + 10
         for n in range(draw(st.integers(1, 14))):
             if n:
-                x += draw(st.sampled_from([10.0, 10.0, 10.0, 10.0, 9.0, 11.0, 12.0, 35.0, 50.0]))
+                x += draw(
+                    st.sampled_from([10.0, 10.0, 10.0, 10.0, 9.0, 11.0, 12.0, 35.0, 50.0, 0.0])
+                )
             zone = draw(st.sampled_from(["z1", "z2"])) if mixed else row_zone
             seats.append(
                 ResolvedSeat(
