@@ -16,15 +16,17 @@ room it reads a few rows, not the whole map.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
-from collections.abc import Container, Iterable
-from dataclasses import dataclass, field
+import re
+from collections.abc import Container, Iterable, Iterator
+from dataclasses import dataclass
 
 from evently.core.seat_maps import ResolvedSeat
 
 # A step longer than this many times the row's usual pitch is an aisle (or a missing seat).
 AISLE_FACTOR = 1.5
-_BEST_CLASS = (0, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +39,14 @@ class _Row:
     xs: tuple[float, ...]
     centre: float
     sellable: tuple[bool, ...]
-    block_start: tuple[bool, ...]  # True where a seat begins a block (first seat, after an aisle)
+    aisles: tuple[int, ...]  # positions of seats that begin a block, but the first
+    blocked_mask: int  # the blocked seats as a big-endian int, a byte per seat (0: none)
     zones: tuple[str, ...]
     single_zone: bool
     capacity: dict[str | None, int]  # sellable seats per zone, and in all (key None)
     accessible_prefix: tuple[int, ...]  # accessible seats among the first i
     companion_prefix: tuple[int, ...]  # companion (and not accessible) seats among the first i
-    accessible_seats: int = field(default=0)
+    accessible_seats: int
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -58,14 +61,13 @@ class _Choice:
     start: int
 
 
-def _row_blocks(xs: list[float], ys: list[float]) -> tuple[bool, ...]:
-    """Where blocks start: the first seat, and a seat further than the aisle threshold."""
+def _aisles(xs: list[float], ys: list[float]) -> tuple[int, ...]:
+    """Where blocks start after an aisle: a step above ``AISLE_FACTOR`` times the pitch."""
     steps = [math.hypot(xs[i] - xs[i - 1], ys[i] - ys[i - 1]) for i in range(1, len(xs))]
     if not steps:
-        return (True,)
+        return ()
     pitch = sorted(steps)[(len(steps) - 1) // 2]  # the lower median: the row's usual pitch
-    threshold = AISLE_FACTOR * pitch
-    return (True, *(step > threshold for step in steps))
+    return tuple(i for i, step in enumerate(steps, start=1) if step > AISLE_FACTOR * pitch)
 
 
 def _prefix(values: Iterable[bool]) -> tuple[int, ...]:
@@ -95,7 +97,8 @@ def _build_row(seats: list[ResolvedSeat], order: int) -> _Row:
         xs=tuple(xs),
         centre=(xs[0] + xs[-1]) / 2,
         sellable=sellable,
-        block_start=_row_blocks(xs, [seat.y for seat in seats]),
+        aisles=_aisles(xs, [seat.y for seat in seats]),
+        blocked_mask=int.from_bytes(bytes(not ok for ok in sellable), "big"),
         zones=zones,
         single_zone=len(set(zones)) == 1,
         capacity=capacity,
@@ -142,8 +145,8 @@ class SeatIndex:
         best: _Choice | None = None
         best_row: _Row | None = None
         for row in rows:
-            if best is not None and row.rank > best.rank and _best_class(best):
-                break  # rows further on rank worse, and nothing beats the best class
+            if best is not None and best < _Choice(0, False, row.rank, 0.0, row.order, -1):
+                break  # no placement here or further on can beat it
             if row.capacity.get(zone, 0) < quantity or (accessible and not row.accessible_seats):
                 continue
             choice = _best_in_row(row, taken, quantity, zone, accessible, best)
@@ -154,28 +157,30 @@ class SeatIndex:
         return list(best_row.ids[best.start : best.start + quantity])
 
 
-def _best_class(choice: _Choice) -> bool:
-    return (choice.tier, choice.orphan) == _BEST_CLASS
+def _free_runs(row: _Row, taken: Container[str], quantity: int) -> Iterator[tuple[int, int]]:
+    """Maximal runs ``[start, end)`` of at least ``quantity`` free seats within a block.
+
+    The scan is C speed: one byte per seat (1: taken or blocked), then a regular
+    expression finds the runs; aisles split them."""
+    mask = bytes(map(taken.__contains__, row.ids))
+    if row.blocked_mask:
+        mask = (int.from_bytes(mask, "big") | row.blocked_mask).to_bytes(len(mask), "big")
+    aisles = row.aisles
+    for match in _run_pattern(quantity).finditer(mask):
+        start, end = match.span()
+        cut = bisect.bisect_right(aisles, start)
+        while cut < len(aisles) and aisles[cut] < end:
+            if aisles[cut] - start >= quantity:
+                yield start, aisles[cut]
+            start = aisles[cut]
+            cut += 1
+        if end - start >= quantity:
+            yield start, end
 
 
-def _free_positions(row: _Row, taken: Container[str]) -> list[int]:
-    return [
-        i
-        for i, (seat_id, ok) in enumerate(zip(row.ids, row.sellable, strict=True))
-        if ok and seat_id not in taken
-    ]
-
-
-def _runs(row: _Row, free: list[int]) -> Iterable[tuple[int, int]]:
-    """Maximal runs ``[start, end)`` of free seats that do not cross an aisle."""
-    block_start = row.block_start
-    start = previous = free[0]
-    for position in free[1:]:
-        if position != previous + 1 or block_start[position]:
-            yield start, previous + 1
-            start = position
-        previous = position
-    yield start, previous + 1
+@functools.cache
+def _run_pattern(quantity: int) -> re.Pattern[bytes]:
+    return re.compile(b"\\x00{%d,}" % quantity)
 
 
 def _tier(row: _Row, start: int, end: int, accessible: bool) -> int | None:
@@ -200,26 +205,51 @@ def _best_in_row(
     accessible: bool,
     best: _Choice | None,
 ) -> _Choice | None:
-    """The row's best placement, if it can beat ``best``."""
-    free = _free_positions(row, taken)
-    if len(free) < quantity:
-        return None
-    check_zone = zone is not None and not row.single_zone
-    xs, centre = row.xs, row.centre
+    """The row's best placement, if it beats ``best``."""
     found = best
-    for run_start, run_end in _runs(row, free):
-        if run_end - run_start < quantity:
-            continue
-        for start in range(run_start, run_end - quantity + 1):
-            end = start + quantity
-            if check_zone and any(z != zone for z in row.zones[start:end]):
-                continue
-            tier = _tier(row, start, end, accessible)
-            if tier is None:
-                continue
-            orphan = start - run_start == 1 or run_end - end == 1
-            distance = abs((xs[start] + xs[end - 1]) / 2 - centre)
-            choice = _Choice(tier, orphan, row.rank, distance, row.order, start)
-            if found is None or choice < found:
-                found = choice
+    for run_start, run_end in _free_runs(row, taken, quantity):
+        found = _best_in_run(row, run_start, run_end, quantity, zone, accessible, found)
     return found if found is not best else None
+
+
+def _best_in_run(
+    row: _Row,
+    run_start: int,
+    run_end: int,
+    quantity: int,
+    zone: str | None,
+    accessible: bool,
+    found: _Choice | None,
+) -> _Choice | None:
+    """The best of ``found`` and the run's placements.
+
+    Placements are visited from the row's centre outwards (their midpoints grow with
+    their start, as seats are in x order), so the search stops as soon as nothing
+    further out can beat ``found``: the common case reads a seat or two per run."""
+    xs, centre, q = row.xs, row.centre, quantity - 1
+    check_zone = zone is not None and not row.single_zone
+    last = run_end - quantity
+    starts = range(run_start, last + 1)
+    hi = run_start + bisect.bisect_left(starts, 2 * centre, key=lambda s: xs[s] + xs[s + q])
+    lo = hi - 1
+    while lo >= run_start or hi <= last:
+        if hi > last or (
+            lo >= run_start and 2 * centre - xs[lo] - xs[lo + q] <= xs[hi] + xs[hi + q] - 2 * centre
+        ):
+            start, lo = lo, lo - 1
+        else:
+            start, hi = hi, hi + 1
+        distance = abs((xs[start] + xs[start + q]) / 2 - centre)
+        if found is not None and found < _Choice(0, False, row.rank, distance, row.order, -1):
+            break  # everything further out is at least this far from the centre
+        end = start + quantity
+        if check_zone and any(z != zone for z in row.zones[start:end]):
+            continue
+        tier = _tier(row, start, end, accessible)
+        if tier is None:
+            continue
+        orphan = start - run_start == 1 or run_end - end == 1
+        choice = _Choice(tier, orphan, row.rank, distance, row.order, start)
+        if found is None or choice < found:
+            found = choice
+    return found
