@@ -17,7 +17,7 @@ import pydantic
 from pydantic import Field
 from typing_extensions import TypedDict
 
-from evently.core.contracts import Booking, BookingStatus, Money, Refund, WaitlistEntry
+from evently.core.contracts import BookedSeat, Booking, BookingStatus, Money, Refund, WaitlistEntry
 from evently.core.errors import FieldError
 from evently.core.seat_maps import SeatId, Slug
 
@@ -120,6 +120,14 @@ _BOOKING_JSON = pydantic.TypeAdapter(
 _AMOUNT = BookingOut.model_fields["amount"].default_factory
 
 
+_SEAT_FIELDS = tuple(BookedSeat.model_fields)
+
+
+def _seats(stored: str) -> list[dict[str, str]]:
+    """A row's seats (JSON text, keys in jsonb's order) in ``BookedSeat``'s field order."""
+    return [{name: seat[name] for name in _SEAT_FIELDS} for seat in json.loads(stored)]
+
+
 def booking_json(row: Mapping[str, Any]) -> bytes:
     """A ``bookings.bookings`` row as ``BookingOut``'s JSON, byte for byte.
 
@@ -129,7 +137,7 @@ def booking_json(row: Mapping[str, Any]) -> bytes:
     fields = dict(row)
     fields["amount"] = _AMOUNT(fields)  # type: ignore[call-arg, misc]
     seats = fields.get("seats")
-    fields["seats"] = json.loads(seats) if seats else []
+    fields["seats"] = _seats(seats) if seats and seats != "[]" else []
     return _BOOKING_JSON.dump_json({name: fields[name] for name in _BOOKING_FIELDS})
 
 
