@@ -230,3 +230,22 @@ async def test_a_pick_claimed_by_another_first_is_picked_again(
     assert not set(got) & set(first_pick) and len(got) == 2
     after = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
     assert after == retries + 1
+
+
+async def test_concurrent_best_available_buyers_all_get_seats_while_blocks_remain(
+    seated_client, events_client, tokens, db
+):
+    # Requests gathered into one batch pick around each other's picks: none of them
+    # loses its seats to a neighbour in the batch (before, each re-read the same taken
+    # set, they all picked the same best block, and most ran out of retries).
+    seat_map = await build_rectangular_map(events_client, tokens, rows=4, seats_per_row=10)
+    await send_event(seated_client, 804, **seating_of(seat_map))
+
+    results = await asyncio.gather(
+        *(best(Buyer(seated_client, tokens, u), 2, event_id=804) for u in range(1, 16))
+    )
+
+    assert [status for status, _ in results] == [201] * 15, results
+    granted = [s["id"] for _, b in results for s in b["seats"]]
+    assert len(set(granted)) == 30
+    assert (await seat_counts(db, 804))["reserved"] == 30

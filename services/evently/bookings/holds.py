@@ -57,6 +57,14 @@ def _count(outcome: str) -> None:
 
 
 @dataclass(frozen=True)
+class BestAvailable:
+    """A quantity hold on a seated event: what the picked seats must be."""
+
+    zone: str | None
+    accessible: bool
+
+
+@dataclass(frozen=True)
 class HoldRequest:
     user_id: int
     quantity: int
@@ -65,6 +73,8 @@ class HoldRequest:
     client_address: str | None
     # A seated event's seats (None: a quantity request).
     seat_ids: tuple[str, ...] | None = None
+    # Best-available: the batch picks ``seat_ids`` for it (seat_picker.py).
+    best: BestAvailable | None = None
 
 
 @dataclass(frozen=True)
@@ -129,16 +139,13 @@ class SeatHolder:
             seats = None if seat_ids is None else tuple(seat_ids)
             if seats is not None:
                 quantity = len(seats)
-            request = HoldRequest(
-                user_id, quantity, idempotency_key, request_hash, client_address, seats
-            )
+            best = None
             if seats is None and (zone is not None or accessible or event_id in self._seated):
-                result = await self._hold_best_available(event_id, request, zone, accessible)
-            else:
-                result = await self._batchers.submit(event_id, request)
-                if result.outcome is Outcome.SEAT_SELECTION_REQUIRED:
-                    self._seated.add(event_id)
-                    result = await self._hold_best_available(event_id, request, zone, accessible)
+                best = BestAvailable(zone, accessible)
+            request = HoldRequest(
+                user_id, quantity, idempotency_key, request_hash, client_address, seats, best
+            )
+            result = await self._submit(event_id, request)
         finally:
             self._in_flight.discard(claim)
         _count(result.outcome)
@@ -149,34 +156,59 @@ class SeatHolder:
             return Hold(booking_json(result.booking), replayed=False)
         if result.outcome is Outcome.REPLAYED and result.booking is not None:
             return Hold(booking_json(result.booking), replayed=True)
-        raise refuse(result.outcome, result.details, event_id=event_id, seat_ids=seat_ids)
+        # What event_not_seated names: the seats, or what only a seated event takes.
+        field = "body.seat_ids" if seat_ids is not None else "body.zone"
+        if seat_ids is None and zone is None:
+            field = "body.accessible"
+        raise refuse(
+            result.outcome, result.details, event_id=event_id, seat_ids=seat_ids, field=field
+        )
 
-    async def _hold_best_available(
-        self, event_id: int, request: HoldRequest, zone: str | None, accessible: bool
-    ) -> HoldOutcome:
-        """Pick seats and claim them in the locked call; pick again if they were taken."""
+    async def _submit(self, event_id: int, request: HoldRequest) -> HoldOutcome:
+        """Run the request through the event's batches; a quantity on a seated event
+        becomes best-available, and a best-available pick another buyer claimed first
+        is picked again (``BEST_AVAILABLE_ATTEMPTS`` picks in all)."""
         attempts = 0
         while True:
             attempts += 1
-            picked = await self.picker.pick(
-                event_id, request.quantity, zone=zone, accessible=accessible
-            )
-            if picked is None:  # not (or no longer) seated
-                self._seated.discard(event_id)
-                if zone is not None or accessible:
-                    _count(Outcome.EVENT_NOT_SEATED)
-                    field = "body.zone" if zone is not None else "body.accessible"
-                    raise refuse(Outcome.EVENT_NOT_SEATED, field=field)
-                return await self._batchers.submit(event_id, request)
-            result = await self._batchers.submit(event_id, replace(request, seat_ids=picked))
-            if (
-                result.outcome is not Outcome.SEATS_UNAVAILABLE
-                or attempts == BEST_AVAILABLE_ATTEMPTS
+            result = await self._batchers.submit(event_id, request)
+            if result.outcome is Outcome.SEAT_SELECTION_REQUIRED and request.best is None:
+                self._seated.add(event_id)
+                request = replace(request, best=BestAvailable(None, False))
+            elif (
+                result.outcome is Outcome.SEATS_UNAVAILABLE
+                and request.best is not None
+                and attempts < BEST_AVAILABLE_ATTEMPTS
             ):
+                BEST_AVAILABLE_RETRIES.inc()
+            else:
                 return result
-            BEST_AVAILABLE_RETRIES.inc()
+
+    async def _pick_seats(self, event_id: int, requests: list[HoldRequest]) -> list[HoldRequest]:
+        """The batch with seats picked for its best-available requests: one read of the
+        taken seats per batch, and each pick counts as taken for the next, so requests of
+        one batch never pick the same seats."""
+        if all(r.best is None for r in requests):
+            return requests
+        choice = await self.picker.read(event_id)
+        if choice is None:
+            self._seated.discard(event_id)
+        picked = []
+        for r in requests:
+            if r.best is None:
+                picked.append(r)
+            elif choice is None:
+                # Not seated: a plain quantity is general admission; with a zone or
+                # accessible, no seats (the hold function answers event_not_seated).
+                plain = r.best.zone is None and not r.best.accessible
+                picked.append(replace(r, seat_ids=None if plain else ()))
+            else:
+                seats = choice.pick(r.quantity, zone=r.best.zone, accessible=r.best.accessible)
+                picked.append(replace(r, seat_ids=seats))
+        return picked
 
     async def _hold_batch(self, event_id: int, requests: list[HoldRequest]) -> list[HoldOutcome]:
+        requests = await self._pick_seats(event_id, requests)
         locks = LockRequest.of(
             [event_lock(event_id)],
             [in_flight_probe(r.user_id, r.idempotency_key) for r in requests],
