@@ -178,6 +178,24 @@ def test_a_mixed_zone_row_gives_only_adjacent_seats_of_the_zone() -> None:
     assert index.choose(set(), 2, zone="rear") is None  # one seat of the zone, not two
 
 
+def test_rows_of_equal_rank_compare_by_centrality_in_their_own_row() -> None:
+    index = SeatIndex.build(
+        row_of("A", "." * 8, section="S1", y=100) + row_of("A", "." * 8, section="S2", y=100)
+    )
+    first = index.choose(set(), 2)
+    assert first == ids("A", 4, 5, section="S1")
+    assert index.choose(set(first), 2) == ids("A", 4, 5, section="S2")  # as central: later
+
+
+def test_free_seat_counts_let_rows_without_room_go_unread() -> None:
+    index = SeatIndex.build(row_of("A", "....", rank=1) + row_of("B", "....", rank=2))
+    taken = set(ids("A", 1, 2, 3))
+    assert index.choose(taken, 1, free_seats={("S", "A"): 1}) == ids("A", 4)
+    # A count is trusted, not checked: a row counted too low is not read.
+    assert index.choose(taken, 1, free_seats={("S", "A"): 0}) == ids("B", 1)
+    assert index.choose(taken, 1, free_seats={("S", "B"): 4}) == ids("A", 4)  # A unnamed: read
+
+
 def test_a_quantity_below_one_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="quantity"):
         SeatIndex.build(row_of("A", "...")).choose(set(), 0)
@@ -489,3 +507,23 @@ def test_choosing_does_not_change_the_index_or_taken(request_: tuple) -> None:
     first = index.choose(taken, quantity, zone=zone, accessible=accessible)
     assert taken == before
     assert index.choose(taken, quantity, zone=zone, accessible=accessible) == first
+
+
+@PROPERTIES
+@given(requests(), st.lists(st.integers(0, 3), min_size=6, max_size=6))
+def test_free_seat_counts_at_or_above_the_truth_change_nothing(
+    request_: tuple, extra: list[int]
+) -> None:
+    seats, taken, quantity, zone, accessible = request_
+    counts: dict[tuple[str, str], int] = {}
+    for seat in seats:
+        key = (seat.section, seat.row)
+        counts[key] = counts.get(key, 0) + (seat.sellable and seat.id not in taken)
+    high = {key: n + extra[int(key[1][1:]) % 6] for key, n in counts.items()}
+    index = SeatIndex.build(seats)
+    plain = index.choose(taken, quantity, zone=zone, accessible=accessible)
+    for hint in (counts, high):
+        assert (
+            index.choose(taken, quantity, zone=zone, accessible=accessible, free_seats=hint)
+            == plain
+        )

@@ -20,8 +20,9 @@ import bisect
 import functools
 import math
 import re
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from evently.core.seat_maps import ResolvedSeat
 
@@ -29,12 +30,25 @@ from evently.core.seat_maps import ResolvedSeat
 AISLE_FACTOR = 1.5
 
 
+class _Choice(NamedTuple):
+    """A placement's sort key (compared as a tuple); ``start`` locates it in its row."""
+
+    tier: int
+    orphan: bool
+    rank: int
+    distance: float
+    order: int
+    start: int
+
+
 @dataclass(frozen=True, slots=True)
 class _Row:
     """One row, precomputed: seats in x order and what ``choose`` needs about them."""
 
+    key: tuple[str, str]  # (section id, row id)
     rank: int
     order: int  # the row's position in the document: the last tie-break
+    floor: _Choice  # below every placement in this row and in the rows after it
     ids: tuple[str, ...]
     xs: tuple[float, ...]
     centre: float
@@ -47,18 +61,6 @@ class _Row:
     accessible_prefix: tuple[int, ...]  # accessible seats among the first i
     companion_prefix: tuple[int, ...]  # companion (and not accessible) seats among the first i
     accessible_seats: int
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class _Choice:
-    """A placement's sort key; ``start`` and ``row`` locate it."""
-
-    tier: int
-    orphan: bool
-    rank: int
-    distance: float
-    order: int
-    start: int
 
 
 def _aisles(xs: list[float], ys: list[float]) -> tuple[int, ...]:
@@ -91,8 +93,10 @@ def _build_row(seats: list[ResolvedSeat], order: int) -> _Row:
     for zone, ok in zip(zones, sellable, strict=True):
         capacity[zone] = capacity.get(zone, 0) + ok
     return _Row(
+        key=(seats[0].section, seats[0].row),
         rank=seats[0].rank,
         order=order,
+        floor=_Choice(0, False, seats[0].rank, 0.0, order, -1),
         ids=tuple(seat.id for seat in seats),
         xs=tuple(xs),
         centre=(xs[0] + xs[-1]) / 2,
@@ -136,18 +140,26 @@ class SeatIndex:
         *,
         zone: str | None = None,
         accessible: bool = False,
+        free_seats: Mapping[tuple[str, str], int] | None = None,
     ) -> list[str] | None:
         """The best ``quantity`` adjacent free seats (ids in row order), or None if no
-        block of the asked zone can take them. ``taken``: ids of seats that are not free."""
+        block of the asked zone can take them. ``taken``: ids of seats that are not free.
+
+        ``free_seats``, optional: free seats per ``(section id, row id)``, if the caller
+        keeps such counts; a row counted below ``quantity`` is skipped unread (a row it
+        does not name is read). A count may be high, never low: a low one may hide the
+        best row (the answer would still be free seats)."""
         if quantity < 1:
             raise ValueError("quantity must be at least 1")
         rows = self._rows if zone is None else self._rows_by_zone.get(zone, ())
         best: _Choice | None = None
         best_row: _Row | None = None
         for row in rows:
-            if best is not None and best < _Choice(0, False, row.rank, 0.0, row.order, -1):
+            if best is not None and best < row.floor:
                 break  # no placement here or further on can beat it
             if row.capacity.get(zone, 0) < quantity or (accessible and not row.accessible_seats):
+                continue
+            if free_seats is not None and free_seats.get(row.key, quantity) < quantity:
                 continue
             choice = _best_in_row(row, taken, quantity, zone, accessible, best)
             if choice is not None and (best is None or choice < best):
