@@ -9,9 +9,10 @@ zone) is ordered by the key
 and the smallest wins. ``SeatIndex.build`` runs once per map version and precomputes
 each row's seats in x order, its blocks (an aisle is a step between neighbours longer
 than ``AISLE_FACTOR`` times the row's median step) and prefix counts of accessible and
-companion seats. ``SeatIndex.choose`` is pure: it walks the rows by rank and stops at
-the first rank whose rows hold a placement of the best possible class, so on a map with
-room it reads a few rows, not the whole map.
+companion seats. ``SeatIndex.choose`` is pure: it walks the rows by rank and stops as
+soon as no row further on can beat the best placement so far, so on a map with room it
+reads a few rows, not the whole map; in a row it visits placements from the centre
+outwards and stops just as early.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ class _Row:
     ids: tuple[str, ...]
     xs: tuple[float, ...]
     centre: float
-    sellable: tuple[bool, ...]
     aisles: tuple[int, ...]  # positions of seats that begin a block, but the first
     blocked_mask: int  # the blocked seats as a big-endian int, a byte per seat (0: none)
     zones: tuple[str, ...]
@@ -100,7 +100,6 @@ def _build_row(seats: list[ResolvedSeat], order: int) -> _Row:
         ids=tuple(seat.id for seat in seats),
         xs=tuple(xs),
         centre=(xs[0] + xs[-1]) / 2,
-        sellable=sellable,
         aisles=_aisles(xs, [seat.y for seat in seats]),
         blocked_mask=int.from_bytes(bytes(not ok for ok in sellable), "big"),
         zones=zones,
