@@ -136,3 +136,32 @@ async def test_an_event_with_seats_held_keeps_its_seating(seated_client, events_
     assert await db.fetchval("SELECT count(*) FROM bookings.event_seating") == 0
     status, booking = await Buyer(seated_client, tokens, 8).hold(507, 1)
     assert status == 201 and booking["seats"] == []
+
+
+# The previous release's calls, as its replicas still make them during a rolling upgrade.
+PREVIOUS_APPLY_EVENT_CHANGED = """
+SELECT applied FROM bookings.apply_event_changed(
+    $1, $2, 'published', 100, now() + interval '30 days', now() + interval '31 days',
+    NULL, NULL, 10, 600, false, 300, 10, 'EUR', '{}', '{}', 1000, NULL)
+"""
+PREVIOUS_HOLD = """
+SELECT outcome FROM bookings.hold_seats(
+    $1, ARRAY[7]::bigint[], ARRAY[2], ARRAY['prev-key'], ARRAY['prev-hash'], 3600,
+    '{}', '{}', '{}', '{}', 1000, ARRAY[NULL]::text[])
+"""
+
+
+async def test_the_previous_releases_calls_still_resolve_and_keep_the_seating(
+    seated_client, events_client, tokens, db
+):
+    seat_map = await upload_map(events_client, tokens, small_map())
+    await send_event(seated_client, 508, **seating_of(seat_map))
+    await send_event(seated_client, 509, capacity=20)
+
+    # An old replica applies a newer event.changed of the seated event: it knows nothing
+    # of seating, so the event keeps its seats (and its capacity of sellable seats).
+    assert await db.fetchval(PREVIOUS_APPLY_EVENT_CHANGED, 508, 2) is True
+    assert len(await event_seat_rows(db, 508)) == 7
+    assert (await seat_counts(db, 508))["capacity"] == 6
+    # An old replica's general-admission hold.
+    assert await db.fetchval(PREVIOUS_HOLD, 509) == "held"

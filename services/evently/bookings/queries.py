@@ -141,7 +141,8 @@ APPLY_EVENT_CHANGED = """
 SELECT applied, clamped, requested_capacity, new_capacity, reserved_seats, offers, published,
        reseat_refused
 FROM bookings.apply_event_changed(
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+    true)
 """
 
 PUBLISH_INVENTORY = "SELECT bookings.publish_inventory($1, $2, $3, $4)"

@@ -6,7 +6,9 @@
 -- otherwise the event keeps what it has (reseat_refused, which the caller logs). A
 -- capacity below
 -- the seats already reserved is clamped to them (never violating the invariant) and
--- reported, so the caller logs it.
+-- reported, so the caller logs it. The seating arguments have defaults so that the
+-- previous release's call (18 arguments, no seating) still resolves during a rolling
+-- upgrade: p_seating_known false keeps the event's seating as it is.
 DROP FUNCTION IF EXISTS bookings.apply_event_changed(
     bigint, bigint, text, integer, timestamptz, timestamptz, timestamptz, timestamptz, integer,
     integer, boolean, integer, numeric, text, integer[], integer[], integer, integer);
@@ -17,7 +19,8 @@ CREATE OR REPLACE FUNCTION bookings.apply_event_changed(
     p_hold_ttl_seconds integer, p_waitlist_enabled boolean,
     p_waitlist_offer_ttl_seconds integer, p_unit_price numeric, p_currency text,
     p_key_ns integer[], p_key_ids integer[], p_lock_timeout_ms integer,
-    p_max_per_address integer, p_map_id bigint, p_map_version integer,
+    p_max_per_address integer, p_map_id bigint DEFAULT NULL, p_map_version integer DEFAULT NULL,
+    p_seating_known boolean DEFAULT false,
     OUT applied boolean, OUT clamped boolean, OUT requested_capacity integer,
     OUT new_capacity integer, OUT reserved_seats integer, OUT offers integer,
     OUT published text, OUT reseat_refused boolean)
@@ -37,7 +40,8 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO seating FROM bookings.event_seating WHERE event_id = p_event_id;
-    IF (seating.map_id, seating.map_version) IS DISTINCT FROM (p_map_id, p_map_version) THEN
+    IF p_seating_known
+            AND (seating.map_id, seating.map_version) IS DISTINCT FROM (p_map_id, p_map_version) THEN
         IF coalesce(inv.reserved, 0) > 0 OR EXISTS (
                 SELECT 1 FROM bookings.event_seats
                 WHERE event_id = p_event_id AND status IN ('held', 'sold')) THEN

@@ -12,6 +12,8 @@
 -- and be sellable (else invalid_seats) and free (else seats_unavailable, naming the
 -- taken ones); it is taken by a transition guarded by status = 'free', and a seat hold
 -- of N seats counts in `reserved` like a general-admission hold of N.
+-- The seat arguments default to NULL, so the previous release's call (12 arguments)
+-- still resolves during a rolling upgrade.
 -- Returns one row per request, in order: the outcome (see
 -- bookings/outcomes.py), the booking (held or replayed) or the refusal's details.
 DROP FUNCTION IF EXISTS bookings.hold_seats(
@@ -22,7 +24,7 @@ CREATE OR REPLACE FUNCTION bookings.hold_seats(
     p_idempotency_keys text[], p_request_hashes text[], p_idempotency_ttl_s integer,
     p_key_ns integer[], p_key_ids integer[], p_probe_ns integer[], p_probe_ids integer[],
     p_lock_timeout_ms integer, p_client_addresses text[],
-    p_seat_ids text[], p_seat_counts integer[])
+    p_seat_ids text[] DEFAULT NULL, p_seat_counts integer[] DEFAULT NULL)
 RETURNS TABLE (outcome text, booking bookings.bookings, details jsonb,
                lock_wait_s double precision)
 LANGUAGE plpgsql AS $$
