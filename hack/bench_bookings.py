@@ -72,6 +72,17 @@ INSERT INTO ceiling_bookings (event_id, user_id, quantity) SELECT event_id, :use
 # ---------------------------------------------------------------- a lean HTTP/1.1 client
 
 
+def content_length(head: bytes) -> int | None:
+    """The Content-Length of a response head (status line and headers, without the blank
+    line), wherever the header stands; None without one."""
+    lines = head.lower().split(b"\r\n")
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip() == b"content-length":
+            return int(value.strip() or b"0")
+    return None
+
+
 class HttpConnection(asyncio.Protocol):
     """One keep-alive connection, one request at a time; enough for JSON APIs that send
     Content-Length (aiohttp does). Cheap on CPU, so the load generator stays light."""
@@ -95,12 +106,10 @@ class HttpConnection(asyncio.Protocol):
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0:
             return
-        head = bytes(self.buffer[:end]).lower()
-        marker = head.find(b"\r\ncontent-length:")
-        if marker < 0:
+        length = content_length(bytes(self.buffer[:end]))
+        if length is None:
             self.waiter.set_exception(RuntimeError("response without Content-Length"))
             return
-        length = int(head[marker + 17 : head.find(b"\r\n", marker + 2)].strip() or b"0")
         total = end + 4 + length
         if len(self.buffer) < total:
             return
