@@ -153,6 +153,14 @@ async def start_outbox_sink() -> tuple[web.AppRunner, int, Counter[str]]:
     return runner, port, received
 
 
+def consumer_urls(url: str) -> dict[str, str]:
+    """``<CONSUMER>_URL`` = ``url`` for every consumer of every topic in the contracts."""
+    from evently.core.contracts import TOPICS
+
+    names = {name for topic in TOPICS.values() for name in topic.consumers}
+    return {f"{name.upper()}_URL": url for name in sorted(names)}
+
+
 # ---------------------------------------------------------------- processes
 
 
@@ -695,6 +703,37 @@ async def hold_lock_waits(ports: list[int]) -> dict[str, float | int | None]:
     return {"p50_ms": pick(0.5), "p99_ms": pick(0.99), "batches": int(total)}
 
 
+def capacity(cpu_ms_per_booking: dict[str, float], pgbench_pg_ms_per_tx: float) -> dict[str, float]:
+    """Goal 2's figures for one round: ``pg_cpu_ratio`` = pgbench's PostgreSQL CPU per
+    transaction / Evently's PostgreSQL CPU per booking (how close a booking comes to the
+    bare hot-row statement), and bookings per second one core of PostgreSQL, or of the
+    bookings service, can carry at this CPU per booking."""
+    pg_ms = cpu_ms_per_booking["postgresql"]
+    service_ms = cpu_ms_per_booking["bookings_service"]
+    return {
+        "pg_cpu_ratio": round(pgbench_pg_ms_per_tx / pg_ms, 3) if pg_ms > 0 else 0.0,
+        "bookings_per_s_per_pg_core": round(1000 / pg_ms, 1) if pg_ms > 0 else 0.0,
+        "bookings_per_s_per_service_core": round(1000 / service_ms, 1) if service_ms > 0 else 0.0,
+    }
+
+
+async def outbox_pending(dsn: str) -> dict[str, int]:
+    """Outbox messages not delivered at the end, by ``source/consumer``: a consumer the
+    bench failed to reach shows here (its retries cost every relay round)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        pending: dict[str, int] = {}
+        for source in ("bookings", "events", "users"):
+            rows = await conn.fetch(
+                f"SELECT coalesce(consumer, topic) AS target, count(*) AS n FROM {source}.outbox"
+                " WHERE delivered_at IS NULL GROUP BY 1"
+            )
+            pending.update({f"{source}/{r['target']}": r["n"] for r in rows})
+        return pending
+    finally:
+        await conn.close()
+
+
 async def database_check(dsn: str, event_id: int, seats: int) -> dict[str, int]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -826,6 +865,13 @@ def print_table(result: dict[str, Any]) -> None:
             "CPU ms per pgbench tx",
             ", ".join(f"{k} {v}" for k, v in ceiling["cpu_ms_per_transaction"].items()),
         ),
+        (
+            "pg_cpu_ratio (pgbench / Evently)",
+            f"{result['pg_cpu_ratio']}  (bookings/s per core: PostgreSQL "
+            f"{result['bookings_per_s_per_pg_core']}, bookings service "
+            f"{result['bookings_per_s_per_service_core']})",
+        ),
+        ("outbox pending at the end", str(result["outbox_pending"] or "none")),
     ]
     width = max(len(name) for name, _ in rows)
     print("\nFlash-sale benchmark (bookings)")
@@ -859,9 +905,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "INTERNAL_API_KEY": INTERNAL_KEY,
             "LOG_LEVEL": "WARNING",
             "USERS_URL": f"http://127.0.0.1:{users_port}",
-            "SEARCH_URL": sink_url,
-            "EVENTS_URL": sink_url,
-            "ANALYTICS_URL": sink_url,
+            # Every consumer the contracts name gets the sink (bookings and events are
+            # replaced below by the real services): an unreachable consumer would leave its
+            # copies pending, retried and counted on every relay round, a cost no
+            # deployment pays.
+            **consumer_urls(sink_url),
         }
         users_env = {
             **common,
@@ -930,6 +978,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 run_ceiling(dsn, max(3, math.ceil(window)), args.pgbench_clients, workdir)
             )
             ceiling = statistics.mean(c.tps for c in ceilings[-2:])
+            cpu_ms = {k: v * 1000 / max(1, stats.bookings) for k, v in cpu.items()}
+            pgbench_pg_ms = statistics.mean(c.postgres_cpu_ms_per_tx for c in ceilings[-2:])
             rounds.append(
                 {
                     "event_id": number,
@@ -940,9 +990,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "ceiling_tps": round(ceiling, 1),
                     "ratio": round(stats.bookings / window / ceiling, 3),
                     "database": await database_check(dsn, number, args.seats),
-                    "cpu_ms_per_booking": {
-                        k: round(v * 1000 / max(1, stats.bookings), 3) for k, v in cpu.items()
-                    },
+                    "cpu_ms_per_booking": {k: round(v, 3) for k, v in cpu_ms.items()},
+                    **capacity(cpu_ms, pgbench_pg_ms),
                     "tickets": tickets,
                 }
             )
@@ -993,10 +1042,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 },
             },
             "cpu_ms_per_booking": median["cpu_ms_per_booking"],
+            # Goal 2 (issue 15): PostgreSQL's efficiency against pgbench's, and what one core
+            # of each side books per second (docs/benchmarks.md, "Capacity model"); medians
+            # over the rounds.
+            **{
+                key: statistics.median(r[key] for r in rounds)
+                for key in (
+                    "pg_cpu_ratio",
+                    "bookings_per_s_per_pg_core",
+                    "bookings_per_s_per_service_core",
+                )
+            },
             "tickets_after_sale": median["tickets"],
             # Upper bounds of histogram buckets, over every round's hold batches.
             "hold_lock_wait": await hold_lock_waits(ports),
             "outbox_delivered": dict(delivered),
+            "outbox_pending": await outbox_pending(dsn),
         }
     finally:
         for process in processes:

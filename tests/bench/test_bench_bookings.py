@@ -88,3 +88,21 @@ async def test_a_response_without_content_length_is_an_error(raw_server) -> None
             await connection.request(b"GET / HTTP/1.1\r\nHost: b\r\n")
     finally:
         connection.transport.close()
+
+
+def test_pg_cpu_ratio_compares_postgresql_cpu_per_booking_with_pgbench_per_transaction() -> None:
+    figures = bench.capacity({"bookings_service": 0.25, "postgresql": 0.2}, 0.5)
+    assert figures == {
+        "pg_cpu_ratio": 2.5,
+        "bookings_per_s_per_pg_core": 5000.0,
+        "bookings_per_s_per_service_core": 4000.0,
+    }
+
+
+def test_every_consumer_in_the_contracts_is_pointed_at_the_sink() -> None:
+    from evently.core.contracts import TOPICS
+
+    urls = bench.consumer_urls("http://127.0.0.1:1")
+    consumers = {name for topic in TOPICS.values() for name in topic.consumers}
+    assert {"NOTIFICATIONS_URL", "WAITING_ROOM_URL", "ANALYTICS_URL"} <= set(urls)
+    assert len(urls) == len(consumers) and set(urls.values()) == {"http://127.0.0.1:1"}
