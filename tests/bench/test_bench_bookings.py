@@ -91,11 +91,16 @@ async def test_a_response_without_content_length_is_an_error(raw_server) -> None
 
 
 def test_pg_cpu_ratio_compares_postgresql_cpu_per_booking_with_pgbench_per_transaction() -> None:
-    figures = bench.capacity({"bookings_service": 0.25, "postgresql": 0.2}, 0.5)
+    sale = {"bookings_service": 0.25, "postgresql": 0.2}
+    tickets = {"bookings_service": 0.1, "postgresql": 0.05}
+    outbox = {"bookings_service": 0.15, "postgresql": 0.25}
+    figures = bench.capacity(sale, [tickets, outbox], 0.5)
     assert figures == {
+        "cpu_ms_per_booking_all_in": {"bookings_service": 0.5, "postgresql": 0.5},
         "pg_cpu_ratio": 2.5,
-        "bookings_per_s_per_pg_core": 5000.0,
-        "bookings_per_s_per_service_core": 4000.0,
+        "pg_cpu_ratio_all_in": 1.0,
+        "bookings_per_s_per_pg_core": 2000.0,
+        "bookings_per_s_per_service_core": 2000.0,
     }
 
 
