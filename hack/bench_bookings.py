@@ -13,7 +13,9 @@ What it does, all on this machine:
    ``event.changed`` message posted to ``/internal/inbox``;
 4. runs the sale: C buyers, each on its own keep-alive connection, hold 1-2 seats
    (``POST /api/v1/bookings`` with an Idempotency-Key) and confirm, until sold out;
-5. checks the database afterwards: oversell and undersell must both be 0;
+5. checks the database afterwards: oversell and undersell must both be 0; waits for the
+   round's tickets and for bookings' relay to deliver what the sale left in its outbox,
+   counting both CPU costs apart (and all in);
 6. measures the PostgreSQL ceiling in the same run: pgbench at 20 connections running a
    single-statement hot-row booking for the same duration, before and after the sale;
 7. prints a table and writes bench-results/bookings.json.
