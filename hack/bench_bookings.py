@@ -13,7 +13,9 @@ What it does, all on this machine:
    ``event.changed`` message posted to ``/internal/inbox``;
 4. runs the sale: C buyers, each on its own keep-alive connection, hold 1-2 seats
    (``POST /api/v1/bookings`` with an Idempotency-Key) and confirm, until sold out;
-5. checks the database afterwards: oversell and undersell must both be 0;
+5. checks the database afterwards: oversell and undersell must both be 0; waits for the
+   round's tickets and for bookings' relay to deliver what the sale left in its outbox,
+   counting both CPU costs apart (and all in);
 6. measures the PostgreSQL ceiling in the same run: pgbench at 20 connections running a
    single-statement hot-row booking for the same duration, before and after the sale;
 7. prints a table and writes bench-results/bookings.json.
@@ -49,6 +51,7 @@ from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERNAL_KEY = "bench-internal-key-" + uuid.uuid4().hex
+OUTBOX_WAIT_S = 120.0  # bookings' relay delivering what a sale left behind
 TICKETS_WAIT_S = 180.0  # the deferred issuer waits at most TICKET_ISSUE_MAX_DELAY_S (60 s)
 
 CEILING_SETUP = """
@@ -70,6 +73,17 @@ INSERT INTO ceiling_bookings (event_id, user_id, quantity) SELECT event_id, :use
 
 
 # ---------------------------------------------------------------- a lean HTTP/1.1 client
+
+
+def content_length(head: bytes) -> int | None:
+    """The Content-Length of a response head (status line and headers, without the blank
+    line), wherever the header stands; None without one."""
+    lines = head.lower().split(b"\r\n")
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip() == b"content-length":
+            return int(value.strip() or b"0")
+    return None
 
 
 class HttpConnection(asyncio.Protocol):
@@ -95,12 +109,10 @@ class HttpConnection(asyncio.Protocol):
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0:
             return
-        head = bytes(self.buffer[:end]).lower()
-        marker = head.find(b"\r\ncontent-length:")
-        if marker < 0:
+        length = content_length(bytes(self.buffer[:end]))
+        if length is None:
             self.waiter.set_exception(RuntimeError("response without Content-Length"))
             return
-        length = int(head[marker + 17 : head.find(b"\r\n", marker + 2)].strip() or b"0")
         total = end + 4 + length
         if len(self.buffer) < total:
             return
@@ -142,6 +154,14 @@ async def start_outbox_sink() -> tuple[web.AppRunner, int, Counter[str]]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, port, received
+
+
+def consumer_urls(url: str) -> dict[str, str]:
+    """``<CONSUMER>_URL`` = ``url`` for every consumer of every topic in the contracts."""
+    from evently.core.contracts import TOPICS
+
+    names = {name for topic in TOPICS.values() for name in topic.consumers}
+    return {f"{name.upper()}_URL": url for name in sorted(names)}
 
 
 # ---------------------------------------------------------------- processes
@@ -686,6 +706,48 @@ async def hold_lock_waits(ports: list[int]) -> dict[str, float | int | None]:
     return {"p50_ms": pick(0.5), "p99_ms": pick(0.99), "batches": int(total)}
 
 
+def capacity(
+    sale_ms: dict[str, float], after_ms: list[dict[str, float]], pgbench_pg_ms_per_tx: float
+) -> dict[str, Any]:
+    """Goal 2's figures for one round, from the CPU milliseconds per booking of the sale
+    (``sale_ms``) and of the work it left behind (``after_ms``: tickets, outbox).
+
+    ``pg_cpu_ratio`` = pgbench's PostgreSQL CPU per transaction / Evently's PostgreSQL
+    CPU per booking during the sale (the issue's definition); ``pg_cpu_ratio_all_in``
+    counts what the sale left behind as well. Bookings per second one core of
+    PostgreSQL, or of the bookings service, carries is from the all-in figures."""
+    keys = ("bookings_service", "postgresql")
+    all_in = {k: sale_ms[k] + sum(a[k] for a in after_ms) for k in keys}
+
+    def per(numerator: float, ms: float) -> float:
+        return round(numerator / ms, 3) if ms > 0 else 0.0
+
+    return {
+        "cpu_ms_per_booking_all_in": {k: round(v, 3) for k, v in all_in.items()},
+        "pg_cpu_ratio": per(pgbench_pg_ms_per_tx, sale_ms["postgresql"]),
+        "pg_cpu_ratio_all_in": per(pgbench_pg_ms_per_tx, all_in["postgresql"]),
+        "bookings_per_s_per_pg_core": round(per(1000, all_in["postgresql"]), 1),
+        "bookings_per_s_per_service_core": round(per(1000, all_in["bookings_service"]), 1),
+    }
+
+
+async def outbox_pending(dsn: str) -> dict[str, int]:
+    """Outbox messages not delivered at the end, by ``source/consumer``: a consumer the
+    bench failed to reach shows here (its retries cost every relay round)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        pending: dict[str, int] = {}
+        for source in ("bookings", "events", "users"):
+            rows = await conn.fetch(
+                f"SELECT coalesce(consumer, topic) AS target, count(*) AS n FROM {source}.outbox"
+                " WHERE delivered_at IS NULL GROUP BY 1"
+            )
+            pending.update({f"{source}/{r['target']}": r["n"] for r in rows})
+        return pending
+    finally:
+        await conn.close()
+
+
 async def database_check(dsn: str, event_id: int, seats: int) -> dict[str, int]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -747,6 +809,39 @@ async def tickets_after_sale(
         "seats": int(seats),
         "issued": int(issued),
         "all_issued_after_last_confirm_s": round(time.perf_counter() - stats.last_confirm_at, 2),
+        "cpu_ms_per_booking": {
+            k: round((cpu_used[k] - cpu_before[k]) * 1000 / max(1, stats.bookings), 3)
+            for k in ("bookings_service", "postgresql")
+        },
+    }
+
+
+async def outbox_after_sale(
+    dsn: str, stats: SaleStats, pids: list[int], workdir: Path
+) -> dict[str, Any]:
+    """Wait until bookings' relay has delivered everything the sale wrote to its outbox
+    (or ``OUTBOX_WAIT_S`` passed) and measure the CPU that took, per booking: what the
+    relay could not do during the sale is still the sale's cost, and must not run into
+    the next pgbench run."""
+    cpu_before = cpu_snapshot(pids, workdir / "pgdata")
+    started = time.perf_counter()
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = started + OUTBOX_WAIT_S
+        pending = 0
+        while time.perf_counter() < deadline:
+            pending = await conn.fetchval(
+                "SELECT count(*) FROM bookings.outbox WHERE delivered_at IS NULL"
+            )
+            if not pending:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    cpu_used = cpu_snapshot(pids, workdir / "pgdata")
+    return {
+        "pending_left": int(pending),
+        "drained_in_s": round(time.perf_counter() - started, 2),
         "cpu_ms_per_booking": {
             k: round((cpu_used[k] - cpu_before[k]) * 1000 / max(1, stats.bookings), 3)
             for k in ("bookings_service", "postgresql")
@@ -817,6 +912,22 @@ def print_table(result: dict[str, Any]) -> None:
             "CPU ms per pgbench tx",
             ", ".join(f"{k} {v}" for k, v in ceiling["cpu_ms_per_transaction"].items()),
         ),
+        (
+            "pg_cpu_ratio (pgbench / Evently)",
+            f"{result['pg_cpu_ratio']}, all-in {result['pg_cpu_ratio_all_in']}  "
+            "(bookings/s per core, all-in: PostgreSQL "
+            f"{result['bookings_per_s_per_pg_core']}, bookings service "
+            f"{result['bookings_per_s_per_service_core']})",
+        ),
+        (
+            "outbox after the sale",
+            f"delivered {result['outbox_after_sale']['drained_in_s']} s after the tickets "
+            f"({result['outbox_after_sale']['pending_left']} left); CPU ms per booking "
+            + ", ".join(
+                f"{k} {v}" for k, v in result["outbox_after_sale"]["cpu_ms_per_booking"].items()
+            ),
+        ),
+        ("outbox pending at the end", str(result["outbox_pending"] or "none")),
     ]
     width = max(len(name) for name, _ in rows)
     print("\nFlash-sale benchmark (bookings)")
@@ -850,9 +961,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "INTERNAL_API_KEY": INTERNAL_KEY,
             "LOG_LEVEL": "WARNING",
             "USERS_URL": f"http://127.0.0.1:{users_port}",
-            "SEARCH_URL": sink_url,
-            "EVENTS_URL": sink_url,
-            "ANALYTICS_URL": sink_url,
+            # Every consumer the contracts name gets the sink (bookings and events are
+            # replaced below by the real services): an unreachable consumer would leave its
+            # copies pending, retried and counted on every relay round, a cost no
+            # deployment pays.
+            **consumer_urls(sink_url),
         }
         users_env = {
             **common,
@@ -916,11 +1029,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # Tickets are issued after the rush (docs/tickets.md): wait for them before
             # pgbench runs again, and count their cost apart from the sale's.
             tickets = await tickets_after_sale(dsn, number, stats, pids, workdir)
+            outbox = await outbox_after_sale(dsn, stats, pids, workdir)
             # pgbench again, for as long as the sale took.
             ceilings.append(
                 run_ceiling(dsn, max(3, math.ceil(window)), args.pgbench_clients, workdir)
             )
             ceiling = statistics.mean(c.tps for c in ceilings[-2:])
+            cpu_ms = {k: v * 1000 / max(1, stats.bookings) for k, v in cpu.items()}
+            pgbench_pg_ms = statistics.mean(c.postgres_cpu_ms_per_tx for c in ceilings[-2:])
             rounds.append(
                 {
                     "event_id": number,
@@ -931,10 +1047,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "ceiling_tps": round(ceiling, 1),
                     "ratio": round(stats.bookings / window / ceiling, 3),
                     "database": await database_check(dsn, number, args.seats),
-                    "cpu_ms_per_booking": {
-                        k: round(v * 1000 / max(1, stats.bookings), 3) for k, v in cpu.items()
-                    },
+                    "cpu_ms_per_booking": {k: round(v, 3) for k, v in cpu_ms.items()},
+                    **capacity(
+                        cpu_ms,
+                        [tickets["cpu_ms_per_booking"], outbox["cpu_ms_per_booking"]],
+                        pgbench_pg_ms,
+                    ),
                     "tickets": tickets,
+                    "outbox": outbox,
                 }
             )
             everything.merge(stats)
@@ -984,10 +1104,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 },
             },
             "cpu_ms_per_booking": median["cpu_ms_per_booking"],
+            "cpu_ms_per_booking_all_in": median["cpu_ms_per_booking_all_in"],
+            # Goal 2 (issue 15): PostgreSQL's efficiency against pgbench's, and what one core
+            # of each side books per second (docs/benchmarks.md, "Capacity model"); medians
+            # over the rounds.
+            **{
+                key: statistics.median(r[key] for r in rounds)
+                for key in (
+                    "pg_cpu_ratio",
+                    "pg_cpu_ratio_all_in",
+                    "bookings_per_s_per_pg_core",
+                    "bookings_per_s_per_service_core",
+                )
+            },
             "tickets_after_sale": median["tickets"],
+            "outbox_after_sale": median["outbox"],
             # Upper bounds of histogram buckets, over every round's hold batches.
             "hold_lock_wait": await hold_lock_waits(ports),
             "outbox_delivered": dict(delivered),
+            "outbox_pending": await outbox_pending(dsn),
         }
     finally:
         for process in processes:

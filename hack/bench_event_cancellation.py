@@ -23,16 +23,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
+from bench_database import migrated_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,17 +95,10 @@ async def probe_lock(dsn: str, event_id: int, done: asyncio.Event) -> list[float
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     from evently.bookings import event_cancellation
     from evently.bookings.settings import BookingsSettings
-    from evently.core import migrations
     from evently.core.db import init_connection
-    from evently.core.embedded import start_embedded_postgres
     from evently.core.settings import load_settings
-    from evently.services import all_services
 
-    workdir = Path(tempfile.mkdtemp(prefix="evently-bench-cancel-"))
-    server = None
-    try:
-        server, dsn = start_embedded_postgres(workdir / "pgdata", keep_data=False)
-        await migrations.migrate_dsn(dsn, [(s.name, s.schema) for s in all_services()])
+    async with migrated_postgres("evently-bench-cancel-") as dsn:
         event_id = 1
         conn = await asyncpg.connect(dsn)
         await conn.execute(SEED, event_id, args.bookings, args.quantity)
@@ -163,10 +155,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "database": check,
             "ok": ok,
         }
-    finally:
-        if server is not None:
-            server.cleanup()  # type: ignore[attr-defined]
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> int:

@@ -20,15 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from bench_database import migrated_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = 10
@@ -65,20 +64,13 @@ def upload_body(seats: int) -> bytes:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from evently.core import migrations
-    from evently.core.embedded import start_embedded_postgres
     from evently.events import seat_maps
     from evently.events.seat_map_rules import parse_seat_map
     from evently.events.seat_map_svg import render_seat_map_svg
     from evently.events.seating_models import VenueDetails
     from evently.events.venues import create_venue
-    from evently.services import all_services
 
-    workdir = Path(tempfile.mkdtemp(prefix="evently-bench-seat-map-"))
-    server = None
-    try:
-        server, dsn = start_embedded_postgres(workdir / "pgdata", keep_data=False)
-        await migrations.migrate_dsn(dsn, [(s.name, s.schema) for s in all_services()])
+    async with migrated_postgres("evently-bench-seat-map-") as dsn:
         conn = await asyncpg.connect(dsn)
         venue = await create_venue(
             conn, VenueDetails(name="Arena", address="1 Road", city="Bench", capacity=1_000_000)
@@ -128,10 +120,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 3,
             ),
         }
-    finally:
-        if server is not None:
-            server.cleanup()  # type: ignore[attr-defined]
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> int:

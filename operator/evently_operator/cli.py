@@ -19,7 +19,7 @@ import kopf
 
 from evently.core.logs import configure_logging
 from evently.core.settings import SettingsError
-from evently_operator import handlers
+from evently_operator import handlers, json_patches
 from evently_operator.config import OperatorSettings, load_operator_settings
 from evently_operator.runtime import kopf_settings, own_identity
 
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def run_operator(settings: OperatorSettings) -> None:
     """Run until SIGTERM/SIGINT."""
+    json_patches.install()  # kopf's JSON patches without copying each object (json_patches.py)
     registry = kopf.OperatorRegistry()
     identity = own_identity()
     handlers.register(registry, settings, identity)

@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from evently_operator import admission, operations, workers
+from evently_operator import operations, workers
 from evently_operator.config import OperatorSettings
 from evently_operator.kubeapi import login
 from evently_operator.resource import GROUP, PLURAL, VERSION
@@ -69,34 +69,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings, identity
     ) -> None:
         await workers.work(memo.runtime, body, memo, stopped, windows=kw["scaling_windows"])
 
-    if config.webhook_port is not None:
-        # Served at /validate-event; failurePolicy Ignore in the configuration.
-        @kopf.on.validate(
-            *EVENTS, id="validate-event", operations=["CREATE", "UPDATE"], registry=registry
-        )
-        async def validate(
-            body: kopf.Body,
-            old: kopf.BodyEssence | None,
-            new: kopf.BodyEssence | None,
-            memo: kopf.Memo,
-            warnings: list[str],
-            **_: Any,
-        ) -> None:
-            await admission.validate(
-                memo.runtime.kube,
-                config,
-                namespace=body.metadata.namespace or "",
-                new=dict(body),
-                old=None if old is None else dict(old),
-                warnings=warnings,
-            )
-
-        # Served at /add-finalizer; CREATE only, failurePolicy Ignore in the configuration.
-        @kopf.on.mutate(*EVENTS, id="add-finalizer", operations=["CREATE"], registry=registry)
-        async def add_finalizer(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-            finalizers = admission.finalizers_at_creation(body.metadata)
-            if finalizers is not None:
-                patch.metadata["finalizers"] = finalizers
+    # The admission webhooks (/validate-event, /add-finalizer) are served by the
+    # operator's own server (webhook_server.py, started with the runtime), not by kopf.
 
     @kopf.on.delete(*EVENTS, id="cancel-deleted", registry=registry)
     async def deleted(body: kopf.Body, memo: kopf.Memo, **kw: Any) -> None:

@@ -31,6 +31,7 @@ from evently_operator.levels import Levels
 from evently_operator.metrics import start_probe_server
 from evently_operator.resource import ANNOTATION_PREFIX, FINALIZER, KOPF_STATUS
 from evently_operator.scale_targets import ScaleControllers
+from evently_operator.webhook_server import start_webhook_server
 
 log = logging.getLogger("evently.operator")
 
@@ -47,6 +48,8 @@ class Runtime:
     # (namespace, name) -> the waiting room's queue length, as the last sweep read it.
     queue_lengths: dict[tuple[str, str], int] = field(default_factory=dict)
     probe: web.AppRunner | None = None
+    # The admission webhooks' server (webhook_server.py), when WEBHOOK_PORT is set.
+    webhooks: web.AppRunner | None = None
     sweeper: asyncio.Task[None] | None = None
 
     @property
@@ -120,16 +123,6 @@ def kopf_settings(settings: OperatorSettings, identity: str) -> kopf.OperatorSet
     # `kubectl describe` shows who said it ("From"): the operator, not the framework.
     result.posting.reporting_component = "evently-operator"
     result.posting.reporting_instance = identity
-    if settings.webhook_port is not None:
-        # Validation at apply time (admission.py). The configuration that points the API
-        # server here is installed by the chart (or the tests), never by kopf.
-        result.admission.server = kopf.WebhookServer(
-            addr=settings.webhook_host,
-            port=settings.webhook_port,
-            certfile=settings.webhook_cert_file,
-            pkeyfile=settings.webhook_key_file,
-        )
-        result.admission.managed = None
     result.watching.server_timeout = 300
     result.watching.client_timeout = 330
     return result
@@ -228,6 +221,8 @@ async def _start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorS
         runtime.probe = await start_probe_server(
             settings.host, settings.port, runtime.database_ready
         )
+        if settings.webhook_port is not None:
+            runtime.webhooks = await start_webhook_server(kube, settings)
     except BaseException:
         await stop_runtime(runtime)
         raise
@@ -248,6 +243,8 @@ async def stop_runtime(runtime: Runtime) -> None:
         runtime.sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await runtime.sweeper
+    if runtime.webhooks is not None:
+        await runtime.webhooks.cleanup()
     if runtime.probe is not None:
         await runtime.probe.cleanup()
     await runtime.kube.close()

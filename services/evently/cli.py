@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from evently.core import event_loop
 from evently.core.app import PortUnavailable
 from evently.core.settings import SettingsError, load_settings
 from evently.services import SERVICE_NAMES, all_services, load_service
@@ -28,13 +29,14 @@ def _serve(args: argparse.Namespace) -> int:
         port = sock.getsockname()[1]
         print(f"evently {service.name} serving on http://{settings.host}:{port}", flush=True)
 
-    asyncio.run(
+    event_loop.run(
         serve_apps(
             [(app, sock)],
             settings.shutdown_timeout_s,
             on_started=announce,
             drain_s=settings.shutdown_drain_s,
-        )
+        ),
+        settings.event_loop,
     )
     return 0
 
@@ -42,7 +44,12 @@ def _serve(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     from evently.gateway.up import run_platform
 
-    asyncio.run(run_platform(args.host, args.port, Path(args.data_dir), args.demo))
+    name = os.environ.get("EVENT_LOOP", "asyncio")
+    if name not in event_loop.EVENT_LOOPS:
+        raise SettingsError(
+            [f"EVENT_LOOP={name!r} is invalid: expected one of {event_loop.EVENT_LOOPS}"]
+        )
+    event_loop.run(run_platform(args.host, args.port, Path(args.data_dir), args.demo), name)
     return 0
 
 

@@ -232,3 +232,82 @@ class _Recorder:
 @pytest.fixture
 def outbox(database_url: str) -> OutboxTap:
     return OutboxTap(database_url)
+
+
+# --- reserved seating: the real events service serves the seat maps bookings fetches ---
+
+
+@pytest.fixture
+async def events_server(aiohttp_server, make_app, tokens):
+    """The real events service (its internal seat map API), on 127.0.0.1."""
+    app = make_app("events", {"OUTBOX_RELAY_ENABLED": "false"})
+    app[AUTHENTICATOR] = tokens.authenticator()
+    return await aiohttp_server(app)
+
+
+@pytest.fixture
+async def events_client(aiohttp_client, events_server) -> TestClient:
+    return await aiohttp_client(events_server)
+
+
+@pytest.fixture
+async def seated_client(aiohttp_client, bookings_app, events_server) -> TestClient:
+    """The bookings app, fetching seat maps from ``events_server``."""
+    url = str(events_server.make_url("")).rstrip("/")
+    return await aiohttp_client(bookings_app({"EVENTS_URL": url}))
+
+
+async def upload_map(events: TestClient, tokens: TokenMinter, document: dict[str, Any]) -> dict:
+    """A new venue with ``document`` as its map's version 1 (through the admin API)."""
+    admin = tokens.admin()
+    venue = {"name": f"Hall {uuid.uuid4().hex[:8]}", "address": "1 Ring", "city": "Vienna",
+             "capacity": 100_000}  # fmt: skip
+    response = await events.post("/api/v1/admin/venues", json=venue, headers=admin)
+    assert response.status == 201, await response.text()
+    venue_id = (await response.json())["id"]
+    response = await events.post(
+        f"/api/v1/admin/venues/{venue_id}/seat-maps", json=document, headers=admin
+    )
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+async def build_rectangular_map(
+    events: TestClient, tokens: TokenMinter, *, rows: int, seats_per_row: int
+) -> dict:
+    """A new venue with a one-section rectangular map (seat ids ``S1-A-1``...)."""
+    admin = tokens.admin()
+    venue = {"name": f"Hall {uuid.uuid4().hex[:8]}", "address": "1 Ring", "city": "Vienna",
+             "capacity": 100_000}  # fmt: skip
+    response = await events.post("/api/v1/admin/venues", json=venue, headers=admin)
+    assert response.status == 201, await response.text()
+    venue_id = (await response.json())["id"]
+    body = {
+        "name": "Rectangle",
+        "sections": 1,
+        "rows": rows,
+        "seats_per_row": seats_per_row,
+        "zones": [{"zone": {"id": "std", "name": "Standard"}, "from_row": 1, "to_row": rows}],
+    }
+    response = await events.post(
+        f"/api/v1/admin/venues/{venue_id}/seat-maps/rectangular", json=body, headers=admin
+    )
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+def seating_of(seat_map: dict, version: int | None = None) -> dict[str, Any]:
+    """``event.changed`` fields of an event seated on ``seat_map`` (capacity = sellable)."""
+    return {
+        "seating": {"map_id": seat_map["map_id"], "map_version": version or seat_map["version"]},
+        "capacity": seat_map["stats"]["sellable_seats"],
+    }
+
+
+async def event_seat_rows(db: asyncpg.Connection, event_id: int) -> dict[str, tuple[str, Any]]:
+    """The event's seat rows as stored: seat id -> (status, booking id)."""
+    rows = await db.fetch(
+        "SELECT seat_id, status, booking_id FROM bookings.event_seats WHERE event_id = $1",
+        event_id,
+    )
+    return {r["seat_id"]: (r["status"], r["booking_id"]) for r in rows}

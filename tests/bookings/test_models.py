@@ -42,6 +42,13 @@ def row(**changes: object) -> dict[str, object]:
         row(status="cancelled", cancelled_at=NOW, quantity=1, unit_price=Decimal("0.00")),
         row(status="expired", expired_at=NOW, waitlist_entry_id=5, unit_price=Decimal("1234.5")),
         row(quantity=3, unit_price=Decimal("0.10"), currency="USD", id=2**62),
+        row(seats="[]"),
+        # A seated booking's seats as the hold function stores them (jsonb's key order).
+        row(
+            quantity=2,
+            seats='[{"id": "S1-A-1", "row": "A", "zone": "std", "label": "1", "section": "S1"}, '
+            '{"id": "S1-A-2", "row": "A", "zone": "std", "label": "2", "section": "S1"}]',
+        ),
     ],
 )
 def test_booking_json_is_byte_for_byte_the_models_rendering(booking) -> None:

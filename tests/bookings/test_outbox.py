@@ -25,6 +25,7 @@ BOOKING_FIELDS = {
     "expired_at",
     "waitlist_entry_id",
     "version",
+    "seats",
 }
 ENTRY_FIELDS = {
     "id",

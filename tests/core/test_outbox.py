@@ -438,6 +438,25 @@ async def test_pending_count_and_lag_are_visible_while_a_consumer_fails(conn, ds
     assert gauge("evently_outbox_lag_seconds", "lagging") == 0
 
 
+async def test_a_failure_after_rounds_that_found_no_retries_still_holds_back_its_key(conn, dsn):
+    """The relay skips the search for keys waiting on a retry once a round found none;
+    its own failure must bring the search back before the key's next message goes."""
+    consumer = RecordingConsumer()
+    relay = make_relay(dsn, {"c1": consumer})
+    await put(conn, "k", 1)
+    await put(conn, "other", 1)
+    assert await relay.deliver_pending(conn) == 2
+    await put(conn, "k", 2)
+    consumer.reject_keys = {"k"}
+    assert await relay.deliver_pending(conn) == 0  # k v2 now waits on its retry (0.5 s)
+    consumer.reject_keys = set()
+    await put(conn, "k", 3)
+    await put(conn, "other", 2)
+    assert await relay.deliver_pending(conn) == 1
+    assert keyed(consumer.batches[-1]) == [("other", 2)]
+    assert [r["version"] for r in await pending(conn)] == [2, 3]
+
+
 class DeferringConsumer(RecordingConsumer):
     """Acknowledges the first ``take`` messages of each batch and defers the rest, as an
     inbox whose time budget ran out does."""

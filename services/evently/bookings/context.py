@@ -15,6 +15,7 @@ from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.holds import SeatHolder
 from evently.bookings.inventory import InventoryPublisher
 from evently.bookings.payment import PaymentProvider
+from evently.bookings.seat_map_fetch import SeatMapFetcher
 from evently.bookings.settings import BookingsSettings
 from evently.bookings.ticket_issuer import TicketIssuer
 from evently.bookings.verified_email import VerifiedEmailGate
@@ -24,7 +25,8 @@ from evently.bookings.verified_email import VerifiedEmailGate
 class BookingsContext:
     """The pool, settings, hot-path batchers, inventory publisher, streams hub, the
     ticket issuer, the public ticket keys check-in verifies codes with (by kid), the
-    payment provider, the waiting room's admission gate and the verified-email gate."""
+    payment provider, the waiting room's admission gate, the verified-email gate and the
+    seat map fetcher."""
 
     pool: asyncpg.Pool
     settings: BookingsSettings
@@ -37,6 +39,7 @@ class BookingsContext:
     payments: PaymentProvider
     admission: AdmissionGate
     verified_email: VerifiedEmailGate
+    seat_maps: SeatMapFetcher
 
 
 BOOKINGS: web.AppKey[BookingsContext] = web.AppKey("bookings", BookingsContext)

@@ -7,11 +7,20 @@ request replays a stored response or checks the event, the sale window, the quan
 the per-user and per-address limits and availability, and writes the booking, the idempotency record
 and the outbox message; the inventory row is updated once, and everything commits
 together. A lock timeout refuses the whole batch with 503 and changes nothing.
+
+On a seated event (docs/seating.md) a request names its seats (``seat_ids``); the same
+call checks that each exists, is sellable and is free, and takes them (a transition
+guarded by ``status = 'free'``), or refuses the request, naming the taken seats, with
+nothing changed. A quantity on a seated event is best-available: ``seat_picker.py``
+picks the seats from the current taken set, and the same call claims them; if another
+buyer took one first, the holder picks again (``BEST_AVAILABLE_ATTEMPTS`` in all), then
+answers 409.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -20,14 +29,24 @@ from evently.bookings import queries
 from evently.bookings.batching import Batchers
 from evently.bookings.idempotency import in_flight_probe
 from evently.bookings.inventory import InventoryPublisher, event_lock
-from evently.bookings.metrics import BOOKINGS_TOTAL, HELD_SEATS, HOLDS, LOCK_WAIT, lock_timed_out
+from evently.bookings.metrics import (
+    BEST_AVAILABLE_RETRIES,
+    BOOKINGS_TOTAL,
+    HELD_SEATS,
+    HOLDS,
+    LOCK_WAIT,
+    lock_timed_out,
+)
 from evently.bookings.models import booking_json
 from evently.bookings.outcomes import Outcome
 from evently.bookings.refusals import refuse
+from evently.bookings.seat_picker import SeatPicker
 from evently.bookings.settings import BookingsSettings
 from evently.core.locks import LockRequest, LockTimeout, locked_call
 
 _OUTCOME_COUNTERS: dict[str, object] = {}
+# Picks of best-available seats per hold, when other buyers keep claiming them first.
+BEST_AVAILABLE_ATTEMPTS = 3
 
 
 def _count(outcome: str) -> None:
@@ -38,12 +57,24 @@ def _count(outcome: str) -> None:
 
 
 @dataclass(frozen=True)
+class BestAvailable:
+    """A quantity hold on a seated event: what the picked seats must be."""
+
+    zone: str | None
+    accessible: bool
+
+
+@dataclass(frozen=True)
 class HoldRequest:
     user_id: int
     quantity: int
     idempotency_key: str
     request_hash: str
     client_address: str | None
+    # A seated event's seats (None: a quantity request).
+    seat_ids: tuple[str, ...] | None = None
+    # Best-available: the batch picks ``seat_ids`` for it (seat_picker.py).
+    best: BestAvailable | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +105,10 @@ class SeatHolder:
             self._hold_batch, settings.hold_batch_max
         )
         self._in_flight: set[tuple[int, str]] = set()
+        self.picker = SeatPicker(pool)
+        # Events this process saw answer seat_selection_required: their quantity holds
+        # go straight to best-available.
+        self._seated: set[int] = set()
 
     async def hold_seats(
         self,
@@ -84,8 +119,13 @@ class SeatHolder:
         idempotency_key: str,
         request_hash: str,
         client_address: str | None = None,
+        seat_ids: Sequence[str] | None = None,
+        zone: str | None = None,
+        accessible: bool = False,
     ) -> Hold:
-        """Hold ``quantity`` seats for ``user_id``, or raise the refusal (nothing changed).
+        """Hold ``quantity`` seats for ``user_id`` (on a seated event: the seats
+        ``seat_ids``, or the best available, in ``zone`` and ``accessible`` if asked),
+        or raise the refusal (nothing changed).
 
         ``client_address`` (as ``core.net.address_bucket`` groups it) counts against the
         event's per-address limit, where the organiser set one."""
@@ -96,8 +136,16 @@ class SeatHolder:
             raise refuse("idempotency_request_in_flight")
         self._in_flight.add(claim)
         try:
-            request = HoldRequest(user_id, quantity, idempotency_key, request_hash, client_address)
-            result = await self._batchers.submit(event_id, request)
+            seats = None if seat_ids is None else tuple(seat_ids)
+            if seats is not None:
+                quantity = len(seats)
+            best = None
+            if seats is None and (zone is not None or accessible or event_id in self._seated):
+                best = BestAvailable(zone, accessible)
+            request = HoldRequest(
+                user_id, quantity, idempotency_key, request_hash, client_address, seats, best
+            )
+            result = await self._submit(event_id, request)
         finally:
             self._in_flight.discard(claim)
         _count(result.outcome)
@@ -108,9 +156,59 @@ class SeatHolder:
             return Hold(booking_json(result.booking), replayed=False)
         if result.outcome is Outcome.REPLAYED and result.booking is not None:
             return Hold(booking_json(result.booking), replayed=True)
-        raise refuse(result.outcome, result.details, event_id=event_id)
+        # What event_not_seated names: the seats, or what only a seated event takes.
+        field = "body.seat_ids" if seat_ids is not None else "body.zone"
+        if seat_ids is None and zone is None:
+            field = "body.accessible"
+        raise refuse(
+            result.outcome, result.details, event_id=event_id, seat_ids=seat_ids, field=field
+        )
+
+    async def _submit(self, event_id: int, request: HoldRequest) -> HoldOutcome:
+        """Run the request through the event's batches; a quantity on a seated event
+        becomes best-available, and a best-available pick another buyer claimed first
+        is picked again (``BEST_AVAILABLE_ATTEMPTS`` picks in all)."""
+        attempts = 0
+        while True:
+            attempts += 1
+            result = await self._batchers.submit(event_id, request)
+            if result.outcome is Outcome.SEAT_SELECTION_REQUIRED and request.best is None:
+                self._seated.add(event_id)
+                request = replace(request, best=BestAvailable(None, False))
+            elif (
+                result.outcome is Outcome.SEATS_UNAVAILABLE
+                and request.best is not None
+                and attempts < BEST_AVAILABLE_ATTEMPTS
+            ):
+                BEST_AVAILABLE_RETRIES.inc()
+            else:
+                return result
+
+    async def _pick_seats(self, event_id: int, requests: list[HoldRequest]) -> list[HoldRequest]:
+        """The batch with seats picked for its best-available requests: one read of the
+        taken seats per batch, and each pick counts as taken for the next, so requests of
+        one batch never pick the same seats."""
+        if all(r.best is None for r in requests):
+            return requests
+        choice = await self.picker.read(event_id)
+        if choice is None:
+            self._seated.discard(event_id)
+        picked = []
+        for r in requests:
+            if r.best is None:
+                picked.append(r)
+            elif choice is None:
+                # Not seated: a plain quantity is general admission; with a zone or
+                # accessible, no seats (the hold function answers event_not_seated).
+                plain = r.best.zone is None and not r.best.accessible
+                picked.append(replace(r, seat_ids=None if plain else ()))
+            else:
+                seats = choice.pick(r.quantity, zone=r.best.zone, accessible=r.best.accessible)
+                picked.append(replace(r, seat_ids=seats))
+        return picked
 
     async def _hold_batch(self, event_id: int, requests: list[HoldRequest]) -> list[HoldOutcome]:
+        requests = await self._pick_seats(event_id, requests)
         locks = LockRequest.of(
             [event_lock(event_id)],
             [in_flight_probe(r.user_id, r.idempotency_key) for r in requests],
@@ -132,6 +230,8 @@ class SeatHolder:
                     probe_ids,
                     self.settings.lock_timeout_ms,
                     [r.client_address for r in requests],
+                    [seat for r in requests for seat in r.seat_ids or ()],
+                    [None if r.seat_ids is None else len(r.seat_ids) for r in requests],
                 ),
                 on_timeout=lock_timed_out("hold"),
             )

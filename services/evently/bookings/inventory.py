@@ -2,8 +2,10 @@
 
 * **In**: the events service's ``event.changed`` messages reach ``POST /internal/inbox``;
   ``apply_event_changed`` applies only newer versions (capacity, sale window, limits,
-  status, TTLs, waitlist settings, price). A capacity below the seats already reserved
-  is clamped to them, never violating ``sold + held <= capacity``, and logged.
+  status, TTLs, waitlist settings, price, seating). A capacity below the seats already
+  reserved is clamped to them, never violating ``sold + held <= capacity``, and logged.
+  A seated event's map version is fetched once (``seat_map_fetch.py``) before the message
+  is applied, and its seats become the event's seat rows (docs/seating.md).
 * **Out**: ``InventoryPublisher`` publishes an event's state (``inventory.changed`` for
   search, events and analytics, and a NOTIFY for the availability streams) at most once
   per ``BOOKINGS_PUBLISH_INTERVAL_S`` per event, coalescing a burst of holds into one
@@ -29,12 +31,14 @@ from evently.bookings.metrics import (
     LOCK_TIMEOUTS,
     LOCK_WAIT,
     PUBLISHED,
+    RESEAT_REFUSED,
     WAITLIST_OFFERS,
 )
 from evently.bookings.models import AvailabilityOut
+from evently.bookings.seat_map_fetch import SeatMapFetcher
 from evently.bookings.settings import BookingsSettings
 from evently.core.contracts import EventChanged, parse
-from evently.core.inbox import InboxMessage
+from evently.core.inbox import InboxHandler, InboxMessage
 from evently.core.locks import LockKey, LockRequest, LockTimeout, locked_call
 from evently.core.tasks import wait_at_most
 
@@ -134,14 +138,20 @@ class InventoryPublisher:
 INBOX_LOCK_TIMEOUT_MS = 10_000
 
 
-async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -> None:
+async def apply_event_changed(
+    conn: asyncpg.Connection, message: InboxMessage, seat_maps: SeatMapFetcher
+) -> None:
     """Inbox handler for ``event.changed``: apply it if newer, publish the new state.
 
-    Runs inside the inbox's transaction, so the inventory change, the event's summary
-    (what the bookings list shows of it), the inbox record and the inventory.changed
-    messages commit together.
+    Runs inside the inbox's transaction, so the inventory change, the seat rows, the
+    event's summary (what the bookings list shows of it), the inbox record and the
+    inventory.changed messages commit together. A seated event's map version is stored
+    first (fetched once per version); a failed fetch raises, and the message comes again.
     """
     event = parse(EventChanged, message.payload)
+    seating = event.seating
+    if seating is not None:
+        await seat_maps.ensure(seating.map_id, seating.map_version)
     key_ns, key_ids = event_lock_arguments(event.id)
     started = time.perf_counter()
     row = await conn.fetchrow(
@@ -164,6 +174,8 @@ async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -
         key_ids,
         INBOX_LOCK_TIMEOUT_MS,
         event.max_per_address,
+        None if seating is None else seating.map_id,
+        None if seating is None else seating.map_version,
     )
     LOCK_WAIT.labels("inventory").observe(time.perf_counter() - started)
     await admission.apply_event_changed(conn, event, message.version)
@@ -186,8 +198,24 @@ async def apply_event_changed(conn: asyncpg.Connection, message: InboxMessage) -
             row["reserved_seats"],
             row["new_capacity"],
         )
+    if row["reseat_refused"]:
+        RESEAT_REFUSED.inc()
+        log.warning(
+            "event %s: seats are held or sold, so its seating stays as it is (asked: %s)",
+            event.id,
+            "general admission" if seating is None else seating.model_dump(),
+        )
     WAITLIST_OFFERS.inc(row["offers"])
     note_published(row["published"])
+
+
+def inbox_handlers(seat_maps: SeatMapFetcher) -> dict[str, InboxHandler]:
+    """The inbox's handlers, bound to the app's seat map fetcher."""
+
+    async def on_event_changed(conn: asyncpg.Connection, message: InboxMessage) -> None:
+        await apply_event_changed(conn, message, seat_maps)
+
+    return {EventChanged.TOPIC: on_event_changed}
 
 
 def note_published(snapshot_text: str | None) -> dict[str, Any] | None:

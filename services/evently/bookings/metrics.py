@@ -171,3 +171,17 @@ ADMISSION_FAIL_OPEN = Counter(
     "Holds let through without a valid admission token because the event's waiting room "
     "could not be reached and the event fails open.",
 )
+SEAT_MAP_FETCHES = Counter(
+    "evently_bookings_seat_map_fetches_total",
+    "Seat map versions fetched from the events service, by outcome (stored, failed).",
+    ["outcome"],
+)
+RESEAT_REFUSED = Counter(
+    "evently_bookings_reseat_refused_total",
+    "event.changed messages whose new seating bookings kept out because the event already "
+    "has seats held or sold (the event keeps the seating it has).",
+)
+BEST_AVAILABLE_RETRIES = Counter(
+    "evently_bookings_best_available_retries_total",
+    "Best-available picks claimed by another buyer first (the hold picked again).",
+)

@@ -8,6 +8,7 @@ the API and in ``booking.changed`` (``core.contracts.Booking``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -16,7 +17,9 @@ import pydantic
 from pydantic import Field
 from typing_extensions import TypedDict
 
-from evently.core.contracts import Booking, BookingStatus, Money, Refund, WaitlistEntry
+from evently.core.contracts import BookedSeat, Booking, BookingStatus, Money, Refund, WaitlistEntry
+from evently.core.errors import FieldError
+from evently.core.seat_maps import SeatId, Slug
 
 INT32_MAX = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -29,11 +32,57 @@ class _Strict(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", strict=True)
 
 
+# The most seats one request may name (an event's max_per_user is checked by the rules).
+MAX_SEATS_PER_HOLD = 100
+
+
 class BookingCreate(_Strict):
-    """``POST /api/v1/bookings``: hold ``quantity`` seats of ``event_id``."""
+    """``POST /api/v1/bookings``: hold ``quantity`` seats of ``event_id`` (general
+    admission; on a seated event, best-available), or the seats ``seat_ids`` of a seated
+    event."""
 
     event_id: Id
-    quantity: Quantity
+    quantity: Quantity | None = Field(
+        None, description="Seats, 1..max_per_user; on a seated event: best-available"
+    )
+    seat_ids: list[SeatId] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_SEATS_PER_HOLD,
+        description="A seated event: exactly these seats (ids of its seat map), each once",
+    )
+    zone: Slug | None = Field(None, description="Best-available: only seats of this zone")
+    accessible: bool = Field(False, description="Best-available: accessible seats only")
+
+    @pydantic.field_validator("seat_ids")
+    @classmethod
+    def _each_seat_once(cls, seat_ids: list[str] | None) -> list[str] | None:
+        if seat_ids is not None and len(set(seat_ids)) != len(seat_ids):
+            twice = sorted({s for s in seat_ids if seat_ids.count(s) > 1})
+            raise ValueError(f"each seat once: {', '.join(twice)} listed more than once")
+        return seat_ids
+
+    def problems(self) -> list[FieldError]:
+        """What the shape alone cannot say: quantity or seat_ids, and what goes with
+        which."""
+        if self.seat_ids is None and self.quantity is None:
+            return [FieldError("body.quantity", "required (or seat_ids, on a seated event)")]
+        problems = []
+        if self.seat_ids is not None:
+            if self.quantity is not None:
+                problems.append(FieldError("body.quantity", "send quantity or seat_ids, not both"))
+            if self.zone is not None:
+                problems.append(FieldError("body.zone", "only with quantity (best-available)"))
+            if self.accessible:
+                problems.append(
+                    FieldError("body.accessible", "only with quantity (best-available)")
+                )
+        return problems
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The fields that were sent (as before seating: ``{event_id, quantity}`` for a
+        general-admission hold), for the idempotency hash."""
+        return self.model_dump(exclude_defaults=True)
 
 
 class WaitlistJoin(_Strict):
@@ -58,12 +107,25 @@ class BookingOut(Booking):
 # BookingOut's fields with their types, as a TypedDict: pydantic serialises a dict of
 # them exactly as it serialises the model, without building (and validating) one.
 _BOOKING_FIELDS = tuple(BookingOut.model_fields)
+# Seats are stored as JSON text and loaded as plain dicts (see booking_json).
 _BOOKING_JSON = pydantic.TypeAdapter(
     TypedDict(  # type: ignore[operator]
-        "BookingJson", {name: f.annotation for name, f in BookingOut.model_fields.items()}
+        "BookingJson",
+        {
+            name: list[dict[str, str]] if name == "seats" else f.annotation
+            for name, f in BookingOut.model_fields.items()
+        },
     )
 )
 _AMOUNT = BookingOut.model_fields["amount"].default_factory
+
+
+_SEAT_FIELDS = tuple(BookedSeat.model_fields)
+
+
+def _seats(stored: str) -> list[dict[str, str]]:
+    """A row's seats (JSON text, keys in jsonb's order) in ``BookedSeat``'s field order."""
+    return [{name: seat[name] for name in _SEAT_FIELDS} for seat in json.loads(stored)]
 
 
 def booking_json(row: Mapping[str, Any]) -> bytes:
@@ -74,6 +136,8 @@ def booking_json(row: Mapping[str, Any]) -> bytes:
     ``tests/bookings/test_models.py`` checks it against ``BookingOut``."""
     fields = dict(row)
     fields["amount"] = _AMOUNT(fields)  # type: ignore[call-arg, misc]
+    seats = fields.get("seats")
+    fields["seats"] = _seats(seats) if seats and seats != "[]" else []
     return _BOOKING_JSON.dump_json({name: fields[name] for name in _BOOKING_FIELDS})
 
 

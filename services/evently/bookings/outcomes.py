@@ -39,6 +39,12 @@ class Outcome(StrEnum):
     WAITLIST_NOT_NEEDED = "waitlist_not_needed"
     ALREADY_WAITLISTED = "already_waitlisted"
     NOT_WAITLISTED = "not_waitlisted"
+    # Seated events (docs/seating.md).
+    EVENT_NOT_SEATED = "event_not_seated"
+    INVALID_SEATS = "invalid_seats"
+    SEATS_UNAVAILABLE = "seats_unavailable"
+    SEAT_SELECTION_REQUIRED = "seat_selection_required"
+    NO_SEATS_TOGETHER = "no_seats_together"
     # Refusals of the ticket endpoints (bookings/tickets.py), not of a SQL function.
     BOOKING_NOT_CONFIRMED = "booking_not_confirmed"
     TICKET_NOT_FOUND = "ticket_not_found"

@@ -12,7 +12,7 @@ from __future__ import annotations
 # One row per request of the batch, in order.
 HOLD_SEATS = """
 SELECT outcome, booking, details, lock_wait_s
-FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 """
 
 # One row per request of the batch, in order.
@@ -138,9 +138,11 @@ ORDER BY e.id DESC LIMIT 1
 """
 
 APPLY_EVENT_CHANGED = """
-SELECT applied, clamped, requested_capacity, new_capacity, reserved_seats, offers, published
+SELECT applied, clamped, requested_capacity, new_capacity, reserved_seats, offers, published,
+       reseat_refused
 FROM bookings.apply_event_changed(
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+    true)
 """
 
 PUBLISH_INVENTORY = "SELECT bookings.publish_inventory($1, $2, $3, $4)"
@@ -182,3 +184,40 @@ FROM bookings.cancel_event_bookings($1, $2, $3, $4, $5)
 # --- payment intents (bookings/payment_intents.py; sql/refunds.sql) --------------------
 
 REFUND_UNCONFIRMED_PAYMENT = "SELECT bookings.refund_unconfirmed_payment($1, $2)"
+
+# --- seat maps and seat inventory (docs/seating.md; bookings/seat_map_fetch.py) -------
+
+SEAT_MAP_VERSION_STORED = """
+SELECT EXISTS (SELECT 1 FROM bookings.seat_map_versions WHERE map_id = $1 AND map_version = $2)
+"""
+
+# The version row is the claim: a concurrent replica storing the same version gets NULL.
+CLAIM_SEAT_MAP_VERSION = """
+INSERT INTO bookings.seat_map_versions (map_id, map_version, seats, sellable_seats)
+VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true
+"""
+
+# $3..$11: one array per column, in document order; flags comma-joined.
+STORE_SEAT_MAP_SEATS = """
+INSERT INTO bookings.seat_map_seats (map_id, map_version, seat_id, position, label, section,
+                                     row_id, rank, zone, x, y, flags)
+SELECT $1, $2, t.seat_id, t.position::integer, t.label, t.section, t.row_id, t.rank, t.zone,
+       t.x, t.y, CASE WHEN t.flags = '' THEN '{}' ELSE string_to_array(t.flags, ',') END
+FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[],
+            $9::double precision[], $10::double precision[], $11::text[])
+     WITH ORDINALITY AS t(seat_id, label, section, row_id, rank, zone, x, y, flags, position)
+"""
+
+SEAT_MAP_SEATS = """
+SELECT seat_id, label, section, row_id, rank, zone, x, y, flags
+FROM bookings.seat_map_seats WHERE map_id = $1 AND map_version = $2 ORDER BY position
+"""
+
+# A seated event's version and the seats not free (held, sold, blocked): what
+# best-available picks from (bookings/seat_picker.py). No row: not seated.
+EVENT_SEATING_AND_TAKEN = """
+SELECT s.map_id, s.map_version,
+       ARRAY(SELECT e.seat_id FROM bookings.event_seats e
+             WHERE e.event_id = s.event_id AND e.status <> 'free') AS taken
+FROM bookings.event_seating s WHERE s.event_id = $1
+"""

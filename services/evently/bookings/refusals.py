@@ -6,7 +6,7 @@ docs/bookings.md and docs/errors.md list the same codes; a test checks they agre
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,6 +81,30 @@ REFUSALS: dict[Outcome, Refusal] = {
         409, "Already waitlisted", "You are already in this event's waitlist."
     ),
     Outcome.NOT_WAITLISTED: Refusal(404, "Not waitlisted", "You are not in this event's waitlist."),
+    Outcome.EVENT_NOT_SEATED: Refusal(
+        400,
+        "Event not seated",
+        "This event is general admission: ask for a quantity, not seat_ids.",
+    ),
+    Outcome.INVALID_SEATS: Refusal(
+        400, "Invalid seats", "Some seats do not exist in this event's map or are not for sale."
+    ),
+    Outcome.SEATS_UNAVAILABLE: Refusal(
+        409,
+        "Seats unavailable",
+        "Some of these seats are already held or sold; nothing was held. Choose others.",
+    ),
+    Outcome.SEAT_SELECTION_REQUIRED: Refusal(
+        409,
+        "Seat selection required",
+        "This event has reserved seating: name the seats you want in seat_ids.",
+    ),
+    Outcome.NO_SEATS_TOGETHER: Refusal(
+        409,
+        "No seats together",
+        "No block of that many adjacent free seats is left (in that zone, or accessible); "
+        "ask for fewer, or choose seats with seat_ids.",
+    ),
     Outcome.BOOKING_NOT_CONFIRMED: Refusal(
         409, "Booking not confirmed", "Only a confirmed booking has tickets; confirm it first."
     ),
@@ -111,6 +135,9 @@ class RefusalDetails(pydantic.BaseModel):
     already_booked: int | None = None
     max_per_address: int | None = None
     already_held: int | None = None
+    seat_ids: list[str] | None = None
+    unknown_seat_ids: list[str] | None = None
+    blocked_seat_ids: list[str] | None = None
 
 
 def refuse(
@@ -120,9 +147,13 @@ def refuse(
     event_id: int | None = None,
     booking: BookingOut | None = None,
     entry: WaitlistEntryOut | None = None,
+    seat_ids: Sequence[str] | None = None,
+    field: str = "body.seat_ids",
 ) -> ApiError:
     """The problem for refusal ``code``, with the details the function returned and the
-    booking or waitlist entry it is about."""
+    booking or waitlist entry it is about; ``seat_ids``: the seats the request named
+    (its field errors then name ``body.seat_ids``); ``field``: what ``event_not_seated``
+    names."""
     code = Outcome(code)
     refusal = REFUSALS[code]
     extra = RefusalDetails.model_validate(details or {}).model_dump(mode="json", exclude_unset=True)
@@ -136,13 +167,24 @@ def refuse(
     if code is Outcome.QUANTITY_OUT_OF_RANGE:
         low, high = extra.get("min_quantity", 1), extra.get("max_quantity")
         reason = f"must be between {low} and {high}" if high is not None else "out of range"
-        errors.append(FieldError("body.quantity", reason))
-        detail = f"The quantity {reason} for this event."
+        if seat_ids is not None:
+            errors.append(FieldError("body.seat_ids", f"{reason} seats"))
+            detail = f"The number of seats {reason} for this event."
+        else:
+            errors.append(FieldError("body.quantity", reason))
+            detail = f"The quantity {reason} for this event."
     elif code is Outcome.SOLD_OUT:
         waitlist_enabled = extra.pop("waitlist_enabled", False)
         if waitlist_enabled and event_id is not None:
             extra["waitlist"] = f"/api/v1/events/{event_id}/waitlist"
         detail = f"Only {extra.get('available', 0)} seat(s) left; not enough for this quantity."
+    elif code is Outcome.INVALID_SEATS:
+        errors.extend(_invalid_seat_errors(extra, seat_ids or ()))
+    elif code is Outcome.EVENT_NOT_SEATED:
+        errors.append(FieldError(field, "general admission: only quantity applies"))
+    elif code is Outcome.SEATS_UNAVAILABLE:
+        taken = extra.get("seat_ids") or []
+        detail = f"Already held or sold: {', '.join(taken)}. Nothing was held; choose others."
     elif code is Outcome.SALE_NOT_OPEN and extra.get("sale_opens_at"):
         detail = f"Tickets go on sale at {extra['sale_opens_at']}."
     elif code is Outcome.IDEMPOTENCY_REQUEST_IN_FLIGHT:
@@ -156,3 +198,15 @@ def refuse(
         headers=headers,
         **extra,
     )
+
+
+def _invalid_seat_errors(extra: Mapping[str, Any], seat_ids: Sequence[str]) -> list[FieldError]:
+    """One error per unknown or blocked seat, naming its place in ``body.seat_ids``."""
+    position = {seat: i for i, seat in enumerate(seat_ids)}
+    reasons = [(s, "no such seat in this event's map") for s in extra.get("unknown_seat_ids", [])]
+    reasons += [(s, "blocked: never for sale") for s in extra.get("blocked_seat_ids", [])]
+    reasons.sort(key=lambda r: position.get(r[0], -1))
+    return [
+        FieldError(f"body.seat_ids.{position[s]}" if s in position else "body.seat_ids", why)
+        for s, why in reasons
+    ]

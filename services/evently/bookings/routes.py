@@ -51,8 +51,10 @@ from evently.core.auth import (
     require_permission,
     require_user,
 )
+from evently.core.db import POOL
+from evently.core.errors import ValidationFailed
 from evently.core.health import SHUTTING_DOWN
-from evently.core.inbox import add_inbox_route
+from evently.core.inbox import InboxAck, InboxBatch, apply_batch
 from evently.core.net import address_bucket, client_address
 from evently.core.settings import SETTINGS
 from evently.core.signing_keys import JWKS_SCHEMA
@@ -70,20 +72,25 @@ SEAT = {"id": int, "seat": int}
 @api.post(
     "/api/v1/bookings",
     summary="Hold seats (requires an Idempotency-Key header)",
-    description="Holds `quantity` seats until the event's hold TTL passes; confirm to keep "
-    "them. The same Idempotency-Key with the same body returns the stored response. An "
-    "event with `require_verified_email` refuses a token without `email_verified` "
-    "(403 email_verification_required).",
+    description="Holds `quantity` seats (general admission) or, on a seated event, the "
+    "seats `seat_ids` (409 seats_unavailable lists those already taken; 400 "
+    "invalid_seats / event_not_seated name the field) or the best available `quantity` "
+    "adjacent seats (optionally in `zone`, `accessible`; 409 no_seats_together) until "
+    "the event's hold TTL passes; confirm to keep them. The same Idempotency-Key with the "
+    "same body returns the stored response. An event with `require_verified_email` "
+    "refuses a token without `email_verified` (403 email_verification_required).",
     body=BookingCreate,
     response=BookingOut,
     status=201,
     auth=require_user,
-    errors=(403, 404, 409, 422, 503),
+    errors=(400, 403, 404, 409, 422, 503),
     headers=(idempotency.KEY_HEADER, ADMISSION_TOKEN_HEADER),
     response_headers=(idempotency.REPLAYED_HEADER,),
 )
 async def create_booking(request: web.Request, body: BookingCreate) -> web.Response:
     key = idempotency.read_key(request)
+    if problems := body.problems():
+        raise ValidationFailed("The booking request is not valid.", errors=problems)
     user_id = principal(request).user_id
     context = request.app[BOOKINGS]
     context.verified_email.check(principal(request), body.event_id)
@@ -95,10 +102,13 @@ async def create_booking(request: web.Request, body: BookingCreate) -> web.Respo
         event_id=body.event_id,
         quantity=body.quantity,
         idempotency_key=key,
-        request_hash=idempotency.request_hash(body.model_dump()),
+        request_hash=idempotency.request_hash(body.fingerprint()),
         client_address=address_bucket(
             client_address(request, request.app[SETTINGS].trusted_proxies)
         ),
+        seat_ids=body.seat_ids,
+        zone=body.zone,
+        accessible=body.accessible,
     )
     headers = {"Idempotency-Replayed": "true"} if hold.replayed else None
     return json_response(hold.booking_json, 201, headers)
@@ -379,8 +389,20 @@ async def internal_user_bookings(request: web.Request, id: int, query: PageQuery
     return json_response(page)
 
 
-# POST /internal/inbox: the events service's event.changed messages feed the inventory.
-add_inbox_route(api, "bookings", {"event.changed": inventory.apply_event_changed})
+# POST /internal/inbox: the events service's event.changed messages feed the inventory;
+# the handler is bound to this app's seat map fetcher (which `add_inbox_route`'s
+# module-level handlers could not reach).
+@api.post(
+    "/internal/inbox",
+    summary="Receive event.changed messages (at-least-once, idempotent)",
+    body=InboxBatch,
+    response=InboxAck,
+    auth=require_internal,
+)
+async def receive_outbox_messages(request: web.Request, body: InboxBatch) -> web.Response:
+    handlers = inventory.inbox_handlers(request.app[BOOKINGS].seat_maps)
+    acknowledged = await apply_batch(request.app[POOL], "bookings", handlers, body)
+    return json_response(InboxAck(acknowledged=acknowledged))
 
 
 @api.get(

@@ -21,6 +21,7 @@ from evently.bookings.payment_fake import FakePaymentProvider
 from evently.bookings.refunds import RefundWorker
 from evently.bookings.relay import bookings_relay
 from evently.bookings.routes import api
+from evently.bookings.seat_map_fetch import SeatMapFetcher
 from evently.bookings.settings import BookingsSettings
 from evently.bookings.ticket_codes import public_keys_from_jwks
 from evently.bookings.ticket_issuer import IssuePolicy, TicketIssuer
@@ -102,6 +103,9 @@ def _context(settings: BookingsSettings) -> Any:
         await admission.reload()  # before the first hold
         verified_email = VerifiedEmailGate(pool)
         await verified_email.reload()
+        seat_maps = SeatMapFetcher(
+            pool, lambda: app[HTTP_SESSION], settings.events_url, settings.internal_api_key
+        )
         app[BOOKINGS] = BookingsContext(
             pool=pool,
             settings=settings,
@@ -115,6 +119,7 @@ def _context(settings: BookingsSettings) -> Any:
             payments=payments,
             admission=admission,
             verified_email=verified_email,
+            seat_maps=seat_maps,
         )
         try:
             yield

@@ -19,6 +19,7 @@ version, which consumers must learn before producers send it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -180,6 +181,16 @@ class InventoryChanged(Contract):
 # ---------------------------------------------------------------- booking.changed
 
 
+class BookedSeat(Shape):
+    """A seat of a booking on a seated event (ids as in the seat map, docs/seating.md)."""
+
+    id: str
+    label: str = Field(description="As printed on the seat")
+    section: str = Field(description="The section's id")
+    row: str = Field(description="The row's id")
+    zone: str = Field(description="The price zone's id")
+
+
 class Booking(Shape):
     """A booking, as the bookings API and ``booking.changed`` show it."""
 
@@ -201,6 +212,18 @@ class Booking(Shape):
     expired_at: datetime | None
     waitlist_entry_id: int | None = Field(description="Set when the booking is a waitlist offer")
     version: int
+    seats: list[BookedSeat] = Field(
+        default_factory=list,
+        description="The seats held or booked (a seated event); [] for general admission",
+    )
+
+    @pydantic.field_validator("seats", mode="before")
+    @classmethod
+    def _seats_as_stored(cls, value: Any) -> Any:
+        """A stored row keeps its seats as JSON text; older rows and messages have none."""
+        if value is None:
+            return []
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class BookingChanged(Contract):

@@ -238,6 +238,13 @@ class OutboxRelay:
         self.lock = LockKey.of("outbox-relay", _stable_id(source))
         self._wake = asyncio.Event()
         self._last_purge = 0.0
+        # Per consumer: whether a key may be waiting on a retry. Only the relay holding
+        # the lock records failures, so once a round finds none, none appear until this
+        # relay records one (or loses the lock); until then the rounds skip the search.
+        self._may_be_blocked = dict.fromkeys(self.consumers, True)
+        # Per consumer: when its pending count was last read (``_observe``).
+        self._observed_at = dict.fromkeys(self.consumers, float("-inf"))
+        self.observe_interval_s = 1.0
         self._unroutable = 0
 
     async def run(self) -> None:
@@ -261,6 +268,7 @@ class OutboxRelay:
             ):
                 await asyncio.sleep(self.poll_interval_s)
             OUTBOX_LEADER.labels(self.source).set(1)
+            self._may_be_blocked = dict.fromkeys(self.consumers, True)
             await conn.add_listener(f"{self.source}_outbox", self._on_notify)
             while True:
                 self._wake.clear()
@@ -284,8 +292,16 @@ class OutboxRelay:
         await self.route_pending(conn)
         total = 0
         for name, consumer in self.consumers.items():
-            total += await self._deliver_to(conn, name, consumer)
-            await self._observe(conn, name)
+            delivered = await self._deliver_to(conn, name, consumer)
+            total += delivered
+            # Counting a long backlog costs a scan of it: while batches come full, count
+            # at most once per ``observe_interval_s``; a short queue is counted each round.
+            now = time.monotonic()
+            if delivered < self.batch_size or now - self._observed_at[name] >= (
+                self.observe_interval_s
+            ):
+                self._observed_at[name] = now
+                await self._observe(conn, name)
         return total
 
     async def route_pending(self, conn: asyncpg.Connection, limit: int = 5000) -> int:
@@ -352,11 +368,15 @@ class OutboxRelay:
         # a correlated NOT EXISTS per candidate degenerates to pending x batch rows when
         # the planner has no statistics yet (a freshly filled outbox, mid flash sale).
         # Its messages: rows routed to it, and unrouted rows of the topics it alone
-        # receives; each side is read in id order through the pending index.
+        # receives; each side is read in id order through the pending index. Finding the
+        # blocked keys reads every pending row of the consumer: skipped ($4 false, a
+        # one-time filter) while no key can be blocked (``_may_be_blocked``).
+        check_blocked = self._may_be_blocked[name]
         rows = await conn.fetch(
             f"""WITH blocked AS MATERIALIZED (
                     SELECT key, min(id) AS first_id FROM {self.source}.outbox
-                    WHERE (consumer = $1 OR (consumer IS NULL AND topic = ANY($3::text[])))
+                    WHERE $4::bool
+                      AND (consumer = $1 OR (consumer IS NULL AND topic = ANY($3::text[])))
                       AND delivered_at IS NULL AND next_attempt_at > now()
                     GROUP BY key),
                 candidates AS (
@@ -369,7 +389,7 @@ class OutboxRelay:
                        AND delivered_at IS NULL AND next_attempt_at <= now()
                      ORDER BY id LIMIT $2))
                 SELECT o.id, o.topic, o.key, o.version, o.payload::text AS payload,
-                       o.created_at, o.attempts
+                       o.created_at, o.attempts, EXISTS (SELECT FROM blocked) AS any_blocked
                 FROM candidates o
                 LEFT JOIN blocked b ON b.key = o.key
                 WHERE b.key IS NULL OR o.id < b.first_id
@@ -378,9 +398,12 @@ class OutboxRelay:
             name,
             self.batch_size,
             self._direct[name],
+            check_blocked,
         )
         if not rows:
             return 0
+        if check_blocked and not rows[0]["any_blocked"]:
+            self._may_be_blocked[name] = False
         messages: list[OutboxMessage] = []
         unrenderable: dict[str, str] = {}  # key -> why its first message cannot be sent
         for r in rows:
@@ -435,6 +458,7 @@ class OutboxRelay:
                 done,
             )
         if failed:
+            self._may_be_blocked[name] = True
             delays = [backoff_seconds(attempts[i] + 1, cap_s=self.max_backoff_s) for i in failed]
             await conn.execute(
                 f"""UPDATE {self.source}.outbox o

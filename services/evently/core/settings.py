@@ -161,6 +161,8 @@ class CommonSettings(Settings):
     host: str = setting("HOST", "0.0.0.0", "an address to bind")
     port: int = setting("PORT", 8080, "a TCP port (1-65535)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting("LOG_LEVEL", "INFO")
+    # core/event_loop.py: asyncio's own loop, or uvloop (measured no cheaper: docs/benchmarks.md).
+    event_loop: Literal["asyncio", "uvloop"] = setting("EVENT_LOOP", "asyncio")
     internal_api_key: str = setting(
         "INTERNAL_API_KEY", expects="a shared secret of at least 16 characters"
     )
@@ -289,6 +291,10 @@ class OutboxRelaySettings(CommonSettings):
     outbox_max_backoff_s: float = setting(
         "OUTBOX_MAX_BACKOFF_S", 60.0, "seconds > 0: the longest wait before retrying a consumer"
     )
+    # An inbox takes at most 1,000 messages a batch (core/inbox.py).
+    outbox_batch_size: int = setting(
+        "OUTBOX_BATCH_SIZE", 200, "messages per delivery to one consumer, 1-1000"
+    )
 
     @staticmethod
     def check_outbox_poll_interval_s(value: float) -> str | None:
@@ -297,6 +303,10 @@ class OutboxRelaySettings(CommonSettings):
     @staticmethod
     def check_outbox_max_backoff_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_outbox_batch_size(value: int) -> str | None:
+        return None if 1 <= value <= 1000 else "expected 1-1000 messages"
 
 
 # Where an application keeps its settings (``create_app`` sets it).

@@ -43,6 +43,7 @@ def build_outbox_relay(
         },
         poll_interval_s=settings.outbox_poll_interval_s,
         max_backoff_s=settings.outbox_max_backoff_s,
+        batch_size=settings.outbox_batch_size,
     )
 
 

@@ -8,6 +8,7 @@ maps, and a seated event's map as JSON or SVG. Internal: one map version, for bo
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -86,6 +87,20 @@ def version_created(info: SeatMapVersionInfo) -> web.Response:
         status=201,
         headers={"Location": f"/api/v1/admin/seat-maps/{info.map_id}/versions/{info.version}"},
     )
+
+
+async def store_version(
+    request: web.Request,
+    store: Callable[..., Awaitable[SeatMapVersionInfo]],
+    id: int,
+    body: ValidSeatMap,
+    source: str,
+) -> web.Response:
+    """Store ``body`` with ``store`` (a new map of venue ``id``, or the next version of
+    map ``id``), recording its source and the admin, and answer 201 with its Location."""
+    async with request.app[POOL].acquire() as conn:
+        info = await store(conn, id, body, source=source, created_by=principal(request).user_id)
+    return version_created(info)
 
 
 def svg_response(svg: str, *, public: bool) -> web.Response:
@@ -196,11 +211,7 @@ async def get_public_venue(request: web.Request, id: int) -> web.Response:
     response_headers=(LOCATION,),
 )
 async def upload_seat_map(request: web.Request, id: int, body: ValidSeatMap) -> web.Response:
-    async with request.app[POOL].acquire() as conn:
-        info = await seat_maps.create_seat_map(
-            conn, id, body, source="upload", created_by=principal(request).user_id
-        )
-    return version_created(info)
+    return await store_version(request, seat_maps.create_seat_map, id, body, "upload")
 
 
 @api.post(
@@ -215,11 +226,7 @@ async def upload_seat_map(request: web.Request, id: int, body: ValidSeatMap) -> 
     response_headers=(LOCATION,),
 )
 async def generate_seat_map(request: web.Request, id: int, body: ValidSeatMap) -> web.Response:
-    async with request.app[POOL].acquire() as conn:
-        info = await seat_maps.create_seat_map(
-            conn, id, body, source="rectangular", created_by=principal(request).user_id
-        )
-    return version_created(info)
+    return await store_version(request, seat_maps.create_seat_map, id, body, "rectangular")
 
 
 @api.post(
@@ -236,11 +243,7 @@ async def generate_seat_map(request: web.Request, id: int, body: ValidSeatMap) -
 async def upload_seat_map_version(
     request: web.Request, id: int, body: ValidSeatMap
 ) -> web.Response:
-    async with request.app[POOL].acquire() as conn:
-        info = await seat_maps.add_version(
-            conn, id, body, source="upload", created_by=principal(request).user_id
-        )
-    return version_created(info)
+    return await store_version(request, seat_maps.add_version, id, body, "upload")
 
 
 @api.post(
@@ -257,11 +260,7 @@ async def upload_seat_map_version(
 async def generate_seat_map_version(
     request: web.Request, id: int, body: ValidSeatMap
 ) -> web.Response:
-    async with request.app[POOL].acquire() as conn:
-        info = await seat_maps.add_version(
-            conn, id, body, source="rectangular", created_by=principal(request).user_id
-        )
-    return version_created(info)
+    return await store_version(request, seat_maps.add_version, id, body, "rectangular")
 
 
 @api.get(

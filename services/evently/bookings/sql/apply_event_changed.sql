@@ -1,7 +1,17 @@
 -- Apply an event's state (event.changed, read by inventory.py with its contract) if it
--- is newer than what we have. A capacity below
+-- is newer than what we have. A seated event (p_map_id, p_map_version: a version
+-- inventory.py made sure is stored) gets one bookings.event_seats row per seat of the
+-- version (blocked seats 'blocked', never sellable) and sells its sellable seats: that is
+-- its capacity. A new seating replaces the seat rows only while none is held or sold;
+-- otherwise the event keeps what it has (reseat_refused, which the caller logs). A
+-- capacity below
 -- the seats already reserved is clamped to them (never violating the invariant) and
--- reported, so the caller logs it.
+-- reported, so the caller logs it. The seating arguments have defaults so that the
+-- previous release's call (18 arguments, no seating) still resolves during a rolling
+-- upgrade: p_seating_known false keeps the event's seating as it is.
+DROP FUNCTION IF EXISTS bookings.apply_event_changed(
+    bigint, bigint, text, integer, timestamptz, timestamptz, timestamptz, timestamptz, integer,
+    integer, boolean, integer, numeric, text, integer[], integer[], integer, integer);
 CREATE OR REPLACE FUNCTION bookings.apply_event_changed(
     p_event_id bigint, p_version bigint, p_status text, p_capacity integer,
     p_starts_at timestamptz, p_ends_at timestamptz,
@@ -9,16 +19,19 @@ CREATE OR REPLACE FUNCTION bookings.apply_event_changed(
     p_hold_ttl_seconds integer, p_waitlist_enabled boolean,
     p_waitlist_offer_ttl_seconds integer, p_unit_price numeric, p_currency text,
     p_key_ns integer[], p_key_ids integer[], p_lock_timeout_ms integer,
-    p_max_per_address integer,
+    p_max_per_address integer, p_map_id bigint DEFAULT NULL, p_map_version integer DEFAULT NULL,
+    p_seating_known boolean DEFAULT false,
     OUT applied boolean, OUT clamped boolean, OUT requested_capacity integer,
     OUT new_capacity integer, OUT reserved_seats integer, OUT offers integer,
-    OUT published text)
+    OUT published text, OUT reseat_refused boolean)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     inv bookings.inventory;
+    seating bookings.event_seating;
 BEGIN
     applied := false;
+    reseat_refused := false;
     clamped := false;
     offers := 0;
     PERFORM bookings.take_advisory_xact_locks(p_key_ns, p_key_ids, '{}', '{}', p_lock_timeout_ms);
@@ -26,7 +39,35 @@ BEGIN
     IF FOUND AND inv.event_version >= p_version THEN
         RETURN;
     END IF;
-    requested_capacity := p_capacity;
+    SELECT * INTO seating FROM bookings.event_seating WHERE event_id = p_event_id;
+    IF p_seating_known
+            AND (seating.map_id, seating.map_version) IS DISTINCT FROM (p_map_id, p_map_version) THEN
+        IF coalesce(inv.reserved, 0) > 0 OR EXISTS (
+                SELECT 1 FROM bookings.event_seats
+                WHERE event_id = p_event_id AND status IN ('held', 'sold')) THEN
+            reseat_refused := true;
+        ELSE
+            DELETE FROM bookings.event_seats WHERE event_id = p_event_id;
+            DELETE FROM bookings.event_seating WHERE event_id = p_event_id;
+            seating := NULL;
+            IF p_map_id IS NOT NULL THEN
+                INSERT INTO bookings.event_seating (event_id, map_id, map_version)
+                VALUES (p_event_id, p_map_id, p_map_version) RETURNING * INTO seating;
+                INSERT INTO bookings.event_seats (event_id, seat_id, status)
+                SELECT p_event_id, m.seat_id,
+                       CASE WHEN 'blocked' = ANY (m.flags) THEN 'blocked' ELSE 'free' END
+                FROM bookings.seat_map_seats m
+                WHERE m.map_id = p_map_id AND m.map_version = p_map_version;
+            END IF;
+        END IF;
+    END IF;
+    IF seating.event_id IS NOT NULL THEN
+        -- A seated event sells its version's sellable seats (the events side agrees).
+        SELECT v.sellable_seats INTO requested_capacity FROM bookings.seat_map_versions v
+        WHERE v.map_id = seating.map_id AND v.map_version = seating.map_version;
+    ELSE
+        requested_capacity := p_capacity;
+    END IF;
     reserved_seats := coalesce(inv.reserved, 0);
     new_capacity := greatest(requested_capacity, reserved_seats);
     clamped := requested_capacity < reserved_seats;

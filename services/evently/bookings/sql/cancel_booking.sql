@@ -54,6 +54,7 @@ BEGIN
     SET status = 'cancelled', cancelled_at = now(), version = version + 1
     WHERE id = b.id RETURNING * INTO b;
     PERFORM bookings.release_seats(b.event_id, b.quantity);
+    PERFORM bookings.free_booking_seats(b.event_id, ARRAY[b.id]);
     -- In the same transaction: a cancelled booking never keeps a valid ticket.
     UPDATE bookings.tickets SET status = 'void', voided_at = now()
     WHERE booking_id = b.id AND status = 'valid';

@@ -45,6 +45,7 @@ BEGIN
     IF cancelled > 0 THEN
         PERFORM bookings.release_seats(
             p_event_id, (SELECT sum(quantity)::integer FROM unnest(rows)));
+        PERFORM bookings.free_booking_seats(p_event_id, ARRAY(SELECT id FROM unnest(rows)));
         UPDATE bookings.tickets SET status = 'void', voided_at = now()
         WHERE booking_id = ANY (ARRAY(SELECT id FROM unnest(rows))) AND status = 'valid';
         UPDATE bookings.inventory_sold s SET sold = s.sold - t.seats

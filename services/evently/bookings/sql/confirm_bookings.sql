@@ -1,6 +1,7 @@
 -- Confirm held bookings ("paid"), a batch of requests in one transaction (the service
 -- gathers concurrent confirmations). Touches only the bookings, sold-seat shard rows
--- and, for offers, their waitlist entries: never the hot inventory row. Rows are locked
+-- and, for offers, their waitlist entries (and a seated booking's seat rows, which only
+-- it may change while it holds them): never the hot inventory row. Rows are locked
 -- in booking-id order and shard rows in (event, shard) order, so concurrent batches
 -- cannot deadlock. Returns one row per request, in order: the outcome (see
 -- bookings/outcomes.py), the booking (unless not found) and its event.
@@ -49,6 +50,11 @@ BEGIN
                 ELSE 'booking_not_confirmable'
             END;
             CONTINUE;
+        END IF;
+        IF b.seats <> '[]' THEN
+            -- A seated booking's seats are sold with it (their rows are this booking's).
+            UPDATE bookings.event_seats SET status = 'sold'
+            WHERE event_id = b.event_id AND booking_id = b.id AND status = 'held';
         END IF;
         sold_events := sold_events || b.event_id;
         sold_shards := sold_shards || bookings.sold_shard(b.id);

@@ -12,6 +12,7 @@ DECLARE
     b bookings.bookings;
     e bookings.waitlist_entries;
     released integer := 0;
+    expired_ids bigint[] := '{}';
 BEGIN
     expired := 0;
     offers_expired := 0;
@@ -28,6 +29,7 @@ BEGIN
         SET status = 'expired', expired_at = now(), version = version + 1
         WHERE id = b.id RETURNING * INTO b;
         released := released + b.quantity;
+        expired_ids := expired_ids || b.id;
         expired := expired + 1;
         PERFORM bookings.emit_booking(b, 'expired');
         IF b.waitlist_entry_id IS NOT NULL THEN
@@ -43,6 +45,7 @@ BEGIN
     END LOOP;
     IF released > 0 THEN
         PERFORM bookings.release_seats(p_event_id, released);
+        PERFORM bookings.free_booking_seats(p_event_id, expired_ids);
         offers := bookings.promote_waitlist(p_event_id);
         published := bookings.publish_locked(p_event_id);
     END IF;

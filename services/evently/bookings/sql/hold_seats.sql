@@ -3,13 +3,28 @@
 -- idempotency claim (a busy probe = in flight), a stored response, then every check,
 -- and the writes: booking, idempotency record, outbox message. The inventory row is
 -- updated once at the end. Where the event limits seats per client address, each hold
--- records its address (bookings.hold_addresses) and counts against it. Returns one row per request, in order: the outcome (see
+-- records its address (bookings.hold_addresses) and counts against it.
+-- Seated events (docs/seating.md): request i names p_seat_counts[i] seats, the next ones
+-- of p_seat_ids (NULL: a quantity request, which a seated event answers with
+-- seat_selection_required so that the service picks seats for it; 0: best-available
+-- found no block for p_quantities[i] seats, answered no_seats_together once the
+-- idempotency record and the other rules were checked). Each seat must exist
+-- and be sellable (else invalid_seats) and free (else seats_unavailable, naming the
+-- taken ones); it is taken by a transition guarded by status = 'free', and a seat hold
+-- of N seats counts in `reserved` like a general-admission hold of N.
+-- The seat arguments default to NULL, so the previous release's call (12 arguments)
+-- still resolves during a rolling upgrade.
+-- Returns one row per request, in order: the outcome (see
 -- bookings/outcomes.py), the booking (held or replayed) or the refusal's details.
+DROP FUNCTION IF EXISTS bookings.hold_seats(
+    bigint, bigint[], integer[], text[], text[], integer, integer[], integer[], integer[],
+    integer[], integer, text[]);
 CREATE OR REPLACE FUNCTION bookings.hold_seats(
     p_event_id bigint, p_user_ids bigint[], p_quantities integer[],
     p_idempotency_keys text[], p_request_hashes text[], p_idempotency_ttl_s integer,
     p_key_ns integer[], p_key_ids integer[], p_probe_ns integer[], p_probe_ids integer[],
-    p_lock_timeout_ms integer, p_client_addresses text[])
+    p_lock_timeout_ms integer, p_client_addresses text[],
+    p_seat_ids text[] DEFAULT NULL, p_seat_counts integer[] DEFAULT NULL)
 RETURNS TABLE (outcome text, booking bookings.bookings, details jsonb,
                lock_wait_s double precision)
 LANGUAGE plpgsql AS $$
@@ -25,10 +40,19 @@ DECLARE
     uid bigint;
     held_from_address integer;
     reserved_before integer;
+    seating bookings.event_seating;
+    seats text[];
+    seat_offset integer := 0;
+    unknown_seats text[];
+    blocked_seats text[];
+    taken_seats text[];
+    seats_json text;
+    claimed integer;
 BEGIN
     SELECT * INTO locks FROM bookings.take_advisory_xact_locks(
         p_key_ns, p_key_ids, p_probe_ns, p_probe_ids, p_lock_timeout_ms);
     SELECT * INTO inv FROM bookings.inventory WHERE event_id = p_event_id;
+    SELECT * INTO seating FROM bookings.event_seating WHERE event_id = p_event_id;
     state := bookings.sale_state(inv);
     reserved_before := inv.reserved;
     FOR i IN 1 .. coalesce(array_length(p_user_ids, 1), 0) LOOP
@@ -38,6 +62,14 @@ BEGIN
         lock_wait_s := locks.lock_wait_s;
         uid := p_user_ids[i];
         q := p_quantities[i];
+        seats := NULL;
+        IF p_seat_counts[i] IS NOT NULL THEN
+            seats := coalesce(p_seat_ids[seat_offset + 1 : seat_offset + p_seat_counts[i]], '{}');
+            seat_offset := seat_offset + p_seat_counts[i];
+            IF p_seat_counts[i] > 0 THEN
+                q := cardinality(seats);
+            END IF;
+        END IF;
         IF i = ANY (locks.busy_probes) THEN
             outcome := 'idempotency_request_in_flight';
             RETURN NEXT;
@@ -53,13 +85,18 @@ BEGIN
                 -- The booking as it was when first answered (a row, or the rendered
                 -- body stored by releases before repeatable SQL: same fields).
                 outcome := 'replayed';
-                booking := jsonb_populate_record(NULL::bookings.bookings, prior.response);
+                booking := jsonb_populate_record(
+                    NULL::bookings.bookings, '{"seats": "[]"}'::jsonb || prior.response);
             END IF;
             RETURN NEXT;
             CONTINUE;
         END IF;
         IF state IN ('event_not_found', 'event_cancelled') THEN
             outcome := state;
+        ELSIF seats IS NOT NULL AND seating.event_id IS NULL THEN
+            outcome := 'event_not_seated';
+        ELSIF seats IS NULL AND seating.event_id IS NOT NULL THEN
+            outcome := 'seat_selection_required';
         ELSIF q < 1 OR q > bookings.max_quantity(inv) THEN
             outcome := 'quantity_out_of_range';
         ELSIF state <> 'on_sale' THEN
@@ -91,6 +128,32 @@ BEGIN
                     CONTINUE;
                 END IF;
             END IF;
+            IF seats = '{}' THEN
+                outcome := 'no_seats_together';
+                RETURN NEXT;
+                CONTINUE;
+            ELSIF seats IS NOT NULL THEN
+                SELECT coalesce(array_agg(w.seat_id) FILTER (WHERE e.seat_id IS NULL), '{}'),
+                       coalesce(array_agg(w.seat_id) FILTER (WHERE e.status = 'blocked'), '{}'),
+                       coalesce(array_agg(w.seat_id ORDER BY w.seat_id)
+                                FILTER (WHERE e.status IN ('held', 'sold')), '{}')
+                INTO unknown_seats, blocked_seats, taken_seats
+                FROM unnest(seats) AS w(seat_id)
+                LEFT JOIN bookings.event_seats e
+                       ON e.event_id = p_event_id AND e.seat_id = w.seat_id;
+                IF cardinality(unknown_seats) > 0 OR cardinality(blocked_seats) > 0 THEN
+                    outcome := 'invalid_seats';
+                    details := jsonb_build_object('unknown_seat_ids', unknown_seats,
+                                                  'blocked_seat_ids', blocked_seats);
+                ELSIF cardinality(taken_seats) > 0 THEN
+                    outcome := 'seats_unavailable';
+                    details := jsonb_build_object('seat_ids', taken_seats);
+                END IF;
+                IF outcome IS NOT NULL THEN
+                    RETURN NEXT;
+                    CONTINUE;
+                END IF;
+            END IF;
             IF inv.reserved + q > inv.capacity THEN
                 outcome := 'sold_out';
             END IF;
@@ -100,11 +163,30 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
+        seats_json := '[]';
+        IF seats IS NOT NULL THEN
+            SELECT jsonb_agg(jsonb_build_object('id', m.seat_id, 'label', m.label,
+                                                'section', m.section, 'row', m.row_id,
+                                                'zone', m.zone) ORDER BY m.position)::text
+            INTO seats_json
+            FROM bookings.seat_map_seats m
+            WHERE m.map_id = seating.map_id AND m.map_version = seating.map_version
+              AND m.seat_id = ANY (seats);
+        END IF;
         INSERT INTO bookings.bookings (event_id, user_id, quantity, status, unit_price,
-                                       currency, hold_expires_at)
+                                       currency, hold_expires_at, seats)
         VALUES (p_event_id, uid, q, 'held', inv.unit_price, inv.currency,
-                now() + make_interval(secs => inv.hold_ttl_seconds))
+                now() + make_interval(secs => inv.hold_ttl_seconds), seats_json)
         RETURNING * INTO b;
+        IF seats IS NOT NULL THEN
+            -- Guarded by status = 'free': a seat is never taken twice, whatever happens.
+            UPDATE bookings.event_seats SET status = 'held', booking_id = b.id
+            WHERE event_id = p_event_id AND seat_id = ANY (seats) AND status = 'free';
+            GET DIAGNOSTICS claimed = ROW_COUNT;
+            IF claimed <> q THEN
+                RAISE EXCEPTION 'seats of event % changed under its lock', p_event_id;
+            END IF;
+        END IF;
         INSERT INTO bookings.idempotency_keys (user_id, key, request_hash, status_code,
                                                response, booking_id)
         VALUES (uid, p_idempotency_keys[i], p_request_hashes[i], 201, to_jsonb(b), b.id)

@@ -21,7 +21,7 @@ BEGIN
     state := bookings.sale_state(inv);
     IF state IN ('event_not_found', 'event_cancelled', 'sale_closed') THEN
         outcome := state;
-    ELSIF NOT inv.waitlist_enabled THEN
+    ELSIF NOT bookings.waitlist_enabled(inv) THEN
         outcome := 'waitlist_disabled';
     ELSIF p_quantity < 1 OR p_quantity > bookings.max_quantity(inv) THEN
         outcome := 'quantity_out_of_range';

@@ -14,7 +14,7 @@ DECLARE
     offers integer := 0;
 BEGIN
     SELECT * INTO inv FROM bookings.inventory WHERE event_id = p_event_id;
-    IF NOT FOUND OR NOT inv.waitlist_enabled OR bookings.sale_state(inv) <> 'on_sale' THEN
+    IF NOT FOUND OR NOT bookings.waitlist_enabled(inv) OR bookings.sale_state(inv) <> 'on_sale' THEN
         RETURN 0;
     END IF;
     free := inv.capacity - inv.reserved;

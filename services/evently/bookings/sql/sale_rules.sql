@@ -18,6 +18,15 @@ LANGUAGE sql STABLE AS $$
     SELECT least(coalesce(inv.max_per_user, inv.target_capacity), inv.target_capacity)
 $$;
 
+-- Whether the event's waitlist takes entries and gets offers: the organiser's setting,
+-- and never on a seated event (docs/seating.md: an offer would need seats picked for the
+-- buyer, which this step does not do).
+CREATE OR REPLACE FUNCTION bookings.waitlist_enabled(inv bookings.inventory) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT inv.waitlist_enabled
+           AND NOT EXISTS (SELECT 1 FROM bookings.event_seating s WHERE s.event_id = inv.event_id)
+$$;
+
 -- Details a refusal carries (problem extension members, rendered by refusals.py).
 CREATE OR REPLACE FUNCTION bookings.refusal_details(inv bookings.inventory, p_code text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -29,7 +38,7 @@ LANGUAGE sql STABLE AS $$
             'min_quantity', 1, 'max_quantity', bookings.max_quantity(inv))
         WHEN 'sold_out' THEN jsonb_build_object(
             'available', greatest(inv.capacity - inv.reserved, 0),
-            'waitlist_enabled', inv.waitlist_enabled)
+            'waitlist_enabled', bookings.waitlist_enabled(inv))
         WHEN 'waitlist_not_needed' THEN jsonb_build_object(
             'available', greatest(inv.capacity - inv.reserved, 0))
         ELSE '{}'::jsonb

@@ -1,0 +1,251 @@
+"""Best-available on a seated event: ``quantity`` (optionally ``zone``, ``accessible``)
+holds adjacent seats picked by ``best_available.SeatIndex`` from the current taken set,
+claimed in the one locked hold call; a pick another buyer claimed first is picked again."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+from prometheus_client import REGISTRY
+
+from evently.bookings.context import BOOKINGS
+from evently.bookings.inventory import event_lock
+from tests.bookings.conftest import (
+    Buyer,
+    build_rectangular_map,
+    event_seat_rows,
+    eventually,
+    seat_counts,
+    seating_of,
+    send_event,
+    upload_map,
+)
+from tests.bookings.test_seat_holds import hold_seats, live_seats
+from tests.events.test_seat_map_rules import small_map
+
+EVENT = 801
+
+
+async def best(
+    buyer: Buyer, quantity: int, *, event_id: int = EVENT, key: str | None = None, **extra: Any
+) -> tuple[int, dict[str, Any]]:
+    headers = {**buyer.headers, "Idempotency-Key": key or uuid.uuid4().hex}
+    response = await buyer.client.post(
+        "/api/v1/bookings",
+        json={"event_id": event_id, "quantity": quantity, **extra},
+        headers=headers,
+    )
+    return response.status, await response.json()
+
+
+def adjacent_in_one_row(booking: dict[str, Any]) -> bool:
+    rows = {(s["section"], s["row"]) for s in booking["seats"]}
+    labels = sorted(int(s["label"]) for s in booking["seats"])
+    return len(rows) == 1 and labels == list(range(labels[0], labels[0] + len(labels)))
+
+
+async def test_a_quantity_on_a_seated_event_holds_adjacent_seats_in_the_best_row(
+    seated_client, events_client, tokens, db
+):
+    seat_map = await build_rectangular_map(events_client, tokens, rows=4, seats_per_row=10)
+    await send_event(seated_client, EVENT, **seating_of(seat_map))
+
+    status, booking = await best(Buyer(seated_client, tokens, 1), 3)
+
+    assert status == 201, booking
+    assert booking["quantity"] == 3 and len(booking["seats"]) == 3
+    assert adjacent_in_one_row(booking) and booking["seats"][0]["row"] == "A"  # rank 1
+    assert live_seats(await event_seat_rows(db, EVENT)) == {
+        s["id"]: booking["id"] for s in booking["seats"]
+    }
+    assert (await seat_counts(db, EVENT))["reserved"] == 3
+
+
+async def test_best_available_keeps_to_the_zone_asked(seated_client, events_client, tokens):
+    admin = tokens.admin()
+    venue = await events_client.post(
+        "/api/v1/admin/venues",
+        json={"name": "Zoned", "address": "1 Ring", "city": "Graz", "capacity": 1000},
+        headers=admin,
+    )
+    body = {
+        "name": "Zoned",
+        "sections": 1,
+        "rows": 4,
+        "seats_per_row": 6,
+        "zones": [
+            {"zone": {"id": "front", "name": "Front"}, "from_row": 1, "to_row": 2},
+            {"zone": {"id": "rear", "name": "Rear"}, "from_row": 3, "to_row": 4},
+        ],
+    }
+    response = await events_client.post(
+        f"/api/v1/admin/venues/{(await venue.json())['id']}/seat-maps/rectangular",
+        json=body,
+        headers=admin,
+    )
+    assert response.status == 201, await response.text()
+    await send_event(seated_client, EVENT, **seating_of(await response.json()))
+
+    status, booking = await best(Buyer(seated_client, tokens, 1), 2, zone="rear")
+
+    assert status == 201, booking
+    assert {s["zone"] for s in booking["seats"]} == {"rear"}
+    assert booking["seats"][0]["row"] == "C"
+
+
+async def test_accessible_asks_for_an_accessible_seat(seated_client, events_client, tokens):
+    seat_map = await upload_map(events_client, tokens, small_map())
+    await send_event(seated_client, EVENT, **seating_of(seat_map))
+
+    status, booking = await best(Buyer(seated_client, tokens, 1), 1, accessible=True)
+
+    assert status == 201, booking
+    assert [s["id"] for s in booking["seats"]] == ["stalls-A-1"]  # the one accessible seat
+    status, problem = await best(Buyer(seated_client, tokens, 2), 1, accessible=True)
+    assert (status, problem["code"]) == (409, "no_seats_together"), problem
+
+
+async def test_no_block_that_fits_is_409_and_changes_nothing(
+    seated_client, events_client, tokens, db
+):
+    seat_map = await build_rectangular_map(events_client, tokens, rows=1, seats_per_row=5)
+    await send_event(seated_client, EVENT, **seating_of(seat_map))
+    status, _, _ = await hold_seats(Buyer(seated_client, tokens, 1), ["S1-A-3"], event_id=EVENT)
+    assert status == 201
+    before = await event_seat_rows(db, EVENT)
+
+    status, problem = await best(Buyer(seated_client, tokens, 2), 3)
+
+    assert (status, problem["code"]) == (409, "no_seats_together"), problem
+    assert await event_seat_rows(db, EVENT) == before
+    assert (await seat_counts(db, EVENT))["reserved"] == 1
+    status, booking = await best(Buyer(seated_client, tokens, 2), 2)
+    assert status == 201 and adjacent_in_one_row(booking)
+
+
+async def test_zone_or_accessible_on_a_general_admission_event_is_400_naming_it(
+    seated_client, tokens, db
+):
+    await send_event(seated_client, 802, capacity=10)
+    status, problem = await best(Buyer(seated_client, tokens, 1), 1, event_id=802, zone="front")
+    assert (status, problem["code"]) == (400, "event_not_seated"), problem
+    assert [e["field"] for e in problem["errors"]] == ["body.zone"]
+    status, problem = await best(Buyer(seated_client, tokens, 1), 1, event_id=802, accessible=True)
+    assert [e["field"] for e in problem["errors"]] == ["body.accessible"]
+    assert (await seat_counts(db, 802))["reserved"] == 0
+    # A plain quantity on it stays general admission.
+    status, booking = await best(Buyer(seated_client, tokens, 1), 2, event_id=802)
+    assert status == 201 and booking["seats"] == []
+
+
+async def test_a_quantity_out_of_range_names_the_quantity(seated_client, events_client, tokens):
+    seat_map = await build_rectangular_map(events_client, tokens, rows=1, seats_per_row=5)
+    await send_event(seated_client, EVENT, max_per_user=2, **seating_of(seat_map))
+    for quantity in (0, 3):
+        status, problem = await best(Buyer(seated_client, tokens, 1), quantity)
+        assert (status, problem["code"]) == (422, "quantity_out_of_range"), problem
+        assert [e["field"] for e in problem["errors"]] == ["body.quantity"]
+
+
+async def test_the_same_key_replays_the_seats_it_got(seated_client, events_client, tokens, db):
+    seat_map = await build_rectangular_map(events_client, tokens, rows=2, seats_per_row=4)
+    await send_event(seated_client, EVENT, **seating_of(seat_map))
+    me = Buyer(seated_client, tokens, 1)
+    status, booking = await best(me, 2, key="again")
+    assert status == 201
+    assert (await best(Buyer(seated_client, tokens, 2), 2))[0] == 201
+
+    status, replayed = await best(me, 2, key="again")
+
+    assert status == 201 and replayed == booking
+    assert await db.fetchval("SELECT count(*) FROM bookings.bookings") == 2
+
+
+async def test_concurrent_best_available_buyers_never_share_a_seat(
+    seated_client, events_client, tokens, db
+):
+    seat_map = await build_rectangular_map(events_client, tokens, rows=2, seats_per_row=10)
+    await send_event(seated_client, 803, max_per_user=4, **seating_of(seat_map))
+
+    results = await asyncio.gather(
+        *(best(Buyer(seated_client, tokens, u), 1 + u % 3, event_id=803) for u in range(1, 31))
+    )
+
+    held = [body for status, body in results if status == 201]
+    for status, body in results:
+        assert status == 201 or body["code"] in ("no_seats_together", "seats_unavailable"), body
+    granted = [s["id"] for b in held for s in b["seats"]]
+    assert len(granted) == len(set(granted)), "a seat was granted twice"
+    assert all(adjacent_in_one_row(b) and len(b["seats"]) == b["quantity"] for b in held)
+    assert live_seats(await event_seat_rows(db, 803)) == {
+        s["id"]: b["id"] for b in held for s in b["seats"]
+    }
+    counts = await seat_counts(db, 803)
+    assert counts["reserved"] == counts["held_bookings"] == len(granted) <= 20
+
+
+async def test_a_pick_claimed_by_another_first_is_picked_again(
+    seated_client, events_client, tokens, db, database_url
+):
+    seat_map = await build_rectangular_map(events_client, tokens, rows=2, seats_per_row=6)
+    await send_event(seated_client, EVENT, **seating_of(seat_map))
+    # The pick the hold will make on the empty map (the app's own index).
+    picker = seated_client.app[BOOKINGS].holder.picker
+    index = await picker.index(seat_map["map_id"], seat_map["version"])
+    first_pick = index.choose(frozenset(), 2, zone="std")
+    assert first_pick
+    retries = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+    key = event_lock(EVENT)
+    blocker = await asyncpg.connect(database_url)
+    try:
+        async with blocker.transaction():
+            # Hold the event's lock: the hold picks, then waits for the lock to claim.
+            await blocker.execute("SELECT pg_advisory_xact_lock($1, $2)", key.namespace, key.ident)
+            # With a zone, the holder goes straight to best-available: it picks, then
+            # waits for the lock to claim.
+            hold = asyncio.create_task(best(Buyer(seated_client, tokens, 1), 2, zone="std"))
+
+            async def waiting_for_the_lock() -> bool:
+                return bool(await db.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ))  # fmt: skip
+
+            await eventually(waiting_for_the_lock)
+            # Another buyer takes the picked seats meanwhile (as a sale would).
+            await blocker.execute(
+                "UPDATE bookings.event_seats SET status = 'sold', booking_id = 999999 "
+                "WHERE event_id = $1 AND seat_id = ANY ($2)",
+                EVENT,
+                first_pick,
+            )
+        status, booking = await hold
+    finally:
+        await blocker.close()
+
+    assert status == 201, booking
+    got = [s["id"] for s in booking["seats"]]
+    assert not set(got) & set(first_pick) and len(got) == 2
+    after = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+    assert after == retries + 1
+
+
+async def test_concurrent_best_available_buyers_all_get_seats_while_blocks_remain(
+    seated_client, events_client, tokens, db
+):
+    # Requests gathered into one batch pick around each other's picks: none of them
+    # loses its seats to a neighbour in the batch (before, each re-read the same taken
+    # set, they all picked the same best block, and most ran out of retries).
+    seat_map = await build_rectangular_map(events_client, tokens, rows=4, seats_per_row=10)
+    await send_event(seated_client, 804, **seating_of(seat_map))
+
+    results = await asyncio.gather(
+        *(best(Buyer(seated_client, tokens, u), 2, event_id=804) for u in range(1, 16))
+    )
+
+    assert [status for status, _ in results] == [201] * 15, results
+    granted = [s["id"] for _, b in results for s in b["seats"]]
+    assert len(set(granted)) == 30
+    assert (await seat_counts(db, 804))["reserved"] == 30
