@@ -4,41 +4,17 @@ seat (blocked seats never sellable). Fetch failures leave the message for redeli
 
 from __future__ import annotations
 
-import itertools
-from datetime import UTC, datetime
-
 from tests.bookings.conftest import (
     INTERNAL,
     Buyer,
-    event_payload,
+    deliver_event,
     event_seat_rows,
-    iso,
     seat_counts,
     seating_of,
     send_event,
     upload_map,
 )
 from tests.events.test_seat_map_rules import small_map
-
-_ids = itertools.count(900_000)
-
-
-async def deliver(client, event_id: int, version: int = 1, **changes) -> list[int]:
-    """Deliver one event.changed message; returns what the inbox acknowledged."""
-    message = {
-        "id": next(_ids),
-        "source": "events",
-        "topic": "event.changed",
-        "key": str(event_id),
-        "version": version,
-        "payload": event_payload(event_id, version, **changes),
-        "created_at": iso(datetime.now(UTC)),
-    }
-    response = await client.post(
-        "/internal/inbox", json={"source": "events", "messages": [message]}, headers=INTERNAL
-    )
-    assert response.status == 200, await response.text()
-    return (await response.json())["acknowledged"]
 
 
 async def test_a_seated_event_has_one_row_per_seat_and_blocked_seats_are_never_sellable(
@@ -87,7 +63,7 @@ async def test_a_failed_fetch_changes_nothing_and_the_redelivered_message_applie
     seat_map = await upload_map(events_client, tokens, small_map())
     not_yet = seating_of(seat_map, version=2)  # the events service has no version 2 yet
 
-    assert await deliver(seated_client, 505, **not_yet) == []
+    assert await deliver_event(seated_client, 505, **not_yet) == []
     assert await db.fetchval("SELECT count(*) FROM bookings.inventory WHERE event_id = 505") == 0
     assert await event_seat_rows(db, 505) == {}
 
@@ -97,7 +73,7 @@ async def test_a_failed_fetch_changes_nothing_and_the_redelivered_message_applie
         headers=tokens.admin(),
     )
     assert response.status == 201, await response.text()
-    assert len(await deliver(seated_client, 505, **not_yet)) == 1
+    assert len(await deliver_event(seated_client, 505, **not_yet)) == 1
     assert len(await event_seat_rows(db, 505)) == 7
 
 
