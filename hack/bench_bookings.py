@@ -809,10 +809,17 @@ async def tickets_after_sale(
         "seats": int(seats),
         "issued": int(issued),
         "all_issued_after_last_confirm_s": round(time.perf_counter() - stats.last_confirm_at, 2),
-        "cpu_ms_per_booking": {
-            k: round((cpu_used[k] - cpu_before[k]) * 1000 / max(1, stats.bookings), 3)
-            for k in ("bookings_service", "postgresql")
-        },
+        "cpu_ms_per_booking": cpu_ms_per_booking(cpu_before, cpu_used, stats.bookings),
+    }
+
+
+def cpu_ms_per_booking(
+    before: dict[str, float], after: dict[str, float], bookings: int
+) -> dict[str, float]:
+    """The service's and PostgreSQL's CPU between two snapshots, in ms per booking."""
+    return {
+        k: round((after[k] - before[k]) * 1000 / max(1, bookings), 3)
+        for k in ("bookings_service", "postgresql")
     }
 
 
@@ -842,10 +849,7 @@ async def outbox_after_sale(
     return {
         "pending_left": int(pending),
         "drained_in_s": round(time.perf_counter() - started, 2),
-        "cpu_ms_per_booking": {
-            k: round((cpu_used[k] - cpu_before[k]) * 1000 / max(1, stats.bookings), 3)
-            for k in ("bookings_service", "postgresql")
-        },
+        "cpu_ms_per_booking": cpu_ms_per_booking(cpu_before, cpu_used, stats.bookings),
     }
 
 

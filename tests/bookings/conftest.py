@@ -265,14 +265,19 @@ async def seated_client(aiohttp_client, bookings_app, events_server) -> TestClie
     return await aiohttp_client(bookings_app({"EVENTS_URL": url}))
 
 
-async def upload_map(events: TestClient, tokens: TokenMinter, document: dict[str, Any]) -> dict:
-    """A new venue with ``document`` as its map's version 1 (through the admin API)."""
-    admin = tokens.admin()
+async def new_venue(events: TestClient, admin: dict[str, str]) -> int:
+    """A new venue (through the admin API); its id."""
     venue = {"name": f"Hall {uuid.uuid4().hex[:8]}", "address": "1 Ring", "city": "Vienna",
              "capacity": 100_000}  # fmt: skip
     response = await events.post("/api/v1/admin/venues", json=venue, headers=admin)
     assert response.status == 201, await response.text()
-    venue_id = (await response.json())["id"]
+    return (await response.json())["id"]
+
+
+async def upload_map(events: TestClient, tokens: TokenMinter, document: dict[str, Any]) -> dict:
+    """A new venue with ``document`` as its map's version 1 (through the admin API)."""
+    admin = tokens.admin()
+    venue_id = await new_venue(events, admin)
     response = await events.post(
         f"/api/v1/admin/venues/{venue_id}/seat-maps", json=document, headers=admin
     )
@@ -285,11 +290,7 @@ async def build_rectangular_map(
 ) -> dict:
     """A new venue with a one-section rectangular map (seat ids ``S1-A-1``...)."""
     admin = tokens.admin()
-    venue = {"name": f"Hall {uuid.uuid4().hex[:8]}", "address": "1 Ring", "city": "Vienna",
-             "capacity": 100_000}  # fmt: skip
-    response = await events.post("/api/v1/admin/venues", json=venue, headers=admin)
-    assert response.status == 201, await response.text()
-    venue_id = (await response.json())["id"]
+    venue_id = await new_venue(events, admin)
     body = {
         "name": "Rectangle",
         "sections": 1,
