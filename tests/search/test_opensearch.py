@@ -28,6 +28,12 @@ pytestmark = pytest.mark.parametrize("search_backend", ["opensearch"])
 ALIAS = "evently-events"
 
 
+@pytest.fixture
+def search_env(search_env: dict[str, str]) -> dict[str, str]:
+    """A 1 s client timeout, so requests to a paused server fail fast."""
+    return search_env | {"OPENSEARCH_TIMEOUT_S": "1"}
+
+
 async def assert_unavailable(client) -> None:
     response = await client.get("/api/v1/search", params={"q": "jazz"})
     assert response.status == 503
