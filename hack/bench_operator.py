@@ -313,12 +313,19 @@ def webhook_in_force(cluster: KubeCluster, webhooks: str) -> bool:
 
 
 def webhook_configurations(port: int, ca: bytes, webhooks: str) -> list[dict[str, Any]]:
-    """The chart's webhook configurations (both, or validation only) by URL."""
+    """The chart's webhook configurations by URL: both (creations judged, and given the
+    finalizer, by the mutating one; updates by the validating one), or validation only."""
+    if webhooks == "both":
+        chosen = [
+            ("ValidatingWebhookConfiguration", "validate", "/validate-event", ["UPDATE"]),
+            ("MutatingWebhookConfiguration", "admit", "/admit-creation", ["CREATE"]),
+        ]
+    else:
+        chosen = [
+            ("ValidatingWebhookConfiguration", "validate", "/validate-event", ["CREATE", "UPDATE"])
+        ]
     configs = []
-    for kind, name, path, operations in (
-        ("ValidatingWebhookConfiguration", "validate", "/validate-event", ["CREATE", "UPDATE"]),
-        ("MutatingWebhookConfiguration", "finalizer", "/add-finalizer", ["CREATE"]),
-    )[: 2 if webhooks == "both" else 1]:
+    for kind, name, path, operations in chosen:
         configs.append({
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": kind,

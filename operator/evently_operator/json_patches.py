@@ -10,23 +10,30 @@ empty, and the copy is made before that is noticed). Profiled over 2,000 creatio
 
 ``as_json_patch`` below answers the same question by copying and comparing only what the
 merge patch reaches, with kopf's own merge: an empty patch costs nothing, and a small one
-costs its size. What it leaves to kopf's own implementation: callable transformations,
-and a patch that merges an object into a non-object. Applying either answer to the object
-gives the same result (``tests/operator/test_json_patches.py`` checks that on random
-objects and patches); the ops may differ in form (a changed list is replaced whole, as
-the merge patch itself does, where ``jsonpatch`` would edit it element by element).
+costs its size. kopf's own finalizer transformations (adding or removing a finalizer,
+which it makes at every deletion) reach only ``metadata.finalizers``, so that list is
+copied and compared too. What it leaves to kopf's own implementation: other callable
+transformations, and a patch that merges an object into a non-object. Applying either
+answer to the object gives the same result (``tests/operator/test_json_patches.py``
+checks that on random objects and patches); the ops may differ in form (a changed list
+is replaced whole, as the merge patch itself does, where ``jsonpatch`` would edit it
+element by element).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from kopf._cogs.structs import patches
+from kopf._cogs.structs import finalizers, patches
 
 KOPF_AS_JSON_PATCH = patches.Patch.as_json_patch
 _ABSENT = object()
+# kopf's transformations that touch nothing but ``metadata.finalizers`` (and drop an
+# emptied list, or an emptied ``metadata``).
+FINALIZER_FUNCTIONS = (finalizers.block_deletion, finalizers.allow_deletion)
 
 
 class _Unsure(Exception):
@@ -39,24 +46,45 @@ def as_json_patch(self: patches.Patch, body: Mapping[str, Any] | None = None) ->
     if not self:
         return []
     base = body if body is not None else self._original
-    if self.fns or base is None:
+    if base is None or not all(_touches_only_finalizers(fn) for fn in self.fns):
         return KOPF_AS_JSON_PATCH(self, body)
     try:
-        before = _copied_along(base, self)
+        reach = _reach(self)
+        before = _copied_along(base, reach)
     except _Unsure:
         return KOPF_AS_JSON_PATCH(self, body)
-    after = _copied_along(before, self)
-    # kopf's own merge (it also drops parents a removal leaves empty), on copies of just
-    # the objects the patch reaches: everything else is shared with ``base``, untouched.
+    after = _copied_along(before, reach)
+    # kopf's own merge (it also drops parents a removal leaves empty), then its finalizer
+    # transformations, on copies of just the objects they reach: everything else is
+    # shared with ``base``, untouched.
     self._apply_patch(after, (), dict(self))
+    if self.fns and isinstance(after.get("metadata", {}).get("finalizers"), list):
+        after["metadata"]["finalizers"] = list(after["metadata"]["finalizers"])
+    for fn in self.fns:
+        fn(after)
     ops: list[dict[str, Any]] = []
-    _diff_along(before, after, self, "", ops)
+    _diff_along(before, after, reach, "", ops)
     return ops
 
 
 def install() -> None:
     """Make kopf use ``as_json_patch`` (idempotent)."""
     patches.Patch.as_json_patch = as_json_patch  # type: ignore[method-assign]
+
+
+def _touches_only_finalizers(fn: Callable[..., Any]) -> bool:
+    return isinstance(fn, functools.partial) and fn.func in FINALIZER_FUNCTIONS
+
+
+def _reach(patch: patches.Patch) -> Mapping[str, Any]:
+    """What the patch and its (finalizer) transformations may change: the merge patch,
+    plus ``metadata.finalizers`` when there are transformations."""
+    if not patch.fns:
+        return patch
+    metadata = patch.get("metadata", {})
+    if not isinstance(metadata, Mapping):
+        raise _Unsure  # the patch replaces or removes the whole of metadata
+    return {**patch, "metadata": {**metadata, "finalizers": metadata.get("finalizers")}}
 
 
 def _copied_along(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:

@@ -444,7 +444,9 @@ def test_the_webhook_is_served_by_the_operator_with_a_certificate_its_config_tru
     }  # fmt: skip
     (rule,) = webhook["rules"]
     assert (rule["apiGroups"], rule["resources"]) == (["evently.io"], ["events"])
-    assert rule["operations"] == ["CREATE", "UPDATE"]  # never DELETE: cleanup always works
+    # Creations are judged by the mutating webhook (one request each); never DELETE, so
+    # cleanup always works.
+    assert rule["operations"] == ["UPDATE"]
     secret = out.get("Secret", "evently-operator-webhook-tls")
     assert secret["data"]["ca.crt"] == webhook["clientConfig"]["caBundle"]
     cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
@@ -464,7 +466,7 @@ def test_the_webhook_is_served_by_the_operator_with_a_certificate_its_config_tru
     (mutating,) = mutating_config["webhooks"]
     assert mutating["failurePolicy"] == "Ignore" and mutating["sideEffects"] == "None"
     assert mutating["clientConfig"] == {
-        "service": {**webhook["clientConfig"]["service"], "path": "/add-finalizer"},
+        "service": {**webhook["clientConfig"]["service"], "path": "/admit-creation"},
         "caBundle": secret["data"]["ca.crt"],
     }
     (rule,) = mutating["rules"]

@@ -73,15 +73,35 @@ def test_the_charts_webhook_refuses_an_event_ending_before_it_starts(release: Re
     assert webhook["clientConfig"]["caBundle"] == secret["data"]["ca.crt"]
     assert webhook["failurePolicy"] == "Ignore"  # so only a served answer can refuse
 
+    # A creation is judged by the mutating webhook (one request per creation) ...
     backwards = ends_before_it_starts("e2e-backwards")
     result = apply_event(release, backwards, check=False)
     text = " ".join(result.stderr.split())
     assert result.returncode != 0, f"applied: {result.stdout} {text}"
-    assert 'admission webhook "validate.events.evently.io" denied the request' in text, text
+    assert 'admission webhook "admit.events.evently.io" denied the request' in text, text
     messages = [p.message for p in check_spec(parse_spec(backwards["spec"]))]
     assert messages and all(m in text for m in messages), (messages, text)  # the Invalid words
     gone = node.kubectl("-n", namespace, "get", "evt", "e2e-backwards", check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+    # ... and an update by the validating one: a valid Event made to end before it starts.
+    starts = datetime.now(UTC) + timedelta(days=3)
+    valid = generated_event(
+        "e2e-turned", starts=starts, opens=starts - timedelta(days=2),
+        closes=starts - timedelta(days=1),
+    )  # fmt: skip
+    apply_event(release, valid)
+    try:
+        turned = ends_before_it_starts("e2e-turned")
+        result = apply_event(release, turned, check=False)
+        text = " ".join(result.stderr.split())
+        assert result.returncode != 0, f"applied: {result.stdout} {text}"
+        assert 'admission webhook "validate.events.evently.io" denied the request' in text, text
+        assert all(m in text for m in messages), (messages, text)
+        kept = node.kubectl_json("-n", namespace, "get", "evt", "e2e-turned")
+        assert kept["spec"]["startsAt"] == valid["spec"]["startsAt"]  # unchanged
+    finally:
+        node.kubectl("-n", namespace, "delete", "evt", "e2e-turned", "--wait=false")
 
 
 def test_the_charts_mutating_webhook_creates_events_with_the_operators_finalizer(
@@ -93,7 +113,7 @@ def test_the_charts_mutating_webhook_creates_events_with_the_operators_finalizer
         "get", "mutatingwebhookconfiguration", f"{namespace}-{operator}"
     )
     (webhook,) = configuration["webhooks"]
-    assert webhook["clientConfig"]["service"]["path"] == "/add-finalizer"
+    assert webhook["clientConfig"]["service"]["path"] == "/admit-creation"
     # A server-side dry run of a valid Event: the object as it would be stored already
     # carries the finalizer, added through the operator's Service at admission.
     starts = datetime.now(UTC) + timedelta(days=3)

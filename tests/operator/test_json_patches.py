@@ -7,6 +7,7 @@ applying kopf's ops gives; an empty patch must not touch (deep-copy) the object 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ import jsonpatch
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kopf._cogs.structs import finalizers
 from kopf._cogs.structs.patches import Patch
 
 from evently_operator import json_patches
@@ -38,6 +40,23 @@ PATCHES = st.recursive(
     lambda inner: st.dictionaries(KEYS, inner, max_size=3),
     max_leaves=10,
 ).filter(lambda p: isinstance(p, dict))
+
+
+FINALIZER = "evently.io/cancel-event"
+FINALIZERS = st.lists(st.sampled_from([FINALIZER, "other.io/keep"]), max_size=3)
+# Objects as kopf sees them at a deletion: metadata with or without finalizers.
+METADATA = st.fixed_dictionaries(
+    {}, optional={"name": st.just("e"), "finalizers": FINALIZERS, "labels": OBJECTS}
+)
+FINALIZED_OBJECTS = st.fixed_dictionaries({}, optional={"metadata": METADATA, "spec": OBJECTS})
+# kopf's own transformations: what it adds to a patch to add or remove its finalizer.
+TRANSFORMATIONS = st.lists(
+    st.sampled_from([finalizers.block_deletion, finalizers.allow_deletion]).map(
+        lambda fn: functools.partial(fn, finalizer=FINALIZER)
+    ),
+    min_size=1,
+    max_size=2,
+)
 
 
 def applied(body: dict[str, Any], ops: list[Any]) -> Any:
@@ -97,6 +116,35 @@ def test_small_patch_copies_nothing() -> None:
     body = {"metadata": {"name": "e", "managedFields": [Uncopyable()]}, "spec": {"a": 1}}
     ops = json_patches.as_json_patch(Patch({"spec": {"a": 2}}, body=body))
     assert ops == [{"op": "replace", "path": "/spec/a", "value": 2}]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=FINALIZED_OBJECTS, merge=PATCHES, fns=TRANSFORMATIONS)
+def test_finalizer_transformations_same_object_as_kopf(
+    body: dict[str, Any], merge: dict[str, Any], fns: list[Any]
+) -> None:
+    try:
+        kopf_ops = json_patches.KOPF_AS_JSON_PATCH(Patch(merge, body=copy.deepcopy(body), fns=fns))
+    except (TypeError, AttributeError):
+        return  # kopf itself cannot merge this patch into this object
+    untouched = copy.deepcopy(body)
+    ours = json_patches.as_json_patch(Patch(merge, body=body, fns=fns))
+    assert body == untouched  # the object itself is never changed
+    assert as_json(applied(body, ours)) == as_json(applied(body, kopf_ops))
+
+
+def test_finalizer_removal_copies_nothing_else() -> None:
+    """At every deletion kopf removes its finalizer with a transformation; its own
+    implementation deep-copies the whole object for that (about 7 ms per deletion)."""
+    body = {
+        "metadata": {"name": "e", "finalizers": [FINALIZER], "managedFields": [Uncopyable()]},
+        "status": {"big": Uncopyable()},
+    }
+    patch = Patch(
+        body=body, fns=[functools.partial(finalizers.allow_deletion, finalizer=FINALIZER)]
+    )
+    assert json_patches.as_json_patch(patch) == [{"op": "remove", "path": "/metadata/finalizers"}]
+    assert body["metadata"]["finalizers"] == [FINALIZER]
 
 
 def test_transformations_left_to_kopf() -> None:

@@ -125,6 +125,18 @@ async def test_kubectl_apply_refuses_what_the_operator_would_mark_invalid(webhoo
     assert "Warning:" in result.stderr and "baselineReplicas is deprecated" in result.stderr
     await wait_for(lambda: resources.status("fine").get("phase") == "OnSale", what="OnSale")
 
+    # Creations were refused by the mutating webhook (one request per creation); an
+    # update that breaks the spec is refused by the validating one, and changes nothing.
+    assert 'admission webhook "admit.events.evently.io" denied' in " ".join(
+        apply(resources, cases["backwards"][0]).stderr.split()
+    )
+    backwards = event_manifest("fine", starts_in=7200, ends_in=3600)
+    result = apply(resources, backwards)
+    text = " ".join(result.stderr.split())
+    assert result.returncode != 0 and "EndsBeforeStart" in text, text
+    assert 'admission webhook "validate.events.evently.io" denied' in text, text
+    assert resources.get("fine")["spec"]["endsAt"] == manifest["spec"]["endsAt"]
+
 
 async def test_cleanup_is_never_blocked_and_an_outage_never_blocks_applies(
     webhook, resources, kube, namespace

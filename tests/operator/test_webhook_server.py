@@ -13,6 +13,7 @@ from evently_operator.config import load_operator_settings
 from evently_operator.kubeapi import KubeApi
 from evently_operator.resource import FINALIZER
 from evently_operator.webhook_server import webhook_app
+from tests.operator.conftest import event_manifest
 
 SETTINGS = {"DATABASE_URL": "postgresql://db/evently", "INTERNAL_API_KEY": "k" * 20}
 
@@ -52,12 +53,27 @@ async def test_the_finalizer_is_added_once(client, finalizers, op, value):
     metadata: dict[str, Any] = {"name": "e", "namespace": "n"}
     if finalizers is not None:
         metadata["finalizers"] = finalizers
-    response = await client.post("/add-finalizer", json=review({"metadata": metadata}))
+    new = {"metadata": metadata, "spec": event_manifest("e")["spec"]}
+    response = await client.post("/admit-creation", json=review(new))
     answer = (await response.json())["response"]
     assert answer["allowed"] is True and answer["patchType"] == "JSONPatch"
     ops = json.loads(base64.b64decode(answer["patch"]))
     assert ops == [{"op": op, "path": "/metadata/finalizers", "value": value}]
 
     metadata["finalizers"] = value  # already there: nothing to add
-    response = await client.post("/add-finalizer", json=review({"metadata": metadata}))
+    response = await client.post("/admit-creation", json=review(new))
     assert (await response.json())["response"] == {"uid": "u-1", "allowed": True}
+
+
+@pytest.mark.parametrize("path", ["/admit-creation", "/add-finalizer"])
+async def test_a_creation_is_judged_in_the_same_request(client, path):
+    """The mutating webhook refuses what the operator would mark Invalid (the chart's
+    validating webhook sees only updates), and adds nothing then. /add-finalizer is the
+    path an older chart's configuration calls during an upgrade."""
+    new = event_manifest("backwards", starts_in=7200, ends_in=3600)
+    new["metadata"]["namespace"] = "n"
+    response = await client.post(path, json=review(new))
+    answer = (await response.json())["response"]
+    assert answer["allowed"] is False and "patch" not in answer
+    assert answer["status"]["code"] == 422
+    assert "EndsBeforeStart" in answer["status"]["message"]
