@@ -23,7 +23,7 @@ import asyncpg
 import kopf
 from aiohttp import web
 
-from evently.core.db import create_pool
+from evently.core.db import create_pool, keep_session_state
 from evently.events.bookings_client import BookingsClient
 from evently_operator.config import OperatorSettings
 from evently_operator.kubeapi import KubeApi, KubeApiError, login
@@ -202,7 +202,9 @@ async def start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorSe
 
 
 async def _start_runtime(settings: OperatorSettings, kopf_config: kopf.OperatorSettings) -> Runtime:
-    pool = await create_pool(settings, "evently-operator")
+    # Its code leaves no session state on a pooled connection (SET LOCAL only; the outbox
+    # relay's lock is on a connection of its own): no reset query per release.
+    pool = await create_pool(settings, "evently-operator", reset=keep_session_state)
     http = aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=settings.bookings_timeout_s, connect=2)
     )

@@ -8,7 +8,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from evently.events import repository
+from evently.events import queries, repository
 from evently.events.errors import (
     CapacityBelowReserved,
     CapacityCheckUnavailable,
@@ -173,6 +173,17 @@ async def test_a_change_and_its_outbox_rows_commit_together(db):
         await repository.update_event(db, event.id, spec(name="lost"))
     assert await db.fetchval("SELECT name FROM events.events") == event.name
     assert await db.fetchval("SELECT version FROM events.events") == 1
+
+
+async def test_the_venue_upsert_returns_an_unchanged_venues_id_in_one_statement(db):
+    args = ("Grand Hall", "1 Main St", "Springfield", 500)
+    first = await db.fetchrow(queries.UPSERT_VENUE, *args)
+    again = await db.fetchrow(queries.UPSERT_VENUE, *args)
+    assert again is not None and (again["id"], again["updated"]) == (first["id"], False)
+    assert await db.fetchval("SELECT version FROM events.venues") == 1
+    moved = await db.fetchrow(queries.UPSERT_VENUE, "Grand Hall", "2 Side St", *args[2:])
+    assert (moved["id"], moved["updated"]) == (first["id"], True)
+    assert await db.fetchval("SELECT count(*) FROM events.venues") == 1
 
 
 async def test_a_change_inside_the_callers_transaction_rolls_back_with_it(db):

@@ -38,20 +38,29 @@ SELECT_EVENT_ID_BY_NAME_AT_VENUE = """
 # Bounded waits: a change takes a venue row lock and an event row lock, briefly.
 SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '3s'"
 
-# Insert the venue, or update it when (name, city) exists and something differs.
-# ON CONFLICT locks the existing row even when nothing differs, so every change that
-# touches a venue serialises on it first (then on the event): one lock order, no cycles.
+# Insert the venue, or update it when (name, city) exists and something differs, and
+# return its id either way (one round trip). ON CONFLICT locks the existing row even when
+# nothing differs, so every change that touches a venue serialises on it first (then on
+# the event): one lock order, no cycles. A venue committed by another transaction after
+# this statement's snapshot is not in the second SELECT: no row, and SELECT_VENUE_ID
+# (a new snapshot) finds it.
 UPSERT_VENUE = """
-    INSERT INTO events.venues AS v (name, address, city, capacity)
-    VALUES ($1, $2, $3, $4)
-    ON CONFLICT (lower(name), lower(city)) DO UPDATE
-        SET name = EXCLUDED.name, address = EXCLUDED.address, city = EXCLUDED.city,
-            capacity = EXCLUDED.capacity, version = v.version + 1, updated_at = now()
-        WHERE (v.name, v.address, v.city, v.capacity)
-              IS DISTINCT FROM
-              (EXCLUDED.name, EXCLUDED.address, EXCLUDED.city, EXCLUDED.capacity)
-    RETURNING v.id, (v.xmax <> 0) AS updated"""
-# The venue exists unchanged (the upsert returned nothing): its id.
+    WITH upserted AS (
+        INSERT INTO events.venues AS v (name, address, city, capacity)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (lower(name), lower(city)) DO UPDATE
+            SET name = EXCLUDED.name, address = EXCLUDED.address, city = EXCLUDED.city,
+                capacity = EXCLUDED.capacity, version = v.version + 1, updated_at = now()
+            WHERE (v.name, v.address, v.city, v.capacity)
+                  IS DISTINCT FROM
+                  (EXCLUDED.name, EXCLUDED.address, EXCLUDED.city, EXCLUDED.capacity)
+        RETURNING v.id, (v.xmax <> 0) AS updated)
+    SELECT id, updated FROM upserted
+    UNION ALL
+    SELECT id, false FROM events.venues
+    WHERE lower(name) = lower($1) AND lower(city) = lower($3)
+      AND NOT EXISTS (SELECT FROM upserted)"""
+# The venue exists unchanged and was committed after the upsert's snapshot: its id.
 SELECT_VENUE_ID = """
     SELECT id FROM events.venues WHERE lower(name) = lower($1) AND lower(city) = lower($2)"""
 

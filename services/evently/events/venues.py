@@ -95,6 +95,7 @@ async def _upsert_embedded_venue(conn: asyncpg.Connection, data: EventInput) -> 
     )
     if row is not None:
         return row["id"], row["updated"]
+    # Committed by another transaction after the upsert's snapshot (queries.UPSERT_VENUE).
     return await conn.fetchval(queries.SELECT_VENUE_ID, venue.name, venue.city), False
 
 
