@@ -379,6 +379,15 @@ class Operator:
                 total += float(value)
         return total
 
+    def samples(self, name: str) -> dict[str, float]:
+        """Each sample of ``name`` by its labels (``trigger="create",outcome="ok"``)."""
+        found = {}
+        for line in self.metrics().splitlines():
+            match = re.match(rf"^{re.escape(name)}{{(.*)}} (\S+)$", line)
+            if match:
+                found[match.group(1)] = float(match.group(2))
+        return found
+
     def wait_ready(self, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -492,6 +501,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
             cpu_before = cpu_seconds(pid)
             requests_before = await api.requests()
+            passes_before = operator.samples("evently_operator_reconciles_total")
             started = time.monotonic()
             await asyncio.gather(*(create(i) for i in range(args.events)))
             results["api_create_s"] = round(time.monotonic() - started, 1)
@@ -519,6 +529,14 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 key: round((value - requests_before.get(key, 0.0)) / args.events, 2)
                 for key, value in sorted(requests_after.items())
                 if value - requests_before.get(key, 0.0) >= 1 and "WATCH" not in key
+            }
+            # Passes by trigger and outcome while creating: one create pass each is the
+            # floor; anything else (level passes, retries) is work to explain.
+            passes_after = operator.samples("evently_operator_reconciles_total")
+            results["passes_per_create"] = {
+                labels: round((value - passes_before.get(labels, 0.0)) / args.events, 2)
+                for labels, value in sorted(passes_after.items())
+                if value - passes_before.get(labels, 0.0) >= 1
             }
             with_status = await api.count(with_status=True)
             rows = await conn.fetchval(
