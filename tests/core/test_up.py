@@ -12,8 +12,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 
+from evently.services import SERVICE_NAMES
 from tests.support.platform import fetch, running_platform
 from tests.support.raw_http import raw_request
 
@@ -105,6 +107,37 @@ def test_it_prints_the_embedded_database_url_for_the_admin_commands(platform):
     _, process, _ = platform
     line = process.output.wait_for("DATABASE_URL=")
     assert line.split("DATABASE_URL=", 1)[1].startswith("postgresql://")
+
+
+async def test_the_embedded_database_takes_every_services_pools_full_at_once(platform):
+    """Seven services with full pools and their relay and LISTEN connections need more
+    than initdb's default max_connections (100, 97 usable): `evently up` raises it, so a
+    local load test never meets "too many clients already"."""
+    from evently.core.db import connections_needed
+    from evently.core.settings import load_settings
+    from evently.gateway.up import ADMIN_CONNECTIONS, dev_secrets
+    from evently.services import all_services
+
+    _, process, data_dir = platform
+    dsn = process.output.wait_for("DATABASE_URL=").split("DATABASE_URL=", 1)[1].strip()
+    env = {"DATABASE_URL": dsn, **dev_secrets(Path(data_dir))}
+    env |= {f"{name.upper()}_URL": "http://127.0.0.1:1" for name in SERVICE_NAMES}
+    demand = ADMIN_CONNECTIONS + sum(
+        connections_needed(
+            load_settings(svc.settings_class, {**svc.dev_settings, **env}, host="h", port=1)
+        )
+        for svc in all_services()
+    )
+    assert demand > 97  # what made this matter
+    conn = await asyncpg.connect(dsn)
+    try:
+        usable = await conn.fetchval(
+            "SELECT current_setting('max_connections')::int"
+            " - current_setting('superuser_reserved_connections')::int"
+        )
+    finally:
+        await conn.close()
+    assert usable >= demand
 
 
 def test_the_demo_books_an_upcoming_event(platform):

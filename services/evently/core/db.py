@@ -40,6 +40,17 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(typename, encoder=dumps, decoder=json.loads, schema="pg_catalog")
 
 
+# Connections a service opens outside its pools: its outbox relay's (which holds the
+# relay's advisory lock) and its LISTEN connection (live streams), at most one each.
+DEDICATED_CONNECTIONS = 2
+
+
+def connections_needed(settings: CommonSettings) -> int:
+    """The most connections one service process may hold at once: both pools full, and
+    its dedicated connections."""
+    return settings.db_pool_max + settings.db_inbox_pool_max + DEDICATED_CONNECTIONS
+
+
 async def create_pool(
     settings: CommonSettings, application_name: str, **overrides: Any
 ) -> asyncpg.Pool:

@@ -19,13 +19,17 @@ from typing import Any
 
 from evently.core import migrations
 from evently.core.app import bind_socket, create_app, serve_apps
-from evently.core.embedded import start_embedded_postgres
+from evently.core.db import connections_needed
+from evently.core.embedded import ensure_connections, start_embedded_postgres
 from evently.core.logs import configure_logging
 from evently.core.openapi import build_openapi
 from evently.core.settings import load_settings
 from evently.gateway.proxy import create_gateway
 from evently.gateway.routing import MAX_PUBLIC_BODY_BYTES
 from evently.services import SERVICE_NAMES, all_services
+
+# Connections beyond the services' own: migrations, `evently migrate`, psql, admin tools.
+ADMIN_CONNECTIONS = 10
 
 
 def dev_secrets(data_dir: Path) -> dict[str, str]:
@@ -71,7 +75,7 @@ async def run_platform(
     data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before serving
     embedded = not env.get("DATABASE_URL")
     if embedded:
-        _server, dsn = start_embedded_postgres(data_dir / "pgdata")
+        server, dsn = start_embedded_postgres(data_dir / "pgdata")
         env["DATABASE_URL"] = dsn
     for name, value in dev_secrets(data_dir).items():
         env.setdefault(name, value)
@@ -84,15 +88,22 @@ async def run_platform(
         env[f"{name.upper()}_URL"] = url
     public_port = gateway_socket.getsockname()[1]
     env.setdefault("PUBLIC_BASE_URL", f"http://{_url_host(host)}:{public_port}")
-    apps = []
-    for service in services:
-        settings = load_settings(
+    settings = {
+        service.name: load_settings(
             service.settings_class,
             {**service.dev_settings, **env},
             host="127.0.0.1",
             port=sockets[service.name].getsockname()[1],
         )
-        apps.append((create_app(service, settings), sockets[service.name]))
+        for service in services
+    }
+    if embedded:
+        # Every service's pools full at once must fit: initdb's default of 100 does not.
+        wanted = sum(connections_needed(s) for s in settings.values()) + ADMIN_CONNECTIONS
+        ensure_connections(server, wanted)
+    apps = [
+        (create_app(service, settings[service.name]), sockets[service.name]) for service in services
+    ]
     gateway = create_gateway(urls, merged_openapi(), max_body=MAX_PUBLIC_BODY_BYTES)
     apps.append((gateway, gateway_socket))
 
