@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -53,6 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,49 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def cpu_with_children(pid: int) -> float:
+    """CPU of a process, its live children and the children it has reaped (PostgreSQL's
+    postmaster: every backend)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = sum(int(f) for f in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for child in children:
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(int(child))
+    return total
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time spent by the whole machine (every process, every core), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(values) - values[3] - values[4]  # less idle and iowait
+    return busy / CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU seconds of each part of the setup between two snapshots: the operator, each
+    Kubernetes process, PostgreSQL, this benchmark (the client), and the machine."""
+
+    def __init__(self, parts: dict[str, Callable[[], float]]) -> None:
+        self.parts = {
+            **parts,
+            "benchmark client": lambda: sum(os.times()[:2]),
+            "machine": machine_cpu_seconds,
+        }
+        self.before: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.before = {name: read() for name, read in self.parts.items()}
+
+    def ms_per(self, count: int) -> dict[str, float]:
+        """Milliseconds of CPU per object since ``start``, by part."""
+        return {
+            name: round((read() - self.before[name]) * 1000 / count, 2)
+            for name, read in self.parts.items()
+        }
 
 
 def rss_mb(pid: int) -> float:
@@ -223,7 +268,7 @@ def kube_event(namespace: str, name: str, reason: str, now: dt.datetime) -> dict
 
 
 async def api_ceiling(
-    api: Api, events: int, concurrency: int, *, finalizer_at_admission: bool
+    api: Api, events: int, concurrency: int, *, finalizer_at_admission: bool, meter: CpuMeter
 ) -> dict[str, Any]:
     """The API server's rate for the operator's own requests, with no operator at all.
 
@@ -278,17 +323,23 @@ async def api_ceiling(
                     "application/json",
                 )
 
+    meter.start()
     started = time.monotonic()
     await asyncio.gather(*(create(i) for i in range(events)))
     create_s = time.monotonic() - started
+    create_cpu = meter.ms_per(events)
     group = min(GROUP_SIZE, events)
+    meter.start()
     started = time.monotonic()
     await asyncio.gather(*(delete(i, finalize=True) for i in range(group)))
     delete_s = time.monotonic() - started
+    delete_cpu = meter.ms_per(group)
     await asyncio.gather(*(delete(i, finalize=False) for i in range(group, events)))
     return {
         "api_ceiling_creates_per_s": round(events / create_s, 1),
         "api_ceiling_delete_1000_s": round(delete_s, 1),
+        "api_ceiling_cpu_ms_per_create": create_cpu,
+        "api_ceiling_cpu_ms_per_delete": delete_cpu,
     }
 
 
@@ -426,7 +477,7 @@ async def wait_until(probe: Any, timeout_s: float, what: str, every_s: float = 0
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    _server, dsn = start_embedded_postgres(workdir / "pgdata", keep_data=False)
+    server, dsn = start_embedded_postgres(workdir / "pgdata", keep_data=False)
     events = load_service("events")
     await migrations.migrate_dsn(dsn, [(events.name, events.schema)])
     results: dict[str, Any] = {
@@ -471,6 +522,14 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         try:
             operator.wait_ready()
             pid = operator.process.pid
+            postmaster = server.get_pid()
+            meter = CpuMeter(
+                {
+                    "operator": lambda: cpu_seconds(pid),
+                    **{name: (lambda p=p: cpu_seconds(p)) for name, p in cluster.pids().items()},
+                    "postgres": lambda: cpu_with_children(postmaster),
+                }
+            )
             if args.webhooks != "none":
                 await wait_until(
                     lambda: webhook_in_force(cluster, args.webhooks), 60, "webhooks in force", 0.5
@@ -483,6 +542,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                         args.events,
                         args.ceiling_concurrency,
                         finalizer_at_admission=args.webhooks == "both",
+                        meter=meter,
                     )
                 )
                 print(
@@ -500,6 +560,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     await api.create(manifest(index, now))
 
             cpu_before = cpu_seconds(pid)
+            meter.start()
             requests_before = await api.requests()
             passes_before = operator.samples("evently_operator_reconciles_total")
             started = time.monotonic()
@@ -524,6 +585,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             results["all_reconciled_s"] = round(all_s, 1)
             results["creates_per_s"] = round(args.events / all_s, 1)
             results["create_cpu_s"] = round(cpu_seconds(pid) - cpu_before, 1)
+            # Where the machine's CPU went, per creation: with C cores, no setup of these
+            # parts can create more than C * 1000 / machine ms per second.
+            results["cpu_ms_per_create"] = meter.ms_per(args.events)
             requests_after = await api.requests()
             results["api_requests_per_create"] = {
                 key: round((value - requests_before.get(key, 0.0)) / args.events, 2)
@@ -598,6 +662,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             group_size = min(GROUP_SIZE, args.events)
             requests_before = await api.requests()
             delete_cpu_before = cpu_seconds(pid)
+            meter.start()
             started = time.monotonic()
 
             async def delete(index: int) -> None:
@@ -613,6 +678,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await wait_until(gone, args.timeout, "1,000 deletions", 0.5)
             results["delete_1000_s"] = round(time.monotonic() - started, 1)
             results["delete_cpu_s"] = round(cpu_seconds(pid) - delete_cpu_before, 1)
+            results["cpu_ms_per_delete"] = meter.ms_per(group_size)
             requests_after = await api.requests()
             results["api_requests_per_delete"] = {
                 key: round((value - requests_before.get(key, 0.0)) / group_size, 2)

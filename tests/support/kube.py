@@ -105,6 +105,10 @@ class KubeCluster:
     kubectl_path: str
     _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list, repr=False)
 
+    def pids(self) -> dict[str, int]:
+        """Each of its processes' pid, by name (etcd, kube-apiserver, ...)."""
+        return {name: process.pid for name, process in self._processes}
+
     def env(self) -> dict[str, str]:
         """Environment additions for a subprocess that should use this cluster."""
         return {"KUBECONFIG": str(self.kubeconfig)}
