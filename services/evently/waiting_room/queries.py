@@ -143,37 +143,8 @@ SELECT_VISITORS = f"""
 
 # --- the fairness report (report.py, purchases.py) ------------------------------------
 
-# booking.changed: one more booking of this visitor went through ``transition`` ($3).
-RECORD_BOOKING_TRANSITION = """
-    INSERT INTO waiting_room.buyers AS b (
-        event_id, user_id, held, confirmed, cancelled, expired,
-        first_held_at, first_confirmed_at, held_seats)
-    VALUES ($1, $2, ($3 = 'held')::int, ($3 = 'confirmed')::int, ($3 = 'cancelled')::int,
-        ($3 = 'expired')::int,
-        CASE WHEN $3 = 'held' THEN $4::timestamptz END,
-        CASE WHEN $3 = 'confirmed' THEN $4::timestamptz END,
-        CASE WHEN $3 = 'held' THEN $5::int ELSE 0 END)
-    ON CONFLICT (event_id, user_id) DO UPDATE SET
-        held = b.held + EXCLUDED.held, confirmed = b.confirmed + EXCLUDED.confirmed,
-        cancelled = b.cancelled + EXCLUDED.cancelled, expired = b.expired + EXCLUDED.expired,
-        first_held_at = LEAST(b.first_held_at, EXCLUDED.first_held_at),
-        first_confirmed_at = LEAST(b.first_confirmed_at, EXCLUDED.first_confirmed_at),
-        held_seats = b.held_seats + EXCLUDED.held_seats"""
-
-# booking.changed: what an admitted visitor's booking did ($3) at $4 keeps their session
-# going (``last_active_at``, ``open_holds``) or completes it (``purchased``). $5: the booking
-# was confirmed before (a cancellation then closes no hold). Holds from before admission
-# are not counted, so their end never makes ``open_holds`` negative.
-RECORD_SESSION_ACTIVITY = """
-    UPDATE waiting_room.tickets SET
-        last_active_at = GREATEST(last_active_at, $4::timestamptz),
-        open_holds = GREATEST(0, open_holds + CASE
-            WHEN $3 = 'held' THEN 1
-            WHEN $3 IN ('confirmed', 'expired') THEN -1
-            WHEN $3 = 'cancelled' AND NOT $5 THEN -1
-            ELSE 0 END),
-        purchased = purchased OR $3 = 'confirmed'
-    WHERE event_id = $1 AND user_id = $2 AND status = 'admitted'"""
+# booking.changed messages, in order, in one round trip (sql/record_booking_changes.sql).
+RECORD_BOOKING_CHANGES = "SELECT waiting_room.record_booking_changes($1, $2, $3, $4, $5, $6)"
 
 # Seats a buyer of the event holds on average (NULL before the first hold).
 SEATS_PER_BUYER = """

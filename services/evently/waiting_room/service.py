@@ -35,7 +35,9 @@ def setup(app: web.Application, settings: Any) -> None:
 def _context(settings: WaitingRoomSettings) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         versions = RoomVersions(settings.database_url, settings.state_refresh_s)
-        streams = VisitorStreams(app[POOL], app[ADMISSION_KEYS], settings.stream_max_subscribers)
+        streams = VisitorStreams(
+            app[POOL], app[ADMISSION_KEYS], settings.stream_max_subscribers, versions.snapshot
+        )
         versions.on_change.append(streams.room_changed)
         app[WAITING_ROOM] = WaitingRoomContext(
             pool=app[POOL],
