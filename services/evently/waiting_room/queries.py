@@ -51,7 +51,7 @@ ROOM_COLUMNS = """
     r.admitted, r.state_version"""
 
 SELECT_ROOM = f"""
-    SELECT {ROOM_COLUMNS},
+    SELECT {ROOM_COLUMNS}, r.capped_ticks, r.rate_measured_s, r.rate_measured_admitted,
         (SELECT count(*) FROM waiting_room.tickets t
          WHERE t.event_id = r.event_id AND t.status = 'waiting') AS waiting,
         (SELECT count(*) FROM waiting_room.tickets t
@@ -81,8 +81,8 @@ SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '2s'"
 # joins (next_position) and the inbox (settings, inventory) must not queue behind a whole
 # tick; SAVE_TICK writes only the ticker's own columns.
 READ_ROOM = (
-    f"SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at, r.available "
-    "FROM waiting_room.rooms r WHERE r.event_id = $1"
+    f"SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at, r.available, "
+    "r.last_tick_capped FROM waiting_room.rooms r WHERE r.event_id = $1"
 )
 
 PREQUEUE_TICKETS = """
@@ -125,11 +125,18 @@ ADMIT_NEXT = """
         expires_at = $3::timestamptz + make_interval(secs => $4)
     FROM next WHERE t.id = next.id
     RETURNING t.position, t.joined_at"""
+# $7: something other than the rate capped this tick; $8: its seconds, if it measures
+# the rate (neither it nor the tick before was capped; 0 otherwise).
 SAVE_TICK = """
     UPDATE waiting_room.rooms SET serving = $2, admitted = admitted + $3,
         admission_credit = $4, last_tick_at = $5,
         state_version = state_version + CASE WHEN $6 THEN 1 ELSE 0 END,
-        updated_at = CASE WHEN $6 THEN now() ELSE updated_at END
+        updated_at = CASE WHEN $6 THEN now() ELSE updated_at END,
+        last_tick_capped = $7::boolean,
+        capped_ticks = capped_ticks + CASE WHEN $7::boolean THEN 1 ELSE 0 END,
+        rate_measured_s = rate_measured_s + $8::float8,
+        rate_measured_admitted = rate_measured_admitted
+            + CASE WHEN $8::float8 > 0 THEN $3 ELSE 0 END
     WHERE event_id = $1"""
 
 # --- the visitor streams (stream.py) ----------------------------------------------------
