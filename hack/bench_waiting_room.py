@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import math
@@ -110,18 +111,38 @@ class Answer:
 
 
 class Pool:
-    """Keep-alive connections to one service, one request at a time each."""
+    """Keep-alive connections to one service, one request at a time each, handed out
+    first come, first served: a freed connection goes straight to the longest waiter.
+    (An ``asyncio.Queue`` lets a newcomer take a freed connection before the waiter it
+    woke, which then queues again at the back: before 2026-12-04 that reordered the
+    arrivals' joins before they reached the room, and cost the bench's FIFO fidelity.)"""
 
     def __init__(self, port: int, size: int) -> None:
         self.port, self.size = port, size
-        self.idle: asyncio.Queue[Connection] = asyncio.Queue()
+        self.idle: list[Connection] = []
+        self.waiters: collections.deque[asyncio.Future[Connection]] = collections.deque()
 
     async def open(self) -> None:
         for _ in range(self.size):
-            self.idle.put_nowait(await connect(self.port))
+            self.idle.append(await connect(self.port))
+
+    async def _take(self) -> Connection:
+        if self.idle and not self.waiters:
+            return self.idle.pop()
+        waiter: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        return await waiter
+
+    def _give_back(self, conn: Connection) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self.idle.append(conn)
 
     async def request(self, head: bytes, body: bytes = b"") -> Answer:
-        conn = await self.idle.get()
+        conn = await self._take()
         try:
             t0 = time.perf_counter()
             status, payload = await conn.request(head, body)
@@ -131,12 +152,13 @@ class Pool:
             conn = await connect(self.port)
             raise
         finally:
-            self.idle.put_nowait(conn)
+            self._give_back(conn)
         return answer
 
     def close(self) -> None:
-        while not self.idle.empty():
-            self.idle.get_nowait().transport.close()  # type: ignore[union-attr]
+        for conn in self.idle:
+            conn.transport.close()  # type: ignore[union-attr]
+        self.idle.clear()
 
 
 def head(method: str, path: str, token: str, *extra: str) -> bytes:

@@ -42,7 +42,8 @@ NOTIFY_ROOM = "SELECT waiting_room.notify_room($1)"
 
 # --- joining and waiting --------------------------------------------------------------
 
-JOIN_ROOM = "SELECT outcome, ticket_id FROM waiting_room.join_room($1, $2, $3, $4)"
+# Joins of one room in the order given, in one round trip (sql/join_rooms.sql).
+JOIN_ROOMS = "SELECT user_id, outcome, ticket_id FROM waiting_room.join_rooms($1, $2, $3, $4)"
 
 ROOM_COLUMNS = """
     r.event_id, r.enabled, r.sale_opens_at, r.prequeue_opens_at,

@@ -64,9 +64,9 @@ async def get_room(request: web.Request, id: int) -> web.Response:
 )
 async def join(request: web.Request, id: int) -> web.Response:
     room = request.app[WAITING_ROOM]
-    user_id = principal(request).user_id
-    await join_room(room.pool, id, user_id)
-    return await _status_response(request, id, user_id)
+    status = await join_room(room.joins, room.keys, id, principal(request).user_id)
+    room.versions.saw(id, status.room)
+    return json_response(status.ticket, headers=_cache_headers(status.etag))
 
 
 @api.get(

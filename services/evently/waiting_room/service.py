@@ -18,6 +18,7 @@ from evently.waiting_room.routes import api
 from evently.waiting_room.settings import WaitingRoomSettings
 from evently.waiting_room.stream import VisitorStreams
 from evently.waiting_room.ticker import Ticker
+from evently.waiting_room.visitors import JoinBatcher
 
 
 def setup(app: web.Application, settings: Any) -> None:
@@ -43,6 +44,7 @@ def _context(settings: WaitingRoomSettings) -> Any:
             pool=app[POOL],
             keys=app[ADMISSION_KEYS],
             versions=versions,
+            joins=JoinBatcher(app[POOL]),
             streams=streams,
             stream_heartbeat_s=settings.stream_heartbeat_s,
         )
