@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import math
 import os
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -109,18 +111,38 @@ class Answer:
 
 
 class Pool:
-    """Keep-alive connections to one service, one request at a time each."""
+    """Keep-alive connections to one service, one request at a time each, handed out
+    first come, first served: a freed connection goes straight to the longest waiter.
+    (An ``asyncio.Queue`` lets a newcomer take a freed connection before the waiter it
+    woke, which then queues again at the back: before 2026-12-04 that reordered the
+    arrivals' joins before they reached the room, and cost the bench's FIFO fidelity.)"""
 
     def __init__(self, port: int, size: int) -> None:
         self.port, self.size = port, size
-        self.idle: asyncio.Queue[Connection] = asyncio.Queue()
+        self.idle: list[Connection] = []
+        self.waiters: collections.deque[asyncio.Future[Connection]] = collections.deque()
 
     async def open(self) -> None:
         for _ in range(self.size):
-            self.idle.put_nowait(await connect(self.port))
+            self.idle.append(await connect(self.port))
+
+    async def _take(self) -> Connection:
+        if self.idle and not self.waiters:
+            return self.idle.pop()
+        waiter: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        return await waiter
+
+    def _give_back(self, conn: Connection) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self.idle.append(conn)
 
     async def request(self, head: bytes, body: bytes = b"") -> Answer:
-        conn = await self.idle.get()
+        conn = await self._take()
         try:
             t0 = time.perf_counter()
             status, payload = await conn.request(head, body)
@@ -130,12 +152,13 @@ class Pool:
             conn = await connect(self.port)
             raise
         finally:
-            self.idle.put_nowait(conn)
+            self._give_back(conn)
         return answer
 
     def close(self) -> None:
-        while not self.idle.empty():
-            self.idle.get_nowait().transport.close()  # type: ignore[union-attr]
+        for conn in self.idle:
+            conn.transport.close()  # type: ignore[union-attr]
+        self.idle.clear()
 
 
 def head(method: str, path: str, token: str, *extra: str) -> bytes:
@@ -143,6 +166,66 @@ def head(method: str, path: str, token: str, *extra: str) -> bytes:
     if method == "POST":
         lines.append("Content-Type: application/json")
     return ("\r\n".join(lines) + "\r\n").encode()
+
+
+class StatusStream(asyncio.Protocol):
+    """One visitor's status stream on a connection of its own, as a browser page holds it:
+    reads the server-sent events and keeps the first decisive status (admitted, sold out,
+    session over), timestamped when its bytes were read."""
+
+    DECISIVE = (b'"state":"admitted"', b'"state":"sold_out"', b'"state":"expired"')
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.head_seen = False
+        self.decided: asyncio.Future[tuple[float, dict[str, Any]]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.decided.done():
+            self.decided.set_exception(ConnectionError(f"stream lost: {exc}"))
+
+    def data_received(self, data: bytes) -> None:
+        at = time.time()
+        self.buffer += data
+        if not self.head_seen:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if self.buffer[9:12] != b"200" and not self.decided.done():
+                status = bytes(self.buffer[9:12]).decode()
+                self.decided.set_exception(RuntimeError(f"stream answered {status}"))
+                return
+            self.head_seen = True
+            del self.buffer[: end + 4]
+        while not self.decided.done():
+            start = self.buffer.find(b"data: ")
+            end = self.buffer.find(b"\n", start) if start >= 0 else -1
+            if end < 0:
+                return
+            line = bytes(self.buffer[start + 6 : end])
+            del self.buffer[: end + 1]
+            if any(state in line for state in self.DECISIVE):
+                self.decided.set_result((at, json.loads(line)))
+        if len(self.buffer) > 65536:
+            del self.buffer[:-4096]  # heartbeats and chunk framing only
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def open_status_stream(port: int, path: str, token: str, etag: str) -> StatusStream:
+    loop = asyncio.get_running_loop()
+    _, stream = await loop.create_connection(StatusStream, "127.0.0.1", port)
+    extra = [f"If-None-Match: {etag}"] if etag else []
+    stream.transport.write(head("GET", path, token, *extra) + b"\r\n")  # type: ignore[union-attr]
+    return stream
 
 
 # ---------------------------------------------------------------- one sale
@@ -156,7 +239,10 @@ class Arrival:
     arrived_at: float = 0.0  # wall clock, when the arrival sent its first request
     seats: int = 0  # confirmed
     admitted: bool = False
+    joined_at: float | None = None  # wall clock, when the join's answer came
     sold_out_seen_at: float | None = None  # wall clock
+    told_by: str = ""  # what told them the event sold out: join, stream or poll
+    position: int | None = None  # their place in line, from the join's answer
 
 
 @dataclass
@@ -229,24 +315,48 @@ async def buy(
 
 
 async def visitor(
-    sale: Sale, room: Pool, bookings: Pool, event_id: int, arrival: Arrival, poll_s: float
+    sale: Sale,
+    room: Pool,
+    bookings: Pool,
+    event_id: int,
+    arrival: Arrival,
+    poll_s: float | None,
 ) -> None:
-    """Join, then poll /me until admitted (then buy) or told the event sold out."""
+    """Join, then follow the status stream (or poll /me every ``poll_s``) until admitted
+    (then buy) or told the event sold out."""
     try:
         await _visit(sale, room, bookings, event_id, arrival, poll_s)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, ConnectionError) as exc:
         sale.errors[f"visitor {type(exc).__name__}: {str(exc)[:60]}"] += 1
 
 
 async def _visit(
-    sale: Sale, room: Pool, bookings: Pool, event_id: int, arrival: Arrival, poll_s: float
+    sale: Sale,
+    room: Pool,
+    bookings: Pool,
+    event_id: int,
+    arrival: Arrival,
+    poll_s: float | None,
 ) -> None:
     base = f"/api/v1/events/{event_id}/waiting-room"
     arrival.arrived_at = time.time()
     joined = await room.request(head("POST", base + "/join", arrival.token))
+    arrival.joined_at = time.time()
     sale.joins.append(time.perf_counter())
     if joined.status != 200:
         sale.errors[f"join {joined.status} {joined.code}"] += 1
+        return
+    status = joined.json()
+    arrival.position = status["position"]
+    if status["state"] == "sold_out":
+        arrival.sold_out_seen_at, arrival.told_by = arrival.joined_at, "join"
+        return
+    if status["state"] == "admitted":
+        arrival.admitted = True
+        await buy(sale, bookings, event_id, arrival, status["admission_token"])
+        return
+    if poll_s is None:
+        await _follow_stream(sale, room, bookings, event_id, arrival, joined.etag)
         return
     etag = joined.etag
     while not sale.stop.is_set():
@@ -272,10 +382,32 @@ async def _visit(
         # /me says sold_out itself, or (where it does not) the status changed and the
         # visitor looks at the room's public state, as a client would.
         if state == "sold_out" or await room_state(room, base, arrival.token) == "sold_out":
-            arrival.sold_out_seen_at = time.time()
+            arrival.sold_out_seen_at, arrival.told_by = time.time(), "poll"
             return
         if state == "expired":
             return
+
+
+async def _follow_stream(
+    sale: Sale, room: Pool, bookings: Pool, event_id: int, arrival: Arrival, etag: str
+) -> None:
+    """Hold the status stream (opened with the join's ETag) until a decisive status."""
+    path = f"/api/v1/events/{event_id}/waiting-room/me/stream"
+    stream = await open_status_stream(room.port, path, arrival.token, etag)
+    stopping = asyncio.ensure_future(sale.stop.wait())
+    try:
+        await asyncio.wait({stream.decided, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not stream.decided.done():
+            return
+        at, status = stream.decided.result()
+    finally:
+        stopping.cancel()
+        stream.close()
+    if status["state"] == "admitted":
+        arrival.admitted = True
+        await buy(sale, bookings, event_id, arrival, status["admission_token"])
+    elif status["state"] == "sold_out":
+        arrival.sold_out_seen_at, arrival.told_by = at, "stream"
 
 
 async def room_state(room: Pool, base: str, token: str) -> str | None:
@@ -313,10 +445,14 @@ def rate(times: list[float]) -> float | None:
 
 
 def p99_ms(samples: list[float]) -> float | None:
+    return percentile_ms(samples, 0.99)
+
+
+def percentile_ms(samples: list[float], q: float) -> float | None:
     if not samples:
         return None
     ordered = sorted(samples)
-    return round(ordered[max(1, math.ceil(len(ordered) * 0.99)) - 1] * 1000, 1)  # nearest rank
+    return round(ordered[max(1, math.ceil(len(ordered) * q)) - 1] * 1000, 1)  # nearest rank
 
 
 # ---------------------------------------------------------------- the stack
@@ -439,10 +575,9 @@ async def run_with_room(
 
     watching = asyncio.create_task(watch())
     started = time.perf_counter()
+    poll_s = args.poll_interval if args.waiters == "poll" else None
     tasks = await open_loop(
-        arrivals,
-        args.seconds,
-        lambda a: visitor(sale, room, bookings, event_id, a, args.poll_interval),
+        arrivals, args.seconds, lambda a: visitor(sale, room, bookings, event_id, a, poll_s)
     )
     arrivals_done = time.perf_counter()
     # Until sold out (or the cap), then until every waiter knows it (bounded).
@@ -481,8 +616,18 @@ async def run_with_room(
         for a in waiters
         if a.sold_out_seen_at is not None and sold_out_commit is not None
     ]
+    # In line at the commit: their join had been answered (the rest were still joining).
+    in_line = [a for a in waiters if a.joined_at is not None and a.joined_at < sold_out_commit]
+    in_line_notices = [
+        a.sold_out_seen_at - sold_out_commit
+        for a in in_line
+        if a.sold_out_seen_at is not None and sold_out_commit is not None
+    ]
     report = await fetch_report(room_port, event_id, admin)
     k, fidelity = fifo_fidelity(arrivals, args.seats)
+    first_k = arrivals[:k]
+    placed = sorted(a.position for a in arrivals if a.position is not None)
+    kth = placed[k - 1] if 0 < k <= len(placed) else None
     return {
         **sale_figures(sale, arrivals, k, fidelity, started, arrivals_done),
         "admission_rate_error": report["admission_rate"]["error"],
@@ -492,6 +637,15 @@ async def run_with_room(
             "waiting_at_sold_out": len(waiters),
             "noticed": len(notices),
             "missed": len(waiters) - len(notices),
+            "p50_ms": percentile_ms(notices, 0.5),
+            "p90_ms": percentile_ms(notices, 0.9),
+            "told_by": dict(Counter(a.told_by for a in waiters if a.sold_out_seen_at)),
+            "in_line_at_sold_out": len(in_line),
+            "in_line_noticed": len(in_line_notices),
+            "in_line_p99_ms": p99_ms(in_line_notices),
+            "in_line_max_ms": None
+            if not in_line_notices
+            else round(max(in_line_notices) * 1000, 1),
             "room_state_sold_out_after_ms": None
             if room_sold_out_at is None or sold_out_commit is None
             else round((room_sold_out_at - sold_out_commit) * 1000, 1),
@@ -501,6 +655,16 @@ async def run_with_room(
         "polls": len(sale.polls),
         "poll_p99_ms": p99_ms(sale.poll_latency),
         "admitted": sum(1 for a in arrivals if a.admitted),
+        # Where the first K arrivals lost their seats: reordered before the room placed
+        # them (joins in flight), or placed among the first K and still without seats.
+        "first_k": {
+            "placed_beyond_k": sum(
+                1 for a in first_k if kth is None or a.position is None or a.position > kth
+            ),
+            "admitted": sum(1 for a in first_k if a.admitted),
+            "admitted_without_seats": sum(1 for a in first_k if a.admitted and not a.seats),
+            "told_sold_out": sum(1 for a in first_k if a.sold_out_seen_at is not None),
+        },
         "room_report": {
             "fifo_fidelity": report["winners"]["fifo_fidelity"],
             "spearman_after_opening": report["arrival_vs_admission"]["spearman_after_opening"],
@@ -609,6 +773,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from evently.core.signing_keys import generate_signing_keys_json
     from evently.services import all_services
 
+    raise_open_files()
     workdir = Path(tempfile.mkdtemp(prefix="evently-bench-room-"))
     processes = []
     server = helper = None
@@ -658,6 +823,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "DB_POOL_MAX": "10",
                     "ADMISSION_SIGNING_KEYS": generate_signing_keys_json(),
                     "WAITING_ROOM_TICK_INTERVAL_S": str(args.tick_interval),
+                    "WAITING_ROOM_STREAM_MAX_SUBSCRIBERS": str(args.arrivals + 100),
                 },
                 room_port,
                 workdir / "waiting_room.log",
@@ -708,7 +874,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "seconds": args.seconds,
             "seats": args.seats,
             "admission_rate_per_minute": args.admission_rate,
-            "poll_interval_s": args.poll_interval,
+            "waiters": args.waiters,
+            "poll_interval_s": args.poll_interval if args.waiters == "poll" else None,
             "with_room": result_with,
             "without_room": result_without,
             "outbox_delivered_to_sink": dict(delivered),
@@ -723,6 +890,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.logs:
             copy_logs(workdir, Path(args.logs))
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def raise_open_files() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit (the services inherit it): every waiter
+    holds a stream of its own."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def copy_logs(workdir: Path, destination: Path) -> None:
@@ -776,7 +950,15 @@ def main() -> int:
         default=None,
         help="visitors admitted per minute (default: 3 x seats)",
     )
-    parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between polls")
+    parser.add_argument(
+        "--waiters",
+        choices=("stream", "poll"),
+        default="stream",
+        help="how waiters learn their status: the status stream (as a page would), or polls",
+    )
+    parser.add_argument(
+        "--poll-interval", type=float, default=1.0, help="seconds between polls (--waiters poll)"
+    )
     parser.add_argument("--tick-interval", type=float, default=0.2, help="the room's ticker")
     parser.add_argument("--connections", type=int, default=128, help="per service")
     parser.add_argument("--max-sale-s", type=float, default=120.0, help="cap on one sale")

@@ -184,3 +184,91 @@ async def test_a_key_that_failed_is_not_deferred(pool):
         pool, SCHEMA, HANDLERS, batch(message(1, "a", 1, explode=True), message(3, "b", 1)), None
     )
     assert (ack.acknowledged, ack.deferred) == ([3], [])
+
+
+async def test_messages_grouped_in_one_transaction_apply_in_order_and_once(pool):
+    await apply_batch(pool, SCHEMA, HANDLERS, batch(message(1, "a", 1)))
+    ack = await apply_within(
+        pool,
+        SCHEMA,
+        HANDLERS,
+        batch(
+            message(1, "a", 1),  # redelivered: acknowledged, not applied again
+            message(2, "b", 1),
+            message(3, "a", 2),
+            message(3, "a", 2),  # twice in one batch: applied once
+            message(4, "b", 2, topic="other"),
+        ),
+        None,
+        per_transaction=10,
+    )
+    assert ack.acknowledged == [1, 2, 3, 3, 4]
+    assert await applied(pool) == [(1, "a", 1), (2, "b", 1), (3, "a", 2)]
+    inbox = await pool.fetch(f"SELECT message_id FROM {SCHEMA}.inbox ORDER BY 1")
+    assert [r["message_id"] for r in inbox] == [1, 2, 3, 4]
+
+
+async def record_transaction(conn, message) -> None:
+    """Records the message's transaction id as its version."""
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.applied VALUES ($1, $2, $3, txid_current())",
+        message.source,
+        message.id,
+        message.key,
+    )
+
+
+async def test_a_group_is_one_transaction(pool):
+    messages = [message(i, f"k{i}", 1) for i in range(1, 21)]
+    handlers = {"thing.changed": record_transaction}
+    ack = await apply_within(pool, SCHEMA, handlers, batch(*messages), None, per_transaction=8)
+    assert ack.acknowledged == list(range(1, 21))
+    transactions = [version for _, _, version in await applied(pool)]
+    assert len(set(transactions)) == 3  # 8 + 8 + 4, not one per message
+
+
+async def test_a_failing_message_in_a_group_holds_back_only_its_key(pool):
+    ack = await apply_within(
+        pool,
+        SCHEMA,
+        HANDLERS,
+        batch(
+            message(1, "b", 1),
+            message(2, "a", 1, explode=True),
+            message(3, "b", 2),
+            message(4, "a", 2),
+            message(5, "c", 1),
+        ),
+        None,
+        per_transaction=3,
+    )
+    assert ack.acknowledged == [1, 3, 5]
+    assert await applied(pool) == [(1, "b", 1), (3, "b", 2), (5, "c", 1)]
+
+
+async def test_runs_of_a_topic_with_a_group_handler_are_applied_in_one_call(pool):
+    calls: list[list[int]] = []
+
+    async def record_run(conn, messages) -> None:
+        calls.append([m.id for m in messages])
+        for m in messages:
+            await record(conn, m)
+
+    ack = await apply_within(
+        pool,
+        SCHEMA,
+        {**HANDLERS, "other.changed": record},
+        batch(
+            message(1, "a", 1),
+            message(2, "b", 1),
+            message(3, "c", 1, topic="other.changed"),
+            message(4, "a", 2),
+            message(4, "a", 2),  # repeated: applied once
+        ),
+        None,
+        per_transaction=10,
+        group_handlers={"thing.changed": record_run},
+    )
+    assert ack.acknowledged == [1, 2, 3, 4, 4]
+    assert calls == [[1, 2], [4]]  # the runs around the other topic, in order
+    assert await applied(pool) == [(1, "a", 1), (2, "b", 1), (3, "c", 1), (4, "a", 2)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from evently.core.db import POOL
+from evently.waiting_room.context import WAITING_ROOM
 from tests.waiting_room.conftest import bearer, configure_room, join, report_inventory, tick
 
 
@@ -72,3 +74,19 @@ async def test_a_stale_event_changed_does_not_undo_a_newer_one(room, tokens):
     assert (await (await room.get("/api/v1/events/1/waiting-room")).json())[
         "admission_rate_per_minute"
     ] == 600
+
+
+async def test_joins_arriving_together_are_placed_in_the_order_received_in_one_call(room):
+    await configure_room(room, 1)
+    await tick(room, 1, datetime.now(UTC))
+    joins = room.app[WAITING_ROOM].joins
+    users = [40, 12, 33, 7, 25, 18, 2, 9]
+    joined = await asyncio.gather(*(joins.join(1, user_id) for user_id in users))
+    assert [j.outcome for j in joined] == ["joined"] * len(users)
+    assert [j.row["user_id"] for j in joined] == users
+    assert [j.row["position"] for j in joined] == list(range(1, len(users) + 1))
+    # All of them arrived while none was in the database: one batch, one transaction.
+    transactions = await room.app[POOL].fetchval(
+        "SELECT count(DISTINCT xmin::text) FROM waiting_room.tickets WHERE event_id = 1"
+    )
+    assert transactions == 1

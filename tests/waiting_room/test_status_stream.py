@@ -10,6 +10,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
+from evently.core.db import POOL
 from evently.core.health import SHUTTING_DOWN
 from evently.waiting_room.context import WAITING_ROOM
 from tests.hardening.test_response_headers import assert_security_headers
@@ -18,6 +19,7 @@ from tests.waiting_room.conftest import (
     configure_room,
     join,
     report_inventory,
+    status,
     tick,
     utc,
 )
@@ -49,6 +51,10 @@ async def eventually(condition, what: str) -> None:
 
 def fanouts() -> float:
     return REGISTRY.get_sample_value("evently_waiting_room_stream_fanouts_total") or 0.0
+
+
+def fanout_reads() -> float:
+    return REGISTRY.get_sample_value("evently_waiting_room_stream_fanout_reads_total") or 0.0
 
 
 async def open_stream(room, tokens, user_id: int):
@@ -99,10 +105,67 @@ async def test_a_sell_out_reaches_every_open_stream_with_one_query(room, tokens)
         told = await next_status(stream)
         assert told["state"] == "sold_out"
         assert told["waitlist"]["join"]["href"] == "/api/v1/events/1/waitlist"
-    # One change of the room, five visitors: one query (a reload may add one more).
+    # One change of the room, five visitors: one fan-out (a reload may add one more).
     assert 1 <= fanouts() - before <= 2
     for stream in streams:
         stream.close()
+
+
+async def test_visitors_in_line_are_told_of_a_sell_out_from_memory(
+    room, tokens, aiohttp_client, make_room_app
+):
+    other = await aiohttp_client(make_room_app())  # the replica holding the streams
+    await configure_room(room, 1)
+    await tick(room, 1, T0)
+    visitors = range(1, 6)
+    for user_id in visitors:
+        await join(room, tokens, 1, user_id)
+    streams = [await open_stream(other, tokens, user_id) for user_id in visitors]
+    waiting = [await next_status(stream) for stream in streams]
+    assert {told["state"] for told in waiting} == {"waiting"}
+    await asyncio.wait_for(other.app[WAITING_ROOM].versions.listening.wait(), 10)
+    await other.app[POOL].close()  # from here on, a fan-out that reads the database fails
+
+    await report_inventory(room, 1, 1, sold_out=True)
+
+    for stream, user_id in zip(streams, visitors, strict=True):
+        told = await next_status(stream)
+        assert told["state"] == "sold_out"
+        assert told == await status(room, tokens, 1, user_id)  # what the poll says
+    for stream in streams:
+        stream.close()
+
+
+async def test_a_stream_opened_with_a_current_etag_does_not_repeat_the_status(room, tokens):
+    await configure_room(room, 1, admission_rate_per_minute=60)
+    await tick(room, 1, T0)
+    await join(room, tokens, 1, 1)
+    joined = await room.post("/api/v1/events/1/waiting-room/join", headers=bearer(tokens, 2))
+    etag = joined.headers["ETag"]
+    await asyncio.wait_for(room.app[WAITING_ROOM].versions.listening.wait(), 10)
+    response = await room.get(STREAM, headers={**bearer(tokens, 2), "If-None-Match": etag})
+    assert response.status == 200
+
+    await tick(room, 1, T0 + timedelta(seconds=1))  # admits visitor 1: visitor 2 moves up
+    moved = await next_status(response)  # the first event is the change, not the status held
+    assert (moved["state"], moved["ahead"]) == ("waiting", 0)
+    await report_inventory(room, 1, 1, sold_out=True)
+    assert (await next_status(response))["state"] == "sold_out"
+    response.close()
+
+
+async def test_a_stale_etag_gets_the_status_at_once(room, tokens):
+    await configure_room(room, 1, admission_rate_per_minute=60)
+    await tick(room, 1, T0)
+    await join(room, tokens, 1, 1)
+    joined = await room.post("/api/v1/events/1/waiting-room/join", headers=bearer(tokens, 2))
+    etag = joined.headers["ETag"]
+    await tick(room, 1, T0 + timedelta(seconds=1))  # visitor 2's view moved: ahead 0
+    await asyncio.wait_for(room.app[WAITING_ROOM].versions.listening.wait(), 10)
+    response = await room.get(STREAM, headers={**bearer(tokens, 2), "If-None-Match": etag})
+    first = await next_status(response)
+    assert (first["state"], first["ahead"]) == ("waiting", 0)
+    response.close()
 
 
 async def test_heartbeats_keep_an_idle_stream_alive(make_room_app, aiohttp_client, tokens):

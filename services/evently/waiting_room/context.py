@@ -1,5 +1,5 @@
-"""What the waiting room's handlers share: the pool, the keys, the room versions and
-the visitor streams."""
+"""What the waiting room's handlers share: the pool, the keys, the room versions, the
+join batcher and the visitor streams."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aiohttp import web
 from evently.core.signing_keys import KeyRing
 from evently.waiting_room.room_versions import RoomVersions
 from evently.waiting_room.stream import VisitorStreams
+from evently.waiting_room.visitors import JoinBatcher
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class WaitingRoomContext:
     pool: asyncpg.Pool
     keys: KeyRing
     versions: RoomVersions
+    joins: JoinBatcher
     streams: VisitorStreams | None = None
     stream_heartbeat_s: float = 15.0
 

@@ -60,6 +60,11 @@ STREAM_UPDATES = Counter(
 STREAMS = Gauge("evently_waiting_room_streams", "Visitor status streams open in this process.")
 STREAM_FANOUTS = Counter(
     "evently_waiting_room_stream_fanouts_total",
-    "Room changes fanned out to open streams (one database query each, whatever the number "
-    "of visitors).",
+    "Room changes fanned out to open streams (at most one database query each, whatever "
+    "the number of visitors).",
+)
+STREAM_FANOUT_READS = Counter(
+    "evently_waiting_room_stream_fanout_reads_total",
+    "Fan-outs that read visitors from the database (those whose status memory cannot tell: "
+    "admitted, newly placed, or not known here yet); visitors in line are told from memory.",
 )

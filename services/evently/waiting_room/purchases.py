@@ -15,30 +15,28 @@ from __future__ import annotations
 import asyncpg
 
 from evently.core.contracts import BookingChanged, parse
-from evently.core.inbox import InboxHandler, InboxMessage
+from evently.core.inbox import InboxGroupHandler, InboxHandler, InboxMessage
 from evently.waiting_room import queries
 
 
 async def apply_booking_changed(conn: asyncpg.Connection, message: InboxMessage) -> None:
     """Count one booking transition for its visitor and event, and note it on the
     visitor's admitted session (what idle-session detection reads, ``ticker.py``)."""
-    change = parse(BookingChanged, message.payload)
-    booking = change.booking
+    await apply_booking_changes(conn, [message])
+
+
+async def apply_booking_changes(conn: asyncpg.Connection, messages: list[InboxMessage]) -> None:
+    """``apply_booking_changed`` for several messages, in order, in one round trip (a
+    flash sale sends one per hold and per confirmation)."""
+    changes = [parse(BookingChanged, m.payload) for m in messages]
     await conn.execute(
-        queries.RECORD_BOOKING_TRANSITION,
-        booking.event_id,
-        booking.user_id,
-        change.transition,
-        change.at,
-        booking.quantity,
-    )
-    await conn.execute(
-        queries.RECORD_SESSION_ACTIVITY,
-        booking.event_id,
-        booking.user_id,
-        change.transition,
-        change.at,
-        booking.confirmed_at is not None,
+        queries.RECORD_BOOKING_CHANGES,
+        [c.booking.event_id for c in changes],
+        [c.booking.user_id for c in changes],
+        [c.transition for c in changes],
+        [c.at for c in changes],
+        [c.booking.quantity for c in changes],
+        [c.booking.confirmed_at is not None for c in changes],
     )
 
 
@@ -48,3 +46,6 @@ async def record_join_refusal(pool: asyncpg.Pool, event_id: int, code: str) -> N
 
 
 PURCHASE_HANDLERS: dict[str, InboxHandler] = {BookingChanged.TOPIC: apply_booking_changed}
+PURCHASE_GROUP_HANDLERS: dict[str, InboxGroupHandler] = {
+    BookingChanged.TOPIC: apply_booking_changes
+}

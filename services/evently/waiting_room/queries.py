@@ -42,7 +42,8 @@ NOTIFY_ROOM = "SELECT waiting_room.notify_room($1)"
 
 # --- joining and waiting --------------------------------------------------------------
 
-JOIN_ROOM = "SELECT outcome, ticket_id FROM waiting_room.join_room($1, $2, $3, $4)"
+# Joins of one room in the order given, in one round trip (sql/join_rooms.sql).
+JOIN_ROOMS = "SELECT user_id, outcome, ticket_id FROM waiting_room.join_rooms($1, $2, $3, $4)"
 
 ROOM_COLUMNS = """
     r.event_id, r.enabled, r.sale_opens_at, r.prequeue_opens_at,
@@ -51,7 +52,7 @@ ROOM_COLUMNS = """
     r.admitted, r.state_version"""
 
 SELECT_ROOM = f"""
-    SELECT {ROOM_COLUMNS},
+    SELECT {ROOM_COLUMNS}, r.capped_ticks, r.rate_measured_s, r.rate_measured_admitted,
         (SELECT count(*) FROM waiting_room.tickets t
          WHERE t.event_id = r.event_id AND t.status = 'waiting') AS waiting,
         (SELECT count(*) FROM waiting_room.tickets t
@@ -81,8 +82,8 @@ SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '2s'"
 # joins (next_position) and the inbox (settings, inventory) must not queue behind a whole
 # tick; SAVE_TICK writes only the ticker's own columns.
 READ_ROOM = (
-    f"SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at, r.available "
-    "FROM waiting_room.rooms r WHERE r.event_id = $1"
+    f"SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at, r.available, "
+    "r.last_tick_capped FROM waiting_room.rooms r WHERE r.event_id = $1"
 )
 
 PREQUEUE_TICKETS = """
@@ -125,11 +126,18 @@ ADMIT_NEXT = """
         expires_at = $3::timestamptz + make_interval(secs => $4)
     FROM next WHERE t.id = next.id
     RETURNING t.position, t.joined_at"""
+# $7: something other than the rate capped this tick; $8: its seconds, if it measures
+# the rate (neither it nor the tick before was capped; 0 otherwise).
 SAVE_TICK = """
     UPDATE waiting_room.rooms SET serving = $2, admitted = admitted + $3,
         admission_credit = $4, last_tick_at = $5,
         state_version = state_version + CASE WHEN $6 THEN 1 ELSE 0 END,
-        updated_at = CASE WHEN $6 THEN now() ELSE updated_at END
+        updated_at = CASE WHEN $6 THEN now() ELSE updated_at END,
+        last_tick_capped = $7::boolean,
+        capped_ticks = capped_ticks + CASE WHEN $7::boolean THEN 1 ELSE 0 END,
+        rate_measured_s = rate_measured_s + $8::float8,
+        rate_measured_admitted = rate_measured_admitted
+            + CASE WHEN $8::float8 > 0 THEN $3 ELSE 0 END
     WHERE event_id = $1"""
 
 # --- the visitor streams (stream.py) ----------------------------------------------------
@@ -143,37 +151,8 @@ SELECT_VISITORS = f"""
 
 # --- the fairness report (report.py, purchases.py) ------------------------------------
 
-# booking.changed: one more booking of this visitor went through ``transition`` ($3).
-RECORD_BOOKING_TRANSITION = """
-    INSERT INTO waiting_room.buyers AS b (
-        event_id, user_id, held, confirmed, cancelled, expired,
-        first_held_at, first_confirmed_at, held_seats)
-    VALUES ($1, $2, ($3 = 'held')::int, ($3 = 'confirmed')::int, ($3 = 'cancelled')::int,
-        ($3 = 'expired')::int,
-        CASE WHEN $3 = 'held' THEN $4::timestamptz END,
-        CASE WHEN $3 = 'confirmed' THEN $4::timestamptz END,
-        CASE WHEN $3 = 'held' THEN $5::int ELSE 0 END)
-    ON CONFLICT (event_id, user_id) DO UPDATE SET
-        held = b.held + EXCLUDED.held, confirmed = b.confirmed + EXCLUDED.confirmed,
-        cancelled = b.cancelled + EXCLUDED.cancelled, expired = b.expired + EXCLUDED.expired,
-        first_held_at = LEAST(b.first_held_at, EXCLUDED.first_held_at),
-        first_confirmed_at = LEAST(b.first_confirmed_at, EXCLUDED.first_confirmed_at),
-        held_seats = b.held_seats + EXCLUDED.held_seats"""
-
-# booking.changed: what an admitted visitor's booking did ($3) at $4 keeps their session
-# going (``last_active_at``, ``open_holds``) or completes it (``purchased``). $5: the booking
-# was confirmed before (a cancellation then closes no hold). Holds from before admission
-# are not counted, so their end never makes ``open_holds`` negative.
-RECORD_SESSION_ACTIVITY = """
-    UPDATE waiting_room.tickets SET
-        last_active_at = GREATEST(last_active_at, $4::timestamptz),
-        open_holds = GREATEST(0, open_holds + CASE
-            WHEN $3 = 'held' THEN 1
-            WHEN $3 IN ('confirmed', 'expired') THEN -1
-            WHEN $3 = 'cancelled' AND NOT $5 THEN -1
-            ELSE 0 END),
-        purchased = purchased OR $3 = 'confirmed'
-    WHERE event_id = $1 AND user_id = $2 AND status = 'admitted'"""
+# booking.changed messages, in order, in one round trip (sql/record_booking_changes.sql).
+RECORD_BOOKING_CHANGES = "SELECT waiting_room.record_booking_changes($1, $2, $3, $4, $5, $6)"
 
 # Seats a buyer of the event holds on average (NULL before the first hold).
 SEATS_PER_BUYER = """

@@ -94,17 +94,13 @@ def fifo_fidelity(got_seats: Sequence[bool]) -> tuple[int, int, float | None]:
     return k, first, (first / k if k else None)
 
 
-def achieved_rate(admitted_at: Sequence[datetime]) -> float | None:
-    """Admissions per minute: those after the first admitting tick, over the time from
-    it to the last admission (the first tick's batch was earned before it). None with
-    fewer than two distinct admission times."""
-    if not admitted_at:
+def achieved_rate(admitted: int, measured_s: float) -> float | None:
+    """Admissions per minute over the ticks that measure the rate (the ticker's record:
+    neither they nor the tick before were capped by anything but the rate). None before
+    any such tick."""
+    if measured_s <= 0:
         return None
-    first, last = min(admitted_at), max(admitted_at)
-    period_s = (last - first).total_seconds()
-    if period_s <= 0:
-        return None
-    return sum(1 for t in admitted_at if t > first) / period_s * 60
+    return admitted / measured_s * 60
 
 
 # --- the report -----------------------------------------------------------------------
@@ -144,7 +140,7 @@ def build_report(
     prequeue = sorted((t for t in tickets if t["prequeue"]), key=lambda t: t["id"])
     placed = [t for t in prequeue if t["position"] is not None]
     k, first_k, fidelity = fifo_fidelity([t["confirmed"] > 0 for t in in_arrival_order])
-    rate = achieved_rate([t["admitted_at"] for t in admitted])
+    rate = achieved_rate(room["rate_measured_admitted"], room["rate_measured_s"])
     configured = room["admission_rate_per_minute"]
     waits = [max(0.0, (t["admitted_at"] - arrival[t["id"]]).total_seconds()) for t in admitted]
     never_held = [t for t in tickets if t["held"] == 0 and t["confirmed"] == 0]
@@ -180,6 +176,9 @@ def build_report(
             configured_per_minute=configured,
             achieved_per_minute=rate,
             error=None if rate is None else rate / configured - 1,
+            measured_s=room["rate_measured_s"],
+            measured_admissions=room["rate_measured_admitted"],
+            capped_ticks=room["capped_ticks"],
             first_admission_at=min((t["admitted_at"] for t in admitted), default=None),
             last_admission_at=max((t["admitted_at"] for t in admitted), default=None),
         ),

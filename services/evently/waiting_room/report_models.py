@@ -59,10 +59,17 @@ class Winners(pydantic.BaseModel):
 class AdmissionRate(pydantic.BaseModel):
     configured_per_minute: int
     achieved_per_minute: float | None = Field(
-        description="Admissions after the first admitting tick / the time from it to the "
-        "last admission (null with fewer than two admitting ticks)"
+        description="Admissions per minute over the ticks where only the rate held admission "
+        "back (not the event sold out, the shopper cap or the seats left, nor an empty "
+        "queue; nor the tick after such a one, which spends credit banked meanwhile): "
+        "measured_admissions / measured_s (null before any such tick)"
     )
     error: float | None = Field(description="achieved / configured - 1 (a fraction)")
+    measured_s: float = Field(description="Seconds of the ticks that measure the rate")
+    measured_admissions: int = Field(description="Admissions in those ticks")
+    capped_ticks: int = Field(
+        description="Ticks where something other than the rate capped admission"
+    )
     first_admission_at: datetime | None
     last_admission_at: datetime | None
 

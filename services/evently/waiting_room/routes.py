@@ -13,10 +13,10 @@ from evently.core.signing_keys import JWKS_SCHEMA
 from evently.waiting_room.context import WAITING_ROOM
 from evently.waiting_room.metrics import STATUS_POLLS
 from evently.waiting_room.models import QueueTicketOut, RoomOut
-from evently.waiting_room.purchases import PURCHASE_HANDLERS
+from evently.waiting_room.purchases import PURCHASE_GROUP_HANDLERS, PURCHASE_HANDLERS
 from evently.waiting_room.report_routes import add_report_routes
 from evently.waiting_room.rooms import INBOX_HANDLERS
-from evently.waiting_room.status_tags import RoomSnapshot, still_current
+from evently.waiting_room.status_tags import current_tag
 from evently.waiting_room.stream import stream_status
 from evently.waiting_room.visitors import join_room, room_view, visitor_status
 
@@ -26,7 +26,17 @@ IF_NONE_MATCH = Header(
     "If-None-Match", "The ETag of your last status; 304 when nothing changed since"
 )
 
-add_inbox_route(api, "waiting_room", {**INBOX_HANDLERS, **PURCHASE_HANDLERS})
+# Bookings sends a message per hold and per confirmation: a relay batch (200) is applied
+# in one transaction, each run of booking.changed in one statement, so the room hears a
+# sell-out promptly however busy its visitors keep it (docs/outbox.md).
+INBOX_MESSAGES_PER_TRANSACTION = 200
+add_inbox_route(
+    api,
+    "waiting_room",
+    {**INBOX_HANDLERS, **PURCHASE_HANDLERS},
+    per_transaction=INBOX_MESSAGES_PER_TRANSACTION,
+    group_handlers=PURCHASE_GROUP_HANDLERS,
+)
 add_report_routes(api)
 
 
@@ -54,9 +64,9 @@ async def get_room(request: web.Request, id: int) -> web.Response:
 )
 async def join(request: web.Request, id: int) -> web.Response:
     room = request.app[WAITING_ROOM]
-    user_id = principal(request).user_id
-    await join_room(room.pool, id, user_id)
-    return await _status_response(request, id, user_id)
+    status = await join_room(room.joins, room.keys, id, principal(request).user_id)
+    room.versions.saw(id, status.room)
+    return json_response(status.ticket, headers=_cache_headers(status.etag))
 
 
 @api.get(
@@ -74,8 +84,7 @@ async def join(request: web.Request, id: int) -> web.Response:
 async def my_status(request: web.Request, id: int) -> web.Response:
     room = request.app[WAITING_ROOM]
     user_id = principal(request).user_id
-    snapshot = room.versions.snapshot(id)
-    current = _current_tag(request, user_id, snapshot) if snapshot is not None else None
+    current = current_tag(request.headers.get("If-None-Match"), user_id, room.versions.snapshot(id))
     if current is not None:
         STATUS_POLLS.labels("not_modified").inc()
         return web.Response(status=304, headers=_cache_headers(current))
@@ -95,28 +104,20 @@ def _cache_headers(etag: str) -> dict[str, str]:
     return {"ETag": etag, "Cache-Control": "private, no-cache"}
 
 
-def _current_tag(request: web.Request, user_id: int, snapshot: RoomSnapshot) -> str | None:
-    """The ``If-None-Match`` tag still current for this visitor, if any (``status_tags``)."""
-    header = request.headers.get("If-None-Match")
-    for tag in (header or "").split(","):
-        tag = tag.strip().removeprefix("W/")
-        if tag and still_current(tag, user_id, snapshot):
-            return tag
-    return None
-
-
 @api.get(
     "/api/v1/events/{id}/waiting-room/me/stream",
     summary="Your place in an event's waiting room as server-sent events",
     description="`status` events, each the same object as `GET .../waiting-room/me` with "
     "the room's state version as the SSE id, sent whenever your status changes (admission "
-    "with its token, the event selling out, ...); heartbeat comments in between. 404 "
-    "before you join.",
+    "with its token, the event selling out, ...); heartbeat comments in between. With the "
+    "If-None-Match of a status that is still current (the join's or a poll's ETag) the "
+    "stream starts without repeating it. 404 before you join.",
     response={"type": "string"},
     response_content_type="text/event-stream",
     auth=require_user,
     path_params=ID,
     errors=(404, 503),
+    headers=(IF_NONE_MATCH,),
 )
 async def my_status_stream(request: web.Request, id: int) -> web.StreamResponse:
     room = request.app[WAITING_ROOM]

@@ -18,6 +18,7 @@ from evently.waiting_room.routes import api
 from evently.waiting_room.settings import WaitingRoomSettings
 from evently.waiting_room.stream import VisitorStreams
 from evently.waiting_room.ticker import Ticker
+from evently.waiting_room.visitors import JoinBatcher
 
 
 def setup(app: web.Application, settings: Any) -> None:
@@ -35,12 +36,15 @@ def setup(app: web.Application, settings: Any) -> None:
 def _context(settings: WaitingRoomSettings) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         versions = RoomVersions(settings.database_url, settings.state_refresh_s)
-        streams = VisitorStreams(app[POOL], app[ADMISSION_KEYS], settings.stream_max_subscribers)
+        streams = VisitorStreams(
+            app[POOL], app[ADMISSION_KEYS], settings.stream_max_subscribers, versions.snapshot
+        )
         versions.on_change.append(streams.room_changed)
         app[WAITING_ROOM] = WaitingRoomContext(
             pool=app[POOL],
             keys=app[ADMISSION_KEYS],
             versions=versions,
+            joins=JoinBatcher(app[POOL]),
             streams=streams,
             stream_heartbeat_s=settings.stream_heartbeat_s,
         )

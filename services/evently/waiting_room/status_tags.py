@@ -93,6 +93,17 @@ def session_tag(user_id: int, state_version: int) -> str:
     return f'"{user_id}.v{state_version}"'
 
 
+def line_position(etag: str, user_id: int) -> tuple[bool, int | None]:
+    """Whether ``etag`` is ``user_id``'s tag of a place in line, and that place (None: the
+    pre-queue); ``(False, None)`` for a session tag or anything else."""
+    parts = etag.strip('"').split(".")
+    if len(parts) < 3 or parts[0] != str(user_id):
+        return False, None
+    if parts[1] == "-":
+        return True, None
+    return (True, int(parts[1])) if parts[1].isdigit() else (False, None)
+
+
 def still_current(etag: str, user_id: int, room: RoomSnapshot) -> bool:
     """Whether a status with ``etag`` is what ``user_id`` would be shown now, as far as
     this replica's snapshot of the room tells."""
@@ -112,3 +123,14 @@ def still_current(etag: str, user_id: int, room: RoomSnapshot) -> bool:
     else:
         return False
     return etag == line_tag(user_id, position, line_view(position, room))
+
+
+def current_tag(if_none_match: str | None, user_id: int, room: RoomSnapshot | None) -> str | None:
+    """The tag of an ``If-None-Match`` header still current for ``user_id``, if any."""
+    if room is None:
+        return None
+    for tag in (if_none_match or "").split(","):
+        tag = tag.strip().removeprefix("W/")
+        if tag and still_current(tag, user_id, room):
+            return tag
+    return None

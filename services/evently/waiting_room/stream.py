@@ -2,14 +2,22 @@
 
 * **Driven by the room's version, not by polling.** A visitor's status changes only when
   their room's ``state_version`` does, and every replica already hears of each change
-  (``room_versions.py``: one LISTEN connection, plus its periodic reload). On a change of
-  a room with open streams here, ``VisitorStreams`` reads the statuses of **all** of that
-  room's connected visitors in **one query** (``SELECT_VISITORS``) and hands each stream
-  its visitor's status. Changes that arrive while a room's fan-out runs are coalesced into
-  one more fan-out, so a burst of ticks costs at most two queries, never one per visitor.
+  (``room_versions.py``: one LISTEN connection, plus its periodic reload), with the
+  room's snapshot (``status_tags.RoomSnapshot``).
+* **Visitors in line from memory.** What a visitor in line sees follows from their
+  position and the snapshot (``status_tags.line_view``), so on a room change each stream
+  whose visitor is known to be in line is given its new status without the database (a
+  sell-out reaches thousands of streams in one pass, each body serialised once), or
+  nothing when their view did not change. Only the others (admitted or expired visitors,
+  whose status is their session's; visitors the change may have admitted; streams opened
+  with an ``If-None-Match`` whose ticket is not known here yet) are read, all of the
+  room's in **one query** (``SELECT_VISITORS``). Changes that arrive while a room's
+  fan-out runs are coalesced into one more.
 * **The same object as the poll.** Each ``status`` event's data is the ``/me`` body
   (``QueueTicketOut``), its SSE id the room's state version; it is sent when the
-  visitor's status changed, with heartbeat comments in between.
+  visitor's status changed, with heartbeat comments in between. A stream opened with the
+  ``If-None-Match`` of a status that is still current (the join's or a poll's answer)
+  starts without repeating it, and without a database round trip.
 * **Cheap and bounded.** A one-slot mailbox per stream holds the newest status (a slow
   client skips to the latest); at most ``WAITING_ROOM_STREAM_MAX_SUBSCRIBERS`` streams per
   process (503 ``too_many_streams`` beyond); a closed connection is noticed by the app's
@@ -21,6 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -31,10 +41,70 @@ from evently.core.errors import ServiceUnavailable
 from evently.core.middleware import add_response_headers
 from evently.core.signing_keys import KeyRing
 from evently.waiting_room import queries
-from evently.waiting_room.metrics import STREAM_FANOUTS, STREAM_UPDATES, STREAMS
-from evently.waiting_room.visitors import status_from_row, visitor_status
+from evently.waiting_room.metrics import (
+    STREAM_FANOUT_READS,
+    STREAM_FANOUTS,
+    STREAM_UPDATES,
+    STREAMS,
+)
+from evently.waiting_room.models import QueueTicketOut, WaitlistOffer
+from evently.waiting_room.status_tags import (
+    RoomSnapshot,
+    current_tag,
+    line_position,
+    line_tag,
+    line_view,
+)
+from evently.waiting_room.visitors import VisitorStatus, status_from_row, visitor_status
 
 log = logging.getLogger("evently.waiting_room.stream")
+
+
+@dataclass(frozen=True)
+class KnownStatus:
+    """What a stream's visitor was last given: their ETag, whether it is a place in line
+    (and which), and the status itself (None when only the client's tag is known)."""
+
+    tag: str
+    in_line: bool
+    position: int | None
+    ticket: QueueTicketOut | None
+
+    @classmethod
+    def of(cls, user_id: int, status: VisitorStatus) -> KnownStatus:
+        in_line, position = line_position(status.etag, user_id)
+        return cls(status.etag, in_line, position, status.ticket)
+
+
+# A visitor whose status only the database can tell (``status_from_memory``).
+READ = object()
+
+
+def status_from_memory(
+    known: KnownStatus | None, event_id: int, user_id: int, room: RoomSnapshot | None
+) -> KnownStatus | object | None:
+    """A visitor's new status at ``room`` from what their stream knows: the new status,
+    None when their view did not change, or ``READ`` when only the database can tell."""
+    if room is None or known is None or not known.in_line:
+        return READ
+    position = known.position
+    if (position is None and room.shuffled) or (position is not None and position <= room.serving):
+        return READ  # placed by the shuffle, or admitted: their own row says how
+    view = line_view(position, room)
+    tag = line_tag(user_id, position, view)
+    if tag == known.tag:
+        return None
+    if known.ticket is None:
+        return READ
+    ticket = known.ticket.model_copy(
+        update={
+            "state": view.state,
+            "ahead": view.ahead,
+            "estimated_wait_s": view.estimated_wait_s,
+            "waitlist": WaitlistOffer.for_event(event_id) if view.waitlist else None,
+        }
+    )
+    return KnownStatus(tag, True, position, ticket)
 
 
 class StatusMailbox:
@@ -43,16 +113,18 @@ class StatusMailbox:
     def __init__(self, event_id: int, user_id: int) -> None:
         self.event_id = event_id
         self.user_id = user_id
+        self.known: KnownStatus | None = None
         self._pending: tuple[int, str] | None = None
         self._version = -1
         self._last_body: str | None = None
         self._ready = asyncio.Event()
 
-    def offer(self, version: int, body: str) -> None:
+    def offer(self, version: int, body: str, known: KnownStatus | None = None) -> None:
         """Keep ``body`` to send unless it is older than, or the same as, what was offered."""
         if version < self._version or body == self._last_body:
             return
         self._version, self._last_body = version, body
+        self.known = known or self.known
         self._pending = (version, body)
         self._ready.set()
 
@@ -76,10 +148,17 @@ class StatusMailbox:
 class VisitorStreams:
     """This process's open visitor streams, by room and visitor; one fan-out per room."""
 
-    def __init__(self, pool: asyncpg.Pool, keys: KeyRing, max_subscribers: int) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        keys: KeyRing,
+        max_subscribers: int,
+        snapshot: Callable[[int], RoomSnapshot | None] = lambda _event_id: None,
+    ) -> None:
         self.pool = pool
         self.keys = keys
         self.max_subscribers = max_subscribers
+        self.snapshot = snapshot  # the room as this process last heard it (RoomVersions)
         self._rooms: dict[int, dict[int, set[StatusMailbox]]] = {}
         self._count = 0
         self._fanouts: dict[int, asyncio.Task[None]] = {}
@@ -140,19 +219,36 @@ class VisitorStreams:
             self._fanouts.pop(event_id, None)
 
     async def _push_statuses(self, event_id: int) -> None:
-        """Read the statuses of every connected visitor of the room (one query) and offer
-        each to that visitor's streams."""
-        users = list(self._rooms.get(event_id, {}))
-        if not users:
+        """Give each stream of the room its visitor's new status: from memory for visitors
+        known to be in line, from one query for the others."""
+        visitors = self._rooms.get(event_id, {})
+        if not visitors:
             return
-        rows = await self.pool.fetch(queries.SELECT_VISITORS, event_id, users)
         STREAM_FANOUTS.inc()
+        room = self.snapshot(event_id)
+        to_read: list[int] = []
+        for user_id, mailboxes in list(visitors.items()):
+            read = False
+            for mailbox in mailboxes:
+                update = status_from_memory(mailbox.known, event_id, user_id, room)
+                if update is READ:
+                    read = True
+                elif isinstance(update, KnownStatus) and room is not None:
+                    assert update.ticket is not None
+                    mailbox.offer(room.state_version, update.ticket.model_dump_json(), update)
+            if read:
+                to_read.append(user_id)
+        if not to_read:
+            return
+        rows = await self.pool.fetch(queries.SELECT_VISITORS, event_id, to_read)
+        STREAM_FANOUT_READS.inc()
         now = datetime.now(UTC)
         for row in rows:
             status = status_from_row(self.keys, event_id, row["user_id"], row, now)
             body = status.ticket.model_dump_json()
+            known = KnownStatus.of(row["user_id"], status)
             for mailbox in self._rooms.get(event_id, {}).get(row["user_id"], ()):
-                mailbox.offer(status.state_version, body)
+                mailbox.offer(status.state_version, body, known)
 
     async def close(self) -> None:
         """Stop every fan-out in flight (at shutdown)."""
@@ -180,13 +276,23 @@ async def stream_status(
     """Serve one visitor's stream: their status now, then each change, until closed.
 
     Subscribed before the first read, so no change can slip between the two; a visitor
-    who has not joined gets the poll's 404 before the stream starts."""
+    who has not joined gets the poll's 404 before the stream starts. With an
+    ``If-None-Match`` still current for this replica's snapshot, the status the client
+    already has is not read nor sent again."""
     mailbox = streams.subscribe(event_id, user_id)
     disconnects = request.app[DISCONNECTS]
     gone = disconnects.watch(request)
     try:
-        status = await visitor_status(streams.pool, streams.keys, event_id, user_id)
-        mailbox.offer(status.state_version, status.ticket.model_dump_json())
+        held = current_tag(
+            request.headers.get("If-None-Match"), user_id, streams.snapshot(event_id)
+        )
+        if held is not None:
+            in_line, position = line_position(held, user_id)
+            mailbox.known = KnownStatus(held, in_line, position, None)
+        else:
+            status = await visitor_status(streams.pool, streams.keys, event_id, user_id)
+            known = KnownStatus.of(user_id, status)
+            mailbox.offer(status.state_version, status.ticket.model_dump_json(), known)
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",

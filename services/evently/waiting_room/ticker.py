@@ -71,10 +71,13 @@ def shuffle_lock(event_id: int) -> LockKey:
 
 @dataclass(frozen=True)
 class Admissions:
-    """How many visitors a tick admits, and the credit it leaves."""
+    """How many visitors a tick admits, the credit it leaves, and whether something other
+    than the rate capped it (sold out, no free slot, the queue shorter than the rate's
+    due): only uncapped ticks measure the rate achieved."""
 
     count: int
     credit: float
+    capped: bool = False
 
 
 def admissions_due(
@@ -90,9 +93,12 @@ def admissions_due(
     per_second = rate_per_minute / 60.0
     credit = min(credit + max(elapsed_s, 0.0) * per_second, max(1.0, per_second * CREDIT_CAP_S))
     if sold_out:
-        return Admissions(0, credit)
-    count = max(0, min(math.floor(credit + 1e-9), free_slots, waiting))
-    return Admissions(count, credit - count)
+        return Admissions(0, credit, capped=True)
+    due = math.floor(credit + 1e-9)
+    limit = min(free_slots, waiting)
+    count = max(0, min(due, limit))
+    # Capped when the slots or the queue stop what the rate would admit now or one more.
+    return Admissions(count, credit - count, capped=limit < max(1, due))
 
 
 def shopper_slots(
@@ -151,7 +157,9 @@ async def tick_room(
         shuffled = 0
         opens = room["sale_opens_at"]
         if opens is not None and now < opens:
-            await conn.execute(queries.SAVE_TICK, event_id, room["serving"], 0, 0.0, now, False)
+            await conn.execute(
+                queries.SAVE_TICK, event_id, room["serving"], 0, 0.0, now, False, True, 0.0
+            )
             return TickResult(ticked=True, serving=room["serving"])
         if room["shuffled_at"] is None:
             shuffled = await _shuffle(conn, event_id, room["seed"], now)
@@ -162,9 +170,10 @@ async def tick_room(
         changed = changed or bool(ended)
         queue = await conn.fetchrow(queries.COUNT_QUEUE, event_id)
         last = room["last_tick_at"]
+        elapsed_s = max(0.0, (now - last).total_seconds()) if last is not None else 0.0
         due = admissions_due(
             credit=room["admission_credit"],
-            elapsed_s=(now - last).total_seconds() if last is not None else 0.0,
+            elapsed_s=elapsed_s,
             rate_per_minute=room["admission_rate_per_minute"],
             free_slots=shopper_slots(
                 max_active=room["max_active_shoppers"],
@@ -185,8 +194,19 @@ async def tick_room(
             serving = max([serving, *(r["position"] for r in rows)])
             waits = [max(0.0, (now - r["joined_at"]).total_seconds()) for r in rows]
             changed = True
+        # The rate is measured over ticks the rate alone decided, this one and the one
+        # before (whose credit this one spends): the report's achieved rate.
+        measured_s = 0.0 if due.capped or room["last_tick_capped"] else elapsed_s
         await conn.execute(
-            queries.SAVE_TICK, event_id, serving, due.count, due.credit, now, changed
+            queries.SAVE_TICK,
+            event_id,
+            serving,
+            due.count,
+            due.credit,
+            now,
+            changed,
+            due.capped,
+            measured_s,
         )
         if changed:
             await conn.execute(queries.NOTIFY_ROOM, event_id)

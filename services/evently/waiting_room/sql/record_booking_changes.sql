@@ -1,0 +1,43 @@
+-- booking.changed messages applied in order, in one round trip (purchases.py): for each,
+-- one more booking of the visitor went through its transition (the fairness report's
+-- counters in waiting_room.buyers), and what it did keeps an admitted visitor's session
+-- going (last_active_at, open_holds) or completes it (purchased). p_was_confirmed: the
+-- booking had been confirmed before (a cancellation then closes no hold). Holds from
+-- before admission are not counted, so their end never makes open_holds negative.
+CREATE OR REPLACE FUNCTION waiting_room.record_booking_changes(
+    p_event_ids bigint[], p_user_ids bigint[], p_transitions text[], p_ats timestamptz[],
+    p_quantities integer[], p_was_confirmed boolean[]
+) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+    i integer;
+    tr text;
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_event_ids, 1), 0) LOOP
+        tr := p_transitions[i];
+        INSERT INTO waiting_room.buyers AS b (
+            event_id, user_id, held, confirmed, cancelled, expired,
+            first_held_at, first_confirmed_at, held_seats)
+        VALUES (p_event_ids[i], p_user_ids[i], (tr = 'held')::int, (tr = 'confirmed')::int,
+            (tr = 'cancelled')::int, (tr = 'expired')::int,
+            CASE WHEN tr = 'held' THEN p_ats[i] END,
+            CASE WHEN tr = 'confirmed' THEN p_ats[i] END,
+            CASE WHEN tr = 'held' THEN p_quantities[i] ELSE 0 END)
+        ON CONFLICT (event_id, user_id) DO UPDATE SET
+            held = b.held + EXCLUDED.held, confirmed = b.confirmed + EXCLUDED.confirmed,
+            cancelled = b.cancelled + EXCLUDED.cancelled,
+            expired = b.expired + EXCLUDED.expired,
+            first_held_at = LEAST(b.first_held_at, EXCLUDED.first_held_at),
+            first_confirmed_at = LEAST(b.first_confirmed_at, EXCLUDED.first_confirmed_at),
+            held_seats = b.held_seats + EXCLUDED.held_seats;
+        UPDATE waiting_room.tickets SET
+            last_active_at = GREATEST(last_active_at, p_ats[i]),
+            open_holds = GREATEST(0, open_holds + CASE
+                WHEN tr = 'held' THEN 1
+                WHEN tr IN ('confirmed', 'expired') THEN -1
+                WHEN tr = 'cancelled' AND NOT p_was_confirmed[i] THEN -1
+                ELSE 0 END),
+            purchased = purchased OR tr = 'confirmed'
+        WHERE event_id = p_event_ids[i] AND user_id = p_user_ids[i] AND status = 'admitted';
+    END LOOP;
+END
+$fn$;
