@@ -65,6 +65,11 @@ async def read_availability(
     return None if row is None else AvailabilityOut.from_row(row)
 
 
+async def is_seated(pool: asyncpg.Pool, event_id: int) -> bool:
+    """Whether ``event_id`` is a seated event (it has seat rows)."""
+    return bool(await pool.fetchval(queries.EVENT_IS_SEATED, event_id))
+
+
 class InventoryPublisher:
     """Publishes changed inventory soon after it changes, coalescing bursts."""
 

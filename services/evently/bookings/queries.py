@@ -154,6 +154,12 @@ AVAILABILITY = "SELECT * FROM bookings.availability($1)"
 # The stream shows only events the public may see.
 PUBLIC_AVAILABILITY = "SELECT * FROM bookings.availability($1) WHERE status <> 'draft'"
 
+# A seated event's availability with its seats as last published (the streams' seat
+# snapshot; no row for general admission).
+PUBLISHED_SEATS = "SELECT * FROM bookings.published_seats($1)"
+
+EVENT_IS_SEATED = "SELECT EXISTS (SELECT 1 FROM bookings.event_seating WHERE event_id = $1)"
+
 # --- refunds (docs/payments.md; sql/refunds.sql) -------------------------------------
 
 CLAIM_REFUNDS = "SELECT * FROM bookings.claim_refunds($1, $2)"

@@ -345,6 +345,11 @@ async def download_checkin_list(request: web.Request, id: int) -> web.Response:
 @api.get(
     "/api/v1/events/{id}/availability/stream",
     summary="Live availability as server-sent events (`availability` events, heartbeats)",
+    description="Every message is `event: availability` with the event's counts "
+    "(`inventory.changed`'s fields). On a seated event the first message also carries "
+    '`seats: {"snapshot": true, "held": [ids], "sold": [ids], "blocked": [ids]}` (every '
+    'other seat is free) and each later one `seats: {"held"?, "sold"?, "free"?}`, the '
+    "seats whose status changed since the message before (docs/seating.md).",
     response={"type": "string"},
     response_content_type="text/event-stream",
     path_params=ID,
@@ -355,8 +360,14 @@ async def stream_availability(request: web.Request, id: int) -> web.StreamRespon
     state = await inventory.read_availability(ctx.pool, id, public=True)
     if state is None:
         raise refuse(Outcome.EVENT_NOT_FOUND)
+    seated = await inventory.is_seated(ctx.pool, id)
     return await availability_stream.stream_availability(
-        request, ctx.streams, state, ctx.settings.sse_heartbeat_s, request.app[SHUTTING_DOWN]
+        request,
+        ctx.streams,
+        state,
+        ctx.settings.sse_heartbeat_s,
+        request.app[SHUTTING_DOWN],
+        seated,
     )
 
 
