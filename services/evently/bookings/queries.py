@@ -163,6 +163,9 @@ PUBLIC_AVAILABILITY = "SELECT * FROM bookings.availability($1) WHERE status <> '
 # snapshot; no row for general admission).
 PUBLISHED_SEATS = "SELECT * FROM bookings.published_seats($1)"
 
+# A seated event's seats that are not free now (the internal seat status endpoint).
+LIVE_SEAT_STATUS = "SELECT * FROM bookings.live_seat_status($1)"
+
 EVENT_IS_SEATED = "SELECT EXISTS (SELECT 1 FROM bookings.event_seating WHERE event_id = $1)"
 
 # --- refunds (docs/payments.md; sql/refunds.sql) -------------------------------------

@@ -56,6 +56,7 @@ from evently.core.errors import ValidationFailed
 from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import InboxAck, InboxBatch, apply_batch
 from evently.core.net import address_bucket, client_address
+from evently.core.seat_maps import LiveSeatStatus
 from evently.core.settings import SETTINGS
 from evently.core.signing_keys import JWKS_SCHEMA
 
@@ -383,6 +384,21 @@ async def internal_availability(request: web.Request, id: int) -> web.Response:
     if state is None:
         raise refuse(Outcome.EVENT_NOT_FOUND)
     return json_response(state)
+
+
+@api.get(
+    "/internal/events/{id}/seats",
+    summary="A seated event's seats that are not free now (for the events service's SVG)",
+    response=LiveSeatStatus,
+    auth=require_internal,
+    path_params=ID,
+    errors=(404,),
+)
+async def internal_seat_status(request: web.Request, id: int) -> web.Response:
+    seats = await inventory.read_live_seat_status(request.app[BOOKINGS].pool, id)
+    if seats is None:
+        raise refuse(Outcome.EVENT_NOT_FOUND)
+    return json_response(seats)
 
 
 @api.get(

@@ -53,3 +53,22 @@ LANGUAGE sql STABLE AS $$
              FROM bookings.event_seats e WHERE e.event_id = p_event_id) s
     WHERE EXISTS (SELECT 1 FROM bookings.event_seating g WHERE g.event_id = p_event_id)
 $$;
+
+-- A seated event's seats that are not free now (GET /internal/events/{id}/seats, which
+-- the events service draws in the event's SVG), with its last published version. No
+-- row for a general-admission or unknown event.
+CREATE OR REPLACE FUNCTION bookings.live_seat_status(p_event_id bigint)
+RETURNS TABLE (event_id bigint, version bigint, held text[], sold text[])
+LANGUAGE sql STABLE AS $$
+    SELECT i.event_id, i.version,
+           coalesce(array_agg(e.seat_id ORDER BY e.seat_id)
+                        FILTER (WHERE e.status = 'held'), '{}'),
+           coalesce(array_agg(e.seat_id ORDER BY e.seat_id)
+                        FILTER (WHERE e.status = 'sold'), '{}')
+    FROM bookings.inventory i
+    JOIN bookings.event_seating g ON g.event_id = i.event_id
+    LEFT JOIN bookings.event_seats e
+           ON e.event_id = i.event_id AND e.status IN ('held', 'sold')
+    WHERE i.event_id = p_event_id
+    GROUP BY i.event_id, i.version
+$$;
