@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import socket
 from typing import Any
 
 import pytest
 
-from evently.bookings.availability_stream import CHANNEL, LISTENER_NAME
+from evently.bookings.availability_stream import CHANNEL, LISTENER_NAME, Frame
 from evently.bookings.context import BOOKINGS
 from evently.bookings.event_cancellation import cancel_bookings_of_cancelled_events
 from tests.bookings.conftest import (
@@ -21,6 +23,7 @@ from tests.bookings.conftest import (
     send_event,
     upload_map,
 )
+from tests.bookings.test_availability_stream import read_until
 from tests.bookings.test_seat_holds import hold_seats
 from tests.events.test_seat_map_rules import small_map
 
@@ -285,3 +288,49 @@ async def test_a_diff_that_skips_a_version_makes_the_hub_read_the_seats_again(
     await watcher.catch_up(db)
     assert watcher.seats == await stored_seats(db, EVENT)
     assert "box-1-A" not in watcher.seats
+
+
+async def test_a_stalled_watcher_resumes_from_the_newest_snapshot_never_from_a_gap(
+    seated_client, small_seated
+):
+    hub = seated_client.app[BOOKINGS].streams
+    reader = await watch(seated_client)
+    # A client that stops reading, with a tiny receive window: its connection backs up.
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect((seated_client.server.host, seated_client.server.port))
+    stalled.sendall(f"GET /api/v1/events/{EVENT}/availability/stream HTTP/1.1\r\n".encode()
+                    + b"Host: t\r\n\r\n")  # fmt: skip
+
+    async def both_subscribed() -> bool:
+        return hub.subscriber_count == 2
+
+    await eventually(both_subscribed)
+    counts = {k: v for k, v in reader.messages[0].items() if k != "seats"}
+    padding = "x" * 40_000  # 300 changes of 40 kB: far more than the kernel buffers
+    changes = range(counts["version"] + 1, counts["version"] + 301)
+    for version in changes:
+        seats = {"held": ["stalls-A-1"]} if version % 2 else {"free": ["stalls-A-1"]}
+        hub.publish(Frame.seat_change({**counts, "version": version, "p": padding}, seats))
+        assert (await reader.next_message())["version"] == version  # the reader gets each
+
+    # Once it reads again, the stalled client has what was written before it backed up,
+    # then the newest snapshot: never a diff that does not follow the one before.
+    stalled.setblocking(False)
+    stream, _ = await asyncio.open_connection(sock=stalled)
+    newest = b"id: %d\n" % changes[-1]
+    raw = await read_until(stream, newest)
+    while b"}\n\n" not in raw[raw.index(newest) :]:  # the rest of the newest message
+        more = await asyncio.wait_for(stream.read(1 << 16), 10)
+        assert more, "the stream ended"
+        raw += more
+    watcher = SeatWatcher(None)
+    for data in re.findall(rb"(?m)^data: (\{.*\})$", raw):
+        watcher.apply(json.loads(data))
+    assert watcher.version == changes[-1]
+    assert watcher.seats == reader.seats
+    snapshots = [m for m in watcher.messages if m["seats"].get("snapshot")]
+    assert len(snapshots) >= 2  # the first, and the one it resumed from
+    assert len(watcher.messages) < len(changes)
+    stalled.close()
+    reader.response.close()
