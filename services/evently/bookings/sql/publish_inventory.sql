@@ -6,14 +6,14 @@
 -- reconciliation finds). The caller holds the event's advisory lock.
 CREATE OR REPLACE FUNCTION bookings.publish_seat_changes(p_event_id bigint) RETURNS jsonb
 LANGUAGE sql AS $$
-    WITH changed AS (
-        SELECT seat_id FROM bookings.event_seats
-        WHERE event_id = p_event_id AND status <> published_status AND status <> 'blocked'
-        FOR UPDATE SKIP LOCKED
-    ), sent AS (
+    -- seat_id = ANY (ARRAY(...)), not a join: the planner cannot estimate the partial
+    -- index's cross-column predicate and would hash-join the whole event's seats.
+    WITH sent AS (
         UPDATE bookings.event_seats e SET published_status = e.status
-        FROM changed c
-        WHERE e.event_id = p_event_id AND e.seat_id = c.seat_id
+        WHERE e.event_id = p_event_id AND e.seat_id = ANY (ARRAY(
+            SELECT seat_id FROM bookings.event_seats
+            WHERE event_id = p_event_id AND status <> published_status AND status <> 'blocked'
+            FOR UPDATE SKIP LOCKED))
         RETURNING e.seat_id, e.status
     )
     SELECT jsonb_strip_nulls(jsonb_build_object(
