@@ -57,30 +57,8 @@ def sell(real_bookings: TestServer, tokens: TokenMinter, db: asyncpg.Connection)
     async def run(event_id: int, *, sold: int, held: int) -> None:
         import aiohttp
 
-        message = await db.fetchrow(
-            "SELECT * FROM events.outbox WHERE key = $1 ORDER BY id DESC LIMIT 1", str(event_id)
-        )
-        payload = contracts.render(message["topic"], message["payload"])
         async with aiohttp.ClientSession() as http:
-            delivered = await http.post(
-                f"{base}/internal/inbox",
-                json={
-                    "source": "events",
-                    "messages": [
-                        {
-                            "id": message["id"],
-                            "source": "events",
-                            "topic": message["topic"],
-                            "key": message["key"],
-                            "version": message["version"],
-                            "payload": payload,
-                            "created_at": message["created_at"].isoformat(),
-                        }
-                    ],
-                },
-                headers={"X-Internal-Key": INTERNAL_API_KEY},
-            )
-            assert (await delivered.json())["acknowledged"] == [message["id"]]
+            payload = await deliver_latest_event_changed(http, base, db, event_id)
             per_user = payload["max_per_user"]
             for buyer, to_confirm in _buyers(sold, held, per_user):
                 headers = tokens.customer(buyer)
@@ -99,6 +77,37 @@ def sell(real_bookings: TestServer, tokens: TokenMinter, db: asyncpg.Connection)
                     assert confirm.status == 200, await confirm.text()
 
     return run
+
+
+async def deliver_latest_event_changed(
+    http: Any, bookings_base: str, db: asyncpg.Connection, event_id: int
+) -> dict[str, Any]:
+    """Deliver the event's latest outbox message to the bookings at ``bookings_base`` as
+    its relay would (the inbox must acknowledge it); returns the rendered payload."""
+    message = await db.fetchrow(
+        "SELECT * FROM events.outbox WHERE key = $1 ORDER BY id DESC LIMIT 1", str(event_id)
+    )
+    payload = contracts.render(message["topic"], message["payload"])
+    delivered = await http.post(
+        f"{bookings_base}/internal/inbox",
+        json={
+            "source": "events",
+            "messages": [
+                {
+                    "id": message["id"],
+                    "source": "events",
+                    "topic": message["topic"],
+                    "key": message["key"],
+                    "version": message["version"],
+                    "payload": payload,
+                    "created_at": message["created_at"].isoformat(),
+                }
+            ],
+        },
+        headers={"X-Internal-Key": INTERNAL_API_KEY},
+    )
+    assert (await delivered.json())["acknowledged"] == [message["id"]], await delivered.text()
+    return payload
 
 
 def _buyers(sold: int, held: int, per_user: int) -> list[tuple[int, tuple[int, bool]]]:

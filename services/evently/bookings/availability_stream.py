@@ -19,6 +19,15 @@
   counted in ``evently_bookings_availability_updates_skipped_total``). Every subscriber
   whose connection keeps up gets every published state, in order; none ever gets an
   older state after a newer one, and every one ends on the newest.
+* **Seated events: a snapshot, then diffs.** A seated event's NOTIFY carries the seats
+  whose status changed since the previous version (``bookings.publish_seat_changes``).
+  The hub keeps one ``SeatBoard`` per watched seated event (the seats as of a version,
+  read once, then kept by applying each diff in version order; versions are
+  consecutive, so a gap is seen and the board is read again). A stream starts with the
+  board's snapshot (held, sold and blocked seat ids, encoded once per version), then
+  gets every diff that follows its version; a stream that falls behind (a slow client,
+  a gap) gets the board's newest snapshot once it can take it, never a diff it cannot
+  apply. docs/seating.md, "Live seat status".
 * **Resources are freed on disconnect**: the app's ``DisconnectWatch``
   (``core/disconnects.py``) notices a closed connection within about a second, not at
   the next heartbeat, and the stream unsubscribes; at shutdown every stream ends.
@@ -29,7 +38,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 import asyncpg
 from aiohttp import web
@@ -62,14 +74,33 @@ def chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 
+FrameKind = Literal["state", "seats", "snapshot"]
+
+
 class Frame:
-    """One published state, encoded once: the SSE message and the same as a chunk."""
+    """One published state, encoded once: the SSE message and the same as a chunk.
 
-    __slots__ = ("chunked", "event_id", "plain", "version")
+    ``kind`` is ``state`` for a general-admission event (the whole state), ``seats``
+    for a seated event's change (its counts and the seats changed since the previous
+    version, ``seats``) and ``snapshot`` for a seated event's seats as of ``version``.
+    """
 
-    def __init__(self, event_id: int, version: int, state_json: str) -> None:
+    __slots__ = ("chunked", "event_id", "kind", "plain", "seats", "state", "version")
+
+    def __init__(
+        self,
+        event_id: int,
+        version: int,
+        state_json: str,
+        kind: FrameKind = "state",
+        state: Mapping[str, Any] | None = None,
+        seats: Mapping[str, Any] | None = None,
+    ) -> None:
         self.event_id = event_id
         self.version = version
+        self.kind = kind
+        self.state = state
+        self.seats = seats
         self.plain = f"id: {version}\nevent: availability\ndata: {state_json}\n\n".encode()
         self.chunked = chunk(self.plain)
 
@@ -78,21 +109,125 @@ class Frame:
         json_text = state.model_dump_json(exclude={"schema_version"})
         return cls(state.event_id, state.version, json_text)
 
+    @classmethod
+    def seat_change(cls, state: Mapping[str, Any], seats: Mapping[str, Any]) -> Frame:
+        """A seated event's published change: its counts and the changed seats."""
+        return cls(
+            state["event_id"],
+            state["version"],
+            _compact({**state, "seats": seats}),
+            "seats",
+            state,
+            seats,
+        )
+
+    @classmethod
+    def seat_snapshot(
+        cls,
+        state: Mapping[str, Any],
+        held: Iterable[str],
+        sold: Iterable[str],
+        blocked: Iterable[str],
+    ) -> Frame:
+        """A seated event's seats as of ``state["version"]``: every seat not listed is free."""
+        seats = {"snapshot": True, "held": list(held), "sold": list(sold), "blocked": list(blocked)}
+        return cls(
+            state["event_id"], state["version"], _compact({**state, "seats": seats}), "snapshot"
+        )
+
+    @property
+    def resync(self) -> bool:
+        """A change too large for one notification: the seats must be read again."""
+        return self.seats is not None and bool(self.seats.get("resync"))
+
+
+def _compact(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"))
+
+
+class SeatBoard:
+    """A seated event's seat status as of one inventory version (held and sold seats;
+    any other sellable seat is free), kept current by applying each change in order."""
+
+    __slots__ = ("_snapshot", "blocked", "event_id", "state", "taken", "version")
+
+    def __init__(
+        self,
+        state: Mapping[str, Any],
+        held: Iterable[str],
+        sold: Iterable[str],
+        blocked: list[str],
+    ) -> None:
+        self.event_id: int = state["event_id"]
+        self.version: int = state["version"]
+        self.state = state
+        self.taken = dict.fromkeys(held, "held") | dict.fromkeys(sold, "sold")
+        self.blocked = blocked
+        self._snapshot: Frame | None = None
+
+    def apply(self, frame: Frame) -> None:
+        """Apply the change that follows this board's version (``frame.version`` is
+        ``version + 1``)."""
+        seats = frame.seats or {}
+        for status in ("held", "sold"):
+            for seat_id in seats.get(status, ()):
+                self.taken[seat_id] = status
+        for seat_id in seats.get("free", ()):
+            self.taken.pop(seat_id, None)
+        self.version = frame.version
+        self.state = frame.state or {**self.state, "version": frame.version}
+        self._snapshot = None
+
+    def snapshot(self) -> Frame:
+        """This board as a ``snapshot`` frame, encoded once per version."""
+        if self._snapshot is None:
+            ordered = sorted(self.taken.items())
+            self._snapshot = Frame.seat_snapshot(
+                self.state,
+                [seat for seat, status in ordered if status == "held"],
+                [seat for seat, status in ordered if status == "sold"],
+                self.blocked,
+            )
+        return self._snapshot
+
 
 class Subscriber:
     """One open stream of one event: its connection, the version it was last sent, and
-    at most one pending frame (the newest) while the connection is backed up."""
+    at most one pending frame (the newest) while the connection is backed up.
 
-    __slots__ = ("_transport", "_waiter", "chunked", "ended", "event_id", "pending", "version")
+    A seated event's subscriber (``seated``) is never sent a diff that does not follow
+    its version: until it has a snapshot, and whenever it falls behind, it is marked
+    ``resync`` and its handler writes the hub's newest snapshot once it can.
+    """
+
+    __slots__ = (
+        "_transport",
+        "_waiter",
+        "awaiting_board",
+        "chunked",
+        "ended",
+        "event_id",
+        "pending",
+        "resync",
+        "seated",
+        "version",
+    )
 
     def __init__(
-        self, event_id: int, transport: asyncio.BaseTransport | None, chunked: bool
+        self,
+        event_id: int,
+        transport: asyncio.BaseTransport | None,
+        chunked: bool,
+        seated: bool = False,
     ) -> None:
         self.event_id = event_id
         self._transport = transport
         self.chunked = chunked
+        self.seated = seated
         self.version = -1
         self.pending: Frame | None = None
+        self.resync = seated  # a seated stream starts with a snapshot
+        self.awaiting_board = False
         self.ended = False
         self._waiter: asyncio.Future[None] | None = None
 
@@ -103,6 +238,9 @@ class Subscriber:
     def push(self, frame: Frame) -> None:
         """Write ``frame`` now, or keep it as the pending one if the connection is backed
         up (replacing an older pending frame). Never blocks."""
+        if self.seated:
+            self._push_seats(frame)
+            return
         if frame.version <= self.version:
             return
         if self.pending is not None:
@@ -118,6 +256,42 @@ class Subscriber:
             self._wake()
             return
         self._write(frame)
+
+    def _push_seats(self, frame: Frame) -> None:
+        if frame.kind == "snapshot":
+            if not self.resync and frame.version <= self.version:
+                return
+            self.awaiting_board = False
+        elif frame.kind == "seats":
+            if frame.version <= self.version:
+                return
+            if self.resync or frame.version != self.version + 1:
+                self._fall_behind()
+                return
+        else:
+            return  # a whole state: not this stream's shape (its seating changed)
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            self._wake()  # not attached yet: the handler writes the snapshot
+            return
+        if transport.get_write_buffer_size() >= SLOW_BUFFER_BYTES:  # type: ignore[attr-defined]
+            self._fall_behind()
+            return
+        if frame.kind == "snapshot":
+            self.write_snapshot(frame)
+        else:
+            self._write(frame)
+
+    def write_snapshot(self, frame: Frame) -> None:
+        """Write a seated event's snapshot: this stream follows it from now on."""
+        self._write(frame)
+        self.resync = self.awaiting_board = False
+
+    def _fall_behind(self) -> None:
+        if not self.resync:
+            STREAM_SKIPPED.inc()
+        self.resync = True
+        self._wake()
 
     def flush_pending(self) -> None:
         """Write the pending frame (the handler calls this once the connection drained)."""
@@ -137,8 +311,9 @@ class Subscriber:
         self._wake()
 
     async def wait(self, timeout_s: float) -> bool:
-        """Wait for a pending frame or the end, at most ``timeout_s``; False on timeout."""
-        if self.pending is not None or self.ended:
+        """Wait for a pending frame, a snapshot to write or the end, at most
+        ``timeout_s``; False on timeout."""
+        if self.pending is not None or self.ended or (self.resync and not self.awaiting_board):
             return True
         self._waiter = asyncio.get_running_loop().create_future()
         try:
@@ -165,15 +340,20 @@ class Subscriber:
 class AvailabilityHub:
     """This process's single LISTEN connection, fanning states out to subscribers."""
 
-    def __init__(self, dsn: str, max_subscribers: int) -> None:
+    def __init__(self, dsn: str, max_subscribers: int, pool: asyncpg.Pool | None = None) -> None:
         self.dsn = dsn
         self.max_subscribers = max_subscribers
+        self.pool = pool  # reads seated events' seats (required to serve them)
         self._subscribers: dict[int, set[Subscriber]] = {}
+        self._seated: set[int] = set()  # watched events served as seated
+        self._boards: dict[int, SeatBoard] = {}
+        self._loading: set[int] = set()
         self._count = 0
         self._task: asyncio.Task[None] | None = None
         self._fanout_task: asyncio.Task[None] | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
-        self._queue: collections.deque[Frame] = collections.deque()
+        # Published frames, and ids of seated events whose board a stream waits for.
+        self._queue: collections.deque[Frame | int] = collections.deque()
         self._queued = asyncio.Event()
         self._latest: dict[int, Frame] = {}
         self.listening = asyncio.Event()
@@ -183,7 +363,11 @@ class AvailabilityHub:
         return self._count
 
     def subscribe(
-        self, event_id: int, transport: asyncio.BaseTransport | None = None, chunked: bool = True
+        self,
+        event_id: int,
+        transport: asyncio.BaseTransport | None = None,
+        chunked: bool = True,
+        seated: bool = False,
     ) -> Subscriber:
         if self._count >= self.max_subscribers:
             raise ServiceUnavailable(
@@ -194,8 +378,10 @@ class AvailabilityHub:
         if self._task is None:
             self._task = asyncio.create_task(self._listen_forever(), name="availability-listen")
             self._fanout_task = asyncio.create_task(self._fan_out(), name="availability-fanout")
-        subscriber = Subscriber(event_id, transport, chunked)
+        subscriber = Subscriber(event_id, transport, chunked, seated)
         self._subscribers.setdefault(event_id, set()).add(subscriber)
+        if seated:
+            self._seated.add(event_id)
         self._count += 1
         STREAM_SUBSCRIBERS.inc()
         return subscriber
@@ -207,12 +393,27 @@ class AvailabilityHub:
         watchers.discard(subscriber)
         if not watchers:
             del self._subscribers[subscriber.event_id]
+            self._seated.discard(subscriber.event_id)
+            self._boards.pop(subscriber.event_id, None)
         self._count -= 1
         STREAM_SUBSCRIBERS.dec()
 
     def latest(self, event_id: int) -> Frame | None:
         """The newest frame this hub has seen for ``event_id`` recently, if any."""
         return self._latest.get(event_id)
+
+    def seat_snapshot(self, event_id: int) -> Frame | None:
+        """The seated event's newest snapshot, or None until its board is read (then
+        ``load_seats`` has the fan-out read it and push it to the event's streams)."""
+        board = self._boards.get(event_id)
+        return None if board is None else board.snapshot()
+
+    def load_seats(self, event_id: int) -> None:
+        """Have the fan-out read the seated event's board (once, however many ask)."""
+        if event_id not in self._loading:
+            self._loading.add(event_id)
+            self._queue.append(event_id)
+            self._queued.set()
 
     def publish(self, frame: Frame) -> None:
         """Queue one published state for the fan-out (in publication order)."""
@@ -236,7 +437,15 @@ class AvailabilityHub:
             await self._queued.wait()
             self._queued.clear()
             while self._queue:
-                frame = self._queue.popleft()
+                item = self._queue.popleft()
+                if isinstance(item, int):
+                    frame = await self._board_requested(item)
+                elif item.kind == "seats":
+                    frame = await self._apply_seats(item)
+                else:
+                    frame = item
+                if frame is None:
+                    continue
                 subscribers = list(self._subscribers.get(frame.event_id, ()))
                 for start in range(0, len(subscribers), FANOUT_SLICE):
                     if start:
@@ -244,14 +453,60 @@ class AvailabilityHub:
                     for subscriber in subscribers[start : start + FANOUT_SLICE]:
                         subscriber.push(frame)
 
+    async def _board_requested(self, event_id: int) -> Frame | None:
+        self._loading.discard(event_id)
+        board = self._boards.get(event_id)
+        return board.snapshot() if board is not None else await self._read_board(event_id)
+
+    async def _apply_seats(self, frame: Frame) -> Frame | None:
+        """Apply a seated event's change to its board: the frame to fan out is the change
+        itself, or (after a gap or a change too large to notify) the re-read snapshot."""
+        board = self._boards.get(frame.event_id)
+        if board is not None and not frame.resync:
+            if frame.version <= board.version:
+                return frame  # already in the board (read after it was published)
+            if frame.version == board.version + 1:
+                board.apply(frame)
+                return frame
+        if frame.event_id not in self._seated:
+            return None  # nobody watches it as seated
+        return await self._read_board(frame.event_id)
+
+    async def _read_board(self, event_id: int) -> Frame | None:
+        """Read the seated event's seats as last published; its snapshot, or None."""
+        if event_id not in self._seated or self.pool is None:
+            return None
+        try:
+            row = await self.pool.fetchrow(queries.PUBLISHED_SEATS, event_id)
+        except (asyncpg.PostgresError, OSError):
+            log.exception("could not read the seats of event %s; retrying", event_id)
+            asyncio.get_running_loop().call_later(1.0, self.load_seats, event_id)
+            return None
+        if row is None or event_id not in self._seated:
+            return None  # no longer seated (or no longer watched)
+        state = AvailabilityOut.from_row(row).model_dump(mode="json")
+        board = SeatBoard(state, row["held_seats"], row["sold_seats"], row["blocked_seats"])
+        self._boards[event_id] = board
+        return board.snapshot()
+
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         """A published inventory state (``bookings.publish_locked``), encoded once."""
         try:
-            state = InventoryChanged.model_validate_json(payload)
+            message = json.loads(payload)
+            if not isinstance(message, dict):
+                raise ValueError("not an object")
+            seats = message.pop("seats", None)
+            if seats is not None and not isinstance(seats, dict):
+                raise ValueError("seats: not an object")
+            state = InventoryChanged.model_validate(message)
         except ValueError:
             log.warning("ignoring malformed availability notification %r", payload[:200])
             return
-        self.publish(Frame.of(state))
+        if seats is None:
+            self.publish(Frame.of(state))
+        else:
+            counts = state.model_dump(mode="json", exclude={"schema_version"})
+            self.publish(Frame.seat_change(counts, seats))
 
     async def _listen_forever(self) -> None:
         await reconnect_forever(self._listen_once, "availability LISTEN", self.listening.clear)
@@ -264,8 +519,13 @@ class AvailabilityHub:
             conn.add_termination_listener(lambda _c: lost.set())
             await conn.add_listener(CHANNEL, self._on_notify)
             self.listening.set()
-            # States published while we were not listening: read them now.
+            # States published while we were not listening: read them now (a seated
+            # event's seats too: its board is read again and sent as a snapshot).
             for event_id in list(self._subscribers):
+                if event_id in self._seated:
+                    self._boards.pop(event_id, None)
+                    self.load_seats(event_id)
+                    continue
                 row = await conn.fetchrow(queries.AVAILABILITY, event_id)
                 if row is not None:
                     self.publish(Frame.of(AvailabilityOut.from_row(row)))
@@ -309,8 +569,11 @@ async def stream_availability(
     initial: AvailabilityOut,
     heartbeat_s: float,
     stop: asyncio.Event,
+    seated: bool = False,
 ) -> web.StreamResponse:
-    """Serve one stream: the current state, then every published change, until closed."""
+    """Serve one stream: the current state, then every published change, until closed.
+    A seated event's stream starts with its seats' snapshot instead, then every change
+    (its counts and changed seats) that follows it."""
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -323,7 +586,7 @@ async def stream_availability(
         response.enable_chunked_encoding()  # explicit: the hub writes chunks itself
     # Subscribed (and counted) before the headers go out, but written to only after:
     # nothing may reach the connection before them.
-    subscriber = hub.subscribe(initial.event_id, None, chunked)
+    subscriber = hub.subscribe(initial.event_id, None, chunked, seated)
     hub.end_all_on(stop)
     disconnects = request.app[DISCONNECTS]
     disconnects.watch(request, on_gone=subscriber.end)
@@ -332,21 +595,36 @@ async def stream_availability(
         await response.prepare(request)
         await response.write(b"retry: 2000\n\n")
         subscriber.attach(request.transport)
-        # The newest state: read before subscribing, or one published since (the hub
-        # keeps each event's newest, and nothing was written to this stream before).
-        newest = hub.latest(initial.event_id)
-        if newest is None or newest.version < initial.version:
-            newest = Frame.of(initial)
-        subscriber.push(newest)
+        if not seated:
+            # The newest state: read before subscribing, or one published since (the hub
+            # keeps each event's newest, and nothing was written to this stream before).
+            newest = hub.latest(initial.event_id)
+            if newest is None or newest.version < initial.version:
+                newest = Frame.of(initial)
+            subscriber.push(newest)
         while not subscriber.ended and not stop.is_set():
             if not await subscriber.wait(heartbeat_s):
                 subscriber.write_raw(HEARTBEAT)
             elif subscriber.pending is not None:
                 await request.writer.drain()  # a slow client: write once it drained
                 subscriber.flush_pending()
+            elif subscriber.resync and not subscriber.ended:
+                await request.writer.drain()  # a snapshot is written to a drained stream
+                _write_seat_snapshot(hub, subscriber)
     except ConnectionResetError:
         pass  # the client went away between two checks
     finally:
         disconnects.unwatch(request)
         hub.unsubscribe(subscriber)
     return response
+
+
+def _write_seat_snapshot(hub: AvailabilityHub, subscriber: Subscriber) -> None:
+    """Write the hub's newest snapshot of the subscriber's seated event, or have the hub
+    read it (the fan-out then pushes it to the stream)."""
+    snapshot = hub.seat_snapshot(subscriber.event_id)
+    if snapshot is None:
+        subscriber.awaiting_board = True
+        hub.load_seats(subscriber.event_id)
+    else:
+        subscriber.write_snapshot(snapshot)

@@ -9,6 +9,7 @@ before: however many gates and replicas scan one ticket at once, exactly one is 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from evently.bookings import queries, ticket_codes
@@ -43,7 +44,8 @@ async def scan_ticket(
     row = await ctx.pool.fetchrow(queries.CHECK_IN_TICKET, code, event_id, gate, staff.user_id)
     if row["result"] == "not_issued":
         return _answer(event_id, "invalid", ticket, "Not a valid ticket: it was never issued.")
-    return _answer(event_id, row["result"], ticket, row=row["ticket"])
+    seat = await ctx.pool.fetchval(queries.TICKET_SEAT, claims.booking_id, claims.seat)
+    return _answer(event_id, row["result"], ticket, row=row["ticket"], seat=seat)
 
 
 def _answer(
@@ -52,6 +54,7 @@ def _answer(
     ticket: ScannedTicket | None,
     detail: str | None = None,
     row: Any = None,
+    seat: str | None = None,
 ) -> ScanOut:
     CHECKIN_SCANS.labels(result).inc()
     return ScanOut(
@@ -59,6 +62,7 @@ def _answer(
         detail=detail or DETAILS[result],
         event_id=event_id,
         ticket=ticket,
+        assigned_seat=None if seat is None else json.loads(seat),
         checked_in_at=row["checked_in_at"] if row else None,
         checked_in_gate=row["checked_in_gate"] if row else None,
         voided_at=row["voided_at"] if row else None,

@@ -68,6 +68,7 @@ def _render(
                 "status": row["status"],
                 "checked_in_at": timestamp(row["checked_in_at"]),
                 "checked_in_gate": row["checked_in_gate"],
+                "assigned_seat": _seat(row["assigned_seat"]),
             }
             for row in rows
         ],
@@ -79,6 +80,11 @@ def _render(
         "value": base64.urlsafe_b64encode(key.private_key.sign(signed)).rstrip(b"=").decode(),
     }
     return b'{"list":' + signed + b',"signature":' + canonical_json(signature) + b"}"
+
+
+def _seat(stored: str | None) -> dict[str, str] | None:
+    """A ticket's seat (JSON text from ``bookings.ticket_seat``), or None."""
+    return None if stored is None else json.loads(stored)
 
 
 def verify_checkin_list(

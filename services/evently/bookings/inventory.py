@@ -40,6 +40,7 @@ from evently.bookings.settings import BookingsSettings
 from evently.core.contracts import EventChanged, parse
 from evently.core.inbox import InboxHandler, InboxMessage
 from evently.core.locks import LockKey, LockRequest, LockTimeout, locked_call
+from evently.core.seat_maps import LiveSeatStatus
 from evently.core.tasks import wait_at_most
 
 log = logging.getLogger("evently.bookings.inventory")
@@ -63,6 +64,18 @@ async def read_availability(
     sql = queries.PUBLIC_AVAILABILITY if public else queries.AVAILABILITY
     row = await pool.fetchrow(sql, event_id)
     return None if row is None else AvailabilityOut.from_row(row)
+
+
+async def read_live_seat_status(pool: asyncpg.Pool, event_id: int) -> LiveSeatStatus | None:
+    """A seated event's seats that are not free now; None for general admission or an
+    event bookings does not know."""
+    row = await pool.fetchrow(queries.LIVE_SEAT_STATUS, event_id)
+    return None if row is None else LiveSeatStatus.model_validate(dict(row))
+
+
+async def is_seated(pool: asyncpg.Pool, event_id: int) -> bool:
+    """Whether ``event_id`` is a seated event (it has seat rows)."""
+    return bool(await pool.fetchval(queries.EVENT_IS_SEATED, event_id))
 
 
 class InventoryPublisher:

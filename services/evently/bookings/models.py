@@ -249,12 +249,34 @@ class TicketOut(pydantic.BaseModel):
     qr_svg_url: str
     qr_png_url: str
 
+    assigned_seat: BookedSeat | None = Field(
+        description="A seated event's ticket: the seat it admits to (the booking's "
+        "`seat`-th seat); null for general admission"
+    )
+
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> TicketOut:
-        """From a ``bookings.tickets`` row; the image URLs are relative to the API root."""
+    def from_row(cls, row: Mapping[str, Any], booking_seats: str = "[]") -> TicketOut:
+        """From a ``bookings.tickets`` row and its booking's stored ``seats``; the image
+        URLs are relative to the API root."""
         qr = f"/api/v1/bookings/{row['booking_id']}/tickets/{row['seat']}"
         fields = {name: row[name] for name in _TICKET_COLUMNS}
-        return cls.model_validate({**fields, "qr_svg_url": f"{qr}.svg", "qr_png_url": f"{qr}.png"})
+        return cls.model_validate(
+            {
+                **fields,
+                "qr_svg_url": f"{qr}.svg",
+                "qr_png_url": f"{qr}.png",
+                "assigned_seat": ticket_seat(booking_seats, row["seat"]),
+            }
+        )
+
+
+def ticket_seat(booking_seats: str | None, seat: int) -> dict[str, str] | None:
+    """The seat ticket ``seat`` (1..quantity) of a booking admits to: the booking's
+    ``seat``-th stored seat (JSON text), or None for general admission. The same rule as
+    ``bookings.ticket_seat`` (sql/ticket_seats.sql)."""
+    if not booking_seats or booking_seats == "[]":
+        return None
+    return _seats(booking_seats)[seat - 1]
 
 
 _TICKET_COLUMNS = (
@@ -315,6 +337,10 @@ class ScanOut(pydantic.BaseModel):
     detail: str = Field(description="The answer in words, for the gate's display")
     event_id: int = Field(description="The event at this door (the path's id)")
     ticket: ScannedTicket | None = Field(description="Null for an invalid code")
+    assigned_seat: BookedSeat | None = Field(
+        description="The seat of a seated event's ticket (id, label, section, row, zone), "
+        "for the gate's display; null for general admission or an invalid code"
+    )
     checked_in_at: datetime | None = Field(description="When the ticket was first checked in")
     checked_in_gate: str | None = Field(description="Where it was first checked in")
     voided_at: datetime | None
@@ -329,6 +355,9 @@ class CheckinListTicket(pydantic.BaseModel):
     status: TicketStatus
     checked_in_at: datetime | None
     checked_in_gate: str | None
+    assigned_seat: BookedSeat | None = Field(
+        description="A seated event's ticket: its seat; null for general admission"
+    )
 
 
 class CheckinList(pydantic.BaseModel):

@@ -98,9 +98,14 @@ CHECK_IN_TICKET = "SELECT result, ticket FROM bookings.check_in_ticket($1, $2, $
 
 # The offline check-in list: every ticket of an event, void ones too, in issue order.
 EVENT_TICKETS = """
-SELECT code, booking_id, seat, status, checked_in_at, checked_in_gate
-FROM bookings.tickets WHERE event_id = $1 ORDER BY id
+SELECT t.code, t.booking_id, t.seat, t.status, t.checked_in_at, t.checked_in_gate,
+       bookings.ticket_seat(b.seats, t.seat) AS assigned_seat
+FROM bookings.tickets t JOIN bookings.bookings b ON b.id = t.booking_id
+WHERE t.event_id = $1 ORDER BY t.id
 """
+
+# The seat a scanned ticket admits to (JSON text; null for general admission).
+TICKET_SEAT = "SELECT bookings.ticket_seat(seats, $2) FROM bookings.bookings WHERE id = $1"
 
 EXPIRED_HOLD_EVENTS = """
 SELECT DISTINCT event_id FROM bookings.bookings
@@ -153,6 +158,15 @@ AVAILABILITY = "SELECT * FROM bookings.availability($1)"
 
 # The stream shows only events the public may see.
 PUBLIC_AVAILABILITY = "SELECT * FROM bookings.availability($1) WHERE status <> 'draft'"
+
+# A seated event's availability with its seats as last published (the streams' seat
+# snapshot; no row for general admission).
+PUBLISHED_SEATS = "SELECT * FROM bookings.published_seats($1)"
+
+# A seated event's seats that are not free now (the internal seat status endpoint).
+LIVE_SEAT_STATUS = "SELECT * FROM bookings.live_seat_status($1)"
+
+EVENT_IS_SEATED = "SELECT EXISTS (SELECT 1 FROM bookings.event_seating WHERE event_id = $1)"
 
 # --- refunds (docs/payments.md; sql/refunds.sql) -------------------------------------
 

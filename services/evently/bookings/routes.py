@@ -56,6 +56,7 @@ from evently.core.errors import ValidationFailed
 from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import InboxAck, InboxBatch, apply_batch
 from evently.core.net import address_bucket, client_address
+from evently.core.seat_maps import LiveSeatStatus
 from evently.core.settings import SETTINGS
 from evently.core.signing_keys import JWKS_SCHEMA
 
@@ -345,6 +346,11 @@ async def download_checkin_list(request: web.Request, id: int) -> web.Response:
 @api.get(
     "/api/v1/events/{id}/availability/stream",
     summary="Live availability as server-sent events (`availability` events, heartbeats)",
+    description="Every message is `event: availability` with the event's counts "
+    "(`inventory.changed`'s fields). On a seated event the first message also carries "
+    '`seats: {"snapshot": true, "held": [ids], "sold": [ids], "blocked": [ids]}` (every '
+    'other seat is free) and each later one `seats: {"held"?, "sold"?, "free"?}`, the '
+    "seats whose status changed since the message before (docs/seating.md).",
     response={"type": "string"},
     response_content_type="text/event-stream",
     path_params=ID,
@@ -355,8 +361,14 @@ async def stream_availability(request: web.Request, id: int) -> web.StreamRespon
     state = await inventory.read_availability(ctx.pool, id, public=True)
     if state is None:
         raise refuse(Outcome.EVENT_NOT_FOUND)
+    seated = await inventory.is_seated(ctx.pool, id)
     return await availability_stream.stream_availability(
-        request, ctx.streams, state, ctx.settings.sse_heartbeat_s, request.app[SHUTTING_DOWN]
+        request,
+        ctx.streams,
+        state,
+        ctx.settings.sse_heartbeat_s,
+        request.app[SHUTTING_DOWN],
+        seated,
     )
 
 
@@ -372,6 +384,21 @@ async def internal_availability(request: web.Request, id: int) -> web.Response:
     if state is None:
         raise refuse(Outcome.EVENT_NOT_FOUND)
     return json_response(state)
+
+
+@api.get(
+    "/internal/events/{id}/seats",
+    summary="A seated event's seats that are not free now (for the events service's SVG)",
+    response=LiveSeatStatus,
+    auth=require_internal,
+    path_params=ID,
+    errors=(404,),
+)
+async def internal_seat_status(request: web.Request, id: int) -> web.Response:
+    seats = await inventory.read_live_seat_status(request.app[BOOKINGS].pool, id)
+    if seats is None:
+        raise refuse(Outcome.EVENT_NOT_FOUND)
+    return json_response(seats)
 
 
 @api.get(

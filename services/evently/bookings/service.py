@@ -84,7 +84,7 @@ def setup(app: web.Application, settings: Any) -> None:
 def _context(settings: BookingsSettings) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         pool = app[POOL]
-        streams = AvailabilityHub(settings.database_url, settings.sse_max_subscribers)
+        streams = AvailabilityHub(settings.database_url, settings.sse_max_subscribers, pool)
         publisher = InventoryPublisher(pool, settings)
         tickets = TicketIssuer(
             pool,

@@ -37,7 +37,7 @@ async def booking_tickets(
     return BookingTickets(
         booking_id=booking_id,
         booking_status=booking["status"],
-        tickets=[TicketOut.from_row(row) for row in rows],
+        tickets=[TicketOut.from_row(row, booking["seats"]) for row in rows],
     )
 
 

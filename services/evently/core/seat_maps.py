@@ -139,6 +139,22 @@ class SeatMapVersion(SeatMapVersionInfo):
     document: SeatMapDocument
 
 
+class LiveSeatStatus(pydantic.BaseModel):
+    """A seated event's seats that are not free right now, from bookings (which owns
+    seat status): ``GET /internal/events/{id}/seats``, which the events service draws in
+    the event's SVG. Every other sellable seat is available."""
+
+    event_id: int
+    version: int = Field(description="The inventory version last published")
+    held: list[str] = Field(description="Ids of the seats held now")
+    sold: list[str] = Field(description="Ids of the seats sold now")
+
+    def statuses(self) -> dict[str, Literal["held", "sold"]]:
+        """Seat id -> status, for ``render_seat_map_svg``."""
+        taken: dict[str, Literal["held", "sold"]] = dict.fromkeys(self.held, "held")
+        return taken | dict.fromkeys(self.sold, "sold")
+
+
 @dataclass(frozen=True, slots=True)
 class ResolvedSeat:
     """A seat with what it inherits filled in."""

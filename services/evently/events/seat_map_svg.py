@@ -4,9 +4,10 @@ Seats are circles (squares for accessible seats) filled with their zone's colour
 with a ``<title>`` naming section, row, seat, zone and flags (what a screen reader or a
 hover shows). Blocked seats are pale grey and crossed; companion seats have a dashed
 ring; restricted-view seats are drawn faded. ``status`` (seat id -> ``available``,
-``held`` or ``sold``) recolours seats that are not available; live status belongs to
-bookings (a later step), so callers without it pass nothing and every seat is drawn
-as the map describes it.
+``held`` or ``sold``) recolours seats that are not available. Live status belongs to
+bookings: the public event drawing passes what bookings reports now
+(``GET /internal/events/{id}/seats``, seating_routes.py); the admin drawing of a map
+version passes nothing, and every seat is drawn as the map describes it.
 """
 
 from __future__ import annotations

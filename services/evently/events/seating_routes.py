@@ -21,7 +21,7 @@ from evently.core.seat_maps import SeatMapDocument, SeatMapVersion, SeatMapVersi
 from evently.events import seat_maps, venue_changes, venues
 from evently.events.errors import EventNotSeated, SeatMapTooLarge
 from evently.events.etags import etag, if_match_header, if_match_version
-from evently.events.routes import admin, api, visible_event
+from evently.events.routes import admin, api, bookings, visible_event
 from evently.events.seat_map_generator import RectangularMapSpec, rectangular_document
 from evently.events.seat_map_rules import ValidSeatMap, parse_seat_map
 from evently.events.seat_map_svg import render_seat_map_svg
@@ -103,9 +103,9 @@ async def store_version(
     return version_created(info)
 
 
-def svg_response(svg: str, *, public: bool) -> web.Response:
+def svg_response(svg: str, *, public: bool, max_age_s: int = 60) -> web.Response:
     """An SVG drawing; an admin's is for no shared cache."""
-    cache = "public, max-age=60" if public else "private, max-age=60"
+    cache = f"{'public' if public else 'private'}, max-age={max_age_s}"
     return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": cache})
 
 
@@ -324,15 +324,21 @@ async def get_event_seat_map(request: web.Request, id: int) -> web.Response:
 
 @api.get(
     "/api/v1/events/{id}/seat-map.svg",
-    summary="A seated event's seat map drawn as SVG",
+    summary="A seated event's seat map drawn as SVG, with each seat's live status",
+    description="Held and sold seats take the status colours, as bookings reports them "
+    "now (read over its internal API for each drawing; cached 5 s); 503 "
+    "bookings_unavailable when bookings cannot say.",
     path_params=ID,
+    errors=(503,),
     **SVG,
 )
 async def draw_event_seat_map(request: web.Request, id: int) -> web.Response:
     map_id, version = await seated_event_map(request, id)
+    live = await bookings(request).seat_status(id)
     async with request.app[POOL].acquire() as conn:
         document = await seat_maps.version_document(conn, map_id, version)
-    return svg_response(render_seat_map_svg(document), public=True)
+    status = None if live is None else live.statuses()
+    return svg_response(render_seat_map_svg(document, status), public=True, max_age_s=5)
 
 
 # --- Internal ----------------------------------------------------------------------

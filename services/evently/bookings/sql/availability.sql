@@ -30,3 +30,45 @@ LANGUAGE sql STABLE AS $$
     FROM bookings.inventory i, LATERAL (SELECT bookings.sold_seats(i.event_id) AS sold) s
     WHERE i.event_id = p_event_id
 $$;
+
+-- A seated event's live availability with its seats as of its last published version
+-- (bookings.publish_seat_changes): what an availability stream's snapshot shows, and
+-- what its diffs start from. One statement, so the version and the seats agree. No row
+-- for a general-admission event.
+CREATE OR REPLACE FUNCTION bookings.published_seats(p_event_id bigint)
+RETURNS TABLE (event_id bigint, capacity integer, sold integer, held integer,
+               available integer, on_sale boolean, sold_out boolean, status text,
+               waitlisted integer, version bigint,
+               held_seats text[], sold_seats text[], blocked_seats text[])
+LANGUAGE sql STABLE AS $$
+    SELECT a.*, s.held_seats, s.sold_seats, s.blocked_seats
+    FROM bookings.availability(p_event_id) a,
+         LATERAL (
+             SELECT coalesce(array_agg(e.seat_id ORDER BY e.seat_id)
+                                 FILTER (WHERE e.published_status = 'held'), '{}') AS held_seats,
+                    coalesce(array_agg(e.seat_id ORDER BY e.seat_id)
+                                 FILTER (WHERE e.published_status = 'sold'), '{}') AS sold_seats,
+                    coalesce(array_agg(e.seat_id ORDER BY e.seat_id)
+                                 FILTER (WHERE e.status = 'blocked'), '{}') AS blocked_seats
+             FROM bookings.event_seats e WHERE e.event_id = p_event_id) s
+    WHERE EXISTS (SELECT 1 FROM bookings.event_seating g WHERE g.event_id = p_event_id)
+$$;
+
+-- A seated event's seats that are not free now (GET /internal/events/{id}/seats, which
+-- the events service draws in the event's SVG), with its last published version. No
+-- row for a general-admission or unknown event.
+CREATE OR REPLACE FUNCTION bookings.live_seat_status(p_event_id bigint)
+RETURNS TABLE (event_id bigint, version bigint, held text[], sold text[])
+LANGUAGE sql STABLE AS $$
+    SELECT i.event_id, i.version,
+           coalesce(array_agg(e.seat_id ORDER BY e.seat_id)
+                        FILTER (WHERE e.status = 'held'), '{}'),
+           coalesce(array_agg(e.seat_id ORDER BY e.seat_id)
+                        FILTER (WHERE e.status = 'sold'), '{}')
+    FROM bookings.inventory i
+    JOIN bookings.event_seating g ON g.event_id = i.event_id
+    LEFT JOIN bookings.event_seats e
+           ON e.event_id = i.event_id AND e.status IN ('held', 'sold')
+    WHERE i.event_id = p_event_id
+    GROUP BY i.event_id, i.version
+$$;

@@ -1,13 +1,54 @@
+-- The seats of a seated event whose status changed since its last publication, as a
+-- compact diff {"held": [ids], "sold": [ids], "free": [ids]} (empty lists left out; {}
+-- when none changed), recorded as published. Rows another transaction has locked (a
+-- confirmation, which takes no event lock) are skipped, not waited for: their change
+-- is published by the next publication, which that confirmation triggers (or the
+-- reconciliation finds). The caller holds the event's advisory lock.
+CREATE OR REPLACE FUNCTION bookings.publish_seat_changes(p_event_id bigint) RETURNS jsonb
+LANGUAGE sql AS $$
+    -- seat_id = ANY (ARRAY(...)), not a join: the planner cannot estimate the partial
+    -- index's cross-column predicate and would hash-join the whole event's seats.
+    WITH sent AS (
+        UPDATE bookings.event_seats e SET published_status = e.status
+        WHERE e.event_id = p_event_id AND e.seat_id = ANY (ARRAY(
+            SELECT seat_id FROM bookings.event_seats
+            WHERE event_id = p_event_id AND status <> published_status AND status <> 'blocked'
+            FOR UPDATE SKIP LOCKED))
+        RETURNING e.seat_id, e.status
+    )
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'held', jsonb_agg(seat_id ORDER BY seat_id) FILTER (WHERE status = 'held'),
+        'sold', jsonb_agg(seat_id ORDER BY seat_id) FILTER (WHERE status = 'sold'),
+        'free', jsonb_agg(seat_id ORDER BY seat_id) FILTER (WHERE status = 'free')))
+    FROM sent
+$$;
+
+-- NOTIFY's payload limit is 8000 bytes; a diff too large for it (an event's
+-- cancellation freeing thousands of seats) is sent as {"resync": true}, and the
+-- streams re-read the seats instead (availability_stream.py).
+CREATE OR REPLACE FUNCTION bookings.availability_message(p_snapshot jsonb, p_seats jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN p_seats IS NULL THEN p_snapshot::text
+        WHEN octet_length((p_snapshot || jsonb_build_object('seats', p_seats))::text) <= 7900
+            THEN (p_snapshot || jsonb_build_object('seats', p_seats))::text
+        ELSE (p_snapshot || '{"seats": {"resync": true}}'::jsonb)::text
+    END
+$$;
+
 -- Publish the event's inventory if it differs from what was last published: bump the
 -- inventory version, write inventory.changed for every consumer and notify the
--- availability streams. The caller holds the event's advisory lock. Returns the
--- published snapshot, or null if nothing changed.
+-- availability streams (for a seated event with the seats changed since the last
+-- version: docs/seating.md, "Live seat status"). The caller holds the event's advisory
+-- lock. Returns the published snapshot (inventory.changed's payload), or null if
+-- nothing changed.
 CREATE OR REPLACE FUNCTION bookings.publish_locked(p_event_id bigint) RETURNS text
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     inv bookings.inventory;
     snapshot jsonb;
+    seats jsonb;
     new_version bigint;
 BEGIN
     SELECT * INTO inv FROM bookings.inventory WHERE event_id = p_event_id;
@@ -15,14 +56,17 @@ BEGIN
         RETURN NULL;
     END IF;
     snapshot := bookings.inventory_state(inv, bookings.sold_seats(p_event_id));
-    IF inv.published IS NOT DISTINCT FROM snapshot THEN
+    IF EXISTS (SELECT 1 FROM bookings.event_seating WHERE event_id = p_event_id) THEN
+        seats := bookings.publish_seat_changes(p_event_id);
+    END IF;
+    IF inv.published IS NOT DISTINCT FROM snapshot AND coalesce(seats, '{}') = '{}' THEN
         RETURN NULL;
     END IF;
     UPDATE bookings.inventory SET version = version + 1, published = snapshot
     WHERE event_id = p_event_id RETURNING version INTO new_version;
     snapshot := snapshot || jsonb_build_object('version', new_version);
     PERFORM bookings.emit_inventory(snapshot);
-    PERFORM pg_notify('bookings_availability', snapshot::text);
+    PERFORM pg_notify('bookings_availability', bookings.availability_message(snapshot, seats));
     PERFORM pg_notify('bookings_outbox', '');
     RETURN snapshot::text;
 END
@@ -39,13 +83,17 @@ BEGIN
 END
 $$;
 
--- Events whose current inventory differs from what was last published (a crashed
--- publisher, a sale window opening or closing, a confirmation on another replica).
+-- Events whose current inventory, or one of whose seats, differs from what was last
+-- published (a crashed publisher, a sale window opening or closing, a confirmation on
+-- another replica).
 CREATE OR REPLACE FUNCTION bookings.unpublished_events(p_limit integer) RETURNS SETOF bigint
 LANGUAGE sql STABLE AS $$
     SELECT i.event_id FROM bookings.inventory i
     WHERE i.published IS DISTINCT FROM
           bookings.inventory_state(i, bookings.sold_seats(i.event_id))
+       OR EXISTS (SELECT 1 FROM bookings.event_seats s
+                  WHERE s.event_id = i.event_id AND s.status <> s.published_status
+                    AND s.status <> 'blocked')
     ORDER BY i.event_id
     LIMIT p_limit
 $$;
