@@ -511,6 +511,14 @@ async def measure_reference(base_url: str, dsn: str, rounds: int = 30) -> dict[s
     }
 
 
+async def set_shared_buffers(dsn: str, size: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"ALTER SYSTEM SET shared_buffers = '{size}'")
+    finally:
+        await conn.close()
+
+
 async def serve_search(settings: SearchSettings) -> tuple[Any, str]:
     app = create_app(SERVICE, settings)
     runner = web.AppRunner(app, access_log=None)
@@ -642,6 +650,7 @@ async def run(args: argparse.Namespace, admin_dsn: str, keep: bool) -> dict[str,
             "embedded_postgres": not os.environ.get("DATABASE_URL"),
             "cpus": os.cpu_count(),
             "load_average_1m": round(os.getloadavg()[0], 2),
+            "shared_buffers": args.shared_buffers or "server default",
             "python": platform.python_version(),
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "client": "one sequential aiohttp client on 127.0.0.1, same machine",
@@ -667,6 +676,11 @@ def main() -> int:
     parser.add_argument(
         "--database", help="with --data-dir: the database to use (default: one per size)"
     )
+    parser.add_argument(
+        "--shared-buffers",
+        help="embedded server only: PostgreSQL's shared_buffers (e.g. 2GB), so that a large "
+        "corpus's working set stays in the database's own cache as on a production server",
+    )
     parser.add_argument("--output", default=str(ROOT / "bench-results" / "search.json"))
     args = parser.parse_args()
     if unknown := set(args.backends) - {"postgres", "opensearch"}:
@@ -682,7 +696,14 @@ def main() -> int:
                 tempfile.TemporaryDirectory(prefix="evently-bench-search-")
             )
             keep = bool(args.data_dir)
-            server, dsn = start_embedded_postgres(Path(data_dir) / "pgdata", keep_data=keep)
+            pgdata = Path(data_dir) / "pgdata"
+            if args.shared_buffers:
+                # Takes effect at server start: start once to create the cluster, set it
+                # (postgresql.auto.conf), then start again.
+                server, dsn = start_embedded_postgres(pgdata, keep_data=True)
+                asyncio.run(set_shared_buffers(dsn, args.shared_buffers))
+                server.cleanup()  # type: ignore[attr-defined]
+            server, dsn = start_embedded_postgres(pgdata, keep_data=keep)
             try:
                 report = asyncio.run(run(args, dsn, keep=keep))
             finally:

@@ -158,13 +158,51 @@ ANALYZE_TABLE = "ANALYZE search.documents"
 # Searches: two static statements (statements/*.sql), filters passed as parameters
 # (NULL when unused). Reads run with plan_cache_mode = force_custom_plan (PREPARE_READ),
 # so each execution is planned for its own values and unused filters fold away.
-SEARCH_TEXT = _statement("search_text")
+_SEARCH_TEXT = _statement("search_text")
+_TYPED = "websearch_to_tsquery('search.evently', $12)"
+_FUZZY = "to_tsquery('search.evently', $12)"
+_EVERY_MATCH = "(SELECT * FROM matched m WHERE m.type_ok AND m.city_ok)"
+_PAGE_DEEP = "greatest($13::bigint, $9::bigint + $10::bigint)"
+
+
+def _text_statement(fuzzy: bool, ranked: bool) -> str:
+    return (
+        _SEARCH_TEXT.replace("{text_query}", _FUZZY if fuzzy else _TYPED)
+        .replace("{candidates}", "total_sample" if ranked else _EVERY_MATCH)
+        .replace("{read_limit}", _PAGE_DEEP if ranked else "$13::bigint")
+    )
+
+
+# (fuzzy, ranked by relevance) -> the text statement.
+SEARCH_TEXT = {
+    (fuzzy, ranked): _text_statement(fuzzy, ranked)
+    for fuzzy in (False, True)
+    for ranked in (False, True)
+}
 SEARCH_LISTING = _statement("search_listing")
 
+# When a search finds nothing: do the words as typed match any event at all? If not,
+# they are typos, and the search runs again with FUZZY_ALTERNATIVES. $1: the text.
+TEXT_MATCHES_ANY = """
+SELECT EXISTS (SELECT 1 FROM search.documents d
+               WHERE d.searchable
+                 AND d.search_tsv @@ websearch_to_tsquery('search.evently', $1))"""
+# Every known word within OpenSearch's AUTO fuzziness of a query word (3-5 letters: one
+# edit, longer: two), found through the trigram index of search.words, as a to_tsquery
+# text "w1 | w2 | ..." ('' when there is none). $1: the query's words.
+FUZZY_ALTERNATIVES = """
+SELECT coalesce(string_agg(DISTINCT w.word, ' | '), '')
+FROM unnest($1::text[]) AS q(word)
+JOIN search.words w ON w.word % q.word
+ AND levenshtein(w.word, q.word) <= CASE WHEN length(q.word) <= 5 THEN 1 ELSE 2 END"""
 
-def search_arguments(query: SearchQuery) -> tuple[str, list[Any]]:
+
+def search_arguments(
+    query: SearchQuery, count_limit: int, fuzzy_text: str | None = None
+) -> tuple[str, list[Any]]:
     """The statement answering ``query`` (total, both facets, one page of hits) and its
-    parameters."""
+    parameters; the total and each facet count at most ``count_limit`` matches. With
+    ``fuzzy_text`` (FUZZY_ALTERNATIVES' answer) the text is replaced by those words."""
     arguments: list[Any] = [
         query.starts_from,
         query.starts_before,
@@ -178,6 +216,9 @@ def search_arguments(query: SearchQuery) -> tuple[str, list[Any]]:
         query.offset,
         query.upcoming_only,
     ]
+    ranked = query.effective_sort == "relevance"
+    if fuzzy_text is not None:
+        return SEARCH_TEXT[True, ranked], [*arguments, fuzzy_text, count_limit]
     if query.q:
-        return SEARCH_TEXT, [*arguments, query.text, query.fuzzy_words]
-    return SEARCH_LISTING, arguments
+        return SEARCH_TEXT[False, ranked], [*arguments, query.text, count_limit]
+    return SEARCH_LISTING, [*arguments, count_limit]
