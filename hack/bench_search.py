@@ -277,8 +277,12 @@ async def bulk_load(dsn: str, count: int) -> dict[str, Any]:
     }
 
 
-# Derived structures a COPY bypasses, rebuilt after the load (none yet).
-BULK_LOAD_FINISH: list[str] = []
+# Derived structures a COPY bypasses, rebuilt after the load (those this version has).
+BULK_LOAD_FINISH: list[str] = [
+    statement
+    for statement in [getattr(queries, "ALL_SUGGESTIONS_FROM_DOCUMENTS", None)]
+    if statement
+]
 
 
 def _event_payload(event: dict[str, Any], version: int) -> dict[str, Any]:

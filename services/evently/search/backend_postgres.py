@@ -37,6 +37,10 @@ UNAVAILABLE_ERRORS = (
 )
 
 
+class ConcurrentFirstWrite(RuntimeError):
+    """Two transactions wrote an event's first row at once; the later one retries."""
+
+
 class PostgresBackend:
     """Searches ``search.documents`` with websearch_to_tsquery, pg_trgm and ts_headline."""
 
@@ -51,7 +55,12 @@ class PostgresBackend:
     async def upsert_event(
         self, conn: asyncpg.Connection, event: EventChange
     ) -> SearchDocument | None:
-        """Store a newer event version; returns the merged document, or None if stale."""
+        """Store a newer event version; returns the merged document, or None if stale.
+
+        The suggestion counts change in the same statement: the row is locked and read
+        first, so its previous names are known.
+        """
+        previous = await conn.fetchrow(queries.LOCK_DOCUMENT, event.id)
         row = await conn.fetchrow(
             queries.UPSERT_EVENT,
             event.id,
@@ -69,8 +78,17 @@ class PostgresBackend:
             event.venue.id,
             event.venue.name,
             event.venue.city,
+            *(previous.values() if previous else (None, None, None, None)),
         )
-        return None if row is None else SearchDocument.model_validate(dict(row))
+        if row is None:
+            return None
+        document = dict(row)
+        if previous is None and not document.pop("inserted"):
+            # Another transaction inserted the row after our look: its names were not
+            # taken out. Roll back; the outbox delivers the message again.
+            raise ConcurrentFirstWrite(f"event {event.id} was first written concurrently")
+        document.pop("inserted", None)
+        return SearchDocument.model_validate(document)
 
     async def upsert_availability(
         self, conn: asyncpg.Connection, inventory: InventoryChange
