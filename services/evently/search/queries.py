@@ -185,14 +185,16 @@ ANALYZE_TABLE = "ANALYZE search.documents"
 _SEARCH_TEXT = _statement("search_text")
 _TYPED = "websearch_to_tsquery('search.evently', $12)"
 _FUZZY = "to_tsquery('search.evently', $12)"
-_EVERY_MATCH = "(SELECT * FROM matched m WHERE m.type_ok AND m.city_ok)"
+# Whether the page comes from the bounded read (search_text.sql, page_from_sample):
+# always for relevance, else when that read holds every match.
+_SAMPLE_HOLDS_ALL = "(SELECT count(*) FROM total_sample) <= $13::bigint"
 _PAGE_DEEP = "greatest($13::bigint, $9::bigint + $10::bigint)"
 
 
 def _text_statement(fuzzy: bool, ranked: bool) -> str:
     return (
         _SEARCH_TEXT.replace("{text_query}", _FUZZY if fuzzy else _TYPED)
-        .replace("{candidates}", "total_sample" if ranked else _EVERY_MATCH)
+        .replace("{page_from_sample}", "true" if ranked else _SAMPLE_HOLDS_ALL)
         .replace("{read_limit}", _PAGE_DEEP if ranked else "$13::bigint")
     )
 

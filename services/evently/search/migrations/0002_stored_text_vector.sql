@@ -20,3 +20,16 @@ CREATE INDEX documents_text_idx ON search.documents USING gin (search_tsv) WHERE
 DROP INDEX search.documents_listing_idx;
 CREATE INDEX documents_listing_idx ON search.documents (starts_at, event_id)
     INCLUDE (type, city, city_key, price, available, ends_at) WHERE searchable;
+
+-- The price, city and type orders cover the same columns, so a listing filtered on
+-- them counts and pages from the index alone too (with 1,000 matches to count among
+-- 8,000 in a price range, reading the rows cost 30-270 ms on the loaded machine).
+DROP INDEX search.documents_price_idx;
+CREATE INDEX documents_price_idx ON search.documents (price, starts_at, event_id)
+    INCLUDE (type, city, city_key, available, ends_at) WHERE searchable;
+DROP INDEX search.documents_city_idx;
+CREATE INDEX documents_city_idx ON search.documents (city_key, starts_at, event_id)
+    INCLUDE (type, city, price, available, ends_at) WHERE searchable;
+DROP INDEX search.documents_type_idx;
+CREATE INDEX documents_type_idx ON search.documents (type, starts_at, event_id)
+    INCLUDE (city, city_key, price, available, ends_at) WHERE searchable;

@@ -30,7 +30,8 @@ WITH matched AS NOT MATERIALIZED (
       AND ($5::boolean IS NULL OR d.available = $5)
       AND (NOT $11::boolean OR coalesce(d.ends_at, d.starts_at) >= now())
 ), total_sample AS MATERIALIZED (
-    SELECT m.type, m.city FROM matched m WHERE m.type_ok AND m.city_ok LIMIT $12 + 1
+    SELECT m.event_id, m.type, m.city, m.starts_at, m.price
+    FROM matched m WHERE m.type_ok AND m.city_ok LIMIT $12 + 1
 ), type_sample AS MATERIALIZED (
     -- Only with a type filter do the type facet's matches differ from the total's.
     SELECT m.type FROM matched m WHERE $6::text IS NOT NULL AND m.city_ok LIMIT $12 + 1
@@ -46,11 +47,21 @@ WITH matched AS NOT MATERIALIZED (
     FROM (SELECT s.city FROM total_sample s WHERE $7::text IS NULL
           UNION ALL SELECT s.city FROM city_sample s) t
     GROUP BY t.city
-), page AS (
-    SELECT m.* FROM matched m
-    WHERE m.type_ok AND m.city_ok
+), page_from_sample AS (
+    -- The page, from the bounded read when that holds every match...
+    SELECT s.event_id, s.starts_at, s.price FROM total_sample s
+    WHERE (SELECT count(*) FROM total_sample) <= $12
+    ORDER BY CASE WHEN $8::text = 'price' THEN s.price END, s.starts_at, s.event_id
+    LIMIT $9 OFFSET $10
+), page_from_walk AS (
+    -- ...else by walking the order's index over every match: with more than the limit
+    -- matching, the first ones come soon (a rare combination would be walked to the end).
+    SELECT m.event_id, m.starts_at, m.price FROM matched m
+    WHERE m.type_ok AND m.city_ok AND (SELECT count(*) FROM total_sample) > $12
     ORDER BY CASE WHEN $8::text = 'price' THEN m.price END, m.starts_at, m.event_id
     LIMIT $9 OFFSET $10
+), page AS (
+    SELECT * FROM page_from_sample UNION ALL SELECT * FROM page_from_walk
 )
 SELECT
     (SELECT least(count(*), $12) FROM total_sample) AS total,

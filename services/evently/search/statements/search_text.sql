@@ -4,7 +4,7 @@
 -- $1 starts_from, $2 starts_before, $3 min_price, $4 max_price, $5 available, $6 type,
 -- $7 city, $8 sort ('relevance', 'date' or 'price'), $9 limit, $10 offset,
 -- $11 upcoming only (true: events that have not ended yet), $12 the text, $13 the
--- count limit. {text_query} is replaced by queries.py: websearch_to_tsquery of $12
+-- count limit. The text query, filled in by queries.py, is websearch_to_tsquery of $12
 -- (the words as typed), or to_tsquery of $12 (the typo-tolerant alternatives, a
 -- "word | word" list). Either way the query is a constant when planned, so the planner
 -- sees how common its words are (statistics of search_tsv): for a common word it
@@ -30,7 +30,7 @@ WITH matched AS NOT MATERIALIZED (
       AND ($5::boolean IS NULL OR d.available = $5)
       AND (NOT $11::boolean OR coalesce(d.ends_at, d.starts_at) >= now())
 ), total_sample AS MATERIALIZED (
-    -- {read_limit}: the count limit, or for relevance at least a page's worth, so that
+    -- The read limit (queries.py): the count limit, or for relevance at least a page's worth, so that
     -- a deep page is ranked among enough candidates.
     SELECT m.event_id, m.type, m.city, m.starts_at, m.price, m.title_tsv
     FROM matched m WHERE m.type_ok AND m.city_ok
@@ -50,20 +50,30 @@ WITH matched AS NOT MATERIALIZED (
     FROM (SELECT s.city FROM total_sample s WHERE $7::text IS NULL
           UNION ALL SELECT s.city FROM city_sample s) t
     GROUP BY t.city
-), candidates AS (
-    -- What the page is chosen from. Ranking reads every candidate, so for relevance
-    -- {candidates} is total_sample: all matches unless more match than the count limit
-    -- (total_is_exact false), then the first ones found. For the date and price orders
-    -- it is every match, of which the plan reads only what the page needs.
-    SELECT c.event_id, c.starts_at, c.price, c.title_tsv FROM {candidates} c
-), page AS (
-    SELECT c.event_id, c.starts_at, c.price,
-           CASE WHEN $8::text = 'relevance' THEN ts_rank(c.title_tsv, {text_query}, 1)::float8
+), page_from_sample AS (
+    -- The page, from the bounded read when that holds every match (or, for relevance,
+    -- always: ranking reads every candidate, so past the count limit it ranks the
+    -- matches read, at least a page's worth). queries.py fills in the condition.
+    SELECT s.event_id, s.starts_at, s.price,
+           CASE WHEN $8::text = 'relevance' THEN ts_rank(s.title_tsv, {text_query}, 1)::float8
                 ELSE 0::float8 END AS score
-    FROM candidates c
-    ORDER BY score DESC, CASE WHEN $8::text = 'price' THEN c.price END, c.starts_at,
-             c.event_id
+    FROM total_sample s
+    WHERE {page_from_sample}
+    ORDER BY score DESC, CASE WHEN $8::text = 'price' THEN s.price END, s.starts_at,
+             s.event_id
     LIMIT $9 OFFSET $10
+), page_from_walk AS (
+    -- Otherwise (date or price past the count limit) the page walks that order over
+    -- every match; with more than the limit matching, the first ones come soon. Never
+    -- walked for a rare combination: a walk in price order for "science" among operas
+    -- read all million rows looking for its first match.
+    SELECT m.event_id, m.starts_at, m.price, 0::float8 AS score
+    FROM matched m
+    WHERE m.type_ok AND m.city_ok AND NOT {page_from_sample}
+    ORDER BY CASE WHEN $8::text = 'price' THEN m.price END, m.starts_at, m.event_id
+    LIMIT $9 OFFSET $10
+), page AS (
+    SELECT * FROM page_from_sample UNION ALL SELECT * FROM page_from_walk
 )
 SELECT
     (SELECT least(count(*), {read_limit}) FROM total_sample) AS total,
