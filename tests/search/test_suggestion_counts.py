@@ -83,3 +83,25 @@ async def test_counts_stay_exact_under_concurrent_writes_to_shared_names(
     published = sum(v for (kind, _, _), v in truth.items() if kind == "event")
     assert published == 30 - 7  # every fourth was cancelled
     assert await counts(database_url, KEPT) == truth
+
+
+async def test_concurrent_first_writes_of_one_event_count_it_once(feed, database_url):
+    """Two versions of a new event arrive at once: whichever writes second either saw
+    the row or rolls back (unacknowledged) and is applied on redelivery."""
+    pending = []
+    for event_id in range(1, 16):
+        first = Feeder.event(event_id, 1, name="Jazz Night", venue="Blue Note")
+        second = Feeder.event(event_id, 2, name="Rock Night", venue="Old Mill", city="Bonn")
+        pending += [feed.message("event.changed", first), feed.message("event.changed", second)]
+
+    for _ in range(5):  # redeliver what was not acknowledged, as the outbox would
+        acked = await asyncio.gather(*(feed.deliver([m]) for m in pending))
+        pending = [m for m, ack in zip(pending, acked, strict=True) if not ack]
+        if not pending:
+            break
+
+    assert pending == []
+    assert await counts(database_url, KEPT) == {
+        ("event", "Rock Night", ""): 15,
+        ("venue", "Old Mill", "Bonn"): 15,
+    }
