@@ -80,9 +80,11 @@ format: install
 bench: install
 	$(BIN)/python hack/bench_bookings.py $(BENCH_ARGS)
 
-# Search benchmark: 100,000 generated events on the PostgreSQL backend.
+# Search benchmark: SIZE generated events (100,000 by default; SIZE=1000000 for goal 4),
+# PostgreSQL and OpenSearch (osmem-server stand-in) backends.
+SIZE ?= 100000
 bench-search: install
-	$(BIN)/python hack/bench_search.py $(BENCH_ARGS)
+	$(BIN)/python hack/bench_search.py --documents $(SIZE) $(BENCH_ARGS)
 
 # Seat maps: validate, store, read back and draw a 100,000-seat map (real PostgreSQL).
 bench-seat-map: install

@@ -40,7 +40,9 @@ async def database_url(search_database: str) -> str:
     cloning a database, and search touches no other schema."""
     conn = await asyncpg.connect(search_database)
     try:
-        await conn.execute("TRUNCATE search.documents, search.words, search.inbox")
+        await conn.execute(
+            "TRUNCATE search.documents, search.words, search.suggestions, search.inbox"
+        )
     finally:
         await conn.close()
     return search_database

@@ -14,6 +14,7 @@ def test_defaults_select_the_postgres_backend():
     settings = load_settings(SearchSettings, BASE)
 
     assert (settings.search_backend, settings.opensearch_index) == ("postgres", "evently-events")
+    assert settings.count_limit == 1000
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,7 @@ def test_defaults_select_the_postgres_backend():
         ("OPENSEARCH_INDEX", "Events*"),
         ("OPENSEARCH_TIMEOUT_S", "0"),
         ("SEARCH_REINDEX_BATCH_SIZE", "0"),
+        ("SEARCH_COUNT_LIMIT", "0"),
     ],
 )
 def test_a_bad_setting_is_named(name, value):

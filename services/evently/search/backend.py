@@ -70,7 +70,7 @@ SEARCH_BACKEND: web.AppKey[SearchBackend] = web.AppKey("search_backend", object)
 
 def create_backend(settings: SearchSettings, pool: asyncpg.Pool) -> SearchBackend:
     """The backend ``SEARCH_BACKEND`` names, over this service's pool."""
-    postgres = PostgresBackend(pool)
+    postgres = PostgresBackend(pool, settings.count_limit)
     if settings.search_backend == "postgres":
         return postgres
     return OpenSearchBackend(settings, pool, store=postgres)

@@ -143,20 +143,28 @@ class OpenSearchBackend:
     # ---- reads ----
 
     async def search(self, query: SearchQuery) -> SearchResults:
+        # As the PostgreSQL backend: relevance counts at least a page's worth.
+        limit = self.settings.count_limit
+        if query.effective_sort == "relevance":
+            limit = max(limit, query.offset + query.limit)
         async with self._calling("search"):
-            result = await self.client.search(index=self.alias, body=search_body(query))
+            result = await self.client.search(
+                index=self.alias, body=search_body(query, count_limit=limit)
+            )
             if query.q and result["hits"]["total"]["value"] == 0:
                 # Nothing with these filters. Only if the words match no event at all
                 # (a typo, not filters excluding everything) search again, fuzzily.
                 typed = await self.client.count(index=self.alias, body=text_only_body(query))
                 if typed["count"] == 0:
                     result = await self.client.search(
-                        index=self.alias, body=search_body(query, fuzzy=True)
+                        index=self.alias, body=search_body(query, fuzzy=True, count_limit=limit)
                     )
         hits = [_hit(raw) for raw in result["hits"]["hits"]]
         aggs = result["aggregations"]
+        total = result["hits"]["total"]
         return SearchResults(
-            total=result["hits"]["total"]["value"],
+            total=min(total["value"], limit),
+            total_is_exact=total["relation"] == "eq",
             page=query.page,
             limit=query.limit,
             sort=query.effective_sort,
@@ -165,6 +173,7 @@ class OpenSearchBackend:
                 type=_buckets(aggs["type"]["values"]["buckets"]),
                 city=_buckets(aggs["city"]["values"]["buckets"]),
             ),
+            facets_are_exact=True,  # aggregations count every match in the index
         )
 
     async def suggest(self, prefix: str, limit: int) -> Suggestions:

@@ -13,6 +13,7 @@ from evently.search import queries
 from evently.search.errors import SearchUnavailable
 from evently.search.highlights import highlights_from_marked
 from evently.search.models import (
+    DEFAULT_COUNT_LIMIT,
     EventChange,
     Facets,
     InventoryChange,
@@ -36,20 +37,30 @@ UNAVAILABLE_ERRORS = (
 )
 
 
+class ConcurrentFirstWrite(RuntimeError):
+    """Two transactions wrote an event's first row at once; the later one retries."""
+
+
 class PostgresBackend:
     """Searches ``search.documents`` with websearch_to_tsquery, pg_trgm and ts_headline."""
 
     name = "postgres"
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, count_limit: int = DEFAULT_COUNT_LIMIT) -> None:
         self.pool = pool
+        self.count_limit = count_limit
 
     # ---- the document table, shared with the OpenSearch backend ----
 
     async def upsert_event(
         self, conn: asyncpg.Connection, event: EventChange
     ) -> SearchDocument | None:
-        """Store a newer event version; returns the merged document, or None if stale."""
+        """Store a newer event version; returns the merged document, or None if stale.
+
+        The suggestion counts change in the same statement: the row is locked and read
+        first, so its previous names are known.
+        """
+        previous = await conn.fetchrow(queries.LOCK_DOCUMENT, event.id)
         row = await conn.fetchrow(
             queries.UPSERT_EVENT,
             event.id,
@@ -67,8 +78,17 @@ class PostgresBackend:
             event.venue.id,
             event.venue.name,
             event.venue.city,
+            *(previous.values() if previous else (None, None, None, None)),
         )
-        return None if row is None else SearchDocument.model_validate(dict(row))
+        if row is None:
+            return None
+        document = dict(row)
+        if previous is None and not document.pop("inserted"):
+            # Another transaction inserted the row after our look: its names were not
+            # taken out. Roll back; the outbox delivers the message again.
+            raise ConcurrentFirstWrite(f"event {event.id} was first written concurrently")
+        document.pop("inserted", None)
+        return SearchDocument.model_validate(document)
 
     async def upsert_availability(
         self, conn: asyncpg.Connection, inventory: InventoryChange
@@ -104,20 +124,32 @@ class PostgresBackend:
         return await self.upsert_availability(conn, inventory) is not None
 
     async def search(self, query: SearchQuery) -> SearchResults:
-        sql, params = queries.search_arguments(query)
+        sql, params = queries.search_arguments(query, self.count_limit)
         async with self._reading() as conn:
             row = await conn.fetchrow(sql, *params)
+            if (
+                query.q
+                and row["total"] == 0
+                and not await conn.fetchval(queries.TEXT_MATCHES_ANY, query.text)
+            ):
+                # The words as typed match no event at all (not merely none that passes
+                # the filters): typos. Search again for the known words near them.
+                alternatives = await conn.fetchval(queries.FUZZY_ALTERNATIVES, query.fuzzy_words)
+                sql, params = queries.search_arguments(query, self.count_limit, alternatives)
+                row = await conn.fetchrow(sql, *params)
         hits = []
         for hit in row["hits"]:
             hit["highlights"] = highlights_from_marked(hit.get("highlights") or {})
             hits.append(SearchHit.model_validate(hit))
         return SearchResults(
             total=row["total"],
+            total_is_exact=row["total_is_exact"],
             page=query.page,
             limit=query.limit,
             sort=query.effective_sort,
             hits=hits,
             facets=Facets(type=row["type_facet"], city=row["city_facet"]),
+            facets_are_exact=row["facets_are_exact"],
         )
 
     async def suggest(self, prefix: str, limit: int) -> Suggestions:

@@ -15,6 +15,11 @@ from evently.core import contracts
 from evently.core.query_params import IsoOnly
 
 MAX_RESULT_WINDOW = 10_000  # page * limit; OpenSearch's default max_result_window
+# Matches counted for the total and for each facet before counting stops: a broad
+# search over a million events reads this many rows, not all of its matches (each one a
+# table row for a text search; 10,000, OpenSearch's default track_total_hits, cost
+# 35-100 ms per count at 1,000,000 events). SEARCH_COUNT_LIMIT overrides it.
+DEFAULT_COUNT_LIMIT = 1_000
 MAX_FUZZY_WORDS = 5
 # Highlight marks: private-use characters no event text contains (they are stripped on
 # indexing), turned into <em> after the text around them is HTML-escaped.
@@ -281,12 +286,21 @@ class Facets(pydantic.BaseModel):
 
 
 class SearchResults(pydantic.BaseModel):
-    total: int
+    total: int = Field(
+        description="Matching events, counted up to the count limit (SEARCH_COUNT_LIMIT)"
+    )
+    total_is_exact: bool = Field(
+        description="false: more events match than the count limit; total is that limit"
+    )
     page: int
     limit: int
     sort: SortOrder
     hits: list[SearchHit]
     facets: Facets = Field(description="Counts honouring every other filter")
+    facets_are_exact: bool = Field(
+        description="false: a facet's matches exceeded the count limit, and its counts "
+        "cover only the matches counted (lower bounds)"
+    )
 
 
 class VenueSuggestion(pydantic.BaseModel):

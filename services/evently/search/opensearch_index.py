@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from evently.search.models import (
+    DEFAULT_COUNT_LIMIT,
     MARK_END,
     MARK_START,
     SearchDocument,
@@ -234,8 +235,11 @@ def _facet(field: str, other_filter: dict[str, Any] | None) -> dict[str, Any]:
     return {"filter": other_filter or {"match_all": {}}, "aggs": {"values": terms}}
 
 
-def search_body(query: SearchQuery, *, fuzzy: bool = False) -> dict[str, Any]:
-    """The search request: hits with highlights, exact total, and both facets.
+def search_body(
+    query: SearchQuery, *, fuzzy: bool = False, count_limit: int = DEFAULT_COUNT_LIMIT
+) -> dict[str, Any]:
+    """The search request: hits with highlights, the total (counted up to
+    ``count_limit``), and both facets (exact: OpenSearch counts them in its index).
 
     ``type`` and ``city`` go in ``post_filter`` so each facet can honour every filter
     except its own; the hits honour all of them.
@@ -249,7 +253,7 @@ def search_body(query: SearchQuery, *, fuzzy: bool = False) -> dict[str, Any]:
         "sort": _SORTS[query.effective_sort],
         "from": query.offset,
         "size": query.limit,
-        "track_total_hits": True,
+        "track_total_hits": count_limit,
         "aggs": {"type": _facet("type", city_filter), "city": _facet("city", type_filter)},
     }
     if post:

@@ -32,6 +32,13 @@ _WORDS_OF_DOCUMENT = """regexp_split_to_table(search.fold(
         u.name || ' ' || u.venue_name || ' ' || u.city || ' ' || u.description),
         '[^[:alnum:]]+')"""
 
+# The row as it is (locked until the transaction ends), read before UPSERT_EVENT so
+# that its names can be taken out of the suggestion counts. $1: event id.
+LOCK_DOCUMENT = """
+SELECT searchable, name, venue_name, city FROM search.documents WHERE event_id = $1
+FOR UPDATE"""
+
+# $1-$15: the event; $16-$19: what LOCK_DOCUMENT read (all NULL if there was no row).
 UPSERT_EVENT = f"""
 WITH upserted AS (
     INSERT INTO search.documents AS d (
@@ -59,7 +66,7 @@ WITH upserted AS (
         change_seq = nextval('search.document_changes'),
         updated_at = now()
     WHERE d.event_version < EXCLUDED.event_version
-    RETURNING {DOCUMENT_COLUMNS}
+    RETURNING {DOCUMENT_COLUMNS}, xmax = 0 AS inserted
 ), vocabulary AS (
     -- Sorted, so concurrent writers insert shared new words in the same order.
     INSERT INTO search.words (word)
@@ -67,6 +74,27 @@ WITH upserted AS (
     WHERE u.searchable AND length(w) BETWEEN 3 AND 40
     ORDER BY w
     ON CONFLICT DO NOTHING
+), suggestion_changes AS (
+    -- Applied only: -1 for the names the row had, +1 for the names it has (netted).
+    SELECT c.kind, c.name, c.city, sum(c.delta)::integer AS delta
+    FROM upserted u
+    CROSS JOIN LATERAL (VALUES
+        ('event', $17::text, '', -1, coalesce($16::boolean, false)),
+        ('venue', $18::text, $19::text, -1, coalesce($16::boolean, false) AND $18 <> ''),
+        ('event', u.name, '', 1, u.searchable),
+        ('venue', u.venue_name, u.city, 1, u.searchable AND u.venue_name <> '')
+    ) AS c(kind, name, city, delta, counts)
+    WHERE c.counts
+    GROUP BY c.kind, c.name, c.city
+    HAVING sum(c.delta) <> 0
+), suggestions AS (
+    -- Sorted, so concurrent writers lock shared names in the same order.
+    INSERT INTO search.suggestions AS s (kind, name, city, events)
+    SELECT c.kind, c.name, c.city, greatest(c.delta, 0) FROM suggestion_changes c
+    ORDER BY c.kind, c.name, c.city
+    ON CONFLICT (kind, name, city) DO UPDATE SET events = s.events + (
+        SELECT c.delta FROM suggestion_changes c
+        WHERE (c.kind, c.name, c.city) = (EXCLUDED.kind, EXCLUDED.name, EXCLUDED.city))
 )
 SELECT * FROM upserted"""
 
@@ -115,42 +143,38 @@ SELECT DISTINCT w FROM search.documents u, {_WORDS_OF_DOCUMENT} AS w
 WHERE u.searchable AND length(w) BETWEEN 3 AND 40
 ON CONFLICT DO NOTHING"""
 
-# Suggestions: names with a word starting with each typed word (prefix tsquery on the
-# GIN-indexed unstemmed words), names starting with the typed text first, then the names
-# with the most events. Grouping is bounded to the first SUGGEST_CANDIDATES rows.
-SUGGEST_CANDIDATES = 5000
+# Suggestions read search.suggestions (one row per distinct name, with its exact count
+# of searchable events; kept by UPSERT_EVENT): names with a word starting with each
+# typed word (prefix tsquery on the GIN-indexed unstemmed words), names starting with
+# the typed text first, then the names with the most events.
 _SUGGEST_TEMPLATE = """
 WITH events AS (
-    SELECT n.name FROM (
-        SELECT d.name, d.name_folded, count(*) AS events FROM (
-            SELECT name, name_folded FROM search.documents
-            WHERE searchable AND {name_match} LIMIT {candidates}) d
-        GROUP BY d.name, d.name_folded) n
-    ORDER BY (n.name_folded LIKE $2) DESC, n.events DESC, n.name
+    SELECT s.name FROM search.suggestions s
+    WHERE s.kind = 'event' AND s.events > 0 AND {match}
+    ORDER BY (s.folded LIKE $2) DESC, s.events DESC, s.name
     LIMIT $3
 ), venues AS (
-    SELECT v.venue_name, v.city FROM (
-        SELECT d.venue_name, d.venue_folded, d.city, count(*) AS events FROM (
-            SELECT venue_name, venue_folded, city FROM search.documents
-            WHERE searchable AND venue_name <> '' AND {venue_match} LIMIT {candidates}) d
-        GROUP BY d.venue_name, d.venue_folded, d.city) v
-    ORDER BY (v.venue_folded LIKE $2) DESC, v.events DESC, v.venue_name, v.city
+    SELECT s.name, s.city FROM search.suggestions s
+    WHERE s.kind = 'venue' AND s.events > 0 AND {match}
+    ORDER BY (s.folded LIKE $2) DESC, s.events DESC, s.name, s.city
     LIMIT $3
 )
 SELECT (SELECT coalesce(jsonb_agg(name), '[]') FROM events) AS events,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('name', venue_name, 'city', city)), '[]')
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'city', city)), '[]')
         FROM venues) AS venues"""
 # $1: prefix tsquery text ('jaz:*'), $2: LIKE pattern for "starts with", $3: limit.
-SUGGEST = _SUGGEST_TEMPLATE.format(
-    name_match="name_words @@ to_tsquery('pg_catalog.simple', $1)",
-    venue_match="venue_words @@ to_tsquery('pg_catalog.simple', $1)",
-    candidates=SUGGEST_CANDIDATES,
-)
+SUGGEST = _SUGGEST_TEMPLATE.format(match="s.words @@ to_tsquery('pg_catalog.simple', $1)")
 # When nothing starts with what was typed: names with a similar word (typos).
 # $1: the folded typed text.
-SUGGEST_SIMILAR = _SUGGEST_TEMPLATE.format(
-    name_match="name_folded %> $1", venue_match="venue_folded %> $1", candidates=500
-)
+SUGGEST_SIMILAR = _SUGGEST_TEMPLATE.format(match="s.folded %> $1")
+# The suggestion counts from scratch, after a bulk load that bypassed UPSERT_EVENT.
+ALL_SUGGESTIONS_FROM_DOCUMENTS = """
+INSERT INTO search.suggestions (kind, name, city, events)
+SELECT 'event', name, '', count(*) FROM search.documents WHERE searchable GROUP BY name
+UNION ALL
+SELECT 'venue', venue_name, city, count(*) FROM search.documents
+WHERE searchable AND venue_name <> '' GROUP BY venue_name, city
+ON CONFLICT (kind, name, city) DO UPDATE SET events = EXCLUDED.events"""
 
 REINDEX_TABLE = "REINDEX TABLE CONCURRENTLY search.documents"
 ANALYZE_TABLE = "ANALYZE search.documents"
@@ -158,13 +182,53 @@ ANALYZE_TABLE = "ANALYZE search.documents"
 # Searches: two static statements (statements/*.sql), filters passed as parameters
 # (NULL when unused). Reads run with plan_cache_mode = force_custom_plan (PREPARE_READ),
 # so each execution is planned for its own values and unused filters fold away.
-SEARCH_TEXT = _statement("search_text")
+_SEARCH_TEXT = _statement("search_text")
+_TYPED = "websearch_to_tsquery('search.evently', $12)"
+_FUZZY = "to_tsquery('search.evently', $12)"
+# Whether the page comes from the bounded read (search_text.sql, page_from_sample):
+# always for relevance, else when that read holds every match.
+_SAMPLE_HOLDS_ALL = "(SELECT count(*) FROM total_sample) <= $13::bigint"
+_PAGE_DEEP = "greatest($13::bigint, $9::bigint + $10::bigint)"
+
+
+def _text_statement(fuzzy: bool, ranked: bool) -> str:
+    return (
+        _SEARCH_TEXT.replace("{text_query}", _FUZZY if fuzzy else _TYPED)
+        .replace("{page_from_sample}", "true" if ranked else _SAMPLE_HOLDS_ALL)
+        .replace("{read_limit}", _PAGE_DEEP if ranked else "$13::bigint")
+    )
+
+
+# (fuzzy, ranked by relevance) -> the text statement.
+SEARCH_TEXT = {
+    (fuzzy, ranked): _text_statement(fuzzy, ranked)
+    for fuzzy in (False, True)
+    for ranked in (False, True)
+}
 SEARCH_LISTING = _statement("search_listing")
 
+# When a search finds nothing: do the words as typed match any event at all? If not,
+# they are typos, and the search runs again with FUZZY_ALTERNATIVES. $1: the text.
+TEXT_MATCHES_ANY = """
+SELECT EXISTS (SELECT 1 FROM search.documents d
+               WHERE d.searchable
+                 AND d.search_tsv @@ websearch_to_tsquery('search.evently', $1))"""
+# Every known word within OpenSearch's AUTO fuzziness of a query word (3-5 letters: one
+# edit, longer: two), found through the trigram index of search.words, as a to_tsquery
+# text "w1 | w2 | ..." ('' when there is none). $1: the query's words.
+FUZZY_ALTERNATIVES = """
+SELECT coalesce(string_agg(DISTINCT w.word, ' | '), '')
+FROM unnest($1::text[]) AS q(word)
+JOIN search.words w ON w.word % q.word
+ AND levenshtein(w.word, q.word) <= CASE WHEN length(q.word) <= 5 THEN 1 ELSE 2 END"""
 
-def search_arguments(query: SearchQuery) -> tuple[str, list[Any]]:
+
+def search_arguments(
+    query: SearchQuery, count_limit: int, fuzzy_text: str | None = None
+) -> tuple[str, list[Any]]:
     """The statement answering ``query`` (total, both facets, one page of hits) and its
-    parameters."""
+    parameters; the total and each facet count at most ``count_limit`` matches. With
+    ``fuzzy_text`` (FUZZY_ALTERNATIVES' answer) the text is replaced by those words."""
     arguments: list[Any] = [
         query.starts_from,
         query.starts_before,
@@ -178,6 +242,9 @@ def search_arguments(query: SearchQuery) -> tuple[str, list[Any]]:
         query.offset,
         query.upcoming_only,
     ]
+    ranked = query.effective_sort == "relevance"
+    if fuzzy_text is not None:
+        return SEARCH_TEXT[True, ranked], [*arguments, fuzzy_text, count_limit]
     if query.q:
-        return SEARCH_TEXT, [*arguments, query.text, query.fuzzy_words]
-    return SEARCH_LISTING, arguments
+        return SEARCH_TEXT[False, ranked], [*arguments, query.text, count_limit]
+    return SEARCH_LISTING, [*arguments, count_limit]

@@ -6,6 +6,7 @@ import re
 from typing import Literal
 
 from evently.core.settings import CommonSettings, setting
+from evently.search.models import DEFAULT_COUNT_LIMIT
 
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,100}$")
 
@@ -33,6 +34,11 @@ class SearchSettings(CommonSettings):
         "OPENSEARCH_CHECK_INTERVAL_S",
         10.0,
         "seconds between checks that the alias exists (rebuilt from PostgreSQL if not)",
+    )
+    count_limit: int = setting(
+        "SEARCH_COUNT_LIMIT",
+        DEFAULT_COUNT_LIMIT,
+        "matches counted for the total and each facet before counting stops (>= 1)",
     )
     reindex_batch_size: int = setting("SEARCH_REINDEX_BATCH_SIZE", 500, "documents per bulk")
     index_write_lock_timeout_ms: int = setting(
@@ -62,6 +68,10 @@ class SearchSettings(CommonSettings):
     @staticmethod
     def check_opensearch_check_interval_s(value: float) -> str | None:
         return None if value > 0 else "expected seconds > 0"
+
+    @staticmethod
+    def check_count_limit(value: int) -> str | None:
+        return None if 1 <= value <= 1_000_000 else "expected 1-1000000"
 
     @staticmethod
     def check_reindex_batch_size(value: int) -> str | None:
