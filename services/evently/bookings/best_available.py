@@ -114,7 +114,7 @@ def _build_row(seats: list[ResolvedSeat], order: int) -> _Row:
 class SeatIndex:
     """A map version's rows, ready for ``choose``; build once per version, share freely."""
 
-    __slots__ = ("_rows", "_rows_by_zone")
+    __slots__ = ("_places", "_rows", "_rows_by_zone")
 
     def __init__(self, rows: list[_Row]) -> None:
         self._rows = sorted(rows, key=lambda row: (row.rank, row.order))
@@ -123,6 +123,7 @@ class SeatIndex:
             for zone in dict.fromkeys(row.zones):
                 by_zone.setdefault(zone, []).append(row)
         self._rows_by_zone = by_zone
+        self._places: dict[str, tuple[_Row, int]] | None = None  # built on first use
 
     @classmethod
     def build(cls, seats: Iterable[ResolvedSeat]) -> SeatIndex:
@@ -166,6 +167,30 @@ class SeatIndex:
         if best is None or best_row is None:
             return None
         return list(best_row.ids[best.start : best.start + quantity])
+
+    def creates_orphan(self, taken: Container[str], seat_ids: Iterable[str]) -> bool:
+        """Whether taking ``seat_ids`` (free, adjacent, in one block: a placement) would
+        leave a single free seat between them and the next taken or blocked seat or the
+        block's edge, the rule's *orphan*, given the seats ``taken`` now."""
+        if self._places is None:
+            self._places = {
+                seat: (row, position) for row in self._rows for position, seat in enumerate(row.ids)
+            }
+        positions = [self._places[seat] for seat in seat_ids]
+        row = positions[0][0]
+        first = min(position for _, position in positions)
+        last = max(position for _, position in positions)
+        cut = bisect.bisect_right(row.aisles, first)
+        block_start = row.aisles[cut - 1] if cut else 0
+        block_end = row.aisles[cut] if cut < len(row.aisles) else len(row.ids)
+
+        def free(position: int) -> bool:
+            if not block_start <= position < block_end:
+                return False
+            blocked = row.blocked_mask >> (8 * (len(row.ids) - 1 - position)) & 1
+            return not blocked and row.ids[position] not in taken
+
+        return (free(first - 1) and not free(first - 2)) or (free(last + 1) and not free(last + 2))
 
 
 def _free_runs(row: _Row, taken: Container[str], quantity: int) -> Iterator[tuple[int, int]]:
