@@ -11,12 +11,12 @@ and bookings services; real tokens), one run:
 2. sells the general-admission event out: ``--buyers`` concurrent buyers, each on its
    keep-alive connection, hold 1-4 seats and confirm, again and again; a buyer account
    that reaches ``max_per_user`` (100) hands over to a fresh one;
-3. sells the seated event out with the same buyers and the same loop: even-numbered
-   buyers hold specific seats (``seat_ids``), chosen from what they believe free (the
-   map as it was ``--view-lag`` seconds ago, as a live availability view shows it,
-   plus what their own 409s told them), so some collide and get 409
-   ``seats_unavailable``; odd-numbered buyers ask for best-available (``quantity``, a
-   quarter of them with a ``zone``);
+3. sells the seated event out with the same buyers and the same loop: half the
+   buyers (every other pair) hold specific seats (``seat_ids``), chosen from what they
+   believe free (the map as it was ``--view-lag`` seconds ago, as a live availability
+   view shows it, plus what their own 409s told them), so some collide and get 409
+   ``seats_unavailable``; the others ask for best-available (``quantity``, a quarter
+   of them with a ``zone``);
 4. checks the database: no seat in two live bookings (``double_booked``), every taken
    seat row naming a booking that has it (``seat_mismatch``), no oversell; replays the
    seated sale in claim order to count the orphans best-available created when it
@@ -139,7 +139,9 @@ class Sale:
     def mode(self, number: int) -> str:
         if self.board is None:
             return "general"
-        return "specific" if number % 2 == 0 else "best"
+        # Every other pair: with buyers spread over the replicas by number, each
+        # replica gets both kinds.
+        return "specific" if number // 2 % 2 == 0 else "best"
 
     async def buyer(
         self,
