@@ -364,30 +364,53 @@ async def seat_check(dsn: str, event_id: int) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
+@dataclass(frozen=True)
+class Overlay:
+    """The seats in ``taken`` but not in ``without``, as a container."""
+
+    taken: set[str]
+    without: set[str]
+
+    def __contains__(self, seat: object) -> bool:
+        return seat in self.taken and seat not in self.without
+
+
 async def orphan_replay(
     dsn: str, event_id: int, index: Any, best_bookings: dict[int, str | None]
 ) -> dict[str, int]:
-    """Replays the sale in claim order (booking ids: holds of an event are claimed one
-    batch at a time under its lock) and counts the best-available holds that created an
-    orphan (``SeatIndex.creates_orphan``: a single free seat left between the seats and
-    the next taken or blocked seat or the block's edge), and among them those that were
-    avoidable: a placement without one existed at that moment (the rule's answer)."""
+    """Replays the sale claim by claim and counts the best-available holds that left an
+    orphan (``SeatIndex.creates_orphan``: a single free seat between the hold's seats
+    and the next taken or blocked seat or the block's edge) once their batch committed,
+    and among them those that were avoidable: when the hold was claimed, a placement
+    without one existed (the rule's answer). Claim order is booking id order (an
+    event's batches are claimed one at a time under its lock); a batch is the bookings
+    of one transaction (``created_at`` is its start), so seats taken by a later request
+    of the same batch do count."""
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT id, seats FROM bookings.bookings WHERE event_id = $1 ORDER BY id", event_id
+            "SELECT id, created_at, seats FROM bookings.bookings WHERE event_id = $1 ORDER BY id",
+            event_id,
         )
     finally:
         await conn.close()
-    taken: set[str] = set()
-    created = avoidable = 0
+    batches: dict[Any, list[tuple[int, list[str]]]] = {}
     for row in rows:
         seats = [seat["id"] for seat in json.loads(row["seats"])]
-        if row["id"] in best_bookings and index.creates_orphan(taken, seats):
+        batches.setdefault(row["created_at"], []).append((row["id"], seats))
+    taken: set[str] = set()
+    created = avoidable = 0
+    for batch in sorted(batches.values(), key=lambda bookings: bookings[0][0]):
+        taken.update(seat for _, seats in batch for seat in seats)  # the batch committed
+        for k, (booking_id, seats) in enumerate(batch):
+            if booking_id not in best_bookings or not index.creates_orphan(taken, seats):
+                continue
             created += 1
-            better = index.choose(taken, len(seats), zone=best_bookings[row["id"]])
-            avoidable += better is not None and not index.creates_orphan(taken, better)
-        taken.update(seats)
+            # What was taken when this hold was claimed: not the batch's later seats.
+            later = {seat for _, others in batch[k:] for seat in others}
+            before = Overlay(taken, later)
+            better = index.choose(before, len(seats), zone=best_bookings[booking_id])
+            avoidable += better is not None and not index.creates_orphan(before, better)
     return {"created": created, "avoidable": avoidable, "best_available_holds": len(best_bookings)}
 
 

@@ -232,6 +232,74 @@ async def test_a_pick_claimed_by_another_first_is_picked_again(
     assert after == retries + 1
 
 
+async def test_a_pick_that_another_claim_would_leave_stranding_a_seat_is_picked_again(
+    seated_client, events_client, tokens, db, database_url
+):
+    # Two replicas read the same seats: while one picks 3-4 in row A, the other takes
+    # seat 1. Claimed as picked, 3-4 would leave seat 2 alone between 1 and 3.
+    seat_map = await build_rectangular_map(events_client, tokens, rows=2, seats_per_row=6)
+    await send_event(seated_client, EVENT, **seating_of(seat_map))
+    picker = seated_client.app[BOOKINGS].holder.picker
+    index = await picker.index(seat_map["map_id"], seat_map["version"])
+    assert index.choose(frozenset(), 2, zone="std") == ["S1-A-3", "S1-A-4"]
+    retries = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+    key = event_lock(EVENT)
+    blocker = await asyncpg.connect(database_url)
+    try:
+        async with blocker.transaction():
+            await blocker.execute("SELECT pg_advisory_xact_lock($1, $2)", key.namespace, key.ident)
+            hold = asyncio.create_task(best(Buyer(seated_client, tokens, 1), 2, zone="std"))
+
+            async def waiting_for_the_lock() -> bool:
+                return bool(await db.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ))  # fmt: skip
+
+            await eventually(waiting_for_the_lock)
+            # The other replica's claim, stamped as every claim is (migration 0013).
+            await blocker.execute(
+                "UPDATE bookings.event_seats SET status = 'sold', booking_id = 999999,"
+                " changed = nextval('bookings.seat_changes')"
+                " WHERE event_id = $1 AND seat_id = 'S1-A-1'",
+                EVENT,
+            )
+            await blocker.execute(
+                "UPDATE bookings.event_seating SET seat_changes = currval('bookings.seat_changes')"
+                " WHERE event_id = $1",
+                EVENT,
+            )
+        status, booking = await hold
+    finally:
+        await blocker.close()
+
+    assert status == 201, booking
+    got = [s["id"] for s in booking["seats"]]
+    assert got == index.choose({"S1-A-1"}, 2, zone="std") == ["S1-A-2", "S1-A-3"]
+    assert not index.creates_orphan({"S1-A-1"}, got)
+    after = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+    assert after == retries + 1
+
+
+async def test_seats_freed_by_a_cancellation_are_picked_again(
+    seated_client, events_client, tokens, db
+):
+    seat_map = await build_rectangular_map(events_client, tokens, rows=2, seats_per_row=6)
+    await send_event(seated_client, EVENT, **seating_of(seat_map))
+    first = Buyer(seated_client, tokens, 1)
+    status, booking = await best(first, 2)
+    assert status == 201, booking
+    centre = [s["id"] for s in booking["seats"]]
+    status, other = await best(Buyer(seated_client, tokens, 2), 2)
+    assert status == 201 and not {s["id"] for s in other["seats"]} & set(centre), other
+
+    status, _ = await first.cancel(booking["id"])
+    assert status == 200
+    status, again = await best(Buyer(seated_client, tokens, 3), 2)
+
+    assert status == 201, again
+    assert [s["id"] for s in again["seats"]] == centre  # the picker heard of the release
+
+
 async def test_concurrent_best_available_buyers_all_get_seats_while_blocks_remain(
     seated_client, events_client, tokens, db
 ):

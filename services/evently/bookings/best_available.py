@@ -168,15 +168,44 @@ class SeatIndex:
             return None
         return list(best_row.ids[best.start : best.start + quantity])
 
+    def row_sizes(self) -> dict[tuple[str, str], int]:
+        """Seats per ``(section id, row id)``, blocked ones included: the free counts
+        ``choose`` takes, before any seat is taken (``row_key`` finds a seat's row)."""
+        return {row.key: len(row.ids) for row in self._rows}
+
+    def row_key(self, seat_id: str) -> tuple[str, str] | None:
+        """The ``(section id, row id)`` of a seat; None if the map has no such seat."""
+        place = self._place_map().get(seat_id)
+        return None if place is None else place[0].key
+
     def creates_orphan(self, taken: Container[str], seat_ids: Iterable[str]) -> bool:
         """Whether taking ``seat_ids`` (free, adjacent, in one block: a placement) would
         leave a single free seat between them and the next taken or blocked seat or the
         block's edge, the rule's *orphan*, given the seats ``taken`` now."""
+        return any(far is None for far in self._sides(taken, seat_ids).values())
+
+    def guards(self, taken: Container[str], seat_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """What keeps a placement free of orphans while others take seats: ``(near,
+        far)`` pairs of free seats beside it, the near one next to it. Should a far seat
+        be taken while its near one is still free, the near one would be stranded. A
+        side already stranding a seat, or with no free seat beside it, has no pair."""
+        return [(near, far) for near, far in self._sides(taken, seat_ids).items() if far]
+
+    def _place_map(self) -> dict[str, tuple[_Row, int]]:
+        """Each seat's row and position in it (built on first use)."""
         if self._places is None:
             self._places = {
                 seat: (row, position) for row in self._rows for position, seat in enumerate(row.ids)
             }
-        positions = [self._places[seat] for seat in seat_ids]
+        return self._places
+
+    def _place(self, seat_id: str) -> tuple[_Row, int]:
+        return self._place_map()[seat_id]
+
+    def _sides(self, taken: Container[str], seat_ids: Iterable[str]) -> dict[str, str | None]:
+        """The free seat next to each end of a placement, in its block, mapped to the
+        free seat beyond it (None: taken, blocked or the block's edge: an orphan)."""
+        positions = [self._place(seat) for seat in seat_ids]
         row = positions[0][0]
         first = min(position for _, position in positions)
         last = max(position for _, position in positions)
@@ -190,7 +219,11 @@ class SeatIndex:
             blocked = row.blocked_mask >> (8 * (len(row.ids) - 1 - position)) & 1
             return not blocked and row.ids[position] not in taken
 
-        return (free(first - 1) and not free(first - 2)) or (free(last + 1) and not free(last + 2))
+        sides: dict[str, str | None] = {}
+        for near, far in ((first - 1, first - 2), (last + 1, last + 2)):
+            if free(near):
+                sides[row.ids[near]] = row.ids[far] if free(far) else None
+        return sides
 
 
 def _free_runs(row: _Row, taken: Container[str], quantity: int) -> Iterator[tuple[int, int]]:
