@@ -152,6 +152,13 @@ def test_guards_name_the_seats_that_would_strand_a_neighbour_if_taken() -> None:
     ]
     assert index.guards(set(ids("A", 1)), ids("A", 3, 4)) == [tuple(ids("A", 5, 6))]
     assert index.guards(set(ids("A", 2, 5)), ids("A", 3, 4)) == []  # nothing free beside
+    # Seat 5 is taken only tentatively (an earlier request of the batch): should that
+    # request fail, 5 is stranded once 6 is taken; with 1 taken, 2 is stranded anyway.
+    tentative = set(ids("A", 5))
+    assert index.guards(set(ids("A", 1, 5)), ids("A", 3, 4), tentative) == [tuple(ids("A", 5, 6))]
+    assert index.guards(set(ids("A", 5, 6)), ids("A", 1, 2, 3, 4), tentative) == [
+        (ids("A", 5)[0], None)
+    ]
 
 
 def test_a_single_buyer_fills_a_hole_rather_than_split_a_pair() -> None:

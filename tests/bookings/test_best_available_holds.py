@@ -280,6 +280,57 @@ async def test_a_pick_that_another_claim_would_leave_stranding_a_seat_is_picked_
     assert after == retries + 1
 
 
+async def test_a_pick_next_to_seats_an_earlier_request_of_its_batch_failed_to_get_is_redone(
+    seated_client, events_client, tokens, db, database_url
+):
+    # Row A: 1-5 free, 6 taken. In one batch, buyer 2 asks for seat 5 (refused: buyer 2
+    # is at max_per_user), then buyer 3 asks for four seats: counting 5 as taken, 1-4
+    # strands nothing; once buyer 2 is refused, seat 5 is stranded between 4 and 6.
+    seat_map = await build_rectangular_map(events_client, tokens, rows=2, seats_per_row=6)
+    await send_event(seated_client, EVENT, max_per_user=4, **seating_of(seat_map))
+    at_limit = Buyer(seated_client, tokens, 2)
+    status, body, _ = await hold_seats(
+        at_limit, ["S1-A-6", "S1-B-1", "S1-B-2", "S1-B-3"], event_id=EVENT
+    )
+    assert status == 201, body
+    index = await seated_client.app[BOOKINGS].holder.picker.index(
+        seat_map["map_id"], seat_map["version"]
+    )
+    retries = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+    batchers = seated_client.app[BOOKINGS].holder._batchers._batchers
+    key = event_lock(EVENT)
+    blocker = await asyncpg.connect(database_url)
+    try:
+        async with blocker.transaction():
+            await blocker.execute("SELECT pg_advisory_xact_lock($1, $2)", key.namespace, key.ident)
+            # A first batch waits for the lock; the next one gathers behind it, in order.
+            first = asyncio.create_task(
+                hold_seats(Buyer(seated_client, tokens, 5), ["S1-B-6"], event_id=EVENT)
+            )
+
+            async def pending(count: int) -> bool:
+                return EVENT in batchers and len(batchers[EVENT]._pending) == count
+
+            await eventually(lambda: pending(0))
+            refused = asyncio.create_task(hold_seats(at_limit, ["S1-A-5"], event_id=EVENT))
+            await eventually(lambda: pending(1))
+            hold = asyncio.create_task(best(Buyer(seated_client, tokens, 3), 4, zone="std"))
+            await eventually(lambda: pending(2))
+        assert (await first)[0] == 201
+        status, body, _ = await refused
+        assert status == 409 and body["code"] == "per_user_limit_exceeded", body
+        status, booking = await hold
+    finally:
+        await blocker.close()
+
+    assert status == 201, booking
+    got = [s["id"] for s in booking["seats"]]
+    taken = {"S1-A-6", "S1-B-1", "S1-B-2", "S1-B-3", "S1-B-6"}
+    assert got == index.choose(taken, 4, zone="std") == ["S1-A-2", "S1-A-3", "S1-A-4", "S1-A-5"]
+    after = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+    assert after == retries + 1
+
+
 async def test_seats_freed_by_a_cancellation_are_picked_again(
     seated_client, events_client, tokens, db
 ):

@@ -184,12 +184,20 @@ class SeatIndex:
         block's edge, the rule's *orphan*, given the seats ``taken`` now."""
         return any(far is None for far in self._sides(taken, seat_ids).values())
 
-    def guards(self, taken: Container[str], seat_ids: Iterable[str]) -> list[tuple[str, str]]:
+    def guards(
+        self, taken: Container[str], seat_ids: Iterable[str], tentative: Container[str] = ()
+    ) -> list[tuple[str, str | None]]:
         """What keeps a placement free of orphans while others take seats: ``(near,
-        far)`` pairs of free seats beside it, the near one next to it. Should a far seat
-        be taken while its near one is still free, the near one would be stranded. A
-        side already stranding a seat, or with no free seat beside it, has no pair."""
-        return [(near, far) for near, far in self._sides(taken, seat_ids).items() if far]
+        far)`` pairs, the near seat next to it. Should ``far`` be taken (or, for None,
+        the near seat simply stay free) while the near seat is free, the near seat would
+        be stranded. Pairs of free seats; and where the near seat is taken only
+        ``tentative``ly (by a claim not made yet), the pair beyond it. A side already
+        stranding a seat, or with no seat that may be free beside it, has no pair."""
+        pairs = [(near, far) for near, far in self._sides(taken, seat_ids).items() if far]
+        for near, far in self._sides(taken, seat_ids, tentative).items():
+            if near in tentative:
+                pairs.append((near, far))
+        return pairs
 
     def _place_map(self) -> dict[str, tuple[_Row, int]]:
         """Each seat's row and position in it (built on first use)."""
@@ -202,9 +210,12 @@ class SeatIndex:
     def _place(self, seat_id: str) -> tuple[_Row, int]:
         return self._place_map()[seat_id]
 
-    def _sides(self, taken: Container[str], seat_ids: Iterable[str]) -> dict[str, str | None]:
+    def _sides(
+        self, taken: Container[str], seat_ids: Iterable[str], tentative: Container[str] = ()
+    ) -> dict[str, str | None]:
         """The free seat next to each end of a placement, in its block, mapped to the
-        free seat beyond it (None: taken, blocked or the block's edge: an orphan)."""
+        free seat beyond it (None: taken, blocked or the block's edge: an orphan); seats
+        in ``tentative`` count as free here."""
         positions = [self._place(seat) for seat in seat_ids]
         row = positions[0][0]
         first = min(position for _, position in positions)
@@ -217,7 +228,8 @@ class SeatIndex:
             if not block_start <= position < block_end:
                 return False
             blocked = row.blocked_mask >> (8 * (len(row.ids) - 1 - position)) & 1
-            return not blocked and row.ids[position] not in taken
+            seat = row.ids[position]
+            return not blocked and (seat not in taken or seat in tentative)
 
         sides: dict[str, str | None] = {}
         for near, far in ((first - 1, first - 2), (last + 1, last + 2)):

@@ -79,7 +79,7 @@ class HoldRequest:
     seat_ids: tuple[str, ...] | None = None
     # Best-available: the batch picks ``seat_ids`` for it (seat_picker.py), with guards.
     best: BestAvailable | None = None
-    guards: tuple[tuple[str, str], ...] = ()
+    guards: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,20 +196,18 @@ class SeatHolder:
     ) -> tuple[list[HoldRequest], SeatChoice | None]:
         """The batch with seats picked for its best-available requests, and the choice
         to settle after the claim: one read of the seats per batch; the seats named by
-        the batch's requests and each pick count as taken for the next pick, so requests
-        of one batch never pick the same seats."""
+        the batch's requests and each pick count as taken for the picks after them, so
+        requests of one batch never pick the same seats."""
         if all(r.best is None for r in requests):
             return requests, None
         choice = await self.picker.read(event_id)
         if choice is None:
             self._seated.discard(event_id)
-        else:
-            for position, r in enumerate(requests):
-                if r.best is None and r.seat_ids:
-                    choice.reserve(position, r.seat_ids)
         picked = []
         for position, r in enumerate(requests):
             if r.best is None:
+                if choice is not None and r.seat_ids:
+                    choice.reserve(position, r.seat_ids)
                 picked.append(r)
             elif choice is None:
                 # Not seated: a plain quantity is general admission; with a zone or

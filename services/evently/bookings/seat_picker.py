@@ -79,12 +79,13 @@ class SeatChoice:
         self._tentative: dict[int, list[str]] = {}  # request position -> seats marked
 
     def reserve(self, position: int, seat_ids: Iterable[str]) -> None:
-        """The request at ``position`` names these seats: nobody after it may pick them."""
+        """The request at ``position`` names these seats: no request after it picks
+        them (requests are claimed in order)."""
         self._tentative[position] = self.seats.take(seat_ids)
 
     def pick(
         self, position: int, quantity: int, *, zone: str | None, accessible: bool, guarded: bool
-    ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    ) -> tuple[tuple[str, ...], tuple[tuple[str, str | None], ...]]:
         """The best seats for the request at ``position``, now counted as taken, and
         their guards (none unless ``guarded``); ``()`` when no block fits or the
         quantity is one the hold's rules refuse anyway."""
@@ -96,7 +97,10 @@ class SeatChoice:
         )
         if not chosen:
             return (), ()
-        guards = tuple(self.seats.index.guards(taken, chosen)) if guarded else ()
+        guards = ()
+        if guarded:  # earlier requests of the batch may yet fail: their seats too
+            tentative = {seat for seats in self._tentative.values() for seat in seats}
+            guards = tuple(self.seats.index.guards(taken, chosen, tentative))
         self.reserve(position, chosen)
         return tuple(chosen), guards
 

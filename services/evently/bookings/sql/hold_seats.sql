@@ -14,10 +14,11 @@
 -- of N seats counts in `reserved` like a general-admission hold of N.
 -- A best-available pick may come with guards (p_guard_counts[i] pairs, the next ones of
 -- p_guard_near / p_guard_far): a pick the picker made orphan-free stays so only while
--- each pair's far seat is free or its near seat is not; when another replica took a far
--- seat between the pick and this claim (the near seat would be stranded), the request is
--- refused as seats_unavailable with nothing changed, and the service picks again
--- (docs/seating.md). Claimed seats and the event's seating get the batch's stamp
+-- each pair's far seat (a NULL far: the near seat itself) is free or its near seat is
+-- not; when another replica took a far seat between the pick and this claim, or an
+-- earlier request of the batch that the picker counted on failed (the near seat would be
+-- stranded), the request is refused as seats_unavailable with nothing changed, and the
+-- service picks again (docs/seating.md). Claimed seats and the event's seating get the batch's stamp
 -- (migration 0013) so pickers read only what changed.
 -- The seat and guard arguments default to NULL, so the previous releases' calls (12
 -- and 14 arguments) still resolve during a rolling upgrade.
@@ -171,9 +172,9 @@ BEGIN
                                     p_guard_far[guard_from : guard_offset]) AS g(near, far)
                         JOIN bookings.event_seats n
                           ON n.event_id = p_event_id AND n.seat_id = g.near
-                        JOIN bookings.event_seats f
+                        LEFT JOIN bookings.event_seats f
                           ON f.event_id = p_event_id AND f.seat_id = g.far
-                        WHERE n.status = 'free' AND f.status <> 'free') THEN
+                        WHERE n.status = 'free' AND (g.far IS NULL OR f.status <> 'free')) THEN
                     outcome := 'seats_unavailable';  -- a stale pick: picked again
                     details := jsonb_build_object('seat_ids', '[]'::jsonb);
                 END IF;
