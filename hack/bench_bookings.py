@@ -969,6 +969,21 @@ def print_table(result: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- main
 
 
+def report_header(benchmark: str, target: str) -> dict[str, Any]:
+    """A report's first fields: what ran (``make <target>`` with these arguments), when,
+    and on what (with the load average, since the machine may be shared)."""
+    return {
+        "benchmark": benchmark,
+        "command": f"make {target} BENCH_ARGS='" + " ".join(sys.argv[1:]) + "'",
+        "at": datetime.now(UTC).isoformat(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
+    }
+
+
 @dataclass
 class Platform:
     """The running platform a benchmark sells through (``platform``)."""
@@ -1121,14 +1136,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         median = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
         checks = [r["database"] for r in rounds]
         return {
-            "benchmark": "bookings flash sale",
-            "command": "make bench BENCH_ARGS='" + " ".join(sys.argv[1:]) + "'",
-            "at": datetime.now(UTC).isoformat(),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": sys.version.split()[0],
-                "load_average_1m": round(os.getloadavg()[0], 2),
-            },
+            **report_header("bookings flash sale", "bench"),
             "seats": args.seats,
             "buyers": args.buyers,
             "events_created_via": "events admin API" if source.events_port else "bookings inbox",
@@ -1186,6 +1194,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
 
 
+def write_report(
+    result: dict[str, Any], output: Path, print_table: Callable[[dict[str, Any]], None]
+) -> None:
+    """Write the report as JSON to ``output`` and print it as a table."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    print_table(result)
+    print(f"results: {output}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seats", type=int, default=5000)
@@ -1217,11 +1235,7 @@ def main() -> int:
     if args.seats < 1 or args.buyers < 1 or args.duration <= 0 or not 1 <= args.rounds <= 20:
         parser.error("--seats, --buyers, --duration must be positive; --rounds 1..20")
     result = asyncio.run(run(args))
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
-    print_table(result)
-    print(f"results: {output}")
+    write_report(result, Path(args.output), print_table)
     check = result["database"]
     if check["oversell"] or check["undersell"] or check["counter_mismatch"]:
         print("FAIL: oversell/undersell or counters disagree", file=sys.stderr)

@@ -34,14 +34,12 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import random
 import sys
 import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -494,14 +492,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         orphans = await orphan_replay(running.dsn, seated_id, index, seated_stats.best_bookings)
         p99 = seated["latency"]["hold_requests"]
     return {
-        "benchmark": "reserved seating flash sale",
-        "command": "make bench-seating BENCH_ARGS='" + " ".join(sys.argv[1:]) + "'",
-        "at": datetime.now(UTC).isoformat(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "load_average_1m": round(os.getloadavg()[0], 2),
-        },
+        **bench.report_header("reserved seating flash sale", "bench-seating"),
         "seats": capacity,
         "map": {k: shape[k] for k in ("sections", "rows", "seats_per_row")},
         "buyers": args.buyers,
@@ -583,11 +574,7 @@ def main() -> int:
     if min(args.seats, args.sections, args.seats_per_row, args.buyers) < 1:
         parser.error("--seats, --sections, --seats-per-row and --buyers must be positive")
     result = asyncio.run(run(args))
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
-    print_table(result)
-    print(f"results: {output}")
+    bench.write_report(result, Path(args.output), print_table)
     if result["double_booked"] or result["seat_mismatch"] or result["oversell"]:
         print("FAIL: a seat double-booked, seat rows disagree, or oversold", file=sys.stderr)
         return 1

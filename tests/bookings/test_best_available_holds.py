@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -39,6 +40,54 @@ async def best(
         headers=headers,
     )
     return response.status, await response.json()
+
+
+async def hold_while_another_claims(
+    database_url: str,
+    db: asyncpg.Pool,
+    hold: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
+    claim: Callable[[asyncpg.Connection], Awaitable[None]],
+) -> tuple[int, dict[str, Any]]:
+    """Runs ``hold`` while a transaction of its own holds the event's lock: once the
+    hold has picked and waits for the lock to claim, ``claim`` takes seats in that
+    transaction (as another replica would), which then commits; the hold's answer."""
+    key = event_lock(EVENT)
+    blocker = await asyncpg.connect(database_url)
+    try:
+        async with blocker.transaction():
+            await blocker.execute("SELECT pg_advisory_xact_lock($1, $2)", key.namespace, key.ident)
+            task = asyncio.create_task(hold())
+
+            async def waiting_for_the_lock() -> bool:
+                return bool(await db.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ))  # fmt: skip
+
+            await eventually(waiting_for_the_lock)
+            await claim(blocker)
+        return await task
+    finally:
+        await blocker.close()
+
+
+def claim_seats(seat_ids: list[str]) -> Callable[[asyncpg.Connection], Awaitable[None]]:
+    """Another buyer's claim of these seats, stamped as every claim is (migration 0013)."""
+
+    async def claim(conn: asyncpg.Connection) -> None:
+        await conn.execute(
+            "UPDATE bookings.event_seats SET status = 'sold', booking_id = 999999,"
+            " changed = nextval('bookings.seat_changes')"
+            " WHERE event_id = $1 AND seat_id = ANY ($2)",
+            EVENT,
+            seat_ids,
+        )
+        await conn.execute(
+            "UPDATE bookings.event_seating SET seat_changes = currval('bookings.seat_changes')"
+            " WHERE event_id = $1",
+            EVENT,
+        )
+
+    return claim
 
 
 def adjacent_in_one_row(booking: dict[str, Any]) -> bool:
@@ -198,32 +247,15 @@ async def test_a_pick_claimed_by_another_first_is_picked_again(
     first_pick = index.choose(frozenset(), 2, zone="std")
     assert first_pick
     retries = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
-    key = event_lock(EVENT)
-    blocker = await asyncpg.connect(database_url)
-    try:
-        async with blocker.transaction():
-            # Hold the event's lock: the hold picks, then waits for the lock to claim.
-            await blocker.execute("SELECT pg_advisory_xact_lock($1, $2)", key.namespace, key.ident)
-            # With a zone, the holder goes straight to best-available: it picks, then
-            # waits for the lock to claim.
-            hold = asyncio.create_task(best(Buyer(seated_client, tokens, 1), 2, zone="std"))
 
-            async def waiting_for_the_lock() -> bool:
-                return bool(await db.fetchval(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                ))  # fmt: skip
-
-            await eventually(waiting_for_the_lock)
-            # Another buyer takes the picked seats meanwhile (as a sale would).
-            await blocker.execute(
-                "UPDATE bookings.event_seats SET status = 'sold', booking_id = 999999 "
-                "WHERE event_id = $1 AND seat_id = ANY ($2)",
-                EVENT,
-                first_pick,
-            )
-        status, booking = await hold
-    finally:
-        await blocker.close()
+    # With a zone, the holder goes straight to best-available: it picks, then waits
+    # for the lock to claim; another buyer takes the picked seats meanwhile.
+    status, booking = await hold_while_another_claims(
+        database_url,
+        db,
+        lambda: best(Buyer(seated_client, tokens, 1), 2, zone="std"),
+        claim_seats(first_pick),
+    )
 
     assert status == 201, booking
     got = [s["id"] for s in booking["seats"]]
@@ -243,34 +275,13 @@ async def test_a_pick_that_another_claim_would_leave_stranding_a_seat_is_picked_
     index = await picker.index(seat_map["map_id"], seat_map["version"])
     assert index.choose(frozenset(), 2, zone="std") == ["S1-A-3", "S1-A-4"]
     retries = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
-    key = event_lock(EVENT)
-    blocker = await asyncpg.connect(database_url)
-    try:
-        async with blocker.transaction():
-            await blocker.execute("SELECT pg_advisory_xact_lock($1, $2)", key.namespace, key.ident)
-            hold = asyncio.create_task(best(Buyer(seated_client, tokens, 1), 2, zone="std"))
 
-            async def waiting_for_the_lock() -> bool:
-                return bool(await db.fetchval(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                ))  # fmt: skip
-
-            await eventually(waiting_for_the_lock)
-            # The other replica's claim, stamped as every claim is (migration 0013).
-            await blocker.execute(
-                "UPDATE bookings.event_seats SET status = 'sold', booking_id = 999999,"
-                " changed = nextval('bookings.seat_changes')"
-                " WHERE event_id = $1 AND seat_id = 'S1-A-1'",
-                EVENT,
-            )
-            await blocker.execute(
-                "UPDATE bookings.event_seating SET seat_changes = currval('bookings.seat_changes')"
-                " WHERE event_id = $1",
-                EVENT,
-            )
-        status, booking = await hold
-    finally:
-        await blocker.close()
+    status, booking = await hold_while_another_claims(
+        database_url,
+        db,
+        lambda: best(Buyer(seated_client, tokens, 1), 2, zone="std"),
+        claim_seats(["S1-A-1"]),
+    )
 
     assert status == 201, booking
     got = [s["id"] for s in booking["seats"]]
