@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from evently.bookings.context import BOOKINGS
 from evently.bookings.inventory import event_lock
+from evently.bookings.seat_picker import SeatPicker
 from tests.bookings.conftest import (
     Buyer,
     build_rectangular_map,
@@ -340,6 +341,28 @@ async def test_a_pick_next_to_seats_an_earlier_request_of_its_batch_failed_to_ge
     assert got == index.choose(taken, 4, zone="std") == ["S1-A-2", "S1-A-3", "S1-A-4", "S1-A-5"]
     after = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
     assert after == retries + 1
+
+
+async def test_a_process_keeps_the_seats_of_its_most_recent_events_only(
+    seated_client, events_client, tokens
+):
+    ctx = seated_client.app[BOOKINGS]
+    ctx.holder.picker = SeatPicker(ctx.pool, kept_events=1)
+    seat_map = await build_rectangular_map(events_client, tokens, rows=1, seats_per_row=8)
+    await send_event(seated_client, 811, **seating_of(seat_map))
+    await send_event(seated_client, 812, **seating_of(seat_map))
+    buyer = Buyer(seated_client, tokens, 1)
+
+    picked = []
+    for event_id in (811, 812, 811):
+        status, booking = await best(buyer, 2, event_id=event_id)
+        assert status == 201, booking
+        picked.append([s["id"] for s in booking["seats"]])
+        assert ctx.holder.picker.kept == [event_id]
+
+    # Event 811's seats were dropped and read whole again: its second pick is beside
+    # the first, not the same seats.
+    assert picked[0] == picked[1] and not set(picked[2]) & set(picked[0])
 
 
 async def test_seats_freed_by_a_cancellation_are_picked_again(

@@ -20,6 +20,7 @@ map version in each process, from bookings' own copy of the version
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,10 @@ from evently.bookings import queries
 from evently.bookings.best_available import SeatIndex
 from evently.bookings.models import MAX_SEATS_PER_HOLD
 from evently.bookings.seat_map_fetch import VersionKey, stored_seats
+
+# Seated events whose seats a process keeps (the most recently sold); one that was
+# dropped is read whole again on its next batch.
+KEPT_EVENTS = 64
 
 
 @dataclass
@@ -118,11 +123,12 @@ class SeatChoice:
 class SeatPicker:
     """Keeps each seated event's seats up to date; one ``SeatIndex`` per map version."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, kept_events: int = KEPT_EVENTS) -> None:
         self.pool = pool
         self._indexes: dict[VersionKey, SeatIndex] = {}
         self._building: dict[VersionKey, asyncio.Lock] = {}
-        self._events: dict[int, EventSeats] = {}
+        self._events: OrderedDict[int, EventSeats] = OrderedDict()
+        self._kept_events = kept_events
 
     async def read(self, event_id: int) -> SeatChoice | None:
         """A batch's choice on the event's seats as they are now, or None when it is
@@ -141,7 +147,15 @@ class SeatPicker:
             known = EventSeats(version, await self.index(*version))
             self._events[event_id] = known
         known.apply(row["seat_changes"], row["taken"], row["freed"])
+        self._events.move_to_end(event_id)
+        while len(self._events) > self._kept_events:
+            self._events.popitem(last=False)
         return SeatChoice(known)
+
+    @property
+    def kept(self) -> list[int]:
+        """The events whose seats this process keeps, least recently picked first."""
+        return list(self._events)
 
     async def index(self, map_id: int, version: int) -> SeatIndex:
         """The version's index, built on first use (from the stored copy)."""
