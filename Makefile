@@ -18,6 +18,7 @@ help:
 	@echo "make cluster-up / cluster-down - the one-node test cluster alone (hack/cluster.sh)"
 	@echo "make lint    - ruff check and format check"
 	@echo "make bench   - flash-sale benchmark through the HTTP API"
+	@echo "make bench-seating - 50,000-seat reserved-seating sale vs general admission (BENCH_ARGS='--seats 5000')"
 	@echo "make bench-stream - live availability to N SSE watchers (BENCH_ARGS='--watchers 10000')"
 	@echo "make fuzz    - schemathesis over every operation with a fresh seed (printed)"
 	@echo "make bench-operator - 10,000 Event resources through the operator (real kube-apiserver)"
@@ -79,6 +80,12 @@ format: install
 # Flash-sale benchmark through the HTTP API, with the PostgreSQL ceiling in the same run.
 bench: install
 	$(BIN)/python hack/bench_bookings.py $(BENCH_ARGS)
+
+# Reserved seating: a 50,000-seat flash sale, half specific seats, half best-available,
+# against general admission in the same run (BENCH_ARGS="--seats 5000" for a quick one).
+.PHONY: bench-seating
+bench-seating: install
+	$(BIN)/python hack/bench_seating.py $(BENCH_ARGS)
 
 # Search benchmark: SIZE generated events (100,000 by default; SIZE=1000000 for goal 4),
 # PostgreSQL and OpenSearch (osmem-server stand-in) backends.

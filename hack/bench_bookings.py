@@ -40,6 +40,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -335,11 +337,32 @@ class EventSource:
     admin_token: str | None = None
     created: int = 0
 
-    async def create(self, seats: int) -> int:
+    async def create(self, seats: int, **fields: Any) -> int:
+        """A published event with ``seats`` seats, on sale now. ``fields`` replace fields
+        of the events API's body (None drops one): a seated event's ``venue_id``,
+        ``seating``, ``venue=None`` and ``capacity=None``; events API only."""
         self.created += 1
         if self.events_port is None:
+            if fields:
+                raise SystemExit("only the events service creates seated events")
             return await self._via_inbox(self.created, seats)
-        return await self._via_events_api(seats)
+        return await self._via_events_api(seats, fields)
+
+    async def admin_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to the events service as the admin; the 201 answer's JSON."""
+        assert self.events_port is not None and self.admin_token is not None
+        conn = await connect("127.0.0.1", self.events_port)
+        try:
+            status, payload = await conn.request(
+                f"POST {path} HTTP/1.1\r\nHost: e\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {self.admin_token}\r\n".encode(),
+                json.dumps(body).encode(),
+            )
+        finally:
+            conn.transport.close()  # type: ignore[union-attr]
+        if status != 201:
+            raise SystemExit(f"the events service refused {path}: {status} {payload[:300]!r}")
+        return json.loads(payload)
 
     async def _via_inbox(self, event_id: int, seats: int) -> int:
         conn = await connect("127.0.0.1", self.bookings_port)
@@ -356,8 +379,7 @@ class EventSource:
             raise SystemExit(f"could not create event {event_id}: {status} {body[:300]!r}")
         return event_id
 
-    async def _via_events_api(self, seats: int) -> int:
-        assert self.events_port is not None and self.admin_token is not None
+    async def _via_events_api(self, seats: int, fields: dict[str, Any]) -> int:
         now = datetime.now(UTC)
         body = {
             "name": f"Flash sale {self.created} {uuid.uuid4().hex[:6]}",
@@ -374,19 +396,11 @@ class EventSource:
             "venue": {"name": "Bench Arena", "address": "1 Loop Rd", "city": "Localhost",
                       "capacity": seats},
         }  # fmt: skip
-        conn = await connect("127.0.0.1", self.events_port)
-        try:
-            status, payload = await conn.request(
-                b"POST /api/v1/admin/events HTTP/1.1\r\nHost: e\r\n"
-                b"Content-Type: application/json\r\n"
-                + f"Authorization: Bearer {self.admin_token}\r\n".encode(),
-                json.dumps(body).encode(),
-            )
-        finally:
-            conn.transport.close()  # type: ignore[union-attr]
-        if status != 201:
-            raise SystemExit(f"the events service refused the event: {status} {payload[:300]!r}")
-        event_id = int(json.loads(payload)["id"])
+        body.update(fields)
+        created = await self.admin_post(
+            "/api/v1/admin/events", {k: v for k, v in body.items() if v is not None}
+        )
+        event_id = int(created["id"])
         await wait_until_bookable(self.bookings_port, event_id)
         return event_id
 
@@ -435,6 +449,11 @@ async def admin_token(dsn: str, users_port: int) -> str:
     return json.loads(payload)["access_token"]
 
 
+# One buyer's loop: (event id, buyer number, bookings port, token, the start signal,
+# deadline (perf_counter), round limit, the sale's stats).
+Buyer = Callable[[int, int, int, str, asyncio.Event, float, int, SaleStats], Awaitable[None]]
+
+
 async def sell_out(
     args: argparse.Namespace,
     event_id: int,
@@ -442,15 +461,21 @@ async def sell_out(
     tokens: list[str],
     pids: list[int],
     workdir: Path,
+    buy: Buyer | None = None,
+    stats: SaleStats | None = None,
 ) -> tuple[SaleStats, dict[str, float]]:
-    """One flash sale: every buyer buys until sold out. Returns stats and CPU used."""
-    stats = SaleStats()
+    """One flash sale: every buyer buys until sold out. Returns stats and CPU used.
+
+    ``buy`` is each buyer's loop (default: ``buyer``, 1-2 seats of general admission);
+    ``stats`` collects what they saw (default: a new ``SaleStats``)."""
+    buy = buy or buyer
+    stats = stats or SaleStats()
     start = asyncio.Event()
     deadline = time.perf_counter() + args.duration + 5
     max_rounds = args.seats * 4 // max(1, args.buyers) + 100
     tasks = [
         asyncio.create_task(
-            buyer(
+            buy(
                 event_id,
                 i,
                 ports[i % len(ports)],
@@ -944,7 +969,39 @@ def print_table(result: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- main
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+def report_header(benchmark: str, target: str) -> dict[str, Any]:
+    """A report's first fields: what ran (``make <target>`` with these arguments), when,
+    and on what (with the load average, since the machine may be shared)."""
+    return {
+        "benchmark": benchmark,
+        "command": f"make {target} BENCH_ARGS='" + " ".join(sys.argv[1:]) + "'",
+        "at": datetime.now(UTC).isoformat(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
+    }
+
+
+@dataclass
+class Platform:
+    """The running platform a benchmark sells through (``platform``)."""
+
+    dsn: str
+    workdir: Path
+    ports: list[int]  # the bookings replicas'
+    pids: list[int]  # their processes'
+    source: EventSource
+    tokens: list[str]  # the buyers' access tokens
+    delivered: Counter[str]  # what the outbox sink received, by topic
+
+
+@asynccontextmanager
+async def platform(args: argparse.Namespace, accounts: int) -> AsyncIterator[Platform]:
+    """An embedded PostgreSQL, the users service, ``args.replicas`` bookings processes,
+    the events service (``args.event_source``) and an outbox sink, with ``accounts``
+    registered buyers; everything is stopped and removed afterwards."""
     from evently.core import migrations
     from evently.core.embedded import start_embedded_postgres
     from evently.services import all_services
@@ -1014,13 +1071,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*(wait_ready(port) for port in [users_port, *ports]))
         if source.events_port is not None:
             source.admin_token = await admin_token(dsn, users_port)
-        tokens = await register_buyers(users_port, args.buyers)
+        tokens = await register_buyers(users_port, accounts)
+        pids = [p.pid for p, name in zip(processes, names, strict=True) if name == "bookings"]
+        yield Platform(dsn, workdir, ports, pids, source, tokens, delivered)
+    finally:
+        for process in processes:
+            stop(process)
+        if helper is not None:
+            await helper.cleanup()
+        if server is not None:
+            server.cleanup()  # type: ignore[attr-defined]
+        shutil.rmtree(workdir, ignore_errors=True)
 
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    async with platform(args, args.buyers) as running:
+        dsn, workdir, ports, pids = running.dsn, running.workdir, running.ports, running.pids
+        source, tokens, delivered = running.source, running.tokens, running.delivered
         # The ceiling's tables live beside ours on the same server.
         admin = await asyncpg.connect(dsn)
         await admin.execute(CEILING_SETUP)
         await admin.close()
-        pids = [p.pid for p, name in zip(processes, names, strict=True) if name == "bookings"]
         ceilings = [
             run_ceiling(dsn, max(3, int(args.ceiling_seconds)), args.pgbench_clients, workdir)
         ]
@@ -1065,14 +1136,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         median = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
         checks = [r["database"] for r in rounds]
         return {
-            "benchmark": "bookings flash sale",
-            "command": "make bench BENCH_ARGS='" + " ".join(sys.argv[1:]) + "'",
-            "at": datetime.now(UTC).isoformat(),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": sys.version.split()[0],
-                "load_average_1m": round(os.getloadavg()[0], 2),
-            },
+            **report_header("bookings flash sale", "bench"),
             "seats": args.seats,
             "buyers": args.buyers,
             "events_created_via": "events admin API" if source.events_port else "bookings inbox",
@@ -1128,14 +1192,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "outbox_delivered": dict(delivered),
             "outbox_pending": await outbox_pending(dsn),
         }
-    finally:
-        for process in processes:
-            stop(process)
-        if helper is not None:
-            await helper.cleanup()
-        if server is not None:
-            server.cleanup()  # type: ignore[attr-defined]
-        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def write_report(
+    result: dict[str, Any], output: Path, print_table: Callable[[dict[str, Any]], None]
+) -> None:
+    """Write the report as JSON to ``output`` and print it as a table."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    print_table(result)
+    print(f"results: {output}")
 
 
 def main() -> int:
@@ -1169,11 +1235,7 @@ def main() -> int:
     if args.seats < 1 or args.buyers < 1 or args.duration <= 0 or not 1 <= args.rounds <= 20:
         parser.error("--seats, --buyers, --duration must be positive; --rounds 1..20")
     result = asyncio.run(run(args))
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
-    print_table(result)
-    print(f"results: {output}")
+    write_report(result, Path(args.output), print_table)
     check = result["database"]
     if check["oversell"] or check["undersell"] or check["counter_mismatch"]:
         print("FAIL: oversell/undersell or counters disagree", file=sys.stderr)

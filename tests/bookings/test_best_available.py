@@ -133,6 +133,34 @@ def test_a_single_seat_is_stranded_only_when_no_placement_avoids_it() -> None:
     assert index.choose(set(), 3) == ids("A", 1, 2, 3)  # both rows strand one: the best row
 
 
+def test_an_orphan_is_a_single_free_seat_left_beside_the_placement() -> None:
+    index = SeatIndex.build(row_of("A", "......|..x..."))
+    assert index.creates_orphan(set(), ids("A", 2, 3))  # seat 1, against the row's end
+    assert not index.creates_orphan(set(), ids("A", 3, 4))
+    assert index.creates_orphan(set(ids("A", 1)), ids("A", 3, 4))  # seat 2, beside 1
+    assert index.creates_orphan(set(), ids("A", 4, 5))  # seat 6, against the aisle
+    assert index.creates_orphan(set(), ids("A", 11))  # seat 10, against blocked 9
+    assert not index.creates_orphan(set(ids("A", 2)), ids("A", 3, 4, 5, 6))
+
+
+def test_guards_name_the_seats_that_would_strand_a_neighbour_if_taken() -> None:
+    index = SeatIndex.build(row_of("A", "......|..x..."))
+    # 3-4: seat 2 is stranded once 1 is taken, seat 5 once 6 is.
+    assert sorted(index.guards(set(), ids("A", 3, 4))) == [
+        tuple(ids("A", 2, 1)),
+        tuple(ids("A", 5, 6)),
+    ]
+    assert index.guards(set(ids("A", 1)), ids("A", 3, 4)) == [tuple(ids("A", 5, 6))]
+    assert index.guards(set(ids("A", 2, 5)), ids("A", 3, 4)) == []  # nothing free beside
+    # Seat 5 is taken only tentatively (an earlier request of the batch): should that
+    # request fail, 5 is stranded once 6 is taken; with 1 taken, 2 is stranded anyway.
+    tentative = set(ids("A", 5))
+    assert index.guards(set(ids("A", 1, 5)), ids("A", 3, 4), tentative) == [tuple(ids("A", 5, 6))]
+    assert index.guards(set(ids("A", 5, 6)), ids("A", 1, 2, 3, 4), tentative) == [
+        (ids("A", 5)[0], None)
+    ]
+
+
 def test_a_single_buyer_fills_a_hole_rather_than_split_a_pair() -> None:
     index = SeatIndex.build(row_of("A", "......"))
     taken = set(ids("A", 2, 4))  # free: 1 (alone), 3 (alone), 5-6
@@ -448,6 +476,36 @@ def test_a_single_seat_is_stranded_only_when_every_placement_strands_one(
     if _strands_a_seat(seats, taken | set(got), taken):
         assert mine.orphan
         assert all(p.orphan for p in placements if p.tier == mine.tier)
+
+
+@PROPERTIES
+@given(requests())
+def test_creates_orphan_says_what_the_rule_calls_an_orphan_for_every_placement(
+    request_: tuple,
+) -> None:
+    seats, taken, quantity, zone, accessible = request_
+    index = SeatIndex.build(seats)
+    for placement in brute_force_placements(seats, taken, quantity, zone, accessible):
+        assert index.creates_orphan(taken, placement.seat_ids) == placement.orphan
+
+
+@PROPERTIES
+@given(requests())
+def test_a_placement_strands_a_seat_later_only_when_a_guards_far_seat_is_taken(
+    request_: tuple,
+) -> None:
+    seats, taken, quantity, zone, accessible = request_
+    index = SeatIndex.build(seats)
+    for placement in brute_force_placements(seats, taken, quantity, zone, accessible):
+        guards = index.guards(taken, placement.seat_ids)
+        for near, far in guards:
+            assert near not in taken and far not in taken
+            assert index.creates_orphan(taken | {far}, placement.seat_ids)
+        # Any other free seat taken meanwhile leaves an orphan-free placement orphan-free.
+        if not placement.orphan:
+            guarded = {far for _, far in guards} | {near for near, _ in guards}
+            others = {s.id for s in seats} - taken - set(placement.seat_ids) - guarded
+            assert not index.creates_orphan(taken | others, placement.seat_ids)
 
 
 def _strands_a_seat(seats: list[ResolvedSeat], after: set[str], before: set[str]) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from evently.bookings.context import BOOKINGS
 from evently.bookings.inventory import event_lock
+from evently.bookings.seat_picker import SeatPicker
 from tests.bookings.conftest import (
     Buyer,
     build_rectangular_map,
@@ -39,6 +41,54 @@ async def best(
         headers=headers,
     )
     return response.status, await response.json()
+
+
+async def hold_while_another_claims(
+    database_url: str,
+    db: asyncpg.Pool,
+    hold: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
+    claim: Callable[[asyncpg.Connection], Awaitable[None]],
+) -> tuple[int, dict[str, Any]]:
+    """Runs ``hold`` while a transaction of its own holds the event's lock: once the
+    hold has picked and waits for the lock to claim, ``claim`` takes seats in that
+    transaction (as another replica would), which then commits; the hold's answer."""
+    key = event_lock(EVENT)
+    blocker = await asyncpg.connect(database_url)
+    try:
+        async with blocker.transaction():
+            await blocker.execute("SELECT pg_advisory_xact_lock($1, $2)", key.namespace, key.ident)
+            task = asyncio.create_task(hold())
+
+            async def waiting_for_the_lock() -> bool:
+                return bool(await db.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ))  # fmt: skip
+
+            await eventually(waiting_for_the_lock)
+            await claim(blocker)
+        return await task
+    finally:
+        await blocker.close()
+
+
+def claim_seats(seat_ids: list[str]) -> Callable[[asyncpg.Connection], Awaitable[None]]:
+    """Another buyer's claim of these seats, stamped as every claim is (migration 0014)."""
+
+    async def claim(conn: asyncpg.Connection) -> None:
+        await conn.execute(
+            "UPDATE bookings.event_seats SET status = 'sold', booking_id = 999999,"
+            " changed = nextval('bookings.seat_changes')"
+            " WHERE event_id = $1 AND seat_id = ANY ($2)",
+            EVENT,
+            seat_ids,
+        )
+        await conn.execute(
+            "UPDATE bookings.event_seating SET seat_changes = currval('bookings.seat_changes')"
+            " WHERE event_id = $1",
+            EVENT,
+        )
+
+    return claim
 
 
 def adjacent_in_one_row(booking: dict[str, Any]) -> bool:
@@ -198,38 +248,141 @@ async def test_a_pick_claimed_by_another_first_is_picked_again(
     first_pick = index.choose(frozenset(), 2, zone="std")
     assert first_pick
     retries = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
-    key = event_lock(EVENT)
-    blocker = await asyncpg.connect(database_url)
-    try:
-        async with blocker.transaction():
-            # Hold the event's lock: the hold picks, then waits for the lock to claim.
-            await blocker.execute("SELECT pg_advisory_xact_lock($1, $2)", key.namespace, key.ident)
-            # With a zone, the holder goes straight to best-available: it picks, then
-            # waits for the lock to claim.
-            hold = asyncio.create_task(best(Buyer(seated_client, tokens, 1), 2, zone="std"))
 
-            async def waiting_for_the_lock() -> bool:
-                return bool(await db.fetchval(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                ))  # fmt: skip
-
-            await eventually(waiting_for_the_lock)
-            # Another buyer takes the picked seats meanwhile (as a sale would).
-            await blocker.execute(
-                "UPDATE bookings.event_seats SET status = 'sold', booking_id = 999999 "
-                "WHERE event_id = $1 AND seat_id = ANY ($2)",
-                EVENT,
-                first_pick,
-            )
-        status, booking = await hold
-    finally:
-        await blocker.close()
+    # With a zone, the holder goes straight to best-available: it picks, then waits
+    # for the lock to claim; another buyer takes the picked seats meanwhile.
+    status, booking = await hold_while_another_claims(
+        database_url,
+        db,
+        lambda: best(Buyer(seated_client, tokens, 1), 2, zone="std"),
+        claim_seats(first_pick),
+    )
 
     assert status == 201, booking
     got = [s["id"] for s in booking["seats"]]
     assert not set(got) & set(first_pick) and len(got) == 2
     after = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
     assert after == retries + 1
+
+
+async def test_a_pick_that_another_claim_would_leave_stranding_a_seat_is_picked_again(
+    seated_client, events_client, tokens, db, database_url
+):
+    # Two replicas read the same seats: while one picks 3-4 in row A, the other takes
+    # seat 1. Claimed as picked, 3-4 would leave seat 2 alone between 1 and 3.
+    seat_map = await build_rectangular_map(events_client, tokens, rows=2, seats_per_row=6)
+    await send_event(seated_client, EVENT, **seating_of(seat_map))
+    picker = seated_client.app[BOOKINGS].holder.picker
+    index = await picker.index(seat_map["map_id"], seat_map["version"])
+    assert index.choose(frozenset(), 2, zone="std") == ["S1-A-3", "S1-A-4"]
+    retries = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+
+    status, booking = await hold_while_another_claims(
+        database_url,
+        db,
+        lambda: best(Buyer(seated_client, tokens, 1), 2, zone="std"),
+        claim_seats(["S1-A-1"]),
+    )
+
+    assert status == 201, booking
+    got = [s["id"] for s in booking["seats"]]
+    assert got == index.choose({"S1-A-1"}, 2, zone="std") == ["S1-A-2", "S1-A-3"]
+    assert not index.creates_orphan({"S1-A-1"}, got)
+    after = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+    assert after == retries + 1
+
+
+async def test_a_pick_next_to_seats_an_earlier_request_of_its_batch_failed_to_get_is_redone(
+    seated_client, events_client, tokens, db, database_url
+):
+    # Row A: 1-5 free, 6 taken. In one batch, buyer 2 asks for seat 5 (refused: buyer 2
+    # is at max_per_user), then buyer 3 asks for four seats: counting 5 as taken, 1-4
+    # strands nothing; once buyer 2 is refused, seat 5 is stranded between 4 and 6.
+    seat_map = await build_rectangular_map(events_client, tokens, rows=2, seats_per_row=6)
+    await send_event(seated_client, EVENT, max_per_user=4, **seating_of(seat_map))
+    at_limit = Buyer(seated_client, tokens, 2)
+    status, body, _ = await hold_seats(
+        at_limit, ["S1-A-6", "S1-B-1", "S1-B-2", "S1-B-3"], event_id=EVENT
+    )
+    assert status == 201, body
+    index = await seated_client.app[BOOKINGS].holder.picker.index(
+        seat_map["map_id"], seat_map["version"]
+    )
+    retries = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+    batchers = seated_client.app[BOOKINGS].holder._batchers._batchers
+    key = event_lock(EVENT)
+    blocker = await asyncpg.connect(database_url)
+    try:
+        async with blocker.transaction():
+            await blocker.execute("SELECT pg_advisory_xact_lock($1, $2)", key.namespace, key.ident)
+            # A first batch waits for the lock; the next one gathers behind it, in order.
+            first = asyncio.create_task(
+                hold_seats(Buyer(seated_client, tokens, 5), ["S1-B-6"], event_id=EVENT)
+            )
+
+            async def pending(count: int) -> bool:
+                return EVENT in batchers and len(batchers[EVENT]._pending) == count
+
+            await eventually(lambda: pending(0))
+            refused = asyncio.create_task(hold_seats(at_limit, ["S1-A-5"], event_id=EVENT))
+            await eventually(lambda: pending(1))
+            hold = asyncio.create_task(best(Buyer(seated_client, tokens, 3), 4, zone="std"))
+            await eventually(lambda: pending(2))
+        assert (await first)[0] == 201
+        status, body, _ = await refused
+        assert status == 409 and body["code"] == "per_user_limit_exceeded", body
+        status, booking = await hold
+    finally:
+        await blocker.close()
+
+    assert status == 201, booking
+    got = [s["id"] for s in booking["seats"]]
+    taken = {"S1-A-6", "S1-B-1", "S1-B-2", "S1-B-3", "S1-B-6"}
+    assert got == index.choose(taken, 4, zone="std") == ["S1-A-2", "S1-A-3", "S1-A-4", "S1-A-5"]
+    after = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+    assert after == retries + 1
+
+
+async def test_a_process_keeps_the_seats_of_its_most_recent_events_only(
+    seated_client, events_client, tokens
+):
+    ctx = seated_client.app[BOOKINGS]
+    ctx.holder.picker = SeatPicker(ctx.pool, kept_events=1)
+    seat_map = await build_rectangular_map(events_client, tokens, rows=1, seats_per_row=8)
+    await send_event(seated_client, 811, **seating_of(seat_map))
+    await send_event(seated_client, 812, **seating_of(seat_map))
+    buyer = Buyer(seated_client, tokens, 1)
+
+    picked = []
+    for event_id in (811, 812, 811):
+        status, booking = await best(buyer, 2, event_id=event_id)
+        assert status == 201, booking
+        picked.append([s["id"] for s in booking["seats"]])
+        assert ctx.holder.picker.kept == [event_id]
+
+    # Event 811's seats were dropped and read whole again: its second pick is beside
+    # the first, not the same seats.
+    assert picked[0] == picked[1] and not set(picked[2]) & set(picked[0])
+
+
+async def test_seats_freed_by_a_cancellation_are_picked_again(
+    seated_client, events_client, tokens, db
+):
+    seat_map = await build_rectangular_map(events_client, tokens, rows=2, seats_per_row=6)
+    await send_event(seated_client, EVENT, **seating_of(seat_map))
+    first = Buyer(seated_client, tokens, 1)
+    status, booking = await best(first, 2)
+    assert status == 201, booking
+    centre = [s["id"] for s in booking["seats"]]
+    status, other = await best(Buyer(seated_client, tokens, 2), 2)
+    assert status == 201 and not {s["id"] for s in other["seats"]} & set(centre), other
+
+    status, _ = await first.cancel(booking["id"])
+    assert status == 200
+    status, again = await best(Buyer(seated_client, tokens, 3), 2)
+
+    assert status == 201, again
+    assert [s["id"] for s in again["seats"]] == centre  # the picker heard of the release
 
 
 async def test_concurrent_best_available_buyers_all_get_seats_while_blocks_remain(

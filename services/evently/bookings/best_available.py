@@ -114,7 +114,7 @@ def _build_row(seats: list[ResolvedSeat], order: int) -> _Row:
 class SeatIndex:
     """A map version's rows, ready for ``choose``; build once per version, share freely."""
 
-    __slots__ = ("_rows", "_rows_by_zone")
+    __slots__ = ("_places", "_rows", "_rows_by_zone")
 
     def __init__(self, rows: list[_Row]) -> None:
         self._rows = sorted(rows, key=lambda row: (row.rank, row.order))
@@ -123,6 +123,7 @@ class SeatIndex:
             for zone in dict.fromkeys(row.zones):
                 by_zone.setdefault(zone, []).append(row)
         self._rows_by_zone = by_zone
+        self._places: dict[str, tuple[_Row, int]] | None = None  # built on first use
 
     @classmethod
     def build(cls, seats: Iterable[ResolvedSeat]) -> SeatIndex:
@@ -166,6 +167,75 @@ class SeatIndex:
         if best is None or best_row is None:
             return None
         return list(best_row.ids[best.start : best.start + quantity])
+
+    def row_sizes(self) -> dict[tuple[str, str], int]:
+        """Seats per ``(section id, row id)``, blocked ones included: the free counts
+        ``choose`` takes, before any seat is taken (``row_key`` finds a seat's row)."""
+        return {row.key: len(row.ids) for row in self._rows}
+
+    def row_key(self, seat_id: str) -> tuple[str, str] | None:
+        """The ``(section id, row id)`` of a seat; None if the map has no such seat."""
+        place = self._place_map().get(seat_id)
+        return None if place is None else place[0].key
+
+    def creates_orphan(self, taken: Container[str], seat_ids: Iterable[str]) -> bool:
+        """Whether taking ``seat_ids`` (free, adjacent, in one block: a placement) would
+        leave a single free seat between them and the next taken or blocked seat or the
+        block's edge, the rule's *orphan*, given the seats ``taken`` now."""
+        return any(far is None for far in self._sides(taken, seat_ids).values())
+
+    def guards(
+        self, taken: Container[str], seat_ids: Iterable[str], tentative: Container[str] = ()
+    ) -> list[tuple[str, str | None]]:
+        """What keeps a placement free of orphans while others take seats: ``(near,
+        far)`` pairs, the near seat next to it. Should ``far`` be taken (or, for None,
+        the near seat simply stay free) while the near seat is free, the near seat would
+        be stranded. Pairs of free seats; and where the near seat is taken only
+        ``tentative``ly (by a claim not made yet), the pair beyond it. A side already
+        stranding a seat, or with no seat that may be free beside it, has no pair."""
+        pairs = [(near, far) for near, far in self._sides(taken, seat_ids).items() if far]
+        for near, far in self._sides(taken, seat_ids, tentative).items():
+            if near in tentative:
+                pairs.append((near, far))
+        return pairs
+
+    def _place_map(self) -> dict[str, tuple[_Row, int]]:
+        """Each seat's row and position in it (built on first use)."""
+        if self._places is None:
+            self._places = {
+                seat: (row, position) for row in self._rows for position, seat in enumerate(row.ids)
+            }
+        return self._places
+
+    def _place(self, seat_id: str) -> tuple[_Row, int]:
+        return self._place_map()[seat_id]
+
+    def _sides(
+        self, taken: Container[str], seat_ids: Iterable[str], tentative: Container[str] = ()
+    ) -> dict[str, str | None]:
+        """The free seat next to each end of a placement, in its block, mapped to the
+        free seat beyond it (None: taken, blocked or the block's edge: an orphan); seats
+        in ``tentative`` count as free here."""
+        positions = [self._place(seat) for seat in seat_ids]
+        row = positions[0][0]
+        first = min(position for _, position in positions)
+        last = max(position for _, position in positions)
+        cut = bisect.bisect_right(row.aisles, first)
+        block_start = row.aisles[cut - 1] if cut else 0
+        block_end = row.aisles[cut] if cut < len(row.aisles) else len(row.ids)
+
+        def free(position: int) -> bool:
+            if not block_start <= position < block_end:
+                return False
+            blocked = row.blocked_mask >> (8 * (len(row.ids) - 1 - position)) & 1
+            seat = row.ids[position]
+            return not blocked and (seat not in taken or seat in tentative)
+
+        sides: dict[str, str | None] = {}
+        for near, far in ((first - 1, first - 2), (last + 1, last + 2)):
+            if free(near):
+                sides[row.ids[near]] = row.ids[far] if free(far) else None
+        return sides
 
 
 def _free_runs(row: _Row, taken: Container[str], quantity: int) -> Iterator[tuple[int, int]]:

@@ -13,8 +13,9 @@ call checks that each exists, is sellable and is free, and takes them (a transit
 guarded by ``status = 'free'``), or refuses the request, naming the taken seats, with
 nothing changed. A quantity on a seated event is best-available: ``seat_picker.py``
 picks the seats from the current taken set, and the same call claims them; if another
-buyer took one first, the holder picks again (``BEST_AVAILABLE_ATTEMPTS`` in all), then
-answers 409.
+buyer took one first, or took a seat that would leave one of the picked block's
+neighbours stranded (the pick's guards), the holder picks again
+(``BEST_AVAILABLE_ATTEMPTS`` in all, the last without guards), then answers 409.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from evently.bookings.metrics import (
 from evently.bookings.models import booking_json
 from evently.bookings.outcomes import Outcome
 from evently.bookings.refusals import refuse
-from evently.bookings.seat_picker import SeatPicker
+from evently.bookings.seat_picker import SeatChoice, SeatPicker
 from evently.bookings.settings import BookingsSettings
 from evently.core.locks import LockRequest, LockTimeout, locked_call
 
@@ -62,6 +63,9 @@ class BestAvailable:
 
     zone: str | None
     accessible: bool
+    # The pick's guards go with the claim (every attempt but the last: a buyer would
+    # rather hold seats beside a stranded one than be refused).
+    guarded: bool = True
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,9 @@ class HoldRequest:
     client_address: str | None
     # A seated event's seats (None: a quantity request).
     seat_ids: tuple[str, ...] | None = None
-    # Best-available: the batch picks ``seat_ids`` for it (seat_picker.py).
+    # Best-available: the batch picks ``seat_ids`` for it (seat_picker.py), with guards.
     best: BestAvailable | None = None
+    guards: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,21 +186,28 @@ class SeatHolder:
                 and attempts < BEST_AVAILABLE_ATTEMPTS
             ):
                 BEST_AVAILABLE_RETRIES.inc()
+                guarded = attempts + 1 < BEST_AVAILABLE_ATTEMPTS
+                request = replace(request, best=replace(request.best, guarded=guarded))
             else:
                 return result
 
-    async def _pick_seats(self, event_id: int, requests: list[HoldRequest]) -> list[HoldRequest]:
-        """The batch with seats picked for its best-available requests: one read of the
-        taken seats per batch, and each pick counts as taken for the next, so requests of
-        one batch never pick the same seats."""
+    async def _pick_seats(
+        self, event_id: int, requests: list[HoldRequest]
+    ) -> tuple[list[HoldRequest], SeatChoice | None]:
+        """The batch with seats picked for its best-available requests, and the choice
+        to settle after the claim: one read of the seats per batch; the seats named by
+        the batch's requests and each pick count as taken for the picks after them, so
+        requests of one batch never pick the same seats."""
         if all(r.best is None for r in requests):
-            return requests
+            return requests, None
         choice = await self.picker.read(event_id)
         if choice is None:
             self._seated.discard(event_id)
         picked = []
-        for r in requests:
+        for position, r in enumerate(requests):
             if r.best is None:
+                if choice is not None and r.seat_ids:
+                    choice.reserve(position, r.seat_ids)
                 picked.append(r)
             elif choice is None:
                 # Not seated: a plain quantity is general admission; with a zone or
@@ -203,12 +215,40 @@ class SeatHolder:
                 plain = r.best.zone is None and not r.best.accessible
                 picked.append(replace(r, seat_ids=None if plain else ()))
             else:
-                seats = choice.pick(r.quantity, zone=r.best.zone, accessible=r.best.accessible)
-                picked.append(replace(r, seat_ids=seats))
-        return picked
+                seats, guards = choice.pick(
+                    position,
+                    r.quantity,
+                    zone=r.best.zone,
+                    accessible=r.best.accessible,
+                    guarded=r.best.guarded,
+                )
+                picked.append(replace(r, seat_ids=seats, guards=guards))
+        return picked, choice
 
     async def _hold_batch(self, event_id: int, requests: list[HoldRequest]) -> list[HoldOutcome]:
-        requests = await self._pick_seats(event_id, requests)
+        requests, choice = await self._pick_seats(event_id, requests)
+        try:
+            rows = await self._claim(event_id, requests)
+        except BaseException:
+            if choice is not None:
+                choice.settle([False] * len(requests))
+            raise
+        if choice is not None:
+            choice.settle(
+                [r["outcome"] == Outcome.HELD for r in rows],
+                [
+                    seat
+                    for r in rows
+                    if r["outcome"] == Outcome.SEATS_UNAVAILABLE
+                    for seat in (r["details"] or {}).get("seat_ids", ())
+                ],
+            )
+        if rows:
+            LOCK_WAIT.labels("hold").observe(rows[0]["lock_wait_s"])
+        return [HoldOutcome(Outcome(r["outcome"]), r["booking"], r["details"]) for r in rows]
+
+    async def _claim(self, event_id: int, requests: list[HoldRequest]) -> list[asyncpg.Record]:
+        """The batch's one locked call (``bookings.hold_seats``)."""
         locks = LockRequest.of(
             [event_lock(event_id)],
             [in_flight_probe(r.user_id, r.idempotency_key) for r in requests],
@@ -232,6 +272,9 @@ class SeatHolder:
                     [r.client_address for r in requests],
                     [seat for r in requests for seat in r.seat_ids or ()],
                     [None if r.seat_ids is None else len(r.seat_ids) for r in requests],
+                    [near for r in requests for near, _ in r.guards],
+                    [far for r in requests for _, far in r.guards],
+                    [len(r.guards) for r in requests],
                 ),
                 on_timeout=lock_timed_out("hold"),
             )
@@ -239,6 +282,4 @@ class SeatHolder:
             for _ in requests:
                 _count("lock_timeout")
             raise
-        if rows:
-            LOCK_WAIT.labels("hold").observe(rows[0]["lock_wait_s"])
-        return [HoldOutcome(Outcome(r["outcome"]), r["booking"], r["details"]) for r in rows]
+        return rows

@@ -12,7 +12,8 @@ from __future__ import annotations
 # One row per request of the batch, in order.
 HOLD_SEATS = """
 SELECT outcome, booking, details, lock_wait_s
-FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                          $17)
 """
 
 # One row per request of the batch, in order.
@@ -227,11 +228,15 @@ SELECT seat_id, label, section, row_id, rank, zone, x, y, flags
 FROM bookings.seat_map_seats WHERE map_id = $1 AND map_version = $2 ORDER BY position
 """
 
-# A seated event's version and the seats not free (held, sold, blocked): what
-# best-available picks from (bookings/seat_picker.py). No row: not seated.
-EVENT_SEATING_AND_TAKEN = """
-SELECT s.map_id, s.map_version,
+# A seated event's version, its seat stamp and the seats stamped above $2 (migration
+# 0014), taken (held, sold, blocked) or free: what best-available picks from
+# (bookings/seat_picker.py); $2 = -1 reads every seat. One statement, one snapshot. No
+# row: not seated.
+EVENT_SEAT_CHANGES = """
+SELECT s.map_id, s.map_version, s.seat_changes,
        ARRAY(SELECT e.seat_id FROM bookings.event_seats e
-             WHERE e.event_id = s.event_id AND e.status <> 'free') AS taken
+             WHERE e.event_id = s.event_id AND e.changed > $2 AND e.status <> 'free') AS taken,
+       ARRAY(SELECT e.seat_id FROM bookings.event_seats e
+             WHERE e.event_id = s.event_id AND e.changed > $2 AND e.status = 'free') AS freed
 FROM bookings.event_seating s WHERE s.event_id = $1
 """

@@ -1,20 +1,28 @@
 """Best-available for quantity holds on a seated event: which seats to claim.
 
-For each batch of holds (``holds.py``) with best-available requests, the picker reads
-the event's seating and its taken seats once (one query, no lock) and picks for each
-request in turn with the version's ``SeatIndex`` (``best_available.py``, the rule in
-docs/seating.md); each pick counts as taken for the next, so one batch never picks a
-seat twice. The index is built once per map version in each process, from bookings'
-own copy of the version (``seat_map_fetch.stored_seats``). The batch then claims the
-picks in its one locked call, which re-checks every seat: a seat another replica took
-between the read and the claim refuses that request as a whole, and the holder picks
-again, a bounded number of times.
+For each batch of holds (``holds.py``) with best-available requests, the picker brings
+its copy of the event's seats up to date and picks for each request in turn with the
+version's ``SeatIndex`` (``best_available.py``, the rule in docs/seating.md); each pick
+counts as taken for the next, so one batch never picks a seat twice. The batch then
+claims the picks in its one locked call, which re-checks every seat.
+
+Reading stays cheap late in a sale: every change of a seat between free and taken is
+stamped (migration 0014), so the copy (``EventSeats``: the taken seats and free seats
+per row, which let ``choose`` skip full rows unread) reads only the seats stamped since
+its last read, one query, no lock. Another replica may claim seats between that read
+and the claim: a pick that lost a seat is refused as a whole, and a pick that would now
+strand a seat is refused by its guards (``SeatIndex.guards``); the holder picks again,
+a bounded number of times, the last time without guards. The index is built once per
+map version in each process, from bookings' own copy of the version
+(``seat_map_fetch.stored_seats``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -23,41 +31,131 @@ from evently.bookings.best_available import SeatIndex
 from evently.bookings.models import MAX_SEATS_PER_HOLD
 from evently.bookings.seat_map_fetch import VersionKey, stored_seats
 
+# Seated events whose seats a process keeps (the most recently sold); one that was
+# dropped is read whole again on its next batch.
+KEPT_EVENTS = 64
+
 
 @dataclass
-class SeatChoice:
-    """One batch's view of a seated event: its index and the seats taken so far."""
+class EventSeats:
+    """One replica's copy of a seated event's seats, as of seat stamp ``stamp``."""
 
+    version: VersionKey
     index: SeatIndex
-    taken: set[str]
+    stamp: int = -1  # nothing read yet: the first read reads every seat
+    taken: set[str] = field(default_factory=set)
+    free: dict[tuple[str, str], int] = field(default_factory=dict)  # per (section, row)
 
-    def pick(self, quantity: int, *, zone: str | None, accessible: bool) -> tuple[str, ...]:
-        """The best seats for the request, now counted as taken; ``()`` when no block
-        fits or the quantity is one the hold's rules refuse anyway."""
+    def __post_init__(self) -> None:
+        self.free = self.free or self.index.row_sizes()
+
+    def apply(self, stamp: int, taken: Iterable[str], freed: Iterable[str]) -> None:
+        """The seats stamped since the last read: now taken, or free again."""
+        self.take(taken)
+        self.release(freed)
+        self.stamp = stamp
+
+    def take(self, seats: Iterable[str]) -> list[str]:
+        """Count ``seats`` as taken; the ones that were not yet (seats the map does not
+        have are left out: their request is refused anyway)."""
+        added = []
+        for seat in seats:
+            row = self.index.row_key(seat)
+            if row is not None and seat not in self.taken:
+                self.taken.add(seat)
+                self.free[row] -= 1
+                added.append(seat)
+        return added
+
+    def release(self, seats: Iterable[str]) -> None:
+        """Count ``seats`` as free again."""
+        for seat in seats:
+            row = self.index.row_key(seat)
+            if row is not None and seat in self.taken:
+                self.taken.remove(seat)
+                self.free[row] += 1
+
+
+class SeatChoice:
+    """One batch's picks: seats it counts as taken until the claim says which it got."""
+
+    def __init__(self, seats: EventSeats) -> None:
+        self.seats = seats
+        self._tentative: dict[int, list[str]] = {}  # request position -> seats marked
+
+    def reserve(self, position: int, seat_ids: Iterable[str]) -> None:
+        """The request at ``position`` names these seats: no request after it picks
+        them (requests are claimed in order)."""
+        self._tentative[position] = self.seats.take(seat_ids)
+
+    def pick(
+        self, position: int, quantity: int, *, zone: str | None, accessible: bool, guarded: bool
+    ) -> tuple[tuple[str, ...], tuple[tuple[str, str | None], ...]]:
+        """The best seats for the request at ``position``, now counted as taken, and
+        their guards (none unless ``guarded``); ``()`` when no block fits or the
+        quantity is one the hold's rules refuse anyway."""
         if not 1 <= quantity <= MAX_SEATS_PER_HOLD:
-            return ()
-        chosen = self.index.choose(self.taken, quantity, zone=zone, accessible=accessible)
+            return (), ()
+        taken, free = self.seats.taken, self.seats.free
+        chosen = self.seats.index.choose(
+            taken, quantity, zone=zone, accessible=accessible, free_seats=free
+        )
         if not chosen:
-            return ()
-        self.taken.update(chosen)
-        return tuple(chosen)
+            return (), ()
+        guards = ()
+        if guarded:  # earlier requests of the batch may yet fail: their seats too
+            tentative = {seat for seats in self._tentative.values() for seat in seats}
+            guards = tuple(self.seats.index.guards(taken, chosen, tentative))
+        self.reserve(position, chosen)
+        return tuple(chosen), guards
+
+    def settle(self, held: list[bool], taken: Iterable[str] = ()) -> None:
+        """After the claim: the seats of requests that did not hold are not taken (the
+        ones others took come back stamped in the next read), but for ``taken``, the
+        seats the claim found taken (they count at once)."""
+        for position, seats in self._tentative.items():
+            if not held[position]:
+                self.seats.release(seats)
+        self._tentative.clear()
+        self.seats.take(taken)
 
 
 class SeatPicker:
-    """Reads a seated event's taken seats; keeps one ``SeatIndex`` per map version."""
+    """Keeps each seated event's seats up to date; one ``SeatIndex`` per map version."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, kept_events: int = KEPT_EVENTS) -> None:
         self.pool = pool
         self._indexes: dict[VersionKey, SeatIndex] = {}
         self._building: dict[VersionKey, asyncio.Lock] = {}
+        self._events: OrderedDict[int, EventSeats] = OrderedDict()
+        self._kept_events = kept_events
 
     async def read(self, event_id: int) -> SeatChoice | None:
-        """The event's index and taken seats, or None when it is not seated."""
-        row = await self.pool.fetchrow(queries.EVENT_SEATING_AND_TAKEN, event_id)
+        """A batch's choice on the event's seats as they are now, or None when it is
+        not seated. Batches of one event run one after another in a process
+        (``batching.py``), so one choice at a time uses an event's copy."""
+        known = self._events.get(event_id)
+        row = await self.pool.fetchrow(
+            queries.EVENT_SEAT_CHANGES, event_id, -1 if known is None else known.stamp
+        )
         if row is None:
+            self._events.pop(event_id, None)
             return None
-        index = await self.index(row["map_id"], row["map_version"])
-        return SeatChoice(index, set(row["taken"]))
+        version = (row["map_id"], row["map_version"])
+        if known is None or known.version != version:
+            # A new seating stamps every seat it makes: this read holds them all.
+            known = EventSeats(version, await self.index(*version))
+            self._events[event_id] = known
+        known.apply(row["seat_changes"], row["taken"], row["freed"])
+        self._events.move_to_end(event_id)
+        while len(self._events) > self._kept_events:
+            self._events.popitem(last=False)
+        return SeatChoice(known)
+
+    @property
+    def kept(self) -> list[int]:
+        """The events whose seats this process keeps, least recently picked first."""
+        return list(self._events)
 
     async def index(self, map_id: int, version: int) -> SeatIndex:
         """The version's index, built on first use (from the stored copy)."""

@@ -51,11 +51,15 @@ BEGIN
             DELETE FROM bookings.event_seating WHERE event_id = p_event_id;
             seating := NULL;
             IF p_map_id IS NOT NULL THEN
-                INSERT INTO bookings.event_seating (event_id, map_id, map_version)
-                VALUES (p_event_id, p_map_id, p_map_version) RETURNING * INTO seating;
-                INSERT INTO bookings.event_seats (event_id, seat_id, status)
+                -- A new stamp (migration 0014): a picker that knew the old seats
+                -- reads every new row.
+                INSERT INTO bookings.event_seating (event_id, map_id, map_version, seat_changes)
+                VALUES (p_event_id, p_map_id, p_map_version, nextval('bookings.seat_changes'))
+                RETURNING * INTO seating;
+                INSERT INTO bookings.event_seats (event_id, seat_id, status, changed)
                 SELECT p_event_id, m.seat_id,
-                       CASE WHEN 'blocked' = ANY (m.flags) THEN 'blocked' ELSE 'free' END
+                       CASE WHEN 'blocked' = ANY (m.flags) THEN 'blocked' ELSE 'free' END,
+                       seating.seat_changes
                 FROM bookings.seat_map_seats m
                 WHERE m.map_id = p_map_id AND m.map_version = p_map_version;
             END IF;

@@ -12,19 +12,32 @@
 -- and be sellable (else invalid_seats) and free (else seats_unavailable, naming the
 -- taken ones); it is taken by a transition guarded by status = 'free', and a seat hold
 -- of N seats counts in `reserved` like a general-admission hold of N.
--- The seat arguments default to NULL, so the previous release's call (12 arguments)
--- still resolves during a rolling upgrade.
+-- A best-available pick may come with guards (p_guard_counts[i] pairs, the next ones of
+-- p_guard_near / p_guard_far): a pick the picker made orphan-free stays so only while
+-- each pair's far seat (a NULL far: the near seat itself) is free or its near seat is
+-- not; when another replica took a far seat between the pick and this claim, or an
+-- earlier request of the batch that the picker counted on failed (the near seat would be
+-- stranded), the request is refused as seats_unavailable with nothing changed, and the
+-- service picks again (docs/seating.md). Claimed seats and the event's seating get the batch's stamp
+-- (migration 0014) so pickers read only what changed.
+-- The seat and guard arguments default to NULL, so the previous releases' calls (12
+-- and 14 arguments) still resolve during a rolling upgrade.
 -- Returns one row per request, in order: the outcome (see
 -- bookings/outcomes.py), the booking (held or replayed) or the refusal's details.
 DROP FUNCTION IF EXISTS bookings.hold_seats(
     bigint, bigint[], integer[], text[], text[], integer, integer[], integer[], integer[],
     integer[], integer, text[]);
+DROP FUNCTION IF EXISTS bookings.hold_seats(
+    bigint, bigint[], integer[], text[], text[], integer, integer[], integer[], integer[],
+    integer[], integer, text[], text[], integer[]);
 CREATE OR REPLACE FUNCTION bookings.hold_seats(
     p_event_id bigint, p_user_ids bigint[], p_quantities integer[],
     p_idempotency_keys text[], p_request_hashes text[], p_idempotency_ttl_s integer,
     p_key_ns integer[], p_key_ids integer[], p_probe_ns integer[], p_probe_ids integer[],
     p_lock_timeout_ms integer, p_client_addresses text[],
-    p_seat_ids text[] DEFAULT NULL, p_seat_counts integer[] DEFAULT NULL)
+    p_seat_ids text[] DEFAULT NULL, p_seat_counts integer[] DEFAULT NULL,
+    p_guard_near text[] DEFAULT NULL, p_guard_far text[] DEFAULT NULL,
+    p_guard_counts integer[] DEFAULT NULL)
 RETURNS TABLE (outcome text, booking bookings.bookings, details jsonb,
                lock_wait_s double precision)
 LANGUAGE plpgsql AS $$
@@ -48,6 +61,9 @@ DECLARE
     taken_seats text[];
     seats_json text;
     claimed integer;
+    guard_from integer;
+    guard_offset integer := 0;
+    stamp bigint;
 BEGIN
     SELECT * INTO locks FROM bookings.take_advisory_xact_locks(
         p_key_ns, p_key_ids, p_probe_ns, p_probe_ids, p_lock_timeout_ms);
@@ -63,6 +79,8 @@ BEGIN
         uid := p_user_ids[i];
         q := p_quantities[i];
         seats := NULL;
+        guard_from := guard_offset + 1;
+        guard_offset := guard_offset + coalesce(p_guard_counts[i], 0);
         IF p_seat_counts[i] IS NOT NULL THEN
             seats := coalesce(p_seat_ids[seat_offset + 1 : seat_offset + p_seat_counts[i]], '{}');
             seat_offset := seat_offset + p_seat_counts[i];
@@ -148,6 +166,17 @@ BEGIN
                 ELSIF cardinality(taken_seats) > 0 THEN
                     outcome := 'seats_unavailable';
                     details := jsonb_build_object('seat_ids', taken_seats);
+                ELSIF guard_offset >= guard_from AND EXISTS (
+                        SELECT 1
+                        FROM unnest(p_guard_near[guard_from : guard_offset],
+                                    p_guard_far[guard_from : guard_offset]) AS g(near, far)
+                        JOIN bookings.event_seats n
+                          ON n.event_id = p_event_id AND n.seat_id = g.near
+                        LEFT JOIN bookings.event_seats f
+                          ON f.event_id = p_event_id AND f.seat_id = g.far
+                        WHERE n.status = 'free' AND (g.far IS NULL OR f.status <> 'free')) THEN
+                    outcome := 'seats_unavailable';  -- a stale pick: picked again
+                    details := jsonb_build_object('seat_ids', '[]'::jsonb);
                 END IF;
                 IF outcome IS NOT NULL THEN
                     RETURN NEXT;
@@ -180,7 +209,8 @@ BEGIN
         RETURNING * INTO b;
         IF seats IS NOT NULL THEN
             -- Guarded by status = 'free': a seat is never taken twice, whatever happens.
-            UPDATE bookings.event_seats SET status = 'held', booking_id = b.id
+            stamp := coalesce(stamp, nextval('bookings.seat_changes'));
+            UPDATE bookings.event_seats SET status = 'held', booking_id = b.id, changed = stamp
             WHERE event_id = p_event_id AND seat_id = ANY (seats) AND status = 'free';
             GET DIAGNOSTICS claimed = ROW_COUNT;
             IF claimed <> q THEN
@@ -204,6 +234,9 @@ BEGIN
         booking := b;
         RETURN NEXT;
     END LOOP;
+    IF stamp IS NOT NULL THEN
+        UPDATE bookings.event_seating SET seat_changes = stamp WHERE event_id = p_event_id;
+    END IF;
     IF inv.reserved > reserved_before THEN
         -- The event lock makes the running count exact; the guard and the CHECK
         -- constraint are the last line of defence, never the mechanism.

@@ -1,12 +1,24 @@
 -- A seated event's seats of these bookings are free again (cancel, expiry, event
--- cancellation); returns how many. The caller holds the event's lock.
+-- cancellation); returns how many. The caller holds the event's lock. The freed rows and
+-- the event's seating get the next stamp (migration 0014), so pickers read them.
 CREATE OR REPLACE FUNCTION bookings.free_booking_seats(p_event_id bigint, p_booking_ids bigint[])
-RETURNS integer LANGUAGE sql AS $$
-    WITH freed AS (
-        UPDATE bookings.event_seats SET status = 'free', booking_id = NULL
-        WHERE booking_id = ANY (p_booking_ids) AND event_id = p_event_id
-        RETURNING 1)
-    SELECT count(*)::integer FROM freed
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    stamp bigint;
+    freed integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM bookings.event_seating WHERE event_id = p_event_id) THEN
+        RETURN 0;
+    END IF;
+    stamp := nextval('bookings.seat_changes');
+    UPDATE bookings.event_seats SET status = 'free', booking_id = NULL, changed = stamp
+    WHERE booking_id = ANY (p_booking_ids) AND event_id = p_event_id;
+    GET DIAGNOSTICS freed = ROW_COUNT;
+    IF freed > 0 THEN
+        UPDATE bookings.event_seating SET seat_changes = stamp WHERE event_id = p_event_id;
+    END IF;
+    RETURN freed;
+END
 $$;
 
 -- Seats come back (cancel, expiry, declined offer). A capacity that was clamped above
