@@ -3,6 +3,7 @@ by itself once the server is back. The server here is a test's own (it is crashe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -34,7 +35,7 @@ def outage_postgres(tmp_path_factory) -> Iterator[RestartablePostgres]:
 
 @pytest.mark.parametrize(("service", "method", "path", "body"), PROBES, ids=[p[0] for p in PROBES])
 async def test_an_outage_is_a_503_with_retry_after_then_recovers_by_itself(
-    service_client, outage_postgres, admin_headers, service, method, path, body
+    service_client, outage_postgres, admin_headers, service, method, path, body, caplog
 ) -> None:
     from tests.conftest import INTERNAL_API_KEY
 
@@ -48,6 +49,7 @@ async def test_an_outage_is_a_503_with_retry_after_then_recovers_by_itself(
 
     healthy = await probe()
     assert healthy.status < 500, await healthy.text()
+    caplog.set_level(logging.WARNING, logger="evently.http")
     outage_postgres.crash()
     try:
         for _ in range(3):  # pooled connections die first, then new ones cannot connect
@@ -56,6 +58,11 @@ async def test_an_outage_is_a_503_with_retry_after_then_recovers_by_itself(
             problem = await down.json()
             assert problem["code"] in ("database_unavailable", "search_unavailable"), problem
             assert int(down.headers["Retry-After"]) >= 1
+            if problem["code"] == "database_unavailable":
+                # The operator's log says which trouble it was; the client never sees it.
+                causes = [r.getMessage() for r in caplog.records if r.name == "evently.http"]
+                assert any("database unavailable on" in c for c in causes), causes
+                caplog.clear()
     finally:
         outage_postgres.start()
     recovered = await probe()

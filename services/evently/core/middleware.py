@@ -129,9 +129,18 @@ async def problem_errors(request: web.Request, handler: Handler) -> web.StreamRe
         if exc.status < 400:
             raise
         return problem_from_http_exception(exc, request.path)
-    except RETRYABLE:
+    except RETRYABLE as exc:
         if not request.app.get(DATABASE_BACKED, False):
             return _internal_error(request)
+        # Which trouble it was (lost connection, full pool, statement timeout...) is
+        # for the operator's log only; the client is told to retry.
+        log.warning(
+            "database unavailable on %s %s: %s: %s",
+            request.method,
+            request.path,
+            type(exc).__name__,
+            exc,
+        )
         unavailable = database_unavailable(request.app[SERVICE_NAME])
         return problem_response(unavailable.as_problem(), unavailable.headers)
     except Exception:
