@@ -5,6 +5,7 @@ claimed in the one locked hold call; a pick another buyer claimed first is picke
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -510,3 +511,34 @@ def test_contention_lasts_a_bounded_number_of_batches_after_the_last_loss():
     choice.pick(0, 1, zone=None, accessible=False, guarded=True)
     choice.settle([False])
     assert not choice.contended
+
+
+def test_a_copy_skips_searches_known_to_find_nothing_and_answers_as_the_index_does():
+    # Taking seats never makes room, and a block of more seats holds one of fewer: once
+    # no placement of q seats fits, q or more are answered without a search until a
+    # seat is freed. Random takes and releases: every answer is the index's own.
+    spec = RectangularMapSpec(
+        name="Hall", sections=2, rows=3, seats_per_row=8,
+        zones=[{"zone": {"id": "front", "name": "Front"}, "from_row": 1, "to_row": 1},
+               {"zone": {"id": "rear", "name": "Rear"}, "from_row": 2, "to_row": 3}],
+    )  # fmt: skip
+    seats = list(resolved_seats(SeatMapDocument.model_validate(rectangular_document(spec))))
+    ids = [seat.id for seat in seats]
+    rng = random.Random(18)
+    skipped = 0
+    for _ in range(20):
+        copy = EventSeats((1, 1), SeatIndex.build(seats))
+        for _ in range(60):
+            if rng.random() < 0.75:
+                copy.take(rng.sample(ids, rng.randint(1, 4)))
+            else:
+                copy.release(rng.sample(sorted(copy.taken) or ids, 1))
+            quantity, zone = rng.randint(1, 6), rng.choice([None, "front", "rear"])
+            known = quantity >= copy.none_fits.get((zone, False), quantity + 1)
+            skipped += known
+            answer = copy.choose(quantity, zone, False)
+            assert answer == copy.index.choose(
+                copy.taken, quantity, zone=zone, free_seats=copy.free
+            )
+            assert not (known and answer)
+    assert skipped > 50  # the shortcut was taken, and never changed an answer

@@ -53,6 +53,10 @@ class EventSeats:
     taken: set[str] = field(default_factory=set)
     free: dict[tuple[str, str], int] = field(default_factory=dict)  # per (section, row)
     contention: int = 0  # batches left that pick alternatives (a loss resets it)
+    # Per (zone, accessible): the smallest quantity ``choose`` found no placement for,
+    # since the last seat freed. Taking seats never makes room, and a placement of more
+    # seats holds one of fewer, so a larger or equal quantity needs no search.
+    none_fits: dict[tuple[str | None, bool], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.free = self.free or self.index.row_sizes()
@@ -82,6 +86,19 @@ class EventSeats:
             if row is not None and seat in self.taken:
                 self.taken.remove(seat)
                 self.free[row] += 1
+                self.none_fits.clear()
+
+    def choose(self, quantity: int, zone: str | None, accessible: bool) -> list[str] | None:
+        """``SeatIndex.choose`` on this copy, skipped where no placement is known to fit."""
+        key = (zone, accessible)
+        if quantity >= self.none_fits.get(key, quantity + 1):
+            return None
+        chosen = self.index.choose(
+            self.taken, quantity, zone=zone, accessible=accessible, free_seats=self.free
+        )
+        if chosen is None:
+            self.none_fits[key] = quantity
+        return chosen
 
 
 class SeatChoice:
@@ -110,10 +127,8 @@ class SeatChoice:
         quantity is one the hold's rules refuse anyway."""
         if not 1 <= quantity <= MAX_SEATS_PER_HOLD:
             return (), ()
-        taken, free = self.seats.taken, self.seats.free
-        chosen = self.seats.index.choose(
-            taken, quantity, zone=zone, accessible=accessible, free_seats=free
-        )
+        taken = self.seats.taken
+        chosen = self.seats.choose(quantity, zone, accessible)
         if not chosen:
             return (), ()
         guards = ()
@@ -130,10 +145,8 @@ class SeatChoice:
         """Another placement for the request at ``position``, asked once every request
         has its first pick: the best one left, now counted as taken too, and its guards
         (any seat the batch marked may stay free); ``()`` when none fits."""
-        taken, free = self.seats.taken, self.seats.free
-        chosen = self.seats.index.choose(
-            taken, quantity, zone=zone, accessible=accessible, free_seats=free
-        )
+        taken = self.seats.taken
+        chosen = self.seats.choose(quantity, zone, accessible)
         if not chosen:
             return (), ()
         guards = ()
