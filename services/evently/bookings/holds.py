@@ -15,11 +15,14 @@ nothing changed. A quantity on a seated event is best-available: ``seat_picker.p
 picks the seats from the current taken set, and the same call claims them; if another
 buyer took one first, or took a seat that would leave one of the picked block's
 neighbours stranded (the pick's guards), the holder picks again
-(``BEST_AVAILABLE_ATTEMPTS`` in all, the last without guards), then answers 409.
+(``BEST_AVAILABLE_ATTEMPTS`` in all, the last without guards), then answers 409. While
+replicas keep taking each other's picks, a pick names a few ranked placements and the
+call takes the first still free and guarded (``seat_picker.ALTERNATIVES``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,7 +44,7 @@ from evently.bookings.metrics import (
 from evently.bookings.models import booking_json
 from evently.bookings.outcomes import Outcome
 from evently.bookings.refusals import refuse
-from evently.bookings.seat_picker import SeatChoice, SeatPicker
+from evently.bookings.seat_picker import ALTERNATIVES, SeatChoice, SeatPicker
 from evently.bookings.settings import BookingsSettings
 from evently.core.locks import LockRequest, LockTimeout, locked_call
 
@@ -77,9 +80,12 @@ class HoldRequest:
     client_address: str | None
     # A seated event's seats (None: a quantity request).
     seat_ids: tuple[str, ...] | None = None
-    # Best-available: the batch picks ``seat_ids`` for it (seat_picker.py), with guards.
+    # Best-available: the batch picks ``seat_ids`` for it (seat_picker.py): ``placements``
+    # ranked placements of ``quantity`` seats each, one after another, with their guards
+    # (near, far, the placement guarded: 1, 2, ...).
     best: BestAvailable | None = None
-    guards: tuple[tuple[str, str | None], ...] = ()
+    guards: tuple[tuple[str, str | None, int], ...] = ()
+    placements: int = 1
 
 
 @dataclass(frozen=True)
@@ -203,7 +209,7 @@ class SeatHolder:
         choice = await self.picker.read(event_id)
         if choice is None:
             self._seated.discard(event_id)
-        picked = []
+        picked: list[HoldRequest] = []
         for position, r in enumerate(requests):
             if r.best is None:
                 if choice is not None and r.seat_ids:
@@ -222,8 +228,39 @@ class SeatHolder:
                     accessible=r.best.accessible,
                     guarded=r.best.guarded,
                 )
-                picked.append(replace(r, seat_ids=seats, guards=guards))
+                picked.append(
+                    replace(r, seat_ids=seats, guards=tuple((n, f, 1) for n, f in guards))
+                )
+        if choice is not None and choice.contended:
+            picked = self._alternatives(choice, picked)
         return picked, choice
+
+    @staticmethod
+    def _alternatives(choice: SeatChoice, requests: list[HoldRequest]) -> list[HoldRequest]:
+        """Each best-available pick with up to ``ALTERNATIVES`` more placements, picked
+        round by round once every request has its first (so with one replica, or no
+        loss, every request still gets its first pick)."""
+        requests = list(requests)
+        for placements in range(1, ALTERNATIVES + 1):
+            for position, r in enumerate(requests):
+                if r.best is None or not r.seat_ids or r.placements != placements:
+                    continue  # not best-available, no first pick, or none left last round
+                seats, guards = choice.alternative(
+                    position,
+                    r.quantity,
+                    zone=r.best.zone,
+                    accessible=r.best.accessible,
+                    guarded=r.best.guarded,
+                )
+                if seats:
+                    placement = r.placements + 1
+                    requests[position] = replace(
+                        r,
+                        seat_ids=r.seat_ids + seats,
+                        guards=r.guards + tuple((n, f, placement) for n, f in guards),
+                        placements=placement,
+                    )
+        return requests
 
     async def _hold_batch(self, event_id: int, requests: list[HoldRequest]) -> list[HoldOutcome]:
         requests, choice = await self._pick_seats(event_id, requests)
@@ -242,6 +279,16 @@ class SeatHolder:
                     if r["outcome"] == Outcome.SEATS_UNAVAILABLE
                     for seat in (r["details"] or {}).get("seat_ids", ())
                 ],
+                claimed={
+                    position: {seat["id"] for seat in json.loads(row["booking"]["seats"])}
+                    for position, (row, r) in enumerate(zip(rows, requests, strict=True))
+                    if r.placements > 1 and row["outcome"] == Outcome.HELD
+                },
+                unavailable={
+                    position
+                    for position, row in enumerate(rows)
+                    if row["outcome"] == Outcome.SEATS_UNAVAILABLE
+                },
             )
         if rows:
             LOCK_WAIT.labels("hold").observe(rows[0]["lock_wait_s"])
@@ -272,9 +319,11 @@ class SeatHolder:
                     [r.client_address for r in requests],
                     [seat for r in requests for seat in r.seat_ids or ()],
                     [None if r.seat_ids is None else len(r.seat_ids) for r in requests],
-                    [near for r in requests for near, _ in r.guards],
-                    [far for r in requests for _, far in r.guards],
+                    [near for r in requests for near, _, _ in r.guards],
+                    [far for r in requests for _, far, _ in r.guards],
                     [len(r.guards) for r in requests],
+                    [r.placements for r in requests],
+                    [placement for r in requests for _, _, placement in r.guards],
                 ),
                 on_timeout=lock_timed_out("hold"),
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 HOLD_SEATS = """
 SELECT outcome, booking, details, lock_wait_s
 FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                          $17)
+                          $17, $18, $19)
 """
 
 # One row per request of the batch, in order.

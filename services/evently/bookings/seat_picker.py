@@ -12,8 +12,11 @@ per row, which let ``choose`` skip full rows unread) reads only the seats stampe
 its last read, one query, no lock. Another replica may claim seats between that read
 and the claim: a pick that lost a seat is refused as a whole, and a pick that would now
 strand a seat is refused by its guards (``SeatIndex.guards``); the holder picks again,
-a bounded number of times, the last time without guards. The index is built once per
-map version in each process, from bookings' own copy of the version
+a bounded number of times, the last time without guards. While an event's picks keep
+losing seats to another replica (``contended``), each pick also names ``ALTERNATIVES``
+more placements, the next best after every first pick of the batch, and the claim takes
+the first one still free and guarded: one round trip instead of a pick again. The index
+is built once per map version in each process, from bookings' own copy of the version
 (``seat_map_fetch.stored_seats``).
 """
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -34,6 +37,10 @@ from evently.bookings.seat_map_fetch import VersionKey, stored_seats
 # Seated events whose seats a process keeps (the most recently sold); one that was
 # dropped is read whole again on its next batch.
 KEPT_EVENTS = 64
+# While picks lose seats to other replicas: more placements per pick, and for how many
+# batches after the last loss.
+ALTERNATIVES = 2
+CONTENDED_BATCHES = 32
 
 
 @dataclass
@@ -45,6 +52,11 @@ class EventSeats:
     stamp: int = -1  # nothing read yet: the first read reads every seat
     taken: set[str] = field(default_factory=set)
     free: dict[tuple[str, str], int] = field(default_factory=dict)  # per (section, row)
+    contention: int = 0  # batches left that pick alternatives (a loss resets it)
+    # Per (zone, accessible): the smallest quantity ``choose`` found no placement for,
+    # since the last seat freed. Taking seats never makes room, and a placement of more
+    # seats holds one of fewer, so a larger or equal quantity needs no search.
+    none_fits: dict[tuple[str | None, bool], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.free = self.free or self.index.row_sizes()
@@ -74,6 +86,19 @@ class EventSeats:
             if row is not None and seat in self.taken:
                 self.taken.remove(seat)
                 self.free[row] += 1
+                self.none_fits.clear()
+
+    def choose(self, quantity: int, zone: str | None, accessible: bool) -> list[str] | None:
+        """``SeatIndex.choose`` on this copy, skipped where no placement is known to fit."""
+        key = (zone, accessible)
+        if quantity >= self.none_fits.get(key, quantity + 1):
+            return None
+        chosen = self.index.choose(
+            self.taken, quantity, zone=zone, accessible=accessible, free_seats=self.free
+        )
+        if chosen is None:
+            self.none_fits[key] = quantity
+        return chosen
 
 
 class SeatChoice:
@@ -82,6 +107,12 @@ class SeatChoice:
     def __init__(self, seats: EventSeats) -> None:
         self.seats = seats
         self._tentative: dict[int, list[str]] = {}  # request position -> seats marked
+        self._firsts: dict[int, tuple[str, ...]] = {}  # best-available position -> first pick
+
+    @property
+    def contended(self) -> bool:
+        """Whether picks lately lost seats to another replica: worth alternatives."""
+        return self.seats.contention > 0
 
     def reserve(self, position: int, seat_ids: Iterable[str]) -> None:
         """The request at ``position`` names these seats: no request after it picks
@@ -96,10 +127,8 @@ class SeatChoice:
         quantity is one the hold's rules refuse anyway."""
         if not 1 <= quantity <= MAX_SEATS_PER_HOLD:
             return (), ()
-        taken, free = self.seats.taken, self.seats.free
-        chosen = self.seats.index.choose(
-            taken, quantity, zone=zone, accessible=accessible, free_seats=free
-        )
+        taken = self.seats.taken
+        chosen = self.seats.choose(quantity, zone, accessible)
         if not chosen:
             return (), ()
         guards = ()
@@ -107,16 +136,56 @@ class SeatChoice:
             tentative = {seat for seats in self._tentative.values() for seat in seats}
             guards = tuple(self.seats.index.guards(taken, chosen, tentative))
         self.reserve(position, chosen)
+        self._firsts[position] = tuple(chosen)
         return tuple(chosen), guards
 
-    def settle(self, held: list[bool], taken: Iterable[str] = ()) -> None:
+    def alternative(
+        self, position: int, quantity: int, *, zone: str | None, accessible: bool, guarded: bool
+    ) -> tuple[tuple[str, ...], tuple[tuple[str, str | None], ...]]:
+        """Another placement for the request at ``position``, asked once every request
+        has its first pick: the best one left, now counted as taken too, and its guards
+        (any seat the batch marked may stay free); ``()`` when none fits."""
+        taken = self.seats.taken
+        chosen = self.seats.choose(quantity, zone, accessible)
+        if not chosen:
+            return (), ()
+        guards = ()
+        if guarded:
+            tentative = {seat for seats in self._tentative.values() for seat in seats}
+            guards = tuple(self.seats.index.guards(taken, chosen, tentative))
+        self._tentative.setdefault(position, []).extend(self.seats.take(chosen))
+        return tuple(chosen), guards
+
+    def settle(
+        self,
+        held: list[bool],
+        taken: Iterable[str] = (),
+        claimed: Mapping[int, Collection[str]] | None = None,
+        unavailable: Collection[int] = (),
+    ) -> None:
         """After the claim: the seats of requests that did not hold are not taken (the
-        ones others took come back stamped in the next read), but for ``taken``, the
-        seats the claim found taken (they count at once)."""
+        ones others took come back stamped in the next read), nor the placements a held
+        request did not take (``claimed``: the seats each held request got, where it
+        named several placements), but for ``taken``, the seats the claim found taken
+        (they count at once). A pick that lost its first placement (taken by a later
+        one, or refused: ``unavailable``, the positions answered seats_unavailable)
+        makes the event ``contended`` for the next ``CONTENDED_BATCHES`` batches."""
+        claimed = claimed or {}
         for position, seats in self._tentative.items():
             if not held[position]:
                 self.seats.release(seats)
+            elif position in claimed:
+                self.seats.release(s for s in seats if s not in claimed[position])
+        lost = any(
+            position in unavailable or set(claimed.get(position, first)) != set(first)
+            for position, first in self._firsts.items()
+        )
+        if lost:
+            self.seats.contention = CONTENDED_BATCHES
+        elif self._firsts and self.seats.contention > 0:
+            self.seats.contention -= 1
         self._tentative.clear()
+        self._firsts.clear()
         self.seats.take(taken)
 
 

@@ -20,8 +20,14 @@
 -- stranded), the request is refused as seats_unavailable with nothing changed, and the
 -- service picks again (docs/seating.md). Claimed seats and the event's seating get the batch's stamp
 -- (migration 0014) so pickers read only what changed.
--- The seat and guard arguments default to NULL, so the previous releases' calls (12
--- and 14 arguments) still resolve during a rolling upgrade.
+-- A best-available request may name several ranked placements (p_candidates[i] of them,
+-- p_quantities[i] seats each, best first, one after another in its p_seat_ids; each
+-- guard pair names its placement in p_guard_candidates, NULL: the first): it takes the
+-- first placement whose seats are all free and whose guards hold, and is refused as
+-- seats_unavailable, naming the taken seats, only when none is; so a pick another
+-- replica claimed first costs no second round trip.
+-- The seat, guard and candidate arguments default to NULL, so the previous releases'
+-- calls (12, 14 and 17 arguments) still resolve during a rolling upgrade.
 -- Returns one row per request, in order: the outcome (see
 -- bookings/outcomes.py), the booking (held or replayed) or the refusal's details.
 DROP FUNCTION IF EXISTS bookings.hold_seats(
@@ -30,6 +36,9 @@ DROP FUNCTION IF EXISTS bookings.hold_seats(
 DROP FUNCTION IF EXISTS bookings.hold_seats(
     bigint, bigint[], integer[], text[], text[], integer, integer[], integer[], integer[],
     integer[], integer, text[], text[], integer[]);
+DROP FUNCTION IF EXISTS bookings.hold_seats(
+    bigint, bigint[], integer[], text[], text[], integer, integer[], integer[], integer[],
+    integer[], integer, text[], text[], integer[], text[], text[], integer[]);
 CREATE OR REPLACE FUNCTION bookings.hold_seats(
     p_event_id bigint, p_user_ids bigint[], p_quantities integer[],
     p_idempotency_keys text[], p_request_hashes text[], p_idempotency_ttl_s integer,
@@ -37,7 +46,8 @@ CREATE OR REPLACE FUNCTION bookings.hold_seats(
     p_lock_timeout_ms integer, p_client_addresses text[],
     p_seat_ids text[] DEFAULT NULL, p_seat_counts integer[] DEFAULT NULL,
     p_guard_near text[] DEFAULT NULL, p_guard_far text[] DEFAULT NULL,
-    p_guard_counts integer[] DEFAULT NULL)
+    p_guard_counts integer[] DEFAULT NULL,
+    p_candidates integer[] DEFAULT NULL, p_guard_candidates integer[] DEFAULT NULL)
 RETURNS TABLE (outcome text, booking bookings.bookings, details jsonb,
                lock_wait_s double precision)
 LANGUAGE plpgsql AS $$
@@ -64,6 +74,8 @@ DECLARE
     guard_from integer;
     guard_offset integer := 0;
     stamp bigint;
+    placements integer;
+    placement text[];
 BEGIN
     SELECT * INTO locks FROM bookings.take_advisory_xact_locks(
         p_key_ns, p_key_ids, p_probe_ns, p_probe_ids, p_lock_timeout_ms);
@@ -79,13 +91,15 @@ BEGIN
         uid := p_user_ids[i];
         q := p_quantities[i];
         seats := NULL;
+        placements := 1;
         guard_from := guard_offset + 1;
         guard_offset := guard_offset + coalesce(p_guard_counts[i], 0);
         IF p_seat_counts[i] IS NOT NULL THEN
             seats := coalesce(p_seat_ids[seat_offset + 1 : seat_offset + p_seat_counts[i]], '{}');
             seat_offset := seat_offset + p_seat_counts[i];
+            placements := greatest(coalesce(p_candidates[i], 1), 1);
             IF p_seat_counts[i] > 0 THEN
-                q := cardinality(seats);
+                q := cardinality(seats) / placements;
             END IF;
         END IF;
         IF i = ANY (locks.busy_probes) THEN
@@ -150,6 +164,39 @@ BEGIN
                 outcome := 'no_seats_together';
                 RETURN NEXT;
                 CONTINUE;
+            ELSIF seats IS NOT NULL AND placements > 1 THEN
+                -- Ranked placements: the first one free and guarded is the request's.
+                taken_seats := '{}';
+                placement := NULL;
+                FOR c IN 1 .. placements LOOP
+                    placement := seats[(c - 1) * q + 1 : c * q];
+                    taken_seats := taken_seats || ARRAY(
+                        SELECT w.seat_id FROM unnest(placement) AS w(seat_id)
+                        LEFT JOIN bookings.event_seats e
+                               ON e.event_id = p_event_id AND e.seat_id = w.seat_id
+                        WHERE e.status IS DISTINCT FROM 'free');
+                    EXIT WHEN NOT (placement && taken_seats) AND NOT EXISTS (
+                        SELECT 1
+                        FROM unnest(p_guard_near[guard_from : guard_offset],
+                                    p_guard_far[guard_from : guard_offset],
+                                    p_guard_candidates[guard_from : guard_offset])
+                             AS g(near, far, candidate)
+                        JOIN bookings.event_seats n
+                          ON n.event_id = p_event_id AND n.seat_id = g.near
+                        LEFT JOIN bookings.event_seats f
+                          ON f.event_id = p_event_id AND f.seat_id = g.far
+                        WHERE coalesce(g.candidate, 1) = c
+                          AND n.status = 'free' AND (g.far IS NULL OR f.status <> 'free'));
+                    placement := NULL;
+                END LOOP;
+                IF placement IS NULL THEN
+                    outcome := 'seats_unavailable';  -- none left: picked again
+                    details := jsonb_build_object('seat_ids', ARRAY(
+                        SELECT DISTINCT t FROM unnest(taken_seats) AS t ORDER BY t));
+                    RETURN NEXT;
+                    CONTINUE;
+                END IF;
+                seats := placement;
             ELSIF seats IS NOT NULL THEN
                 SELECT coalesce(array_agg(w.seat_id) FILTER (WHERE e.seat_id IS NULL), '{}'),
                        coalesce(array_agg(w.seat_id) FILTER (WHERE e.status = 'blocked'), '{}'),
