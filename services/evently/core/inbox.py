@@ -14,7 +14,8 @@ consumer is upgraded.
 Messages are applied on the service's inbox pool (``core.db.inbox_pool``,
 ``DB_INBOX_POOL_MAX`` connections of its own), not on the pool its requests use: a
 service saturated by visitors must still hear, promptly, what other services tell it
-(a room learning that its event sold out, say).
+(a room learning that its event sold out, say). A service may go further and apply them
+on an event loop of their own (``core/inbox_loop.py``, when the app has ``INBOX_LOOP``).
 
 A consumer that receives many small messages may apply up to ``per_transaction`` of them
 in one transaction (``add_inbox_route(..., per_transaction=n)``): one connection, one
@@ -47,6 +48,7 @@ from evently.core.api import Api, json_response
 from evently.core.auth import require_internal
 from evently.core.contracts import UnsupportedVersion
 from evently.core.db import inbox_pool
+from evently.core.inbox_loop import INBOX_LOOP
 from evently.core.settings import SETTINGS
 
 log = logging.getLogger("evently.inbox")
@@ -243,16 +245,12 @@ def add_inbox_route(
     )
     async def receive_outbox_messages(request: web.Request, body: InboxBatch) -> web.Response:
         budget_s = getattr(request.app[SETTINGS], "inbox_batch_budget_s", None)
-        pool = inbox_pool(request.app)
-        return json_response(
-            await apply_within(
-                pool,
-                schema,
-                handlers,
-                body,
-                budget_s,
-                per_transaction,
-                group_handlers,
-                topic_order,
+
+        def apply(pool: asyncpg.Pool) -> Awaitable[InboxAck]:
+            return apply_within(
+                pool, schema, handlers, body, budget_s, per_transaction, group_handlers, topic_order
             )
-        )
+
+        own_loop = request.app.get(INBOX_LOOP)
+        ack = await (own_loop.run(apply) if own_loop else apply(inbox_pool(request.app)))
+        return json_response(ack)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from evently.core.app import ServiceDefinition
 from evently.core.db import POOL
+from evently.core.inbox_loop import inbox_loop_context
 from evently.core.signing_keys import generate_signing_keys_json
 from evently.core.tasks import background_task, every
 from evently.waiting_room.admission_keys import ADMISSION_KEYS, load_admission_keys
@@ -22,9 +23,12 @@ from evently.waiting_room.visitors import JoinBatcher
 
 
 def setup(app: web.Application, settings: Any) -> None:
-    """Admission keys (failing fast if unusable), the shared context, the room versions'
-    listener and, where enabled, the admission ticker."""
+    """Admission keys (failing fast if unusable), the inbox's own event loop, the shared
+    context, the room versions' listener and, where enabled, the admission ticker."""
     app[ADMISSION_KEYS] = load_admission_keys(settings)
+    # Outbox deliveries (a sell-out, above all) on a loop of their own: the app's loop is
+    # saturated by visitors in a flash sale (core/inbox_loop.py).
+    app.cleanup_ctx.append(inbox_loop_context(settings, "evently-waiting_room"))
     app.cleanup_ctx.append(_context(settings))
     app.cleanup_ctx.append(
         background_task("waiting-room-versions", lambda a: a[WAITING_ROOM].versions.run())
