@@ -801,15 +801,26 @@ class LoopLag:
 class TimingSink:
     """The outbox sink of ``hack/bench_bookings.py``, each consumer at a path of its own
     (``/<consumer>/internal/inbox``), that also notes when each first received the
-    event's sold-out ``inventory.changed``: when bookings' relay sent it."""
+    event's sold-out ``inventory.changed``: when bookings' relay sent it. It stands for
+    the other services (search, events, analytics, notifications), each a process of its
+    own in production, so it answers from a thread with an event loop of its own: on the
+    bench's loop, busy with every visitor, each delivery waited for that loop, and the
+    relay, which delivers to one consumer after another, reached the room late."""
 
     def __init__(self) -> None:
         self.received: Counter[str] = Counter()
         self.sold_out_sent: dict[str, float] = {}  # consumer -> wall clock
+        self.batches: dict[str, list[float]] = collections.defaultdict(list)  # consumer -> at
         self.runner: web.AppRunner | None = None
         self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     async def start(self) -> None:
+        self._thread.start()
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._serve(), self._loop))
+
+    async def _serve(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/{consumer}/internal/inbox", self._inbox)
         self.runner = web.AppRunner(app, access_log=None)
@@ -821,6 +832,7 @@ class TimingSink:
     async def _inbox(self, request: web.Request) -> web.Response:
         at = time.time()
         consumer = request.match_info["consumer"]
+        self.batches[consumer].append(at)
         batch = await request.json()
         for message in batch["messages"]:
             self.received[message["topic"]] += 1
@@ -834,7 +846,11 @@ class TimingSink:
 
     async def stop(self) -> None:
         if self.runner is not None:
-            await self.runner.cleanup()
+            await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self._loop)
+            )
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
 
 
 async def notice_split(
@@ -864,6 +880,17 @@ async def notice_split(
                ORDER BY o.id LIMIT 1""",
             str(event_id),
         )
+        # The relay's batches to the room around the sell-out: when the room's inbox
+        # transaction began, and when the relay recorded the acknowledgement.
+        room_batches = await conn.fetch(
+            """SELECT min(i.received_at) AS received, o.delivered_at, count(*) AS messages
+               FROM bookings.outbox o
+               JOIN waiting_room.inbox i ON i.source = 'bookings' AND i.message_id = o.id
+               WHERE o.consumer = 'waiting_room'
+                 AND o.delivered_at BETWEEN to_timestamp($1 - 3) AND to_timestamp($1 + 5)
+               GROUP BY o.delivered_at ORDER BY o.delivered_at""",
+            commit,
+        )
     finally:
         await conn.close()
     if row is None or commit is None:
@@ -883,6 +910,12 @@ async def notice_split(
         "room_inbox_transaction_ms": after(row["received_at"]),
         "room_committed_ms": after(room_commit),
         "relay_acknowledged_ms": after(row["delivered_at"]),
+        "relay_rounds_ms": [
+            after(at) for at in sink.batches.get("search", []) if -3 < at - commit < 5
+        ],
+        "room_batches_ms": [
+            (after(b["received"]), after(b["delivered_at"]), b["messages"]) for b in room_batches
+        ],
         "room_backlog_ahead": row["room_backlog_ahead"],
         "room_batches_until_delivered": row["room_batches_until_delivered"],
     }

@@ -11,7 +11,9 @@ of its own (``DB_INBOX_POOL_MAX`` connections), and costs the busy loop one turn
 wake the handler when it is done.
 
 Handlers must only use the connection they are given (they run on this loop, not the
-app's). ``core/inbox.py`` uses the loop when the app has one (``INBOX_LOOP``).
+app's). ``core/inbox.py`` uses the loop when the app has one (``INBOX_LOOP``). Other
+background database work whose transactions lock what the inbox needs may run there too
+(the waiting room's ticker): it then commits promptly as well.
 """
 
 from __future__ import annotations
