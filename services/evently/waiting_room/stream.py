@@ -252,8 +252,10 @@ class VisitorStreams:
         STREAMS.dec()
 
     def room_changed(self, event_id: int, _version: int) -> None:
-        """A room's state version moved (``RoomVersions`` calls this): fan it out."""
-        if event_id not in self._rooms:
+        """A room's state version moved (``RoomVersions`` calls this): tell the streams
+        whose status follows from memory at once, in this very callback (a task would
+        wait for another turn of a loop that visitors keep busy), then read the others."""
+        if event_id not in self._rooms or not self._push_from_memory(event_id):
             return
         if event_id in self._fanouts:
             self._again.add(event_id)  # the running fan-out reads once more when done
@@ -278,9 +280,16 @@ class VisitorStreams:
     async def _push_statuses(self, event_id: int) -> None:
         """Give each stream of the room its visitor's new status: from memory for visitors
         known to be in line, from one query for the others."""
+        to_read = self._push_from_memory(event_id)
+        if to_read:
+            await self._read_statuses(event_id, to_read)
+
+    def _push_from_memory(self, event_id: int) -> list[int]:
+        """Offer the new status of each stream whose visitor is known to be in line;
+        returns the visitors only the database can tell about."""
         visitors = self._rooms.get(event_id, {})
         if not visitors:
-            return
+            return []
         STREAM_FANOUTS.inc()
         room = self.snapshot(event_id)
         to_read: list[int] = []
@@ -295,8 +304,10 @@ class VisitorStreams:
                     mailbox.offer(room.state_version, update.ticket.model_dump_json(), update)
             if read:
                 to_read.append(user_id)
-        if not to_read:
-            return
+        return to_read
+
+    async def _read_statuses(self, event_id: int, to_read: list[int]) -> None:
+        """Read the statuses of ``to_read`` (one query) and offer them."""
         rows = await self.pool.fetch(queries.SELECT_VISITORS, event_id, to_read)
         STREAM_FANOUT_READS.inc()
         now = datetime.now(UTC)
