@@ -87,3 +87,45 @@ async def test_an_inbox_batch_and_a_tick_on_the_same_tickets_do_not_deadlock(roo
         "SELECT available, inventory_version FROM waiting_room.rooms WHERE event_id = 1"
     )
     assert (row["available"], row["inventory_version"]) == (8, 1)
+
+
+async def test_an_inbox_batch_and_a_tick_lock_several_tickets_in_one_order(room, tokens, caplog):
+    """Tickets among themselves: a batch locked them in message order, a tick's session
+    ends in the order it found them; both now lock them by ticket id."""
+    caplog.set_level(logging.INFO, logger="evently.inbox")
+    await configure_room(
+        room, 1, admission_rate_per_minute=120, max_active_shoppers=10, session_ttl_s=TTL_S
+    )
+    await tick(room, 1, T0)
+    await join(room, tokens, 1, 1)
+    await join(room, tokens, 1, 2)
+    assert (await tick(room, 1, T0 + timedelta(seconds=1))).admitted == 2  # visitors 1, 2
+    await join(room, tokens, 1, 3)
+    assert (await tick(room, 1, T0 + timedelta(seconds=2))).admitted == 1  # visitor 3
+    # Visitors 2, 3 and 1 held, in that order; at T0+1+TTL the sessions of 1 and 2 end.
+    bookings = ScriptedBookings(event_id=1, capacity=10)
+    batch = [
+        bookings.hold(1, user_id=user, at=T0 + timedelta(seconds=3))[1][0] for user in (2, 3, 1)
+    ]
+
+    pool = room.app[POOL]
+    async with pool.acquire() as holder, pool.acquire() as observer:
+        holding = holder.transaction()
+        await holding.start()
+        await holder.execute(
+            "SELECT 1 FROM waiting_room.tickets WHERE event_id = 1 AND user_id = 3 FOR UPDATE"
+        )
+        # The batch takes what it can before visitor 3's ticket, which the holder has.
+        delivering = asyncio.ensure_future(deliver(room, batch))
+        await waiting_on_lock(observer, "record_booking_changes")
+        # The tick ends the sessions of visitors 1 and 2.
+        ticking = asyncio.ensure_future(tick(room, 1, T0 + timedelta(seconds=1 + TTL_S)))
+        await waiting_on_lock(observer, "status = 'admitted' AND")
+        await holding.rollback()
+        result = await ticking
+        acknowledged = await delivering
+
+    assert (result.failed, result.expired) == (False, 2)
+    assert acknowledged == [m["id"] for m in batch]
+    fallbacks = [r.getMessage() for r in caplog.records if "one at a time" in r.getMessage()]
+    assert fallbacks == []  # the batch committed as one transaction, not after a deadlock
