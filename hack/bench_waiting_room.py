@@ -39,6 +39,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_bookings as bb  # hack/ is not a package
@@ -554,6 +556,7 @@ async def run_with_room(
     dsn: str,
     arrivals: list[Arrival],
     admin: str,
+    sink: TimingSink,
 ) -> dict[str, Any]:
     sale = Sale(arrivals)
     room, bookings, watcher = (
@@ -574,6 +577,10 @@ async def run_with_room(
             await asyncio.sleep(0.02)
 
     watching = asyncio.create_task(watch())
+    listener = RoomCommitListener(dsn, event_id)
+    listener.start()
+    lag = LoopLag()
+    lag.start()
     started = time.perf_counter()
     poll_s = args.poll_interval if args.waiters == "poll" else None
     tasks = await open_loop(
@@ -598,6 +605,8 @@ async def run_with_room(
                 break
             await asyncio.sleep(0.1)
     sale.stop.set()
+    bench_loop_lag = lag.stop()
+    listener.stop()
     await asyncio.wait(tasks, timeout=30)
     watching.cancel()
     for pool in (room, bookings, watcher):
@@ -649,6 +658,9 @@ async def run_with_room(
             "room_state_sold_out_after_ms": None
             if room_sold_out_at is None or sold_out_commit is None
             else round((room_sold_out_at - sold_out_commit) * 1000, 1),
+            "in_line_p50_ms": percentile_ms(in_line_notices, 0.5),
+            "split": await notice_split(dsn, event_id, sold_out_commit, sink, listener.sold_out_at),
+            "bench_loop_lag": bench_loop_lag,
         },
         "join_per_s": rate(sale.joins),
         "poll_per_s": rate(sale.polls),
@@ -724,6 +736,191 @@ def sale_figures(
     }
 
 
+class RoomCommitListener:
+    """LISTENs on the room's channel from a thread with an event loop of its own (the
+    bench's loop is busy with every visitor) and notes when the room's sold-out state
+    was committed: ``notify_room`` is delivered at the room's commit."""
+
+    def __init__(self, dsn: str, event_id: int) -> None:
+        self.dsn = dsn
+        self.event_id = event_id
+        self.sold_out_at: float | None = None  # wall clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._listen()), daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    async def _listen(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+
+        def on_notify(*args: Any) -> None:
+            at = time.time()
+            room = json.loads(args[3])
+            if room["event_id"] == self.event_id and room["sold_out"]:
+                self.sold_out_at = self.sold_out_at or at
+
+        try:
+            await conn.add_listener("waiting_room", on_notify)
+            await asyncio.get_running_loop().run_in_executor(None, self._stop.wait)
+        finally:
+            await conn.close()
+
+
+class LoopLag:
+    """How late the bench's own event loop runs a 10 ms timer: its timestamps of what
+    visitors read are that late too."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            self.lags.append(time.perf_counter() - before - 0.01)
+
+    def stop(self) -> dict[str, float | None]:
+        if self._task is not None:
+            self._task.cancel()
+        return {
+            "p50_ms": percentile_ms(self.lags, 0.5),
+            "p99_ms": p99_ms(self.lags),
+            "max_ms": None if not self.lags else round(max(self.lags) * 1000, 1),
+        }
+
+
+class TimingSink:
+    """The outbox sink of ``hack/bench_bookings.py``, each consumer at a path of its own
+    (``/<consumer>/internal/inbox``), that also notes when each first received the
+    event's sold-out ``inventory.changed``: when bookings' relay sent it. It stands for
+    the other services (search, events, analytics, notifications), each a process of its
+    own in production, so it answers from a thread with an event loop of its own: on the
+    bench's loop, busy with every visitor, each delivery waited for that loop, and the
+    relay, which delivers to one consumer after another, reached the room late."""
+
+    def __init__(self) -> None:
+        self.received: Counter[str] = Counter()
+        self.sold_out_sent: dict[str, float] = {}  # consumer -> wall clock
+        self.batches: dict[str, list[float]] = collections.defaultdict(list)  # consumer -> at
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    async def start(self) -> None:
+        self._thread.start()
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._serve(), self._loop))
+
+    async def _serve(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/{consumer}/internal/inbox", self._inbox)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def _inbox(self, request: web.Request) -> web.Response:
+        at = time.time()
+        consumer = request.match_info["consumer"]
+        self.batches[consumer].append(at)
+        batch = await request.json()
+        for message in batch["messages"]:
+            self.received[message["topic"]] += 1
+            if (
+                message["topic"] == "inventory.changed"
+                and message["payload"].get("sold_out")
+                and message["key"] == "1"
+            ):
+                self.sold_out_sent.setdefault(consumer, at)
+        return web.json_response({"acknowledged": [m["id"] for m in batch["messages"]]})
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self._loop)
+            )
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+
+async def notice_split(
+    dsn: str, event_id: int, commit: float | None, sink: TimingSink, room_commit: float | None
+) -> dict[str, Any]:
+    """Where the sold-out notice's time went, in ms after the sold-out commit, from the
+    database's timestamps (one clock: bookings' outbox row, the relay's acknowledgement,
+    the room's inbox record) and the sink's (the relay sending the same message to the
+    other consumers, just before the room in its round)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            """SELECT o.id, o.created_at, o.delivered_at, i.received_at,
+                   (SELECT count(*) FROM bookings.outbox b
+                    WHERE b.consumer = 'waiting_room' AND b.id < o.id
+                      AND (b.delivered_at IS NULL OR b.delivered_at > o.created_at))
+                       AS room_backlog_ahead,
+                   (SELECT count(DISTINCT b.delivered_at) FROM bookings.outbox b
+                    WHERE b.consumer = 'waiting_room'
+                      AND b.delivered_at > o.created_at AND b.delivered_at <= o.delivered_at)
+                       AS room_batches_until_delivered
+               FROM bookings.outbox o
+               LEFT JOIN waiting_room.inbox i
+                   ON i.source = 'bookings' AND i.message_id = o.id
+               WHERE o.consumer = 'waiting_room' AND o.topic = 'inventory.changed'
+                 AND o.key = $1 AND (o.payload->>'sold_out')::boolean
+               ORDER BY o.id LIMIT 1""",
+            str(event_id),
+        )
+        # The relay's batches to the room around the sell-out: when the room's inbox
+        # transaction began, and when the relay recorded the acknowledgement.
+        room_batches = await conn.fetch(
+            """SELECT min(i.received_at) AS received, o.delivered_at, count(*) AS messages
+               FROM bookings.outbox o
+               JOIN waiting_room.inbox i ON i.source = 'bookings' AND i.message_id = o.id
+               WHERE o.consumer = 'waiting_room'
+                 AND o.delivered_at BETWEEN to_timestamp($1 - 3) AND to_timestamp($1 + 5)
+               GROUP BY o.delivered_at ORDER BY o.delivered_at""",
+            commit,
+        )
+    finally:
+        await conn.close()
+    if row is None or commit is None:
+        return {}
+
+    def after(at: datetime | float | None) -> float | None:
+        if at is None or commit is None:
+            return None
+        seconds = at.timestamp() if isinstance(at, datetime) else at
+        return round((seconds - commit) * 1000, 1)
+
+    sent = sink.sold_out_sent
+    return {
+        "published_ms": after(row["created_at"]),
+        "relay_sent_to_first_other_consumer_ms": after(min(sent.values()) if sent else None),
+        "relay_sent_to_last_other_consumer_ms": after(max(sent.values()) if sent else None),
+        "room_inbox_transaction_ms": after(row["received_at"]),
+        "room_committed_ms": after(room_commit),
+        "relay_acknowledged_ms": after(row["delivered_at"]),
+        "relay_rounds_ms": [
+            after(at) for at in sink.batches.get("search", []) if -3 < at - commit < 5
+        ],
+        "room_batches_ms": [
+            (after(b["received"]), after(b["delivered_at"]), b["messages"]) for b in room_batches
+        ],
+        "room_backlog_ahead": row["room_backlog_ahead"],
+        "room_batches_until_delivered": row["room_batches_until_delivered"],
+    }
+
+
 async def sold_out_commit_time(dsn: str, event_id: int) -> float | None:
     """When the hold that took the last seat began (its transaction's now()), epoch s."""
     conn = await asyncpg.connect(dsn)
@@ -776,12 +973,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     raise_open_files()
     workdir = Path(tempfile.mkdtemp(prefix="evently-bench-room-"))
     processes = []
-    server = helper = None
+    server = None
+    helper: TimingSink | None = None
     try:
         server, dsn = start_embedded_postgres(workdir / "pgdata", keep_data=False)
         await migrations.migrate_dsn(dsn, [(s.name, s.schema) for s in all_services()])
-        helper, helper_port, delivered = await bb.start_outbox_sink()
-        sink = f"http://127.0.0.1:{helper_port}"
+        helper = TimingSink()
+        await helper.start()
+        sink = f"http://127.0.0.1:{helper.port}"
         users_port, bookings_port, room_port = bb.free_port(), bb.free_port(), bb.free_port()
         jwt_keys = generate_signing_keys_json()
         common = {
@@ -789,10 +988,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "INTERNAL_API_KEY": bb.INTERNAL_KEY,
             "LOG_LEVEL": "WARNING",
             "USERS_URL": f"http://127.0.0.1:{users_port}",
-            "SEARCH_URL": sink,
-            "EVENTS_URL": sink,
-            "ANALYTICS_URL": sink,
-            "NOTIFICATIONS_URL": sink,
+            "SEARCH_URL": f"{sink}/search",
+            "EVENTS_URL": f"{sink}/events",
+            "ANALYTICS_URL": f"{sink}/analytics",
+            "NOTIFICATIONS_URL": f"{sink}/notifications",
             "WAITING_ROOM_URL": f"http://127.0.0.1:{room_port}",
         }
         processes.append(
@@ -859,7 +1058,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await wait_for(token_required, "bookings to require admission tokens for event 1")
         bookings_probe.close()
 
-        result_with = await run_with_room(args, 1, room_port, bookings_port, dsn, with_room, admin)
+        result_with = await run_with_room(
+            args, 1, room_port, bookings_port, dsn, with_room, admin, helper
+        )
         result_without = await run_without_room(args, 2, bookings_port, dsn, without_room)
         return {
             "benchmark": "waiting room flash sale",
@@ -878,13 +1079,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "poll_interval_s": args.poll_interval if args.waiters == "poll" else None,
             "with_room": result_with,
             "without_room": result_without,
-            "outbox_delivered_to_sink": dict(delivered),
+            "outbox_delivered_to_sink": dict(helper.received),
         }
     finally:
         for process in processes:
             bb.stop(process)
         if helper is not None:
-            await helper.cleanup()
+            await helper.stop()
         if server is not None:
             server.cleanup()  # type: ignore[attr-defined]
         if args.logs:
@@ -928,6 +1129,14 @@ def print_table(result: dict[str, Any]) -> None:
     for key in keys:
         cells = [result[run].get(key) for run in ("with_room", "without_room")]
         print(f"{key:32}" + "".join(f"{'-' if c is None else c!s:>16}" for c in cells))
+    notice = result["with_room"]["soldout_notice"]
+    print(
+        "sold-out notice, ms after the commit: "
+        + ", ".join(f"{k} {v}" for k, v in notice["split"].items())
+        + f", room's public state {notice['room_state_sold_out_after_ms']}"
+        + f", in line p50 {notice['in_line_p50_ms']} p99 {notice['in_line_p99_ms']}"
+        + f"; the bench's own loop lag {notice['bench_loop_lag']}"
+    )
     for run in ("with_room", "without_room"):
         db = result[run]["database"]
         print(

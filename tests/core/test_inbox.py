@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 
 import pytest
 
 from evently.core.db import create_pool
 from evently.core.inbox import InboxBatch, apply_batch, apply_within
+from evently.core.inbox_loop import INBOX_LOOP, inbox_loop_context
 from evently.core.settings import CommonSettings
 from tests.conftest import INTERNAL_API_KEY
 from tests.support.outbox_peers import create_outbox_schema, inbox_app
@@ -272,3 +274,51 @@ async def test_runs_of_a_topic_with_a_group_handler_are_applied_in_one_call(pool
     assert ack.acknowledged == [1, 2, 3, 4, 4]
     assert calls == [[1, 2], [4]]  # the runs around the other topic, in order
     assert await applied(pool) == [(1, "a", 1), (2, "b", 1), (3, "c", 1), (4, "a", 2)]
+
+
+async def test_a_group_applies_topic_by_topic_in_the_given_order_keeping_each_key_in_order(pool):
+    order: list[int] = []
+
+    async def note(conn, message) -> None:
+        order.append(message.id)
+        await record(conn, message)
+
+    ack = await apply_within(
+        pool,
+        SCHEMA,
+        {"thing.changed": note, "room.changed": note, "other": note},
+        batch(
+            message(1, "r", 1, topic="room.changed"),
+            message(2, "a", 1),
+            message(3, "x", 1, topic="other"),
+            message(4, "r", 2, topic="room.changed"),
+            message(5, "a", 2),
+        ),
+        None,
+        per_transaction=10,
+        topic_order=("thing.changed", "room.changed"),
+    )
+    assert ack.acknowledged == [1, 2, 3, 4, 5]
+    assert order == [2, 5, 1, 4, 3]  # listed topics first, in order; the rest last
+
+
+async def test_the_route_applies_on_the_apps_inbox_loop(pool, database_url, aiohttp_client):
+    threads: list[int] = []
+
+    async def note_thread(conn, message) -> None:
+        threads.append(threading.get_ident())
+        await record(conn, message)
+
+    app = inbox_app(pool, SCHEMA, {"thing.changed": note_thread}, INTERNAL_API_KEY)
+    settings = CommonSettings(
+        database_url=database_url, internal_api_key=INTERNAL_API_KEY, db_inbox_pool_max=1
+    )
+    app.cleanup_ctx.append(inbox_loop_context(settings, "inbox-test"))
+    client = await aiohttp_client(app)
+    assert INBOX_LOOP in app
+    body = {"source": "up", "messages": [message(1, "a", 1), message(2, "a", 2)]}
+    answer = await client.post("/internal/inbox", json=body, headers=KEY)
+    assert await answer.json() == {"acknowledged": [1, 2], "deferred": []}
+    assert await applied(pool) == [(1, "a", 1), (2, "a", 2)]
+    assert set(threads) == {app[INBOX_LOOP].thread_ident}
+    assert threading.get_ident() not in threads  # not on the app's (the test's) loop

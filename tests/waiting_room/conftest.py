@@ -3,16 +3,20 @@ test-signed access tokens, and rooms fed through the inbox as the outbox feeds t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from evently.core.auth import AUTHENTICATOR
 from evently.core.db import POOL
+from evently.core.settings import SETTINGS
+from evently.waiting_room.context import WAITING_ROOM
 from evently.waiting_room.ticker import TickResult, tick_room
 from tests.analytics.conftest import deliver
 from tests.analytics.contract import event_changed, message
@@ -74,6 +78,7 @@ async def configure_room(
         waiting_room=room_settings(**settings),
     )
     assert await deliver(client, [payload]) == [payload["id"]]
+    await heard(client, event_id)
 
 
 async def report_inventory(
@@ -101,6 +106,32 @@ async def report_inventory(
     }
     msg = message("bookings", "inventory.changed", event_id, version, payload)
     assert await deliver(client, [msg]) == [msg["id"]]
+    await heard(client, event_id)
+
+
+# Bounds the wait for a replica's LISTEN connection; never a speed assertion.
+HEARD_ROUNDS = 500
+
+
+async def heard(client: TestClient, event_id: int) -> None:
+    """Wait until the replica's in-memory snapshot (``RoomVersions``, fed by its LISTEN
+    connection) has the room's committed state version. The inbox applies deliveries on
+    a loop of its own, so its answer may reach the client before the notification of its
+    commit reaches the replica's listener, as a change made by another replica does."""
+    # A connection of its own: a test may hold every pooled one.
+    conn = await asyncpg.connect(client.app[SETTINGS].database_url)
+    try:
+        committed = await conn.fetchval(
+            "SELECT state_version FROM waiting_room.rooms WHERE event_id = $1", event_id
+        )
+    finally:
+        await conn.close()
+    versions = client.app[WAITING_ROOM].versions
+    for _ in range(HEARD_ROUNDS):
+        if committed is None or (versions.current(event_id) or -1) >= committed:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"room {event_id}: version {committed} never heard by the replica")
 
 
 async def tick(client: TestClient, event_id: int, now: datetime, idle_s: float = 0.0) -> TickResult:

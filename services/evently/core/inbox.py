@@ -14,7 +14,8 @@ consumer is upgraded.
 Messages are applied on the service's inbox pool (``core.db.inbox_pool``,
 ``DB_INBOX_POOL_MAX`` connections of its own), not on the pool its requests use: a
 service saturated by visitors must still hear, promptly, what other services tell it
-(a room learning that its event sold out, say).
+(a room learning that its event sold out, say). A service may go further and apply them
+on an event loop of their own (``core/inbox_loop.py``, when the app has ``INBOX_LOOP``).
 
 A consumer that receives many small messages may apply up to ``per_transaction`` of them
 in one transaction (``add_inbox_route(..., per_transaction=n)``): one connection, one
@@ -22,14 +23,19 @@ commit and one inbox insert for all of them, so a batch costs about one round tr
 handler statement instead of five per message. If anything in such a group fails, the
 group is rolled back and applied again one message at a time, so a failing message
 still holds back only its key. Its locks are held until the group commits: use it where
-the handlers take no lock that buyers wait for.
+the handlers take no lock that buyers wait for. Since a group's locks add up, a consumer
+whose other transactions lock its tables in a fixed order gives the group the same order
+(``topic_order``): the group applies each listed topic's messages, in their order, before
+the next topic's (unlisted topics last). Each topic is its own aggregate, so every key
+still sees its messages in order; only messages of different topics trade places
+(the waiting room: visitors' tickets before the room's row, as its ticker locks them).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +48,7 @@ from evently.core.api import Api, json_response
 from evently.core.auth import require_internal
 from evently.core.contracts import UnsupportedVersion
 from evently.core.db import inbox_pool
+from evently.core.inbox_loop import INBOX_LOOP
 from evently.core.settings import SETTINGS
 
 log = logging.getLogger("evently.inbox")
@@ -105,11 +112,13 @@ async def apply_within(
     budget_s: float | None,
     per_transaction: int = 1,
     group_handlers: Mapping[str, InboxGroupHandler] | None = None,
+    topic_order: Sequence[str] = (),
 ) -> InboxAck:
     """Apply messages in order, starting none once ``budget_s`` seconds have passed: those
     left are ``deferred`` (the relay sends them again at once), so a slow consumer answers
     before the relay's timeout with the progress it made, rather than time out with none.
-    Up to ``per_transaction`` messages share a transaction (see the module's docstring)."""
+    Up to ``per_transaction`` messages share a transaction, applied topic by topic in
+    ``topic_order`` (see the module's docstring)."""
     acknowledged: list[int] = []
     failed_keys: set[str] = set()
     deadline = None if budget_s is None else time.monotonic() + budget_s
@@ -124,7 +133,7 @@ async def apply_within(
         group = [m for m in messages[index : index + per_transaction] if m.key not in failed_keys]
         index += per_transaction
         if len(group) > 1 and await _apply_group(
-            pool, schema, handlers, group_handlers or {}, group
+            pool, schema, handlers, group_handlers or {}, group, topic_order
         ):
             acknowledged.extend(m.id for m in group)
             continue
@@ -173,10 +182,13 @@ async def _apply_group(
     handlers: Mapping[str, InboxHandler],
     group_handlers: Mapping[str, InboxGroupHandler],
     group: list[InboxMessage],
+    topic_order: Sequence[str] = (),
 ) -> bool:
-    """Apply ``group`` in one transaction (one inbox insert for all; each run of
-    consecutive messages whose topic has a group handler in one call); False, with nothing
-    applied, if anything failed: the caller then applies them one at a time."""
+    """Apply ``group`` in one transaction (one inbox insert for all; topic by topic in
+    ``topic_order``; each run of consecutive messages whose topic has a group handler in
+    one call); False, with nothing applied, if anything failed: the caller then applies
+    them one at a time."""
+    rank = {topic: i for i, topic in enumerate(topic_order)}
     try:
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
@@ -188,7 +200,7 @@ async def _apply_group(
             )
             fresh = {(r["source"], r["message_id"]) for r in rows}
             run: list[InboxMessage] = []
-            for message in group:
+            for message in sorted(group, key=lambda m: rank.get(m.topic, len(rank))):
                 if (message.source, message.id) not in fresh:
                     continue  # applied before (or earlier in this group)
                 fresh.discard((message.source, message.id))
@@ -201,8 +213,13 @@ async def _apply_group(
                     await handler(conn, message)
             if run:
                 await group_handlers[run[0].topic](conn, run)
-    except Exception:
-        log.info("a group of %d messages failed; applying them one at a time", len(group))
+    except Exception as exc:
+        log.info(
+            "a group of %d messages failed (%s: %s); applying them one at a time",
+            len(group),
+            type(exc).__name__,
+            exc,
+        )
         return False
     return True
 
@@ -213,10 +230,11 @@ def add_inbox_route(
     handlers: Mapping[str, InboxHandler],
     per_transaction: int = 1,
     group_handlers: Mapping[str, InboxGroupHandler] | None = None,
+    topic_order: Sequence[str] = (),
 ) -> None:
     """Declare ``POST /internal/inbox`` on ``api``, applying messages with ``handlers``,
     up to ``per_transaction`` in one transaction (runs of a topic in ``group_handlers``
-    in one call)."""
+    in one call; topic by topic in ``topic_order``)."""
 
     @api.post(
         "/internal/inbox",
@@ -227,9 +245,12 @@ def add_inbox_route(
     )
     async def receive_outbox_messages(request: web.Request, body: InboxBatch) -> web.Response:
         budget_s = getattr(request.app[SETTINGS], "inbox_batch_budget_s", None)
-        pool = inbox_pool(request.app)
-        return json_response(
-            await apply_within(
-                pool, schema, handlers, body, budget_s, per_transaction, group_handlers
+
+        def apply(pool: asyncpg.Pool) -> Awaitable[InboxAck]:
+            return apply_within(
+                pool, schema, handlers, body, budget_s, per_transaction, group_handlers, topic_order
             )
-        )
+
+        own_loop = request.app.get(INBOX_LOOP)
+        ack = await (own_loop.run(apply) if own_loop else apply(inbox_pool(request.app)))
+        return json_response(ack)

@@ -100,15 +100,21 @@ MARK_SHUFFLED = """
 
 # Sessions that end now ($2): past their TTL, or without an open hold and either done
 # buying or idle for $3 seconds (0: never idle). Bought and nothing open: 'completed'.
+# Locked in ticket id order first, as the inbox locks them (record_booking_changes.sql).
 END_SESSIONS = """
-    UPDATE waiting_room.tickets
-    SET status = CASE WHEN purchased AND open_holds = 0 THEN 'completed' ELSE 'expired' END
-    WHERE event_id = $1 AND status = 'admitted' AND (
-        expires_at <= $2
-        OR (open_holds = 0 AND purchased)
-        OR (open_holds = 0 AND $3 > 0
-            AND coalesce(last_active_at, admitted_at) + make_interval(secs => $3) <= $2))
-    RETURNING id, status"""
+    WITH ending AS (
+        SELECT id FROM waiting_room.tickets
+        WHERE event_id = $1 AND status = 'admitted' AND (
+            expires_at <= $2
+            OR (open_holds = 0 AND purchased)
+            OR (open_holds = 0 AND $3 > 0
+                AND coalesce(last_active_at, admitted_at) + make_interval(secs => $3) <= $2))
+        ORDER BY id
+        FOR UPDATE)
+    UPDATE waiting_room.tickets t
+    SET status = CASE WHEN t.purchased AND t.open_holds = 0 THEN 'completed' ELSE 'expired' END
+    FROM ending WHERE t.id = ending.id
+    RETURNING t.id, t.status"""
 COUNT_QUEUE = """
     SELECT count(*) FILTER (WHERE status = 'admitted') AS active,
            count(*) FILTER (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from evently.core.contracts import EventChanged, InventoryChanged, parse
+from evently.core.contracts import BookingChanged, EventChanged, InventoryChanged, parse
 from evently.core.inbox import InboxHandler, InboxMessage
 from evently.waiting_room import queries
 from evently.waiting_room.shuffle import commitment, new_seed
@@ -56,3 +56,14 @@ INBOX_HANDLERS: dict[str, InboxHandler] = {
     EventChanged.TOPIC: apply_event_changed,
     InventoryChanged.TOPIC: apply_inventory_changed,
 }
+
+# The order a grouped inbox transaction applies topics in (``core/inbox.py``): visitors'
+# tickets (booking.changed) before the room's row (inventory.changed, event.changed), as
+# the ticker locks them (it ends sessions, then saves itself on the room's row), so a
+# relay batch and a tick never each hold what the other waits for (a deadlock before
+# 2026-12-04: tests/waiting_room/test_inbox_lock_order.py).
+INBOX_TOPIC_ORDER: tuple[str, ...] = (
+    BookingChanged.TOPIC,
+    InventoryChanged.TOPIC,
+    EventChanged.TOPIC,
+)

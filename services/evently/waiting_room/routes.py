@@ -15,7 +15,7 @@ from evently.waiting_room.metrics import STATUS_POLLS
 from evently.waiting_room.models import QueueTicketOut, RoomOut
 from evently.waiting_room.purchases import PURCHASE_GROUP_HANDLERS, PURCHASE_HANDLERS
 from evently.waiting_room.report_routes import add_report_routes
-from evently.waiting_room.rooms import INBOX_HANDLERS
+from evently.waiting_room.rooms import INBOX_HANDLERS, INBOX_TOPIC_ORDER
 from evently.waiting_room.status_tags import current_tag
 from evently.waiting_room.stream import stream_status
 from evently.waiting_room.visitors import join_room, room_view, visitor_status
@@ -28,7 +28,8 @@ IF_NONE_MATCH = Header(
 
 # Bookings sends a message per hold and per confirmation: a relay batch (200) is applied
 # in one transaction, each run of booking.changed in one statement, so the room hears a
-# sell-out promptly however busy its visitors keep it (docs/outbox.md).
+# sell-out promptly however busy its visitors keep it (docs/outbox.md); topic by topic,
+# in the order the ticker locks rows (rooms.INBOX_TOPIC_ORDER).
 INBOX_MESSAGES_PER_TRANSACTION = 200
 add_inbox_route(
     api,
@@ -36,6 +37,7 @@ add_inbox_route(
     {**INBOX_HANDLERS, **PURCHASE_HANDLERS},
     per_transaction=INBOX_MESSAGES_PER_TRANSACTION,
     group_handlers=PURCHASE_GROUP_HANDLERS,
+    topic_order=INBOX_TOPIC_ORDER,
 )
 add_report_routes(api)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from evently.core.app import ServiceDefinition
 from evently.core.db import POOL
+from evently.core.inbox_loop import INBOX_LOOP, inbox_loop_context
 from evently.core.signing_keys import generate_signing_keys_json
 from evently.core.tasks import background_task, every
 from evently.waiting_room.admission_keys import ADMISSION_KEYS, load_admission_keys
@@ -22,9 +24,12 @@ from evently.waiting_room.visitors import JoinBatcher
 
 
 def setup(app: web.Application, settings: Any) -> None:
-    """Admission keys (failing fast if unusable), the shared context, the room versions'
-    listener and, where enabled, the admission ticker."""
+    """Admission keys (failing fast if unusable), the inbox's own event loop, the shared
+    context, the room versions' listener and, where enabled, the admission ticker."""
     app[ADMISSION_KEYS] = load_admission_keys(settings)
+    # Outbox deliveries (a sell-out, above all) and the ticker on a loop of their own: the
+    # app's loop is saturated by visitors in a flash sale (core/inbox_loop.py).
+    app.cleanup_ctx.append(inbox_loop_context(settings, "evently-waiting_room"))
     app.cleanup_ctx.append(_context(settings))
     app.cleanup_ctx.append(
         background_task("waiting-room-versions", lambda a: a[WAITING_ROOM].versions.run())
@@ -57,9 +62,18 @@ def _context(settings: WaitingRoomSettings) -> Any:
 
 
 def _tick_forever(settings: WaitingRoomSettings) -> Any:
-    async def run(app: web.Application) -> None:
-        ticker = Ticker(app[POOL], settings.session_idle_s)
+    """The ticker, on the inbox's own loop when there is one: a tick's transaction locks
+    what the inbox's next one needs (tickets, the room's row) until it commits, so it
+    must not wait, round trip after round trip, for a turn of a loop saturated by
+    visitors either."""
+
+    async def tick_forever(pool: asyncpg.Pool) -> None:
+        ticker = Ticker(pool, settings.session_idle_s)
         await every(settings.tick_interval_s, ticker.tick, "waiting-room-ticker")
+
+    async def run(app: web.Application) -> None:
+        own_loop = app.get(INBOX_LOOP)
+        await (own_loop.run(tick_forever) if own_loop else tick_forever(app[POOL]))
 
     return run
 

@@ -107,42 +107,98 @@ def status_from_memory(
     return KnownStatus(tag, True, position, ticket)
 
 
+# A connection with this much unsent is slow: its newest status waits (one slot) until it
+# drained, rather than piling up behind it.
+SLOW_BUFFER_BYTES = 64 * 1024
+HEARTBEAT = b": heartbeat\n\n"
+
+
+def chunk(data: bytes) -> bytes:
+    """``data`` as one HTTP/1.1 chunk (RFC 9112 section 7.1)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
 class StatusMailbox:
-    """One open stream: holds the newest status not yet sent (never blocks the sender)."""
+    """One open stream. Once attached to its connection, a new status is written to it
+    at once by whoever offers it (the room's fan-out), not by waking the stream's
+    handler: a sell-out reaches thousands of streams in one pass of the event loop. A
+    status that cannot be written now (not attached yet, or a slow client) waits in a
+    one-slot mailbox, replaced by any newer one, for the handler to write."""
 
     def __init__(self, event_id: int, user_id: int) -> None:
         self.event_id = event_id
         self.user_id = user_id
         self.known: KnownStatus | None = None
+        self.ended = False
         self._pending: tuple[int, str] | None = None
         self._version = -1
         self._last_body: str | None = None
-        self._ready = asyncio.Event()
+        self._transport: asyncio.Transport | None = None
+        self._chunked = True
+        self._waiter: asyncio.Future[None] | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self._pending is not None
+
+    def attach(self, transport: asyncio.BaseTransport | None, chunked: bool) -> None:
+        """Write to ``transport`` from now on (the response's head is out)."""
+        self._transport = transport  # type: ignore[assignment]
+        self._chunked = chunked
 
     def offer(self, version: int, body: str, known: KnownStatus | None = None) -> None:
-        """Keep ``body`` to send unless it is older than, or the same as, what was offered."""
+        """Send ``body`` unless it is older than, or the same as, what was offered: now if
+        the connection takes it, else kept (replacing an older one) for the handler."""
         if version < self._version or body == self._last_body:
             return
         self._version, self._last_body = version, body
         self.known = known or self.known
         self._pending = (version, body)
-        self._ready.set()
+        transport = self._transport
+        if (
+            transport is None
+            or transport.is_closing()
+            or transport.get_write_buffer_size() >= SLOW_BUFFER_BYTES
+        ):
+            self._wake()
+            return
+        self.flush()
 
-    async def next_status(
-        self, timeout_s: float, *interrupts: asyncio.Event
-    ) -> tuple[int, str] | None:
-        """The newest status not yet taken, or None after ``timeout_s`` or once one of
-        ``interrupts`` (shutdown, the client leaving) is set."""
-        if self._pending is None and not any(event.is_set() for event in interrupts):
-            waiters = [asyncio.ensure_future(event.wait()) for event in (self._ready, *interrupts)]
-            try:
-                await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+    def flush(self) -> None:
+        """Write the kept status, if any (the handler, once the connection drained)."""
         pending, self._pending = self._pending, None
-        self._ready.clear()
-        return pending
+        if pending is not None:
+            self.write_raw(sse_status(*pending))
+            STREAM_UPDATES.inc()
+
+    def write_raw(self, data: bytes) -> None:
+        """Write a body fragment (a status, a heartbeat) unless the connection closed."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(chunk(data) if self._chunked else data)
+
+    def end(self) -> None:
+        """End the stream (the client left, or shutdown): its handler returns."""
+        self.ended = True
+        self._wake()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Wait for a status to write or the end, at most ``timeout_s``; False on timeout."""
+        if self._pending is not None or self.ended:
+            return True
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._waiter
+        except TimeoutError:
+            return False
+        finally:
+            self._waiter = None
+        return True
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 class VisitorStreams:
@@ -163,6 +219,7 @@ class VisitorStreams:
         self._count = 0
         self._fanouts: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
+        self._shutdown: asyncio.Task[None] | None = None
 
     @property
     def subscriber_count(self) -> int:
@@ -195,8 +252,10 @@ class VisitorStreams:
         STREAMS.dec()
 
     def room_changed(self, event_id: int, _version: int) -> None:
-        """A room's state version moved (``RoomVersions`` calls this): fan it out."""
-        if event_id not in self._rooms:
+        """A room's state version moved (``RoomVersions`` calls this): tell the streams
+        whose status follows from memory at once, in this very callback (a task would
+        wait for another turn of a loop that visitors keep busy), then read the others."""
+        if event_id not in self._rooms or not self._push_from_memory(event_id):
             return
         if event_id in self._fanouts:
             self._again.add(event_id)  # the running fan-out reads once more when done
@@ -221,9 +280,16 @@ class VisitorStreams:
     async def _push_statuses(self, event_id: int) -> None:
         """Give each stream of the room its visitor's new status: from memory for visitors
         known to be in line, from one query for the others."""
+        to_read = self._push_from_memory(event_id)
+        if to_read:
+            await self._read_statuses(event_id, to_read)
+
+    def _push_from_memory(self, event_id: int) -> list[int]:
+        """Offer the new status of each stream whose visitor is known to be in line;
+        returns the visitors only the database can tell about."""
         visitors = self._rooms.get(event_id, {})
         if not visitors:
-            return
+            return []
         STREAM_FANOUTS.inc()
         room = self.snapshot(event_id)
         to_read: list[int] = []
@@ -238,8 +304,10 @@ class VisitorStreams:
                     mailbox.offer(room.state_version, update.ticket.model_dump_json(), update)
             if read:
                 to_read.append(user_id)
-        if not to_read:
-            return
+        return to_read
+
+    async def _read_statuses(self, event_id: int, to_read: list[int]) -> None:
+        """Read the statuses of ``to_read`` (one query) and offer them."""
         rows = await self.pool.fetch(queries.SELECT_VISITORS, event_id, to_read)
         STREAM_FANOUT_READS.inc()
         now = datetime.now(UTC)
@@ -250,8 +318,29 @@ class VisitorStreams:
             for mailbox in self._rooms.get(event_id, {}).get(row["user_id"], ()):
                 mailbox.offer(status.state_version, body, known)
 
+    def end_all_on(self, stop: asyncio.Event) -> None:
+        """End every open stream once ``stop`` (the app's shutdown) is set: one task for
+        all of them rather than one per stream."""
+        if self._shutdown is None:
+
+            async def end_all() -> None:
+                await stop.wait()
+                self.end_all()
+
+            self._shutdown = asyncio.create_task(end_all(), name="waiting-room-streams-stop")
+
+    def end_all(self) -> None:
+        """End every open stream."""
+        for visitors in self._rooms.values():
+            for mailboxes in visitors.values():
+                for mailbox in mailboxes:
+                    mailbox.end()
+
     async def close(self) -> None:
-        """Stop every fan-out in flight (at shutdown)."""
+        """End every stream and stop every fan-out in flight (at shutdown)."""
+        self.end_all()
+        if self._shutdown is not None:
+            self._shutdown.cancel()
         tasks = list(self._fanouts.values())
         for task in tasks:
             task.cancel()
@@ -278,10 +367,13 @@ async def stream_status(
     Subscribed before the first read, so no change can slip between the two; a visitor
     who has not joined gets the poll's 404 before the stream starts. With an
     ``If-None-Match`` still current for this replica's snapshot, the status the client
-    already has is not read nor sent again."""
+    already has is not read nor sent again. Changes are written by the room's fan-out
+    (``StatusMailbox``); this handler writes the first status, heartbeats, and what a
+    slow connection could not take at once."""
     mailbox = streams.subscribe(event_id, user_id)
+    streams.end_all_on(stop)
     disconnects = request.app[DISCONNECTS]
-    gone = disconnects.watch(request)
+    disconnects.watch(request, on_gone=mailbox.end)
     try:
         held = current_tag(
             request.headers.get("If-None-Match"), user_id, streams.snapshot(event_id)
@@ -300,18 +392,20 @@ async def stream_status(
                 "X-Accel-Buffering": "no",
             }
         )
+        chunked = request.version >= (1, 1)
+        if chunked:
+            response.enable_chunked_encoding()  # explicit: the mailbox writes chunks itself
         add_response_headers(request, response)
         await response.prepare(request)
         await response.write(b"retry: 2000\n\n")
-        while not stop.is_set() and not gone.is_set():
-            pending = await mailbox.next_status(heartbeat_s, stop, gone)
-            if gone.is_set() or stop.is_set():
-                break
-            if pending is None:
-                await response.write(b": heartbeat\n\n")
-            else:
-                await response.write(sse_status(*pending))
-                STREAM_UPDATES.inc()
+        mailbox.attach(request.transport, chunked)
+        mailbox.flush()  # a status offered before the head went out
+        while not mailbox.ended and not stop.is_set():
+            if not await mailbox.wait(heartbeat_s):
+                mailbox.write_raw(HEARTBEAT)
+            elif mailbox.pending:
+                await request.writer.drain()  # a slow client: write once it drained
+                mailbox.flush()
     except ConnectionResetError:
         pass  # the client went away between two checks
     finally:

@@ -4,6 +4,9 @@
 -- going (last_active_at, open_holds) or completes it (purchased). p_was_confirmed: the
 -- booking had been confirmed before (a cancellation then closes no hold). Holds from
 -- before admission are not counted, so their end never makes open_holds negative.
+-- The admitted tickets are locked first, in id order, as the ticker locks the sessions it
+-- ends (queries.END_SESSIONS): a batch and a tick never each hold a ticket the other
+-- waits for (tests/waiting_room/test_inbox_lock_order.py).
 CREATE OR REPLACE FUNCTION waiting_room.record_booking_changes(
     p_event_ids bigint[], p_user_ids bigint[], p_transitions text[], p_ats timestamptz[],
     p_quantities integer[], p_was_confirmed boolean[]
@@ -12,6 +15,11 @@ DECLARE
     i integer;
     tr text;
 BEGIN
+    PERFORM 1 FROM waiting_room.tickets t
+    WHERE (t.event_id, t.user_id) IN (SELECT * FROM unnest(p_event_ids, p_user_ids))
+      AND t.status = 'admitted'
+    ORDER BY t.id
+    FOR UPDATE;
     FOR i IN 1 .. coalesce(array_length(p_event_ids, 1), 0) LOOP
         tr := p_transitions[i];
         INSERT INTO waiting_room.buyers AS b (
