@@ -123,9 +123,16 @@ _AMOUNT = BookingOut.model_fields["amount"].default_factory
 _SEAT_FIELDS = tuple(BookedSeat.model_fields)
 
 
+# A seat stored before bookings kept labels names its section and row by id.
+_LABEL_FALLBACK = {"section_label": "section", "row_label": "row"}
+
+
 def _seats(stored: str) -> list[dict[str, str]]:
     """A row's seats (JSON text, keys in jsonb's order) in ``BookedSeat``'s field order."""
-    return [{name: seat[name] for name in _SEAT_FIELDS} for seat in json.loads(stored)]
+    return [
+        {name: seat.get(name) or seat[_LABEL_FALLBACK[name]] for name in _SEAT_FIELDS}
+        for seat in json.loads(stored)
+    ]
 
 
 def booking_json(row: Mapping[str, Any]) -> bytes:

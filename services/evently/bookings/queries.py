@@ -212,19 +212,23 @@ INSERT INTO bookings.seat_map_versions (map_id, map_version, seats, sellable_sea
 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true
 """
 
-# $3..$11: one array per column, in document order; flags comma-joined.
+# $3..$13: one array per column, in document order; flags comma-joined.
 STORE_SEAT_MAP_SEATS = """
 INSERT INTO bookings.seat_map_seats (map_id, map_version, seat_id, position, label, section,
-                                     row_id, rank, zone, x, y, flags)
+                                     row_id, rank, zone, x, y, flags, section_label, row_label)
 SELECT $1, $2, t.seat_id, t.position::integer, t.label, t.section, t.row_id, t.rank, t.zone,
-       t.x, t.y, CASE WHEN t.flags = '' THEN '{}' ELSE string_to_array(t.flags, ',') END
+       t.x, t.y, CASE WHEN t.flags = '' THEN '{}' ELSE string_to_array(t.flags, ',') END,
+       t.section_label, t.row_label
 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[],
-            $9::double precision[], $10::double precision[], $11::text[])
-     WITH ORDINALITY AS t(seat_id, label, section, row_id, rank, zone, x, y, flags, position)
+            $9::double precision[], $10::double precision[], $11::text[], $12::text[],
+            $13::text[])
+     WITH ORDINALITY AS t(seat_id, label, section, row_id, rank, zone, x, y, flags,
+                          section_label, row_label, position)
 """
 
 SEAT_MAP_SEATS = """
-SELECT seat_id, label, section, row_id, rank, zone, x, y, flags
+SELECT seat_id, label, section, row_id, rank, zone, x, y, flags,
+       coalesce(section_label, section) AS section_label, coalesce(row_label, row_id) AS row_label
 FROM bookings.seat_map_seats WHERE map_id = $1 AND map_version = $2 ORDER BY position
 """
 

@@ -189,6 +189,20 @@ class BookedSeat(Shape):
     section: str = Field(description="The section's id")
     row: str = Field(description="The row's id")
     zone: str = Field(description="The price zone's id")
+    section_label: str = Field(
+        "", description="The section's label, as printed (its id in older bookings)"
+    )
+    row_label: str = Field("", description="The row's label, as printed (its id in older bookings)")
+
+    @pydantic.model_validator(mode="after")
+    def _labels_default_to_ids(self) -> BookedSeat:
+        """Seats stored before labels were kept name their section and row by id (equal to
+        the labels on a rectangular map)."""
+        if not self.section_label:
+            self.section_label = self.section
+        if not self.row_label:
+            self.row_label = self.row
+        return self
 
 
 class Booking(Shape):

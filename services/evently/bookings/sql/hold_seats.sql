@@ -196,7 +196,10 @@ BEGIN
         IF seats IS NOT NULL THEN
             SELECT jsonb_agg(jsonb_build_object('id', m.seat_id, 'label', m.label,
                                                 'section', m.section, 'row', m.row_id,
-                                                'zone', m.zone) ORDER BY m.position)::text
+                                                'zone', m.zone,
+                                                'section_label', coalesce(m.section_label, m.section),
+                                                'row_label', coalesce(m.row_label, m.row_id))
+                             ORDER BY m.position)::text
             INTO seats_json
             FROM bookings.seat_map_seats m
             WHERE m.map_id = seating.map_id AND m.map_version = seating.map_version
