@@ -105,6 +105,11 @@ class EventSeating(Shape):
 
     map_id: int
     map_version: int
+    zone_prices: dict[str, Money] = Field(
+        default_factory=dict,
+        description="Price per zone id; a zone not named costs the event's price (none in "
+        "messages sent before the field existed)",
+    )
 
 
 class EventFields(Shape):

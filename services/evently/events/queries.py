@@ -16,7 +16,7 @@ EVENT_COLUMNS = """
     e.created_by, e.created_at, e.updated_at,
     v.id AS venue_id, v.name AS venue_name, v.address AS venue_address, v.city AS venue_city,
     v.capacity AS venue_capacity,
-    e.seat_map_id, e.seat_map_version"""
+    e.seat_map_id, e.seat_map_version, e.zone_prices::text AS zone_prices"""
 
 EVENT_FROM = """
     FROM events.events e
@@ -238,12 +238,15 @@ SELECT_SEAT_MAP_VERSION = f"""
     WHERE s.map_id = $1 AND s.version = $2"""
 # What a seated event needs of its map version: where it is and how many seats it sells.
 SELECT_SEAT_MAP_VERSION_FIGURES = """
-    SELECT m.venue_id, s.sellable_seats
+    SELECT m.venue_id, s.sellable_seats,
+           ARRAY(SELECT jsonb_object_keys(s.stats->'zones')) AS zones
     FROM events.seat_map_versions s JOIN events.seat_maps m ON m.id = s.map_id
     WHERE s.map_id = $1 AND s.version = $2"""
 SELECT_EVENT_SEATING = "SELECT seat_map_id, seat_map_version FROM events.events WHERE id = $1"
-# Pin the event's map version; returns the id only if the seating changed.
+# Pin the event's map version and zone prices ($4, jsonb as text); returns the id only
+# if either changed.
 SET_EVENT_SEATING = """
-    UPDATE events.events SET seat_map_id = $2, seat_map_version = $3
-    WHERE id = $1 AND (seat_map_id, seat_map_version) IS DISTINCT FROM ($2::bigint, $3::integer)
+    UPDATE events.events SET seat_map_id = $2, seat_map_version = $3, zone_prices = $4::text::jsonb
+    WHERE id = $1 AND (seat_map_id, seat_map_version, zone_prices)
+          IS DISTINCT FROM ($2::bigint, $3::integer, $4::text::jsonb)
     RETURNING id"""

@@ -6,6 +6,8 @@ The seat map document itself is ``evently.core.seat_maps`` (bookings reads it to
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
 
 import pydantic
 from pydantic import Field
@@ -93,3 +95,11 @@ class EventSeatingInput(pydantic.BaseModel):
 
     map_id: int = Field(ge=1, lt=2**63)
     map_version: int = Field(ge=1, lt=2**31)
+    zone_prices: dict[str, Annotated[Decimal, Field(max_digits=12, decimal_places=2)]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Price per zone id of the map version, a decimal string such as "
+        '"89.00"; a zone not named costs the event\'s `price`. 422 `invalid_zone_prices` '
+        "naming `body.seating.zone_prices.<zone>` for a zone the version does not sell or a "
+        "negative price",
+    )
