@@ -63,7 +63,7 @@ async def test_a_booking_and_its_tickets_print_the_labels(
     status, booking, _ = await hold_seats(me, ["seat-b2-1", "b112-r01-2"], event_id=EVENT)
     assert status == 201, booking
     row_b = {"id": "seat-b2-1", "label": "1", "section": "b112", "row": "r02", "zone": "std",
-             "section_label": "Block 112", "row_label": "Row B"}  # fmt: skip
+             "section_label": "Block 112", "row_label": "Row B", "price": "49.90"}  # fmt: skip
     assert row_b in booking["seats"]
     assert {s["row_label"] for s in booking["seats"]} == {"Row A", "Row B"}
 

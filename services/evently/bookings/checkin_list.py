@@ -83,10 +83,12 @@ def _render(
     return b'{"list":' + signed + b',"signature":' + canonical_json(signature) + b"}"
 
 
-def _seat(stored: str | None) -> dict[str, str] | None:
+def _seat(stored: str | None) -> dict[str, str | None] | None:
     """A ticket's seat (JSON text from ``bookings.ticket_seat``) as the ticket API shows
     it (labels filled in for seats stored before labels were kept), or None."""
-    return None if stored is None else BookedSeat.model_validate_json(stored).model_dump()
+    return (
+        None if stored is None else BookedSeat.model_validate_json(stored).model_dump(mode="json")
+    )
 
 
 def verify_checkin_list(

@@ -148,7 +148,7 @@ SELECT applied, clamped, requested_capacity, new_capacity, reserved_seats, offer
        reseat_refused
 FROM bookings.apply_event_changed(
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-    true)
+    true, $21::text::jsonb)
 """
 
 PUBLISH_INVENTORY = "SELECT bookings.publish_inventory($1, $2, $3, $4)"

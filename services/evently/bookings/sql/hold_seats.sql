@@ -64,6 +64,7 @@ DECLARE
     guard_from integer;
     guard_offset integer := 0;
     stamp bigint;
+    amount numeric;
 BEGIN
     SELECT * INTO locks FROM bookings.take_advisory_xact_locks(
         p_key_ns, p_key_ids, p_probe_ns, p_probe_ids, p_lock_timeout_ms);
@@ -193,22 +194,27 @@ BEGIN
             CONTINUE;
         END IF;
         seats_json := '[]';
+        amount := inv.unit_price * q;
         IF seats IS NOT NULL THEN
             SELECT jsonb_agg(jsonb_build_object('id', m.seat_id, 'label', m.label,
                                                 'section', m.section, 'row', m.row_id,
                                                 'zone', m.zone,
                                                 'section_label', coalesce(m.section_label, m.section),
-                                                'row_label', coalesce(m.row_label, m.row_id))
-                             ORDER BY m.position)::text
-            INTO seats_json
+                                                'row_label', coalesce(m.row_label, m.row_id),
+                                                'price', coalesce(seating.zone_prices->>m.zone,
+                                                                  inv.unit_price::text))
+                             ORDER BY m.position)::text,
+                   -- Zone prices (migration 0016): the seats' prices, summed.
+                   sum(coalesce((seating.zone_prices->>m.zone)::numeric, inv.unit_price))
+            INTO seats_json, amount
             FROM bookings.seat_map_seats m
             WHERE m.map_id = seating.map_id AND m.map_version = seating.map_version
               AND m.seat_id = ANY (seats);
         END IF;
         INSERT INTO bookings.bookings (event_id, user_id, quantity, status, unit_price,
-                                       currency, hold_expires_at, seats)
+                                       currency, hold_expires_at, seats, amount)
         VALUES (p_event_id, uid, q, 'held', inv.unit_price, inv.currency,
-                now() + make_interval(secs => inv.hold_ttl_seconds), seats_json)
+                now() + make_interval(secs => inv.hold_ttl_seconds), seats_json, amount)
         RETURNING * INTO b;
         IF seats IS NOT NULL THEN
             -- Guarded by status = 'free': a seat is never taken twice, whatever happens.
