@@ -33,6 +33,7 @@ from evently.events.errors import (
     CapacityBelowReserved,
     EventCancelled,
     EventNotFound,
+    InvalidChannels,
     InvalidZonePrices,
     ManagedByTaken,
     SeatingChangeRefused,
@@ -106,12 +107,10 @@ async def sync_row(
                 for e in exc.errors
             ]
         ) from exc
-    except InvalidZonePrices as exc:  # checked against the map version's zones
+    except (InvalidZonePrices, InvalidChannels) as exc:  # checked against the map version
+        reason = "InvalidZonePrices" if isinstance(exc, InvalidZonePrices) else "InvalidChannels"
         raise SpecError(
-            [
-                Problem("InvalidZonePrices", f"spec.{_spec_field(e.field)}: {e.reason}")
-                for e in exc.errors
-            ]
+            [Problem(reason, f"spec.{_spec_field(e.field)}: {e.reason}") for e in exc.errors]
         ) from exc
     except SeatingChangeRefused as exc:
         raise SpecError([Problem("SeatingChangeRefused", f"spec.seating: {exc.detail}")]) from exc

@@ -91,6 +91,8 @@ class Seating:
     # spec.seating.zonePrices: (zone id, price) pairs, sorted; a zone not named costs
     # spec.price.amount.
     zone_prices: tuple[tuple[str, Decimal], ...] = ()
+    # spec.seating.channels: (channel, seat ids) pairs, sorted: seats kept back.
+    channels: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,24 @@ def _zone_prices(r: _Reader) -> tuple[tuple[str, Decimal], ...]:
     return tuple(prices)
 
 
+def _channels(r: _Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``spec.seating.channels`` (channel -> seat ids); the events service checks the
+    seats against the map."""
+    raw = r.get("seating.channels")
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        r._bad("seating.channels", "must map channel names to lists of seat ids")
+        return ()
+    channels = []
+    for name, seats in sorted(raw.items()):
+        if not isinstance(seats, list) or not all(isinstance(s, str) for s in seats):
+            r._bad(f"seating.channels.{name}", "must be a list of seat ids")
+            continue
+        channels.append((str(name), tuple(seats)))
+    return tuple(channels)
+
+
 def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
     """Read a resource's ``spec``; raises ``SpecError`` listing every malformed field."""
     r = _Reader(raw or {})
@@ -288,6 +308,7 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
             map_id=r.integer("seating.mapId", minimum=1),
             map_version=r.integer("seating.mapVersion", minimum=1),
             zone_prices=_zone_prices(r),
+            channels=_channels(r),
         )
     reminder = None
     if r.get("sale.holdExpiryReminder") is not None:
@@ -452,6 +473,7 @@ def _seating_input(seating: Seating | None) -> Any:
         "map_id": seating.map_id,
         "map_version": seating.map_version,
         "zone_prices": dict(seating.zone_prices),
+        "channels": {name: list(seats) for name, seats in seating.channels},
     }
 
 

@@ -45,7 +45,12 @@ async def test_a_seated_events_capacity_is_its_maps_sellable_seats(client, token
     assert response.status == 201, await response.text()
     event = await response.json()
     assert event["capacity"] == 6  # 7 seats, one blocked
-    assert event["seating"] == {"map_id": seat_map["map_id"], "map_version": 1, "zone_prices": {}}
+    assert event["seating"] == {
+        "map_id": seat_map["map_id"],
+        "map_version": 1,
+        "zone_prices": {},
+        "channels": {},
+    }
     (row,) = await outbox_rows(db, event["id"])
     message = parse(EventChanged, row["payload"])
     assert message.seating is not None and message.seating.map_id == seat_map["map_id"]
@@ -134,6 +139,7 @@ async def test_an_event_keeps_its_version_until_repinned_which_is_a_new_event_ve
         "map_id": seat_map["map_id"],
         "map_version": 2,
         "zone_prices": {},
+        "channels": {},
     }
 
 

@@ -152,3 +152,23 @@ async def test_a_zone_the_map_does_not_sell_is_a_spec_problem_naming_it(
     assert problem.reason == "InvalidZonePrices"
     assert problem.message.startswith("spec.seating.zonePrices.gold:")
     assert await conn.fetchval("SELECT count(*) FROM events.events") == 0
+
+
+async def test_a_resources_channels_reach_the_row_and_a_bad_seat_is_a_spec_problem(
+    conn, map_at_the_samples_venue
+):
+    raw = seated_spec(map_at_the_samples_venue)
+    raw["seating"]["channels"] = {"promoter-x": ["vip-1"]}
+    first = await sync_row(
+        conn, read_valid_spec(raw), OWNER, known_event_id=None, reserved_seats=nothing_reserved
+    )
+    assert first.event.seating.channels == {"promoter-x": ["vip-1"]}
+    raw["seating"]["channels"] = {"promoter-x": ["vip-1", "nope"]}
+    with pytest.raises(SpecError) as excinfo:
+        await sync_row(
+            conn, read_valid_spec(raw), OWNER, known_event_id=first.event.id,
+            reserved_seats=nothing_reserved,
+        )  # fmt: skip
+    (problem,) = excinfo.value.problems
+    assert problem.reason == "InvalidChannels"
+    assert problem.message.startswith("spec.seating.channels.promoter-x.1:")

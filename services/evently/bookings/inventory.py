@@ -191,6 +191,7 @@ async def apply_event_changed(
         None if seating is None else seating.map_id,
         None if seating is None else seating.map_version,
         zone_prices_json(seating),
+        None if seating is None else json.dumps(seating.channels),
     )
     LOCK_WAIT.labels("inventory").observe(time.perf_counter() - started)
     await admission.apply_event_changed(conn, event, message.version)

@@ -54,6 +54,11 @@ class BookingCreate(_Strict):
     )
     zone: Slug | None = Field(None, description="Best-available: only seats of this zone")
     accessible: bool = Field(False, description="Best-available: accessible seats only")
+    channel: Slug | None = Field(
+        None,
+        description="With seat_ids: hold seats kept back for this channel (an admin, or an "
+        "account granted channels:hold; else 403 channel_not_allowed)",
+    )
 
     @pydantic.field_validator("seat_ids")
     @classmethod
@@ -78,6 +83,8 @@ class BookingCreate(_Strict):
                 problems.append(
                     FieldError("body.accessible", "only with quantity (best-available)")
                 )
+        elif self.channel is not None:
+            problems.append(FieldError("body.channel", "only with seat_ids"))
         return problems
 
     def fingerprint(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 HOLD_SEATS = """
 SELECT outcome, booking, details, lock_wait_s
 FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                          $17)
+                          $17, $18)
 """
 
 # One row per request of the batch, in order.
@@ -148,7 +148,7 @@ SELECT applied, clamped, requested_capacity, new_capacity, reserved_seats, offer
        reseat_refused
 FROM bookings.apply_event_changed(
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-    true, $21::text::jsonb)
+    true, $21::text::jsonb, $22::text::jsonb)
 """
 
 PUBLISH_INVENTORY = "SELECT bookings.publish_inventory($1, $2, $3, $4)"
@@ -233,14 +233,17 @@ FROM bookings.seat_map_seats WHERE map_id = $1 AND map_version = $2 ORDER BY pos
 """
 
 # A seated event's version, its seat stamp and the seats stamped above $2 (migration
-# 0014), taken (held, sold, blocked) or free: what best-available picks from
+# 0014), taken (held, sold, blocked, or kept back for a channel: migration 0016) or free:
+# what best-available picks from
 # (bookings/seat_picker.py); $2 = -1 reads every seat. One statement, one snapshot. No
 # row: not seated.
 EVENT_SEAT_CHANGES = """
 SELECT s.map_id, s.map_version, s.seat_changes,
        ARRAY(SELECT e.seat_id FROM bookings.event_seats e
-             WHERE e.event_id = s.event_id AND e.changed > $2 AND e.status <> 'free') AS taken,
+             WHERE e.event_id = s.event_id AND e.changed > $2
+               AND (e.status <> 'free' OR e.channel IS NOT NULL)) AS taken,
        ARRAY(SELECT e.seat_id FROM bookings.event_seats e
-             WHERE e.event_id = s.event_id AND e.changed > $2 AND e.status = 'free') AS freed
+             WHERE e.event_id = s.event_id AND e.changed > $2
+               AND e.status = 'free' AND e.channel IS NULL) AS freed
 FROM bookings.event_seating s WHERE s.event_id = $1
 """

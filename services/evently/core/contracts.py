@@ -110,6 +110,11 @@ class EventSeating(Shape):
         description="Price per zone id; a zone not named costs the event's price (none in "
         "messages sent before the field existed)",
     )
+    channels: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Seats kept back per channel (a promoter, say): channel name -> seat ids; "
+        "none in messages sent before the field existed",
+    )
 
 
 class EventFields(Shape):

@@ -215,3 +215,13 @@ class InvalidZonePrices(ApiError):
     def __init__(self, errors: list[FieldError]) -> None:
         fields = ", ".join(e.field.removeprefix("body.") for e in errors)
         super().__init__(f"Invalid field(s): {fields}", errors=errors)
+
+
+class InvalidChannels(ApiError):
+    """A seated event's channel allocations name a seat that is not a sellable seat of
+    its map version, or one seat twice (docs/seating.md, "Channel allocations")."""
+
+    status, code, title = 422, "invalid_channels", "Invalid channel allocations"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("Invalid field(s): seating.channels", errors=errors)

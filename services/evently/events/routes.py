@@ -136,7 +136,8 @@ async def get_admin_event(request: web.Request, id: int) -> web.Response:
     summary="Create an event; its venue is upserted by name and city",
     description=(
         "422 `invalid_zone_prices` when a seated event prices a zone its map version does "
-        "not sell, or at a negative price (docs/seating.md)."
+        "not sell, or at a negative price; 422 `invalid_channels` when a channel names a "
+        "seat that is not a sellable seat of the version, or a seat twice (docs/seating.md)."
     ),
     body=EventInput,
     response=Event,
@@ -161,8 +162,8 @@ async def create_event(request: web.Request, body: EventInput) -> web.Response:
         "412 `version_mismatch` if it moved on). 409 `capacity_below_reserved` when the "
         "new capacity is below the seats bookings has sold and holds, "
         "409 `event_managed_by_kubernetes` for events a custom resource owns, "
-        "409 `event_cancelled` for cancelled events. 422 `invalid_zone_prices` as for "
-        "creation."
+        "409 `event_cancelled` for cancelled events. 422 `invalid_zone_prices` and "
+        "`invalid_channels` as for creation."
     ),
     body=EventInput,
     response=Event,

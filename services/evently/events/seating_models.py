@@ -12,7 +12,7 @@ from typing import Annotated
 import pydantic
 from pydantic import Field
 
-from evently.core.seat_maps import SeatMapVersionInfo
+from evently.core.seat_maps import SeatId, SeatMapVersionInfo, Slug
 
 MAX_VENUE_CAPACITY = 1_000_000
 _strict = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -102,4 +102,13 @@ class EventSeatingInput(pydantic.BaseModel):
         '"89.00"; a zone not named costs the event\'s `price`. 422 `invalid_zone_prices` '
         "naming `body.seating.zone_prices.<zone>` for a zone the version does not sell or a "
         "negative price",
+    )
+    channels: dict[Slug, list[SeatId]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Channel allocations: seats kept back from public sale for a channel "
+        "(a promoter, say), channel name -> seat ids; held only by an admin or an account "
+        "granted `channels:hold` naming the channel; released by removing them. 422 "
+        "`invalid_channels` naming `body.seating.channels.<name>.<i>` for a seat that is "
+        "not a sellable seat of the version or is in two channels",
     )

@@ -22,6 +22,10 @@
 -- (migration 0014) so pickers read only what changed.
 -- The seat and guard arguments default to NULL, so the previous releases' calls (12
 -- and 14 arguments) still resolve during a rolling upgrade.
+-- Channel allocations (migration 0016): p_channels[i] is the channel request i holds
+-- for (NULL: public sale; the service lets only an admin or an account granted
+-- channels:hold name one). A seat kept back for another channel, or for any channel
+-- when the request is public, is unavailable to it (seats_unavailable).
 -- Returns one row per request, in order: the outcome (see
 -- bookings/outcomes.py), the booking (held or replayed) or the refusal's details.
 DROP FUNCTION IF EXISTS bookings.hold_seats(
@@ -30,6 +34,9 @@ DROP FUNCTION IF EXISTS bookings.hold_seats(
 DROP FUNCTION IF EXISTS bookings.hold_seats(
     bigint, bigint[], integer[], text[], text[], integer, integer[], integer[], integer[],
     integer[], integer, text[], text[], integer[]);
+DROP FUNCTION IF EXISTS bookings.hold_seats(
+    bigint, bigint[], integer[], text[], text[], integer, integer[], integer[], integer[],
+    integer[], integer, text[], text[], integer[], text[], text[], integer[]);
 CREATE OR REPLACE FUNCTION bookings.hold_seats(
     p_event_id bigint, p_user_ids bigint[], p_quantities integer[],
     p_idempotency_keys text[], p_request_hashes text[], p_idempotency_ttl_s integer,
@@ -37,7 +44,7 @@ CREATE OR REPLACE FUNCTION bookings.hold_seats(
     p_lock_timeout_ms integer, p_client_addresses text[],
     p_seat_ids text[] DEFAULT NULL, p_seat_counts integer[] DEFAULT NULL,
     p_guard_near text[] DEFAULT NULL, p_guard_far text[] DEFAULT NULL,
-    p_guard_counts integer[] DEFAULT NULL)
+    p_guard_counts integer[] DEFAULT NULL, p_channels text[] DEFAULT NULL)
 RETURNS TABLE (outcome text, booking bookings.bookings, details jsonb,
                lock_wait_s double precision)
 LANGUAGE plpgsql AS $$
@@ -155,7 +162,9 @@ BEGIN
                 SELECT coalesce(array_agg(w.seat_id) FILTER (WHERE e.seat_id IS NULL), '{}'),
                        coalesce(array_agg(w.seat_id) FILTER (WHERE e.status = 'blocked'), '{}'),
                        coalesce(array_agg(w.seat_id ORDER BY w.seat_id)
-                                FILTER (WHERE e.status IN ('held', 'sold')), '{}')
+                                FILTER (WHERE e.status IN ('held', 'sold')
+                                        OR e.channel IS DISTINCT FROM p_channels[i]
+                                           AND e.channel IS NOT NULL), '{}')
                 INTO unknown_seats, blocked_seats, taken_seats
                 FROM unnest(seats) AS w(seat_id)
                 LEFT JOIN bookings.event_seats e
@@ -196,20 +205,8 @@ BEGIN
         seats_json := '[]';
         amount := inv.unit_price * q;
         IF seats IS NOT NULL THEN
-            SELECT jsonb_agg(jsonb_build_object('id', m.seat_id, 'label', m.label,
-                                                'section', m.section, 'row', m.row_id,
-                                                'zone', m.zone,
-                                                'section_label', coalesce(m.section_label, m.section),
-                                                'row_label', coalesce(m.row_label, m.row_id),
-                                                'price', coalesce(seating.zone_prices->>m.zone,
-                                                                  inv.unit_price::text))
-                             ORDER BY m.position)::text,
-                   -- Zone prices (migration 0016): the seats' prices, summed.
-                   sum(coalesce((seating.zone_prices->>m.zone)::numeric, inv.unit_price))
-            INTO seats_json, amount
-            FROM bookings.seat_map_seats m
-            WHERE m.map_id = seating.map_id AND m.map_version = seating.map_version
-              AND m.seat_id = ANY (seats);
+            SELECT o.seats_json, o.amount INTO seats_json, amount
+            FROM bookings.booking_seats(seating, inv.unit_price, seats) o;
         END IF;
         INSERT INTO bookings.bookings (event_id, user_id, quantity, status, unit_price,
                                        currency, hold_expires_at, seats, amount)
@@ -220,7 +217,8 @@ BEGIN
             -- Guarded by status = 'free': a seat is never taken twice, whatever happens.
             stamp := coalesce(stamp, nextval('bookings.seat_changes'));
             UPDATE bookings.event_seats SET status = 'held', booking_id = b.id, changed = stamp
-            WHERE event_id = p_event_id AND seat_id = ANY (seats) AND status = 'free';
+            WHERE event_id = p_event_id AND seat_id = ANY (seats) AND status = 'free'
+              AND (channel IS NULL OR channel = p_channels[i]);
             GET DIAGNOSTICS claimed = ROW_COUNT;
             IF claimed <> q THEN
                 RAISE EXCEPTION 'seats of event % changed under its lock', p_event_id;

@@ -21,3 +21,11 @@ ALTER TABLE bookings.bookings ADD COLUMN amount numeric(12, 2);
 -- (diffs never carry blocked seats). The seatings there already are published.
 ALTER TABLE bookings.event_seating ADD COLUMN seating_published boolean NOT NULL DEFAULT true;
 ALTER TABLE bookings.event_seating ALTER COLUMN seating_published SET DEFAULT false;
+
+-- Channel allocations (docs/seating.md "Channel allocations"): the seats a seated event
+-- keeps back for a channel (event.changed's seating.channels). A seat with a channel is
+-- held only by a request naming that channel (an admin, or an account granted
+-- channels:hold); public holds and best-available never take it. The event's channels
+-- as last applied are kept beside them, so an unchanged message rewrites nothing.
+ALTER TABLE bookings.event_seats ADD COLUMN channel text;
+ALTER TABLE bookings.event_seating ADD COLUMN channels jsonb NOT NULL DEFAULT '{}';

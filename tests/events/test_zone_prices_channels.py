@@ -1,6 +1,8 @@
-"""Per-zone prices of a seated event, the events side (docs/seating.md, "Zone prices"):
-set in ``seating.zone_prices``, shown on the event, carried by ``event.changed``; a zone
-the map version does not sell or a negative price is 422 naming the field."""
+"""Per-zone prices and channel allocations of a seated event, the events side
+(docs/seating.md, "Zone prices", "Channel allocations"): set in ``seating``, shown on the
+event, carried by ``event.changed``; a zone the map version does not sell, a negative
+price, or a channel seat that is not a sellable seat (or is in two channels) is 422
+naming the field."""
 
 from __future__ import annotations
 
@@ -78,3 +80,44 @@ async def test_an_unknown_zone_or_a_negative_price_is_422_naming_it_and_changes_
         await client.get(f"{ADMIN_EVENTS}/{event['id']}", headers=tokens.admin())
     ).json()
     assert stored["seating"]["zone_prices"] == {"premium": "10.00"} and stored["version"] == 1
+
+
+def with_channels(seat_map: dict, **channels: list[str]) -> dict:
+    body = seated(seat_map)
+    body["seating"]["channels"] = channels
+    return body
+
+
+async def test_channel_allocations_are_stored_shown_and_announced(client, tokens, seat_map, db):
+    body = with_channels(seat_map, **{"promoter-x": ["vip-1", "stalls-A-3"]})
+    response = await post(client, tokens, body)
+
+    assert response.status == 201, await response.text()
+    event = await response.json()
+    assert event["seating"]["channels"] == {"promoter-x": ["stalls-A-3", "vip-1"]}
+    (row,) = await outbox_rows(db, event["id"])
+    assert parse(EventChanged, row["payload"]).seating.channels == {
+        "promoter-x": ["stalls-A-3", "vip-1"]
+    }
+    released = await put(client, tokens, event, with_channels(seat_map))
+    assert released.status == 200 and (await released.json())["version"] == 2
+    assert (await released.json())["seating"]["channels"] == {}
+
+
+async def test_a_channel_seat_that_is_unknown_blocked_or_taken_twice_is_422_naming_it(
+    client, tokens, seat_map, db
+):
+    body = with_channels(
+        seat_map, a=["vip-1", "nope"], b=["stalls-B-1", "vip-1"]
+    )  # stalls-B-1 is blocked
+    response = await post(client, tokens, body)
+
+    assert response.status == 422, await response.text()
+    problem = await response.json()
+    assert problem["code"] == "invalid_channels"
+    assert [e["field"] for e in problem["errors"]] == [
+        "body.seating.channels.a.1",
+        "body.seating.channels.b.0",
+        "body.seating.channels.b.1",
+    ]
+    assert await db.fetchval("SELECT count(*) FROM events.events") == 0
