@@ -33,6 +33,8 @@ from evently.events.errors import (
     CapacityBelowReserved,
     EventCancelled,
     EventNotFound,
+    InvalidChannels,
+    InvalidZonePrices,
     ManagedByTaken,
     SeatingChangeRefused,
 )
@@ -105,13 +107,23 @@ async def sync_row(
                 for e in exc.errors
             ]
         ) from exc
+    except (InvalidZonePrices, InvalidChannels) as exc:  # checked against the map version
+        reason = "InvalidZonePrices" if isinstance(exc, InvalidZonePrices) else "InvalidChannels"
+        raise SpecError(
+            [Problem(reason, f"spec.{_spec_field(e.field)}: {e.reason}") for e in exc.errors]
+        ) from exc
     except SeatingChangeRefused as exc:
         raise SpecError([Problem("SeatingChangeRefused", f"spec.seating: {exc.detail}")]) from exc
 
 
 def _spec_field(field: str) -> str:
     """``body.seating.map_id`` -> ``seating.mapId``; ``body.capacity`` -> ``capacity``."""
-    names = {"map_id": "mapId", "map_version": "mapVersion", "max_per_user": "maxPerUser"}
+    names = {
+        "map_id": "mapId",
+        "map_version": "mapVersion",
+        "max_per_user": "maxPerUser",
+        "zone_prices": "zonePrices",
+    }
     return ".".join(names.get(part, part) for part in field.removeprefix("body.").split("."))
 
 

@@ -88,6 +88,11 @@ class Seating:
 
     map_id: int
     map_version: int
+    # spec.seating.zonePrices: (zone id, price) pairs, sorted; a zone not named costs
+    # spec.price.amount.
+    zone_prices: tuple[tuple[str, Decimal], ...] = ()
+    # spec.seating.channels: (channel, seat ids) pairs, sorted: seats kept back.
+    channels: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,6 +211,46 @@ class _Reader:
         return value
 
 
+def _zone_prices(r: _Reader) -> tuple[tuple[str, Decimal], ...]:
+    """``spec.seating.zonePrices`` (zone id -> decimal string), read without splitting
+    zone ids on their dots; the events service checks the zones against the map."""
+    raw = r.get("seating.zonePrices")
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        r._bad("seating.zonePrices", 'must map zone ids to prices such as "49.90"')
+        return ()
+    prices = []
+    for zone, text in sorted(raw.items()):
+        try:
+            price = Decimal(text) if isinstance(text, str) else Decimal("NaN")
+            if not price.is_finite():
+                raise InvalidOperation
+        except InvalidOperation:
+            r._bad(f"seating.zonePrices.{zone}", 'must be a decimal string such as "49.90"')
+            continue
+        prices.append((str(zone), price))
+    return tuple(prices)
+
+
+def _channels(r: _Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``spec.seating.channels`` (channel -> seat ids); the events service checks the
+    seats against the map."""
+    raw = r.get("seating.channels")
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        r._bad("seating.channels", "must map channel names to lists of seat ids")
+        return ()
+    channels = []
+    for name, seats in sorted(raw.items()):
+        if not isinstance(seats, list) or not all(isinstance(s, str) for s in seats):
+            r._bad(f"seating.channels.{name}", "must be a list of seat ids")
+            continue
+        channels.append((str(name), tuple(seats)))
+    return tuple(channels)
+
+
 def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
     """Read a resource's ``spec``; raises ``SpecError`` listing every malformed field."""
     r = _Reader(raw or {})
@@ -262,6 +307,8 @@ def parse_spec(raw: Mapping[str, Any]) -> EventSpec:
         seating = Seating(
             map_id=r.integer("seating.mapId", minimum=1),
             map_version=r.integer("seating.mapVersion", minimum=1),
+            zone_prices=_zone_prices(r),
+            channels=_channels(r),
         )
     reminder = None
     if r.get("sale.holdExpiryReminder") is not None:
@@ -422,7 +469,12 @@ def _seating_input(seating: Seating | None) -> Any:
     """The events model's ``seating`` (as data, so its errors name their field)."""
     if seating is None:
         return None
-    return {"map_id": seating.map_id, "map_version": seating.map_version}
+    return {
+        "map_id": seating.map_id,
+        "map_version": seating.map_version,
+        "zone_prices": dict(seating.zone_prices),
+        "channels": {name: list(seats) for name, seats in seating.channels},
+    }
 
 
 def _waiting_room_input(room: WaitingRoom | None) -> Any:

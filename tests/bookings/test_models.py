@@ -49,6 +49,12 @@ def row(**changes: object) -> dict[str, object]:
             seats='[{"id": "S1-A-1", "row": "A", "zone": "std", "label": "1", "section": "S1"}, '
             '{"id": "S1-A-2", "row": "A", "zone": "std", "label": "2", "section": "S1"}]',
         ),
+        # ... with the section and row labels kept since migration 0016.
+        row(
+            quantity=1,
+            seats='[{"id": "b-r1-1", "row": "r1", "zone": "std", "label": "1", "section": "b", '
+            '"row_label": "Row A", "section_label": "Block 112"}]',
+        ),
     ],
 )
 def test_booking_json_is_byte_for_byte_the_models_rendering(booking) -> None:

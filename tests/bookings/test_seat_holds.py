@@ -65,9 +65,11 @@ async def test_holding_seats_takes_exactly_them_and_counts_like_general_admissio
     assert status == 201, booking
     assert booking["quantity"] == 2 and booking["status"] == "held"
     assert booking["seats"] == [
-        {"id": "S1-A-1", "label": "1", "section": "S1", "row": "A", "zone": "std"},
-        {"id": "S1-A-2", "label": "2", "section": "S1", "row": "A", "zone": "std"},
-    ]
+        {"id": "S1-A-1", "label": "1", "section": "S1", "row": "A", "zone": "std",
+         "section_label": "Section 1", "row_label": "A", "price": "49.90"},
+        {"id": "S1-A-2", "label": "2", "section": "S1", "row": "A", "zone": "std",
+         "section_label": "Section 1", "row_label": "A", "price": "49.90"},
+    ]  # fmt: skip
     rows = await event_seat_rows(db, EVENT)
     assert live_seats(rows) == {"S1-A-1": booking["id"], "S1-A-2": booking["id"]}
     assert rows["S1-A-1"][0] == "held"

@@ -115,8 +115,11 @@ async def test_a_cancelled_event_frees_every_seat(seated_client, seat_map, token
     assert (counts["reserved"], counts["sold"]) == (0, 0)
 
 
-async def test_a_seated_event_has_no_waitlist_in_this_step(seated_client, seat_map, tokens, db):
-    await send_event(seated_client, EVENT, waitlist_enabled=True, **seating_of(seat_map))
+async def test_a_seated_events_waitlist_follows_the_organisers_setting(
+    seated_client, seat_map, tokens, db
+):
+    # Seated waitlists (offers of seats) are tests/bookings/test_seated_waitlist.py's.
+    await send_event(seated_client, EVENT, waitlist_enabled=False, **seating_of(seat_map))
     status, problem = await Buyer(seated_client, tokens, 1).post(
         f"/api/v1/events/{EVENT}/waitlist", {"quantity": 1}
     )

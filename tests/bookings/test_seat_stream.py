@@ -334,3 +334,23 @@ async def test_a_stalled_watcher_resumes_from_the_newest_snapshot_never_from_a_g
     assert len(watcher.messages) < len(changes)
     stalled.close()
     reader.response.close()
+
+
+async def test_a_new_seating_reaches_an_open_stream_as_a_snapshot_with_its_blocked_seats(
+    seated_client, events_client, small_seated, tokens, db
+):
+    watcher = await watch(seated_client)
+    assert watcher.seats == {"stalls-B-1": "blocked"}
+    # Another map of the same size (six sellable seats: the counts do not change) whose
+    # blocked seat is another one.
+    other = small_map()
+    other["sections"][0]["rows"][1]["seats"][0]["flags"] = []
+    other["sections"][0]["rows"][0]["seats"][2]["flags"] = ["blocked"]
+    other_map = await upload_map(events_client, tokens, other)
+
+    await send_event(seated_client, EVENT, version=2, max_per_user=4, **seating_of(other_map))
+    await watcher.catch_up(db)
+
+    assert watcher.seats == {"stalls-A-3": "blocked"}
+    assert watcher.messages[-1]["seats"]["snapshot"] is True
+    watcher.response.close()

@@ -49,7 +49,8 @@ async def test_each_ticket_of_a_seated_booking_names_its_seat(seated_client, tok
     assert [t["assigned_seat"] for t in body["tickets"]] == booking["seats"]
     assert {t["assigned_seat"]["id"] for t in body["tickets"]} == {"vip-1", "stalls-A-3"}
     vip = next(t["assigned_seat"] for t in body["tickets"] if t["assigned_seat"]["id"] == "vip-1")
-    assert vip == {"id": "vip-1", "label": "3", "section": "stalls", "row": "B", "zone": "premium"}
+    assert vip == {"id": "vip-1", "label": "3", "section": "stalls", "row": "B", "zone": "premium",
+                   "section_label": "stalls", "row_label": "B", "price": "49.90"}  # fmt: skip
     # The signed code is unchanged: scanners verify it exactly as before.
     keys_response = await seated_client.get("/.well-known/ticket-keys.json")
     keys = ticket_codes.public_keys_from_jwks(await keys_response.json())

@@ -45,7 +45,12 @@ async def test_a_seated_events_capacity_is_its_maps_sellable_seats(client, token
     assert response.status == 201, await response.text()
     event = await response.json()
     assert event["capacity"] == 6  # 7 seats, one blocked
-    assert event["seating"] == {"map_id": seat_map["map_id"], "map_version": 1}
+    assert event["seating"] == {
+        "map_id": seat_map["map_id"],
+        "map_version": 1,
+        "zone_prices": {},
+        "channels": {},
+    }
     (row,) = await outbox_rows(db, event["id"])
     message = parse(EventChanged, row["payload"])
     assert message.seating is not None and message.seating.map_id == seat_map["map_id"]
@@ -130,7 +135,12 @@ async def test_an_event_keeps_its_version_until_repinned_which_is_a_new_event_ve
     repinned = await response.json()
     assert repinned["version"] == 2 and repinned["capacity"] == 7
     rows = await outbox_rows(db, event["id"])
-    assert rows[-1]["payload"]["seating"] == {"map_id": seat_map["map_id"], "map_version": 2}
+    assert rows[-1]["payload"]["seating"] == {
+        "map_id": seat_map["map_id"],
+        "map_version": 2,
+        "zone_prices": {},
+        "channels": {},
+    }
 
 
 async def test_seating_cannot_change_once_seats_are_sold_or_held(client, tokens, seat_map, sell):

@@ -4,6 +4,8 @@ events service does not have is a spec problem naming ``spec.seating``."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from evently.core.db import init_connection
@@ -96,3 +98,77 @@ async def test_a_map_version_or_capacity_the_events_service_refuses_is_a_spec_pr
     assert [p.reason for p in excinfo.value.problems] == ["RejectedByEventsService"]
     assert excinfo.value.problems[0].message.startswith(f"{field}:")
     assert await conn.fetchval("SELECT count(*) FROM events.events") == 0
+
+
+def test_the_spec_reads_zone_prices_and_hands_them_to_the_events_service():
+    raw = seated_spec(7)
+    raw["seating"]["zonePrices"] = {"premium": "89.00", "std.rear": "19.5"}
+    spec = read_valid_spec(raw)
+    assert spec.seating.zone_prices == (
+        ("premium", Decimal("89.00")),
+        ("std.rear", Decimal("19.5")),
+    )
+    data = to_event_input(spec, status="published")
+    assert data.seating.zone_prices == {"premium": Decimal("89.00"), "std.rear": Decimal("19.5")}
+    raw["seating"]["zonePrices"] = {"premium": 89}
+    with pytest.raises(SpecError) as excinfo:
+        read_valid_spec(raw)
+    assert any("seating.zonePrices.premium" in p.message for p in excinfo.value.problems)
+
+
+async def test_a_resources_zone_prices_reach_the_row_and_a_change_updates_it(
+    conn, map_at_the_samples_venue
+):
+    raw = seated_spec(map_at_the_samples_venue)
+    raw["seating"]["zonePrices"] = {"premium": "89.00"}
+    first = await sync_row(
+        conn, read_valid_spec(raw), OWNER, known_event_id=None, reserved_seats=nothing_reserved
+    )
+    assert first.event.seating.zone_prices == {"premium": Decimal("89.00")}
+    again = await sync_row(
+        conn, read_valid_spec(raw), OWNER, known_event_id=first.event.id,
+        reserved_seats=nothing_reserved,
+    )  # fmt: skip
+    assert again.action == RowAction.UNCHANGED
+    raw["seating"]["zonePrices"] = {"premium": "95.00"}
+    changed = await sync_row(
+        conn, read_valid_spec(raw), OWNER, known_event_id=first.event.id,
+        reserved_seats=nothing_reserved,
+    )  # fmt: skip
+    assert changed.action == RowAction.UPDATED and changed.event.version == 2
+    assert changed.event.seating.zone_prices == {"premium": Decimal("95.00")}
+
+
+async def test_a_zone_the_map_does_not_sell_is_a_spec_problem_naming_it(
+    conn, map_at_the_samples_venue
+):
+    raw = seated_spec(map_at_the_samples_venue)
+    raw["seating"]["zonePrices"] = {"gold": "10.00"}
+    with pytest.raises(SpecError) as excinfo:
+        await sync_row(
+            conn, read_valid_spec(raw), OWNER, known_event_id=None, reserved_seats=nothing_reserved
+        )
+    (problem,) = excinfo.value.problems
+    assert problem.reason == "InvalidZonePrices"
+    assert problem.message.startswith("spec.seating.zonePrices.gold:")
+    assert await conn.fetchval("SELECT count(*) FROM events.events") == 0
+
+
+async def test_a_resources_channels_reach_the_row_and_a_bad_seat_is_a_spec_problem(
+    conn, map_at_the_samples_venue
+):
+    raw = seated_spec(map_at_the_samples_venue)
+    raw["seating"]["channels"] = {"promoter-x": ["vip-1"]}
+    first = await sync_row(
+        conn, read_valid_spec(raw), OWNER, known_event_id=None, reserved_seats=nothing_reserved
+    )
+    assert first.event.seating.channels == {"promoter-x": ["vip-1"]}
+    raw["seating"]["channels"] = {"promoter-x": ["vip-1", "nope"]}
+    with pytest.raises(SpecError) as excinfo:
+        await sync_row(
+            conn, read_valid_spec(raw), OWNER, known_event_id=first.event.id,
+            reserved_seats=nothing_reserved,
+        )  # fmt: skip
+    (problem,) = excinfo.value.problems
+    assert problem.reason == "InvalidChannels"
+    assert problem.message.startswith("spec.seating.channels.promoter-x.1:")

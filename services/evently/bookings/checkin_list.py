@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from evently.bookings import queries
 from evently.bookings.context import BookingsContext
+from evently.core.contracts import BookedSeat
 from evently.core.signing_keys import SigningKey
 
 FORMAT = "evently-checkin-list/1"
@@ -82,9 +83,12 @@ def _render(
     return b'{"list":' + signed + b',"signature":' + canonical_json(signature) + b"}"
 
 
-def _seat(stored: str | None) -> dict[str, str] | None:
-    """A ticket's seat (JSON text from ``bookings.ticket_seat``), or None."""
-    return None if stored is None else json.loads(stored)
+def _seat(stored: str | None) -> dict[str, str | None] | None:
+    """A ticket's seat (JSON text from ``bookings.ticket_seat``) as the ticket API shows
+    it (labels filled in for seats stored before labels were kept), or None."""
+    return (
+        None if stored is None else BookedSeat.model_validate_json(stored).model_dump(mode="json")
+    )
 
 
 def verify_checkin_list(

@@ -86,6 +86,8 @@ class HoldRequest:
     best: BestAvailable | None = None
     guards: tuple[tuple[str, str | None, int], ...] = ()
     placements: int = 1
+    # The channel whose kept-back seats it may hold (None: public sale).
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,13 +135,16 @@ class SeatHolder:
         seat_ids: Sequence[str] | None = None,
         zone: str | None = None,
         accessible: bool = False,
+        channel: str | None = None,
     ) -> Hold:
         """Hold ``quantity`` seats for ``user_id`` (on a seated event: the seats
         ``seat_ids``, or the best available, in ``zone`` and ``accessible`` if asked),
         or raise the refusal (nothing changed).
 
         ``client_address`` (as ``core.net.address_bucket`` groups it) counts against the
-        event's per-address limit, where the organiser set one."""
+        event's per-address limit, where the organiser set one. ``channel`` (with
+        ``seat_ids``; the caller checked the holder may name it) lets it hold seats kept
+        back for that channel."""
         claim = (user_id, idempotency_key)
         if claim in self._in_flight:
             # The same key is already on its way to the database from this process.
@@ -154,7 +159,14 @@ class SeatHolder:
             if seats is None and (zone is not None or accessible or event_id in self._seated):
                 best = BestAvailable(zone, accessible)
             request = HoldRequest(
-                user_id, quantity, idempotency_key, request_hash, client_address, seats, best
+                user_id,
+                quantity,
+                idempotency_key,
+                request_hash,
+                client_address,
+                seats,
+                best,
+                channel=channel,
             )
             result = await self._submit(event_id, request)
         finally:
@@ -324,6 +336,7 @@ class SeatHolder:
                     [len(r.guards) for r in requests],
                     [r.placements for r in requests],
                     [placement for r in requests for _, _, placement in r.guards],
+                    [r.channel for r in requests],
                 ),
                 on_timeout=lock_timed_out("hold"),
             )

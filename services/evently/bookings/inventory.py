@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import time
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -37,7 +38,7 @@ from evently.bookings.metrics import (
 from evently.bookings.models import AvailabilityOut
 from evently.bookings.seat_map_fetch import SeatMapFetcher
 from evently.bookings.settings import BookingsSettings
-from evently.core.contracts import EventChanged, parse
+from evently.core.contracts import EventChanged, EventSeating, parse
 from evently.core.inbox import InboxHandler, InboxMessage
 from evently.core.locks import LockKey, LockRequest, LockTimeout, locked_call
 from evently.core.seat_maps import LiveSeatStatus
@@ -189,6 +190,8 @@ async def apply_event_changed(
         event.max_per_address,
         None if seating is None else seating.map_id,
         None if seating is None else seating.map_version,
+        zone_prices_json(seating),
+        None if seating is None else json.dumps(seating.channels),
     )
     LOCK_WAIT.labels("inventory").observe(time.perf_counter() - started)
     await admission.apply_event_changed(conn, event, message.version)
@@ -220,6 +223,15 @@ async def apply_event_changed(
         )
     WAITLIST_OFFERS.inc(row["offers"])
     note_published(row["published"])
+
+
+def zone_prices_json(seating: EventSeating | None) -> str | None:
+    """A seated event's zone prices as ``apply_event_changed`` keeps them (zone id ->
+    price with two places, JSON text); None for general admission."""
+    if seating is None:
+        return None
+    cents = Decimal("0.01")
+    return json.dumps({zone: str(p.quantize(cents)) for zone, p in seating.zone_prices.items()})
 
 
 def inbox_handlers(seat_maps: SeatMapFetcher) -> dict[str, InboxHandler]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -53,6 +54,11 @@ class BookingCreate(_Strict):
     )
     zone: Slug | None = Field(None, description="Best-available: only seats of this zone")
     accessible: bool = Field(False, description="Best-available: accessible seats only")
+    channel: Slug | None = Field(
+        None,
+        description="With seat_ids: hold seats kept back for this channel (an admin, or an "
+        "account granted channels:hold; else 403 channel_not_allowed)",
+    )
 
     @pydantic.field_validator("seat_ids")
     @classmethod
@@ -77,6 +83,8 @@ class BookingCreate(_Strict):
                 problems.append(
                     FieldError("body.accessible", "only with quantity (best-available)")
                 )
+        elif self.channel is not None:
+            problems.append(FieldError("body.channel", "only with seat_ids"))
         return problems
 
     def fingerprint(self) -> dict[str, Any]:
@@ -112,7 +120,7 @@ _BOOKING_JSON = pydantic.TypeAdapter(
     TypedDict(  # type: ignore[operator]
         "BookingJson",
         {
-            name: list[dict[str, str]] if name == "seats" else f.annotation
+            name: list[dict[str, str | None]] if name == "seats" else f.annotation
             for name, f in BookingOut.model_fields.items()
         },
     )
@@ -120,12 +128,30 @@ _BOOKING_JSON = pydantic.TypeAdapter(
 _AMOUNT = BookingOut.model_fields["amount"].default_factory
 
 
+def booking_amount(row: Mapping[str, Any]) -> Decimal:
+    """What a ``bookings.bookings`` row costs: its stored ``amount`` (a seated booking's
+    seats' prices), or unit_price x quantity for a row stored before amounts were."""
+    amount = row.get("amount")
+    return _AMOUNT(row) if amount is None else amount  # type: ignore[call-arg, misc]
+
+
 _SEAT_FIELDS = tuple(BookedSeat.model_fields)
 
 
-def _seats(stored: str) -> list[dict[str, str]]:
+# A seat stored before bookings kept labels names its section and row by id; one stored
+# before zone prices has no price.
+_FALLBACK = {"section_label": "section", "row_label": "row"}
+
+
+def _seats(stored: str) -> list[dict[str, str | None]]:
     """A row's seats (JSON text, keys in jsonb's order) in ``BookedSeat``'s field order."""
-    return [{name: seat[name] for name in _SEAT_FIELDS} for seat in json.loads(stored)]
+    return [
+        {
+            name: seat.get(name) or (seat[_FALLBACK[name]] if name in _FALLBACK else None)
+            for name in _SEAT_FIELDS
+        }
+        for seat in json.loads(stored)
+    ]
 
 
 def booking_json(row: Mapping[str, Any]) -> bytes:
@@ -135,7 +161,7 @@ def booking_json(row: Mapping[str, Any]) -> bytes:
     validating it again would only cost time (about half of ``from_row`` + rendering).
     ``tests/bookings/test_models.py`` checks it against ``BookingOut``."""
     fields = dict(row)
-    fields["amount"] = _AMOUNT(fields)  # type: ignore[call-arg, misc]
+    fields["amount"] = booking_amount(fields)
     seats = fields.get("seats")
     fields["seats"] = _seats(seats) if seats and seats != "[]" else []
     return _BOOKING_JSON.dump_json({name: fields[name] for name in _BOOKING_FIELDS})

@@ -16,7 +16,7 @@ from typing import TypeVar
 import asyncpg
 
 from evently.bookings import queries
-from evently.bookings.models import PaymentIntentOut
+from evently.bookings.models import PaymentIntentOut, booking_amount
 from evently.bookings.outcomes import Outcome
 from evently.bookings.payment import (
     PaymentIntent,
@@ -63,7 +63,7 @@ async def create_payment_intent(
             code="booking_not_payable",
             title="Booking not payable",
         )
-    amount = booking["unit_price"] * booking["quantity"]
+    amount = booking_amount(booking)
     if amount <= 0:
         raise Conflict(
             "This booking costs nothing: confirm it without a payment.",
@@ -99,7 +99,7 @@ async def verified_payment_reference(
     intent = await ask_provider(timeout_s, payments.retrieve_intent(intent_id))
     if intent is None or intent.reference != intent_key(booking_id):
         raise _mismatch("The payment intent is not this booking's.")
-    amount = booking["unit_price"] * booking["quantity"]
+    amount = booking_amount(booking)
     if intent.amount != amount or intent.currency != booking["currency"]:
         raise _mismatch(
             f"The payment intent is for {intent.amount} {intent.currency}, the booking costs "

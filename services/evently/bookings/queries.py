@@ -13,7 +13,7 @@ from __future__ import annotations
 HOLD_SEATS = """
 SELECT outcome, booking, details, lock_wait_s
 FROM bookings.hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                          $17, $18, $19)
+                          $17, $18, $19, $20)
 """
 
 # One row per request of the batch, in order.
@@ -148,7 +148,7 @@ SELECT applied, clamped, requested_capacity, new_capacity, reserved_seats, offer
        reseat_refused
 FROM bookings.apply_event_changed(
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-    true)
+    true, $21::text::jsonb, $22::text::jsonb)
 """
 
 PUBLISH_INVENTORY = "SELECT bookings.publish_inventory($1, $2, $3, $4)"
@@ -212,31 +212,38 @@ INSERT INTO bookings.seat_map_versions (map_id, map_version, seats, sellable_sea
 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true
 """
 
-# $3..$11: one array per column, in document order; flags comma-joined.
+# $3..$13: one array per column, in document order; flags comma-joined.
 STORE_SEAT_MAP_SEATS = """
 INSERT INTO bookings.seat_map_seats (map_id, map_version, seat_id, position, label, section,
-                                     row_id, rank, zone, x, y, flags)
+                                     row_id, rank, zone, x, y, flags, section_label, row_label)
 SELECT $1, $2, t.seat_id, t.position::integer, t.label, t.section, t.row_id, t.rank, t.zone,
-       t.x, t.y, CASE WHEN t.flags = '' THEN '{}' ELSE string_to_array(t.flags, ',') END
+       t.x, t.y, CASE WHEN t.flags = '' THEN '{}' ELSE string_to_array(t.flags, ',') END,
+       t.section_label, t.row_label
 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[],
-            $9::double precision[], $10::double precision[], $11::text[])
-     WITH ORDINALITY AS t(seat_id, label, section, row_id, rank, zone, x, y, flags, position)
+            $9::double precision[], $10::double precision[], $11::text[], $12::text[],
+            $13::text[])
+     WITH ORDINALITY AS t(seat_id, label, section, row_id, rank, zone, x, y, flags,
+                          section_label, row_label, position)
 """
 
 SEAT_MAP_SEATS = """
-SELECT seat_id, label, section, row_id, rank, zone, x, y, flags
+SELECT seat_id, label, section, row_id, rank, zone, x, y, flags,
+       coalesce(section_label, section) AS section_label, coalesce(row_label, row_id) AS row_label
 FROM bookings.seat_map_seats WHERE map_id = $1 AND map_version = $2 ORDER BY position
 """
 
 # A seated event's version, its seat stamp and the seats stamped above $2 (migration
-# 0014), taken (held, sold, blocked) or free: what best-available picks from
+# 0014), taken (held, sold, blocked, or kept back for a channel: migration 0016) or free:
+# what best-available picks from
 # (bookings/seat_picker.py); $2 = -1 reads every seat. One statement, one snapshot. No
 # row: not seated.
 EVENT_SEAT_CHANGES = """
 SELECT s.map_id, s.map_version, s.seat_changes,
        ARRAY(SELECT e.seat_id FROM bookings.event_seats e
-             WHERE e.event_id = s.event_id AND e.changed > $2 AND e.status <> 'free') AS taken,
+             WHERE e.event_id = s.event_id AND e.changed > $2
+               AND (e.status <> 'free' OR e.channel IS NOT NULL)) AS taken,
        ARRAY(SELECT e.seat_id FROM bookings.event_seats e
-             WHERE e.event_id = s.event_id AND e.changed > $2 AND e.status = 'free') AS freed
+             WHERE e.event_id = s.event_id AND e.changed > $2
+               AND e.status = 'free' AND e.channel IS NULL) AS freed
 FROM bookings.event_seating s WHERE s.event_id = $1
 """

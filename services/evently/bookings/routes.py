@@ -20,6 +20,7 @@ from evently.bookings import (
     tickets,
     waitlist,
 )
+from evently.bookings.channels import check_channel_holder
 from evently.bookings.context import BOOKINGS
 from evently.bookings.models import (
     AvailabilityOut,
@@ -79,7 +80,9 @@ SEAT = {"id": int, "seat": int}
     "adjacent seats (optionally in `zone`, `accessible`; 409 no_seats_together) until "
     "the event's hold TTL passes; confirm to keep them. The same Idempotency-Key with the "
     "same body returns the stored response. An event with `require_verified_email` "
-    "refuses a token without `email_verified` (403 email_verification_required).",
+    "refuses a token without `email_verified` (403 email_verification_required). "
+    "`channel` with `seat_ids` holds seats kept back for that channel: an admin or an "
+    "account granted channels:hold (else 403 channel_not_allowed; docs/seating.md).",
     body=BookingCreate,
     response=BookingOut,
     status=201,
@@ -94,6 +97,8 @@ async def create_booking(request: web.Request, body: BookingCreate) -> web.Respo
         raise ValidationFailed("The booking request is not valid.", errors=problems)
     user_id = principal(request).user_id
     context = request.app[BOOKINGS]
+    if body.channel is not None:
+        check_channel_holder(principal(request))
     context.verified_email.check(principal(request), body.event_id)
     await context.admission.check(
         request.headers.get(ADMISSION_HEADER), user_id=user_id, event_id=body.event_id
@@ -110,6 +115,7 @@ async def create_booking(request: web.Request, body: BookingCreate) -> web.Respo
         seat_ids=body.seat_ids,
         zone=body.zone,
         accessible=body.accessible,
+        channel=body.channel,
     )
     headers = {"Idempotency-Replayed": "true"} if hold.replayed else None
     return json_response(hold.booking_json, 201, headers)

@@ -130,6 +130,8 @@ def _seat_columns(seats: list[ResolvedSeat]) -> tuple[list[object], ...]:
         [s.y for s in seats],
         # text[][] must be rectangular: flags travel as one comma-joined string each.
         [",".join(sorted(s.flags)) for s in seats],
+        [s.section_label or s.section for s in seats],
+        [s.row_label or s.row for s in seats],
     )
 
 
@@ -147,6 +149,8 @@ async def stored_seats(pool: asyncpg.Pool, map_id: int, version: int) -> list[Re
             x=r["x"],
             y=r["y"],
             flags=frozenset(r["flags"]),
+            section_label=r["section_label"],
+            row_label=r["row_label"],
         )
         for r in rows
     ]

@@ -45,7 +45,7 @@ INTERNAL_KEY_HEADER = "X-Internal-Key"
 
 # Permissions an admin may grant to an account that is not an admin (door staff scan
 # tickets and do nothing else); any other permission in a non-admin's token is ignored.
-STAFF_PERMISSIONS = frozenset({"checkin:scan"})
+STAFF_PERMISSIONS = frozenset({"checkin:scan", "channels:hold"})
 
 
 @dataclass(frozen=True)

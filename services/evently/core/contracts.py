@@ -105,6 +105,16 @@ class EventSeating(Shape):
 
     map_id: int
     map_version: int
+    zone_prices: dict[str, Money] = Field(
+        default_factory=dict,
+        description="Price per zone id; a zone not named costs the event's price (none in "
+        "messages sent before the field existed)",
+    )
+    channels: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Seats kept back per channel (a promoter, say): channel name -> seat ids; "
+        "none in messages sent before the field existed",
+    )
 
 
 class EventFields(Shape):
@@ -189,6 +199,25 @@ class BookedSeat(Shape):
     section: str = Field(description="The section's id")
     row: str = Field(description="The row's id")
     zone: str = Field(description="The price zone's id")
+    section_label: str = Field(
+        "", description="The section's label, as printed (its id in older bookings)"
+    )
+    row_label: str = Field("", description="The row's label, as printed (its id in older bookings)")
+    price: Money | None = Field(
+        None,
+        description="What the seat cost when held: its zone's price, else the event's "
+        "(null in bookings made before zone prices)",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _labels_default_to_ids(self) -> BookedSeat:
+        """Seats stored before labels were kept name their section and row by id (equal to
+        the labels on a rectangular map)."""
+        if not self.section_label:
+            self.section_label = self.section
+        if not self.row_label:
+            self.row_label = self.row
+        return self
 
 
 class Booking(Shape):
@@ -199,11 +228,15 @@ class Booking(Shape):
     user_id: int
     quantity: int
     status: BookingStatus
-    unit_price: Money = Field(description="Decimal string, e.g. '49.90'")
+    unit_price: Money = Field(
+        description="The event's price, decimal string, e.g. '49.90' (a seated event's "
+        "seats may cost their zone's price instead: see amount)"
+    )
     currency: str
     amount: Money = Field(
         default_factory=lambda fields: fields["unit_price"] * fields["quantity"],
-        description="unit_price x quantity, decimal string (a stored row has none)",
+        description="What the booking costs, decimal string: the sum of its seats' prices "
+        "on a seated event, else unit_price x quantity (also for rows stored before amount)",
     )
     hold_expires_at: datetime
     created_at: datetime
@@ -216,6 +249,14 @@ class Booking(Shape):
         default_factory=list,
         description="The seats held or booked (a seated event); [] for general admission",
     )
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _amount_of_older_rows(cls, data: Any) -> Any:
+        """Rows and messages from before ``amount`` was stored carry none (or null)."""
+        if isinstance(data, Mapping) and data.get("amount", 0) is None:
+            data = {k: v for k, v in data.items() if k != "amount"}
+        return data
 
     @pydantic.field_validator("seats", mode="before")
     @classmethod

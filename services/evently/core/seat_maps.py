@@ -168,6 +168,10 @@ class ResolvedSeat:
     x: float
     y: float
     flags: frozenset[str]
+    # The human labels of the seat's section and row (the ids when the map gives none;
+    # empty: not known, read as the ids, e.g. a copy stored before bookings kept labels).
+    section_label: str = ""
+    row_label: str = ""
 
     @property
     def sellable(self) -> bool:
@@ -191,4 +195,6 @@ def resolved_seats(document: SeatMapDocument) -> Iterator[ResolvedSeat]:
                     x=seat.x,
                     y=seat.y,
                     flags=frozenset(seat.flags),
+                    section_label=section.label or section.id,
+                    row_label=row.label or row.id,
                 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from evently.core.errors import (
     ApiError,
     Conflict,
+    FieldError,
     NotFound,
     PreconditionFailed,
     ServiceUnavailable,
@@ -203,3 +204,24 @@ class SeatMapTooLarge(ApiError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"A seat map upload is at most {limit:,} bytes of JSON")
+
+
+class InvalidZonePrices(ApiError):
+    """A seated event's zone prices name a zone its map version does not sell, or a
+    negative price (docs/seating.md, "Zone prices")."""
+
+    status, code, title = 422, "invalid_zone_prices", "Invalid zone prices"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        fields = ", ".join(e.field.removeprefix("body.") for e in errors)
+        super().__init__(f"Invalid field(s): {fields}", errors=errors)
+
+
+class InvalidChannels(ApiError):
+    """A seated event's channel allocations name a seat that is not a sellable seat of
+    its map version, or one seat twice (docs/seating.md, "Channel allocations")."""
+
+    status, code, title = 422, "invalid_channels", "Invalid channel allocations"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("Invalid field(s): seating.channels", errors=errors)

@@ -8,10 +8,15 @@ seat inventory itself is bookings' (a later step), built from the map version th
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+
 import asyncpg
 
 from evently.core.errors import FieldError, ValidationFailed
 from evently.events import queries
+from evently.events.errors import InvalidChannels, InvalidZonePrices
 from evently.events.models import EventInput
 
 
@@ -49,7 +54,49 @@ async def with_seated_capacity(conn: asyncpg.Connection, data: EventInput) -> Ev
         )
     if data.max_per_user > sellable:
         raise _invalid("body.max_per_user", "cannot exceed the event's capacity")
+    check_zone_prices(seating.zone_prices, set(row["zones"]))
+    await check_channels(conn, seating.map_id, seating.map_version, seating.channels)
     return data.model_copy(update={"capacity": sellable})
+
+
+async def check_channels(
+    conn: asyncpg.Connection, map_id: int, version: int, channels: Mapping[str, list[str]]
+) -> None:
+    """Refuse (422 ``invalid_channels``) a channel seat that is not a sellable seat of
+    the version or is already in another channel, one error per seat."""
+    wanted = [seat for seats in channels.values() for seat in seats]
+    if not wanted:
+        return
+    sellable = set(await conn.fetchval(queries.SELLABLE_SEATS_AMONG, map_id, version, wanted) or ())
+    errors, seen = [], set()
+    for name, seats in channels.items():
+        for i, seat in enumerate(seats):
+            if seat not in sellable:
+                reason = f"{seat!r} is not a sellable seat of the map version"
+            elif seat in seen:
+                reason = f"{seat!r} is in another channel (or listed twice)"
+            else:
+                seen.add(seat)
+                continue
+            errors.append(FieldError(f"body.seating.channels.{name}.{i}", reason))
+    if errors:
+        raise InvalidChannels(errors[:50])
+
+
+def check_zone_prices(zone_prices: Mapping[str, Decimal], zones: set[str]) -> None:
+    """Refuse (422 ``invalid_zone_prices``) a price for a zone the version does not sell
+    (no sellable seat in it) or a negative price, one error per zone."""
+    errors = [
+        FieldError(f"body.seating.zone_prices.{zone}", reason)
+        for zone, price in zone_prices.items()
+        for reason in (
+            f"no sellable seat of the map version is in zone {zone!r}" if zone not in zones else "",
+            "a price cannot be negative" if price < 0 else "",
+        )
+        if reason
+    ]
+    if errors:
+        raise InvalidZonePrices(errors)
 
 
 async def check_map_at_venue(conn: asyncpg.Connection, data: EventInput, venue_id: int) -> None:
@@ -73,9 +120,20 @@ async def seating_differs(conn: asyncpg.Connection, event_id: int, data: EventIn
 
 
 async def pin_seating(conn: asyncpg.Connection, event_id: int, data: EventInput) -> bool:
-    """Store the event's seating (inside its transaction); True if it changed."""
+    """Store the event's seating and zone prices (inside its transaction); True if either
+    changed (a price change alone is a new event version, not a new seating)."""
     map_id, version = _pinned(data)
-    return await conn.fetchval(queries.SET_EVENT_SEATING, event_id, map_id, version) is not None
+    prices = {} if data.seating is None else data.seating.zone_prices
+    stored = json.dumps({zone: str(p.quantize(CENTS)) for zone, p in sorted(prices.items())})
+    channels = {} if data.seating is None else data.seating.channels
+    kept = json.dumps({name: sorted(seats) for name, seats in sorted(channels.items())})
+    changed = await conn.fetchval(
+        queries.SET_EVENT_SEATING, event_id, map_id, version, stored, kept
+    )
+    return changed is not None
+
+
+CENTS = Decimal("0.01")
 
 
 def _pinned(data: EventInput) -> tuple[int | None, int | None]:

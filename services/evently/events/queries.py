@@ -16,7 +16,8 @@ EVENT_COLUMNS = """
     e.created_by, e.created_at, e.updated_at,
     v.id AS venue_id, v.name AS venue_name, v.address AS venue_address, v.city AS venue_city,
     v.capacity AS venue_capacity,
-    e.seat_map_id, e.seat_map_version"""
+    e.seat_map_id, e.seat_map_version, e.zone_prices::text AS zone_prices,
+    e.seat_channels::text AS seat_channels"""
 
 EVENT_FROM = """
     FROM events.events e
@@ -238,12 +239,24 @@ SELECT_SEAT_MAP_VERSION = f"""
     WHERE s.map_id = $1 AND s.version = $2"""
 # What a seated event needs of its map version: where it is and how many seats it sells.
 SELECT_SEAT_MAP_VERSION_FIGURES = """
-    SELECT m.venue_id, s.sellable_seats
+    SELECT m.venue_id, s.sellable_seats,
+           ARRAY(SELECT jsonb_object_keys(s.stats->'zones')) AS zones
     FROM events.seat_map_versions s JOIN events.seat_maps m ON m.id = s.map_id
     WHERE s.map_id = $1 AND s.version = $2"""
 SELECT_EVENT_SEATING = "SELECT seat_map_id, seat_map_version FROM events.events WHERE id = $1"
-# Pin the event's map version; returns the id only if the seating changed.
+# Pin the event's map version, zone prices and channels ($4, $5: jsonb as text);
+# returns the id only if any of them changed.
 SET_EVENT_SEATING = """
-    UPDATE events.events SET seat_map_id = $2, seat_map_version = $3
-    WHERE id = $1 AND (seat_map_id, seat_map_version) IS DISTINCT FROM ($2::bigint, $3::integer)
+    UPDATE events.events SET seat_map_id = $2, seat_map_version = $3,
+        zone_prices = $4::text::jsonb, seat_channels = $5::text::jsonb
+    WHERE id = $1 AND (seat_map_id, seat_map_version, zone_prices, seat_channels)
+          IS DISTINCT FROM ($2::bigint, $3::integer, $4::text::jsonb, $5::text::jsonb)
     RETURNING id"""
+# Of the seat ids $3, those that are sellable seats of the version (channel allocations).
+SELLABLE_SEATS_AMONG = """
+    SELECT array_agg(seat->>'id') FROM events.seat_map_versions v,
+        jsonb_array_elements(v.document->'sections') section,
+        jsonb_array_elements(section->'rows') r,
+        jsonb_array_elements(r->'seats') seat
+    WHERE v.map_id = $1 AND v.version = $2 AND seat->>'id' = ANY($3::text[])
+      AND NOT coalesce(seat->'flags' ? 'blocked', false)"""

@@ -347,7 +347,18 @@ def event_from_row(row: asyncpg.Record) -> Event:
         "capacity": data.pop("venue_capacity"),
     }
     map_id, map_version = data.pop("seat_map_id"), data.pop("seat_map_version")
-    data["seating"] = None if map_id is None else {"map_id": map_id, "map_version": map_version}
+    zone_prices = json.loads(data.pop("zone_prices") or "{}")
+    channels = json.loads(data.pop("seat_channels") or "{}")
+    data["seating"] = (
+        None
+        if map_id is None
+        else {
+            "map_id": map_id,
+            "map_version": map_version,
+            "zone_prices": zone_prices,
+            "channels": channels,
+        }
+    )
     return Event.model_validate(data)
 
 

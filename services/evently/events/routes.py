@@ -134,9 +134,15 @@ async def get_admin_event(request: web.Request, id: int) -> web.Response:
 @api.post(
     "/api/v1/admin/events",
     summary="Create an event; its venue is upserted by name and city",
+    description=(
+        "422 `invalid_zone_prices` when a seated event prices a zone its map version does "
+        "not sell, or at a negative price; 422 `invalid_channels` when a channel names a "
+        "seat that is not a sellable seat of the version, or a seat twice (docs/seating.md)."
+    ),
     body=EventInput,
     response=Event,
     status=201,
+    errors=(422,),
     auth=admin,
     response_headers=(ETAG, LOCATION),
 )
@@ -156,12 +162,13 @@ async def create_event(request: web.Request, body: EventInput) -> web.Response:
         "412 `version_mismatch` if it moved on). 409 `capacity_below_reserved` when the "
         "new capacity is below the seats bookings has sold and holds, "
         "409 `event_managed_by_kubernetes` for events a custom resource owns, "
-        "409 `event_cancelled` for cancelled events."
+        "409 `event_cancelled` for cancelled events. 422 `invalid_zone_prices` and "
+        "`invalid_channels` as for creation."
     ),
     body=EventInput,
     response=Event,
     path_params=ID,
-    errors=(409, 412, 428, 503),
+    errors=(409, 412, 422, 428, 503),
     auth=admin,
     headers=(if_match_header(required=True),),
     response_headers=(ETAG,),

@@ -6,11 +6,13 @@ The seat map document itself is ``evently.core.seat_maps`` (bookings reads it to
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
 
 import pydantic
 from pydantic import Field
 
-from evently.core.seat_maps import SeatMapVersionInfo
+from evently.core.seat_maps import SeatId, SeatMapVersionInfo, Slug
 
 MAX_VENUE_CAPACITY = 1_000_000
 _strict = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -93,3 +95,20 @@ class EventSeatingInput(pydantic.BaseModel):
 
     map_id: int = Field(ge=1, lt=2**63)
     map_version: int = Field(ge=1, lt=2**31)
+    zone_prices: dict[str, Annotated[Decimal, Field(max_digits=12, decimal_places=2)]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Price per zone id of the map version, a decimal string such as "
+        '"89.00"; a zone not named costs the event\'s `price`. 422 `invalid_zone_prices` '
+        "naming `body.seating.zone_prices.<zone>` for a zone the version does not sell or a "
+        "negative price",
+    )
+    channels: dict[Slug, list[SeatId]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Channel allocations: seats kept back from public sale for a channel "
+        "(a promoter, say), channel name -> seat ids; held only by an admin or an account "
+        "granted `channels:hold` naming the channel; released by removing them. 422 "
+        "`invalid_channels` naming `body.seating.channels.<name>.<i>` for a seat that is "
+        "not a sellable seat of the version or is in two channels",
+    )

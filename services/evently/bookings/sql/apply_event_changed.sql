@@ -8,10 +8,18 @@
 -- the seats already reserved is clamped to them (never violating the invariant) and
 -- reported, so the caller logs it. The seating arguments have defaults so that the
 -- previous release's call (18 arguments, no seating) still resolves during a rolling
--- upgrade: p_seating_known false keeps the event's seating as it is.
+-- upgrade: p_seating_known false keeps the event's seating as it is. p_zone_prices
+-- (zone id -> price text) is the seated event's price per zone, kept on its seating row
+-- for holds (sql/hold_seats.sql); NULL keeps the stored prices. p_channels (channel ->
+-- seat ids) are the seats kept back per channel: each seat row gets its channel (NULL:
+-- public), stamped (migration 0014) so that best-available pickers read the change.
 DROP FUNCTION IF EXISTS bookings.apply_event_changed(
     bigint, bigint, text, integer, timestamptz, timestamptz, timestamptz, timestamptz, integer,
     integer, boolean, integer, numeric, text, integer[], integer[], integer, integer);
+DROP FUNCTION IF EXISTS bookings.apply_event_changed(
+    bigint, bigint, text, integer, timestamptz, timestamptz, timestamptz, timestamptz, integer,
+    integer, boolean, integer, numeric, text, integer[], integer[], integer, integer, bigint,
+    integer, boolean);
 CREATE OR REPLACE FUNCTION bookings.apply_event_changed(
     p_event_id bigint, p_version bigint, p_status text, p_capacity integer,
     p_starts_at timestamptz, p_ends_at timestamptz,
@@ -20,7 +28,8 @@ CREATE OR REPLACE FUNCTION bookings.apply_event_changed(
     p_waitlist_offer_ttl_seconds integer, p_unit_price numeric, p_currency text,
     p_key_ns integer[], p_key_ids integer[], p_lock_timeout_ms integer,
     p_max_per_address integer, p_map_id bigint DEFAULT NULL, p_map_version integer DEFAULT NULL,
-    p_seating_known boolean DEFAULT false,
+    p_seating_known boolean DEFAULT false, p_zone_prices jsonb DEFAULT NULL,
+    p_channels jsonb DEFAULT NULL,
     OUT applied boolean, OUT clamped boolean, OUT requested_capacity integer,
     OUT new_capacity integer, OUT reserved_seats integer, OUT offers integer,
     OUT published text, OUT reseat_refused boolean)
@@ -64,6 +73,27 @@ BEGIN
                 WHERE m.map_id = p_map_id AND m.map_version = p_map_version;
             END IF;
         END IF;
+    END IF;
+    IF seating.event_id IS NOT NULL AND p_zone_prices IS NOT NULL
+            AND seating.zone_prices IS DISTINCT FROM p_zone_prices THEN
+        UPDATE bookings.event_seating SET zone_prices = p_zone_prices
+        WHERE event_id = p_event_id RETURNING * INTO seating;
+    END IF;
+    IF seating.event_id IS NOT NULL AND p_channels IS NOT NULL
+            AND seating.channels IS DISTINCT FROM p_channels THEN
+        UPDATE bookings.event_seating
+        SET channels = p_channels, seat_changes = nextval('bookings.seat_changes')
+        WHERE event_id = p_event_id RETURNING * INTO seating;
+        UPDATE bookings.event_seats e SET channel = w.channel, changed = seating.seat_changes
+        FROM (SELECT s.seat_id, c.channel
+              FROM bookings.event_seats s
+              LEFT JOIN (SELECT ch.key AS channel, ids.seat_id
+                         FROM jsonb_each(p_channels) ch,
+                              jsonb_array_elements_text(ch.value) AS ids(seat_id)) c
+                     ON c.seat_id = s.seat_id
+              WHERE s.event_id = p_event_id) w
+        WHERE e.event_id = p_event_id AND e.seat_id = w.seat_id
+          AND e.channel IS DISTINCT FROM w.channel;
     END IF;
     IF seating.event_id IS NOT NULL THEN
         -- A seated event sells its version's sellable seats (the events side agrees).

@@ -26,8 +26,12 @@
 -- first placement whose seats are all free and whose guards hold, and is refused as
 -- seats_unavailable, naming the taken seats, only when none is; so a pick another
 -- replica claimed first costs no second round trip.
--- The seat, guard and candidate arguments default to NULL, so the previous releases'
--- calls (12, 14 and 17 arguments) still resolve during a rolling upgrade.
+-- Channel allocations (migration 0016): p_channels[i] is the channel request i holds
+-- for (NULL: public sale; the service lets only an admin or an account granted
+-- channels:hold name one). A seat kept back for another channel, or for any channel
+-- when the request is public, is unavailable to it (seats_unavailable).
+-- The seat, guard, candidate and channel arguments default to NULL, so the previous
+-- releases' calls (12, 14 and 17 arguments) still resolve during a rolling upgrade.
 -- Returns one row per request, in order: the outcome (see
 -- bookings/outcomes.py), the booking (held or replayed) or the refusal's details.
 DROP FUNCTION IF EXISTS bookings.hold_seats(
@@ -39,6 +43,14 @@ DROP FUNCTION IF EXISTS bookings.hold_seats(
 DROP FUNCTION IF EXISTS bookings.hold_seats(
     bigint, bigint[], integer[], text[], text[], integer, integer[], integer[], integer[],
     integer[], integer, text[], text[], integer[], text[], text[], integer[]);
+-- Two signatures that only development databases of this change's branches may hold.
+DROP FUNCTION IF EXISTS bookings.hold_seats(
+    bigint, bigint[], integer[], text[], text[], integer, integer[], integer[], integer[],
+    integer[], integer, text[], text[], integer[], text[], text[], integer[], text[]);
+DROP FUNCTION IF EXISTS bookings.hold_seats(
+    bigint, bigint[], integer[], text[], text[], integer, integer[], integer[], integer[],
+    integer[], integer, text[], text[], integer[], text[], text[], integer[], integer[],
+    integer[]);
 CREATE OR REPLACE FUNCTION bookings.hold_seats(
     p_event_id bigint, p_user_ids bigint[], p_quantities integer[],
     p_idempotency_keys text[], p_request_hashes text[], p_idempotency_ttl_s integer,
@@ -47,7 +59,8 @@ CREATE OR REPLACE FUNCTION bookings.hold_seats(
     p_seat_ids text[] DEFAULT NULL, p_seat_counts integer[] DEFAULT NULL,
     p_guard_near text[] DEFAULT NULL, p_guard_far text[] DEFAULT NULL,
     p_guard_counts integer[] DEFAULT NULL,
-    p_candidates integer[] DEFAULT NULL, p_guard_candidates integer[] DEFAULT NULL)
+    p_candidates integer[] DEFAULT NULL, p_guard_candidates integer[] DEFAULT NULL,
+    p_channels text[] DEFAULT NULL)
 RETURNS TABLE (outcome text, booking bookings.bookings, details jsonb,
                lock_wait_s double precision)
 LANGUAGE plpgsql AS $$
@@ -76,6 +89,7 @@ DECLARE
     stamp bigint;
     placements integer;
     placement text[];
+    amount numeric;
 BEGIN
     SELECT * INTO locks FROM bookings.take_advisory_xact_locks(
         p_key_ns, p_key_ids, p_probe_ns, p_probe_ids, p_lock_timeout_ms);
@@ -174,7 +188,9 @@ BEGIN
                         SELECT w.seat_id FROM unnest(placement) AS w(seat_id)
                         LEFT JOIN bookings.event_seats e
                                ON e.event_id = p_event_id AND e.seat_id = w.seat_id
-                        WHERE e.status IS DISTINCT FROM 'free');
+                        WHERE e.status IS DISTINCT FROM 'free'
+                           OR e.channel IS DISTINCT FROM p_channels[i]
+                              AND e.channel IS NOT NULL);
                     EXIT WHEN NOT (placement && taken_seats) AND NOT EXISTS (
                         SELECT 1
                         FROM unnest(p_guard_near[guard_from : guard_offset],
@@ -201,7 +217,9 @@ BEGIN
                 SELECT coalesce(array_agg(w.seat_id) FILTER (WHERE e.seat_id IS NULL), '{}'),
                        coalesce(array_agg(w.seat_id) FILTER (WHERE e.status = 'blocked'), '{}'),
                        coalesce(array_agg(w.seat_id ORDER BY w.seat_id)
-                                FILTER (WHERE e.status IN ('held', 'sold')), '{}')
+                                FILTER (WHERE e.status IN ('held', 'sold')
+                                        OR e.channel IS DISTINCT FROM p_channels[i]
+                                           AND e.channel IS NOT NULL), '{}')
                 INTO unknown_seats, blocked_seats, taken_seats
                 FROM unnest(seats) AS w(seat_id)
                 LEFT JOIN bookings.event_seats e
@@ -240,25 +258,22 @@ BEGIN
             CONTINUE;
         END IF;
         seats_json := '[]';
+        amount := inv.unit_price * q;
         IF seats IS NOT NULL THEN
-            SELECT jsonb_agg(jsonb_build_object('id', m.seat_id, 'label', m.label,
-                                                'section', m.section, 'row', m.row_id,
-                                                'zone', m.zone) ORDER BY m.position)::text
-            INTO seats_json
-            FROM bookings.seat_map_seats m
-            WHERE m.map_id = seating.map_id AND m.map_version = seating.map_version
-              AND m.seat_id = ANY (seats);
+            SELECT o.seats_json, o.amount INTO seats_json, amount
+            FROM bookings.booking_seats(seating, inv.unit_price, seats) o;
         END IF;
         INSERT INTO bookings.bookings (event_id, user_id, quantity, status, unit_price,
-                                       currency, hold_expires_at, seats)
+                                       currency, hold_expires_at, seats, amount)
         VALUES (p_event_id, uid, q, 'held', inv.unit_price, inv.currency,
-                now() + make_interval(secs => inv.hold_ttl_seconds), seats_json)
+                now() + make_interval(secs => inv.hold_ttl_seconds), seats_json, amount)
         RETURNING * INTO b;
         IF seats IS NOT NULL THEN
             -- Guarded by status = 'free': a seat is never taken twice, whatever happens.
             stamp := coalesce(stamp, nextval('bookings.seat_changes'));
             UPDATE bookings.event_seats SET status = 'held', booking_id = b.id, changed = stamp
-            WHERE event_id = p_event_id AND seat_id = ANY (seats) AND status = 'free';
+            WHERE event_id = p_event_id AND seat_id = ANY (seats) AND status = 'free'
+              AND (channel IS NULL OR channel = p_channels[i]);
             GET DIAGNOSTICS claimed = ROW_COUNT;
             IF claimed <> q THEN
                 RAISE EXCEPTION 'seats of event % changed under its lock', p_event_id;

@@ -28,6 +28,7 @@ BEGIN
         WHERE id = e.booking_id AND status = 'held'
         RETURNING * INTO b;
         IF FOUND THEN
+            PERFORM bookings.free_booking_seats(p_event_id, ARRAY[b.id]);
             PERFORM bookings.release_seats(p_event_id, b.quantity);
             PERFORM bookings.emit_booking(b, 'cancelled');
         END IF;

@@ -7,9 +7,11 @@ RETURNS void LANGUAGE sql AS $$
     INSERT INTO bookings.outbox (topic, key, version, payload)
     VALUES ('booking.changed', b.id::text, b.version,
             jsonb_build_object('transition', p_transition, 'at', now(),
-                               -- numeric(12, 2) as text keeps its two places ("49.90")
+                               -- numeric(12, 2) as text keeps its two places ("49.90");
+                               -- a NULL amount (older rows) is unit_price x quantity
                                'booking', to_jsonb(b) || jsonb_build_object(
-                                   'unit_price', b.unit_price::text)))
+                                   'unit_price', b.unit_price::text,
+                                   'amount', b.amount::text)))
 $$;
 
 CREATE OR REPLACE FUNCTION bookings.emit_waitlist(e bookings.waitlist_entries, p_transition text)

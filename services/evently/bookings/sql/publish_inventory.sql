@@ -50,14 +50,24 @@ DECLARE
     snapshot jsonb;
     seats jsonb;
     new_version bigint;
+    seating_sent boolean;
 BEGIN
     SELECT * INTO inv FROM bookings.inventory WHERE event_id = p_event_id;
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
     snapshot := bookings.inventory_state(inv, bookings.sold_seats(p_event_id));
-    IF EXISTS (SELECT 1 FROM bookings.event_seating WHERE event_id = p_event_id) THEN
+    SELECT s.seating_published INTO seating_sent
+    FROM bookings.event_seating s WHERE s.event_id = p_event_id;
+    IF FOUND THEN
         seats := bookings.publish_seat_changes(p_event_id);
+        IF NOT seating_sent THEN
+            -- A new seating (migration 0016): its blocked seats are not in any diff, so
+            -- the streams read the seats again, whether or not the counts changed.
+            seats := '{"resync": true}';
+            UPDATE bookings.event_seating SET seating_published = true
+            WHERE event_id = p_event_id;
+        END IF;
     END IF;
     IF inv.published IS NOT DISTINCT FROM snapshot AND coalesce(seats, '{}') = '{}' THEN
         RETURN NULL;

@@ -21,10 +21,11 @@ RETURNS integer LANGUAGE sql AS $$
     WITH created AS (
         INSERT INTO bookings.refunds AS r (booking_id, event_id, user_id, reason, amount,
                                            currency, payment_reference)
-        SELECT b.id, b.event_id, b.user_id, p_reason, b.unit_price * b.quantity, b.currency,
+        SELECT b.id, b.event_id, b.user_id, p_reason, coalesce(b.amount, b.unit_price * b.quantity),
+               b.currency,
                b.payment_reference
         FROM unnest(p_bookings) b
-        WHERE b.payment_reference IS NOT NULL AND b.unit_price * b.quantity > 0
+        WHERE b.payment_reference IS NOT NULL AND coalesce(b.amount, b.unit_price * b.quantity) > 0
         ORDER BY b.id
         ON CONFLICT (booking_id) DO NOTHING
         RETURNING r)

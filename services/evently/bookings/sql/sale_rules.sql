@@ -18,13 +18,12 @@ LANGUAGE sql STABLE AS $$
     SELECT least(coalesce(inv.max_per_user, inv.target_capacity), inv.target_capacity)
 $$;
 
--- Whether the event's waitlist takes entries and gets offers: the organiser's setting,
--- and never on a seated event (docs/seating.md: an offer would need seats picked for the
--- buyer, which this step does not do).
+-- Whether the event's waitlist takes entries and gets offers: the organiser's setting
+-- (a seated event's offers hold seats picked for the buyer: sql/promote_waitlist.sql,
+-- docs/seating.md "Seated waitlist").
 CREATE OR REPLACE FUNCTION bookings.waitlist_enabled(inv bookings.inventory) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT inv.waitlist_enabled
-           AND NOT EXISTS (SELECT 1 FROM bookings.event_seating s WHERE s.event_id = inv.event_id)
 $$;
 
 -- Details a refusal carries (problem extension members, rendered by refusals.py).
