@@ -83,3 +83,43 @@ async def test_relevance_ranks_at_least_a_page_of_candidates(feed, search):
     assert sorted(ids(whole)) == [1, 2, 3, 4, 5, 9]
     deep = await search(q="jazz", limit=2, page=3)
     assert len(ids(deep)) == 2
+
+
+async def publish_jazz_in(feed, event_id: int, type_: str, city: str) -> None:
+    await feed.publish(event_id, name=f"Jazz {event_id}", type=type_, city=city)
+
+
+async def test_filters_that_narrow_a_full_read_still_count_exactly(feed, search):
+    # PostgreSQL reads the matches of every filter but type first (limit + 1 of them;
+    # for relevance at least a page's end, hence limit=2): here mostly theatre, so the
+    # concerts are counted by a read of their own.
+    for event_id in range(1, LIMIT + 3):
+        await publish_jazz_in(feed, event_id, "theatre", "Berlin")
+    await publish_jazz_in(feed, 10, "concert", "Berlin")
+    await publish_jazz_in(feed, 11, "concert", "Munich")
+
+    concerts = await search(q="jazz", type="concert", limit=2)
+    assert (concerts["total"], concerts["total_is_exact"]) == (2, True)
+    assert sorted(ids(concerts)) == [10, 11]
+    assert facet(concerts, "city") == {"Berlin": 1, "Munich": 1}
+    in_berlin = await search(q="jazz", type="concert", city="Berlin", sort="date")
+    assert (in_berlin["total"], in_berlin["total_is_exact"]) == (1, True)
+    assert ids(in_berlin) == [10]
+    # The city facet honours the type filter: concerts in every city.
+    assert facet(in_berlin, "city") == {"Berlin": 1, "Munich": 1}
+    listing = await search(type="concert", city="Munich")
+    assert (listing["total"], listing["total_is_exact"], ids(listing)) == (1, True, [11])
+    assert facet(listing, "city") == {"Berlin": 1, "Munich": 1}
+
+
+async def test_a_rare_combination_is_counted_from_the_first_read(feed, search):
+    await publish_jazz_in(feed, 1, "concert", "Berlin")
+    await publish_jazz_in(feed, 2, "theatre", "Berlin")
+    await publish_jazz_in(feed, 3, "concert", "Munich")
+
+    result = await search(q="jazz", type="concert", city="Berlin")
+
+    assert (result["total"], result["total_is_exact"], ids(result)) == (1, True, [1])
+    assert result["facets_are_exact"] is True
+    assert facet(result, "type") == {"concert": 1, "theatre": 1}
+    assert facet(result, "city") == {"Berlin": 1, "Munich": 1}

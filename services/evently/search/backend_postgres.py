@@ -127,11 +127,7 @@ class PostgresBackend:
         sql, params = queries.search_arguments(query, self.count_limit)
         async with self._reading() as conn:
             row = await conn.fetchrow(sql, *params)
-            if (
-                query.q
-                and row["total"] == 0
-                and not await conn.fetchval(queries.TEXT_MATCHES_ANY, query.text)
-            ):
+            if query.q and row["total"] == 0 and not await self._matches_any(conn, query.text):
                 # The words as typed match no event at all (not merely none that passes
                 # the filters): typos. Search again for the known words near them.
                 alternatives = await conn.fetchval(queries.FUZZY_ALTERNATIVES, query.fuzzy_words)
@@ -151,6 +147,16 @@ class PostgresBackend:
             facets=Facets(type=row["type_facet"], city=row["city_facet"]),
             facets_are_exact=row["facets_are_exact"],
         )
+
+    @staticmethod
+    async def _matches_any(conn: asyncpg.Connection, text: str) -> bool:
+        """Whether the words as typed match any searchable event (filters aside),
+        asked of the text index rather than the table (queries.TEXT_CHECK_BY_INDEX)."""
+        await conn.execute(queries.TEXT_CHECK_BY_INDEX)
+        try:
+            return bool(await conn.fetchval(queries.TEXT_MATCHES_ANY, text))
+        finally:
+            await conn.execute(queries.PLAN_FREELY)
 
     async def suggest(self, prefix: str, limit: int) -> Suggestions:
         folded = fold(prefix)

@@ -179,9 +179,20 @@ ON CONFLICT (kind, name, city) DO UPDATE SET events = EXCLUDED.events"""
 REINDEX_TABLE = "REINDEX TABLE CONCURRENTLY search.documents"
 ANALYZE_TABLE = "ANALYZE search.documents"
 
-# Searches: two static statements (statements/*.sql), filters passed as parameters
-# (NULL when unused). Reads run with plan_cache_mode = force_custom_plan (PREPARE_READ),
-# so each execution is planned for its own values and unused filters fold away.
+
+# Searches: two statements (statements/*.sql), filters passed as parameters (NULL when
+# unused). Reads run with plan_cache_mode = force_custom_plan (PREPARE_READ), so each
+# execution is planned for its own values and unused filters fold away. Both count
+# the total and the facets with the same CTEs and columns (counted_*.sql), read up to
+# their statement's read limit.
+def _with_counting(statement: str, read_limit: str) -> str:
+    return (
+        statement.replace("{counted_samples}", _statement("counted_samples"))
+        .replace("{counted_figures}", _statement("counted_figures"))
+        .replace("{read_limit}", read_limit)
+    )
+
+
 _SEARCH_TEXT = _statement("search_text")
 _TYPED = "websearch_to_tsquery('search.evently', $12)"
 _FUZZY = "to_tsquery('search.evently', $12)"
@@ -192,10 +203,9 @@ _PAGE_DEEP = "greatest($13::bigint, $9::bigint + $10::bigint)"
 
 
 def _text_statement(fuzzy: bool, ranked: bool) -> str:
-    return (
-        _SEARCH_TEXT.replace("{text_query}", _FUZZY if fuzzy else _TYPED)
-        .replace("{page_from_sample}", "true" if ranked else _SAMPLE_HOLDS_ALL)
-        .replace("{read_limit}", _PAGE_DEEP if ranked else "$13::bigint")
+    statement = _with_counting(_SEARCH_TEXT, _PAGE_DEEP if ranked else "$13::bigint")
+    return statement.replace("{text_query}", _FUZZY if fuzzy else _TYPED).replace(
+        "{page_from_sample}", "true" if ranked else _SAMPLE_HOLDS_ALL
     )
 
 
@@ -205,10 +215,17 @@ SEARCH_TEXT = {
     for fuzzy in (False, True)
     for ranked in (False, True)
 }
-SEARCH_LISTING = _statement("search_listing")
+SEARCH_LISTING = _with_counting(_statement("search_listing"), "$12::bigint")
 
 # When a search finds nothing: do the words as typed match any event at all? If not,
 # they are typos, and the search runs again with FUZZY_ALTERNATIVES. $1: the text.
+# Run between TEXT_CHECK_BY_INDEX and PLAN_FREELY: planned as it is, the EXISTS expects
+# a word it has no statistics for (a typo) in 0.3 % of the rows, so it scans the table
+# to find the first one, and a typo has none: every row was read (0.2-2 s at a million
+# events, most of the text searches slower than 50 ms). The GIN index answers in
+# well under a millisecond.
+TEXT_CHECK_BY_INDEX = "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"
+PLAN_FREELY = "SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT"
 TEXT_MATCHES_ANY = """
 SELECT EXISTS (SELECT 1 FROM search.documents d
                WHERE d.searchable

@@ -8,15 +8,9 @@
 -- execution is planned with its values: an unused filter folds away, and so does the
 -- part of ORDER BY another sort needs.
 --
--- Facets follow the usual rule: the type facet honours every filter but type, the
--- city facet every filter but city; hits and the total honour all of them.
---
--- Counting is bounded: the total and each facet read at most $12 + 1 matches (in
--- whatever order the plan finds them); without a type or city filter the facets count
--- the total's sample, so one bounded read serves all three. Up to $12 the figures are exact; past it the
--- total is reported as $12 with total_is_exact false, and a facet's counts cover only
--- the matches read (facets_are_exact false). The page itself is always exact: the first
--- rows in the requested order among all matches.
+-- The total and the facets: counted_samples.sql and counted_figures.sql, with $12 as
+-- the read limit (at most $12 + 1 matches read for each). The page itself is always
+-- exact: the first rows in the requested order among all matches.
 WITH matched AS NOT MATERIALIZED (
     SELECT d.event_id, d.type, d.city, d.starts_at, d.price,
            ($6::text IS NULL OR d.type = $6) AS type_ok,
@@ -29,25 +23,8 @@ WITH matched AS NOT MATERIALIZED (
       AND ($4::numeric IS NULL OR d.price <= $4)
       AND ($5::boolean IS NULL OR d.available = $5)
       AND (NOT $11::boolean OR coalesce(d.ends_at, d.starts_at) >= now())
-), total_sample AS MATERIALIZED (
-    SELECT m.event_id, m.type, m.city, m.starts_at, m.price
-    FROM matched m WHERE m.type_ok AND m.city_ok LIMIT $12 + 1
-), type_sample AS MATERIALIZED (
-    -- Only with a type filter do the type facet's matches differ from the total's.
-    SELECT m.type FROM matched m WHERE $6::text IS NOT NULL AND m.city_ok LIMIT $12 + 1
-), city_sample AS MATERIALIZED (
-    SELECT m.city FROM matched m WHERE $7::text IS NOT NULL AND m.type_ok LIMIT $12 + 1
-), type_counts AS (
-    SELECT t.type AS value, count(*) AS n
-    FROM (SELECT s.type FROM total_sample s WHERE $6::text IS NULL
-          UNION ALL SELECT s.type FROM type_sample s) t
-    GROUP BY t.type
-), city_counts AS (
-    SELECT t.city AS value, count(*) AS n
-    FROM (SELECT s.city FROM total_sample s WHERE $7::text IS NULL
-          UNION ALL SELECT s.city FROM city_sample s) t
-    GROUP BY t.city
-), page_from_sample AS (
+),
+{counted_samples}page_from_sample AS (
     -- The page, from the bounded read when that holds every match...
     SELECT s.event_id, s.starts_at, s.price FROM total_sample s
     WHERE (SELECT count(*) FROM total_sample) <= $12
@@ -64,16 +41,7 @@ WITH matched AS NOT MATERIALIZED (
     SELECT * FROM page_from_sample UNION ALL SELECT * FROM page_from_walk
 )
 SELECT
-    (SELECT least(count(*), $12) FROM total_sample) AS total,
-    (SELECT count(*) <= $12 FROM total_sample) AS total_is_exact,
-    (SELECT coalesce(sum(c.n), 0) FROM type_counts c) <= $12
-        AND (SELECT coalesce(sum(c.n), 0) FROM city_counts c) <= $12 AS facets_are_exact,
-    (SELECT coalesce(jsonb_agg(jsonb_build_object('value', f.value, 'count', f.n)
-                               ORDER BY f.n DESC, f.value), '[]')
-     FROM (SELECT * FROM type_counts c ORDER BY c.n DESC, c.value LIMIT 50) f) AS type_facet,
-    (SELECT coalesce(jsonb_agg(jsonb_build_object('value', f.value, 'count', f.n)
-                               ORDER BY f.n DESC, f.value), '[]')
-     FROM (SELECT * FROM city_counts c ORDER BY c.n DESC, c.value LIMIT 50) f) AS city_facet,
+{counted_figures}
     (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'id', d.event_id, 'name', d.name, 'description', d.description,
                 'type', d.type, 'starts_at', d.starts_at, 'ends_at', d.ends_at,

@@ -9,13 +9,16 @@
 -- "word | word" list). Either way the query is a constant when planned, so the planner
 -- sees how common its words are (statistics of search_tsv): for a common word it
 -- walks the date or price order checking search_tsv row by row, for a rare one it uses
--- the GIN index (documents_text_idx).
--- An unused filter is NULL; see search_listing.sql for how each execution is planned
--- and how the total and the facets are counted (at most $13 + 1 matches each).
+-- the GIN index (documents_text_idx, which also holds city_key and type, so a city
+-- or type filter is intersected with the words inside the index).
+-- An unused filter is NULL; see search_listing.sql for how each execution is planned.
+-- The total and the facets: counted_samples.sql and counted_figures.sql, with the read
+-- limit filled in by queries.py: $13, or for relevance at least the page's end, so
+-- that a deep page is ranked among enough candidates.
 --
 -- Relevance ranks by name, venue and city (title_tsv); description-only matches
--- follow, by date. When more events match than the count limit, it ranks the first
--- ones found (see candidates).
+-- follow, by date. When more events match than the read limit, it ranks the first
+-- ones found (total_sample).
 WITH matched AS NOT MATERIALIZED (
     SELECT d.event_id, d.type, d.city, d.starts_at, d.price, d.title_tsv,
            ($6::text IS NULL OR d.type = $6) AS type_ok,
@@ -29,28 +32,8 @@ WITH matched AS NOT MATERIALIZED (
       AND ($4::numeric IS NULL OR d.price <= $4)
       AND ($5::boolean IS NULL OR d.available = $5)
       AND (NOT $11::boolean OR coalesce(d.ends_at, d.starts_at) >= now())
-), total_sample AS MATERIALIZED (
-    -- The read limit (queries.py): the count limit, or for relevance at least a page's worth, so that
-    -- a deep page is ranked among enough candidates.
-    SELECT m.event_id, m.type, m.city, m.starts_at, m.price, m.title_tsv
-    FROM matched m WHERE m.type_ok AND m.city_ok
-    LIMIT {read_limit} + 1
-), type_sample AS MATERIALIZED (
-    -- Only with a type filter do the type facet's matches differ from the total's.
-    SELECT m.type FROM matched m WHERE $6::text IS NOT NULL AND m.city_ok LIMIT $13 + 1
-), city_sample AS MATERIALIZED (
-    SELECT m.city FROM matched m WHERE $7::text IS NOT NULL AND m.type_ok LIMIT $13 + 1
-), type_counts AS (
-    SELECT t.type AS value, count(*) AS n
-    FROM (SELECT s.type FROM total_sample s WHERE $6::text IS NULL
-          UNION ALL SELECT s.type FROM type_sample s) t
-    GROUP BY t.type
-), city_counts AS (
-    SELECT t.city AS value, count(*) AS n
-    FROM (SELECT s.city FROM total_sample s WHERE $7::text IS NULL
-          UNION ALL SELECT s.city FROM city_sample s) t
-    GROUP BY t.city
-), page_from_sample AS (
+),
+{counted_samples}page_from_sample AS (
     -- The page, from the bounded read when that holds every match (or, for relevance,
     -- always: ranking reads every candidate, so past the count limit it ranks the
     -- matches read, at least a page's worth). queries.py fills in the condition.
@@ -76,17 +59,7 @@ WITH matched AS NOT MATERIALIZED (
     SELECT * FROM page_from_sample UNION ALL SELECT * FROM page_from_walk
 )
 SELECT
-    (SELECT least(count(*), {read_limit}) FROM total_sample) AS total,
-    (SELECT count(*) <= {read_limit} FROM total_sample) AS total_is_exact,
-    (SELECT coalesce(sum(c.n), 0) FROM type_counts c) <= {read_limit}
-        AND (SELECT coalesce(sum(c.n), 0) FROM city_counts c) <= {read_limit}
-        AS facets_are_exact,
-    (SELECT coalesce(jsonb_agg(jsonb_build_object('value', f.value, 'count', f.n)
-                               ORDER BY f.n DESC, f.value), '[]')
-     FROM (SELECT * FROM type_counts c ORDER BY c.n DESC, c.value LIMIT 50) f) AS type_facet,
-    (SELECT coalesce(jsonb_agg(jsonb_build_object('value', f.value, 'count', f.n)
-                               ORDER BY f.n DESC, f.value), '[]')
-     FROM (SELECT * FROM city_counts c ORDER BY c.n DESC, c.value LIMIT 50) f) AS city_facet,
+{counted_figures}
     (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'id', d.event_id, 'name', d.name, 'description', d.description,
                 'type', d.type, 'starts_at', d.starts_at, 'ends_at', d.ends_at,
