@@ -54,7 +54,7 @@ from evently.core.db import init_connection
 from evently.core.disconnects import DISCONNECTS
 from evently.core.errors import ServiceUnavailable
 from evently.core.middleware import add_response_headers
-from evently.core.tasks import reconnect_forever, wait_at_most
+from evently.core.tasks import call_when_set, reconnect_forever, wait_at_most
 
 log = logging.getLogger("evently.bookings.availability_stream")
 
@@ -540,12 +540,7 @@ class AvailabilityHub:
         """End every open stream once ``stop`` (the app's shutdown) is set: one task for
         the whole hub rather than one per stream."""
         if self._shutdown_task is None:
-
-            async def end_all() -> None:
-                await stop.wait()
-                self.end_all()
-
-            self._shutdown_task = asyncio.create_task(end_all(), name="availability-shutdown")
+            self._shutdown_task = call_when_set(stop, self.end_all, "availability-shutdown")
 
     def end_all(self) -> None:
         """End every open stream."""

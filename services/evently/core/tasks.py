@@ -69,6 +69,19 @@ async def every(interval_s: float, step: Callable[[], Awaitable[object]], name: 
         await asyncio.sleep(interval_s)
 
 
+def call_when_set(
+    event: asyncio.Event, callback: Callable[[], object], name: str
+) -> asyncio.Task[None]:
+    """One task that calls ``callback`` once ``event`` is set (a stream hub ending every
+    open stream at the app's shutdown, say); cancel it to stop waiting."""
+
+    async def wait_then_call() -> None:
+        await event.wait()
+        callback()
+
+    return asyncio.create_task(wait_then_call(), name=name)
+
+
 async def wait_at_most(event: asyncio.Event, timeout_s: float) -> bool:
     """Wait for ``event``, at most ``timeout_s``; returns whether it is set.
 

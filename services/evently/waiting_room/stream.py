@@ -40,6 +40,7 @@ from evently.core.disconnects import DISCONNECTS
 from evently.core.errors import ServiceUnavailable
 from evently.core.middleware import add_response_headers
 from evently.core.signing_keys import KeyRing
+from evently.core.tasks import call_when_set
 from evently.waiting_room import queries
 from evently.waiting_room.metrics import (
     STREAM_FANOUT_READS,
@@ -322,12 +323,7 @@ class VisitorStreams:
         """End every open stream once ``stop`` (the app's shutdown) is set: one task for
         all of them rather than one per stream."""
         if self._shutdown is None:
-
-            async def end_all() -> None:
-                await stop.wait()
-                self.end_all()
-
-            self._shutdown = asyncio.create_task(end_all(), name="waiting-room-streams-stop")
+            self._shutdown = call_when_set(stop, self.end_all, "waiting-room-streams-stop")
 
     def end_all(self) -> None:
         """End every open stream."""
