@@ -862,20 +862,25 @@ async def notice_split(
     other consumers, just before the room in its round)."""
     conn = await asyncpg.connect(dsn)
     try:
+        # The room's messages: new rows (sent to every consumer at once) of the topics it
+        # receives, and copies queued for it (sent under the original's id).
+        room = """(o.consumer = 'waiting_room' OR (o.consumer IS NULL
+                   AND o.topic IN ('inventory.changed', 'booking.changed')))"""
         row = await conn.fetchrow(
-            """SELECT o.id, o.created_at, o.delivered_at, i.received_at,
-                   (SELECT count(*) FROM bookings.outbox b
-                    WHERE b.consumer = 'waiting_room' AND b.id < o.id
-                      AND (b.delivered_at IS NULL OR b.delivered_at > o.created_at))
+            f"""SELECT o.id, o.created_at, o.delivered_at, i.received_at,
+                   (SELECT count(*) FROM bookings.outbox o
+                    WHERE {room} AND o.id < s.id
+                      AND (o.delivered_at IS NULL OR o.delivered_at > s.created_at))
                        AS room_backlog_ahead,
-                   (SELECT count(DISTINCT b.delivered_at) FROM bookings.outbox b
-                    WHERE b.consumer = 'waiting_room'
-                      AND b.delivered_at > o.created_at AND b.delivered_at <= o.delivered_at)
+                   (SELECT count(DISTINCT o.delivered_at) FROM bookings.outbox o
+                    WHERE {room}
+                      AND o.delivered_at > s.created_at AND o.delivered_at <= s.delivered_at)
                        AS room_batches_until_delivered
                FROM bookings.outbox o
+               CROSS JOIN LATERAL (SELECT o.id, o.created_at, o.delivered_at) s
                LEFT JOIN waiting_room.inbox i
-                   ON i.source = 'bookings' AND i.message_id = o.id
-               WHERE o.consumer = 'waiting_room' AND o.topic = 'inventory.changed'
+                   ON i.source = 'bookings' AND i.message_id = coalesce(o.origin_id, o.id)
+               WHERE {room} AND o.topic = 'inventory.changed'
                  AND o.key = $1 AND (o.payload->>'sold_out')::boolean
                ORDER BY o.id LIMIT 1""",
             str(event_id),
@@ -883,10 +888,11 @@ async def notice_split(
         # The relay's batches to the room around the sell-out: when the room's inbox
         # transaction began, and when the relay recorded the acknowledgement.
         room_batches = await conn.fetch(
-            """SELECT min(i.received_at) AS received, o.delivered_at, count(*) AS messages
+            f"""SELECT min(i.received_at) AS received, o.delivered_at, count(*) AS messages
                FROM bookings.outbox o
-               JOIN waiting_room.inbox i ON i.source = 'bookings' AND i.message_id = o.id
-               WHERE o.consumer = 'waiting_room'
+               JOIN waiting_room.inbox i
+                   ON i.source = 'bookings' AND i.message_id = coalesce(o.origin_id, o.id)
+               WHERE {room}
                  AND o.delivered_at BETWEEN to_timestamp($1 - 3) AND to_timestamp($1 + 5)
                GROUP BY o.delivered_at ORDER BY o.delivered_at""",
             commit,

@@ -86,7 +86,9 @@ async def running(*relays: OutboxRelay):
 # --- enqueue -------------------------------------------------------------------------
 
 
-async def test_enqueue_writes_the_message_once_and_the_relay_routes_it_to_each_consumer(conn, dsn):
+async def test_enqueue_writes_the_message_once_and_the_relay_sends_that_row_to_each_consumer(
+    conn, dsn
+):
     await put(conn, 42, 3, price="49.90")
     [row] = await conn.fetch(f"SELECT * FROM {SOURCE}.outbox")
     assert (row["consumer"], row["topic"], row["key"], row["version"]) == (
@@ -100,18 +102,97 @@ async def test_enqueue_writes_the_message_once_and_the_relay_routes_it_to_each_c
     await put(conn, 42, 4)
     consumers = {name: RecordingConsumer(name) for name in ("bookings", "search", "analytics")}
     relay = make_relay(dsn, consumers)
-    assert await relay.route_pending(conn) == 2
-    rows = await conn.fetch(f"SELECT consumer, version FROM {SOURCE}.outbox ORDER BY id")
-    # The message row goes to the first consumer, copies to the others, in order.
-    assert [(r["consumer"], r["version"]) for r in rows] == [
-        ("bookings", 3),
-        ("bookings", 4),
-        ("search", 3),
-        ("analytics", 3),
-        ("search", 4),
-        ("analytics", 4),
+    assert await relay.deliver_pending(conn) == 6
+    for consumer in consumers.values():
+        assert [(m.id, m.version) for m in consumer.received] == [
+            (row["id"], 3),
+            (row["id"] + 1, 4),
+        ]
+    # One row per message, no copies: each row is delivered once all three have it.
+    rows = await conn.fetch(f"SELECT consumer, version, delivered_at FROM {SOURCE}.outbox")
+    assert [(r["consumer"], r["version"]) for r in rows] == [(None, 3), (None, 4)]
+    assert all(r["delivered_at"] is not None for r in rows)
+    assert await relay.deliver_pending(conn) == 0
+
+
+async def test_a_consumer_that_failed_gets_a_queued_copy_sent_under_the_original_id(conn, dsn):
+    await put(conn, "a", 1)
+    await put(conn, "b", 1)
+    [a1, _] = await pending(conn)
+    good, bad = RecordingConsumer("good"), RecordingConsumer("bad", reject_keys={"a"})
+    relay = make_relay(dsn, {"good": good, "bad": bad}, max_backoff_s=0.05)
+    assert await relay.deliver_pending(conn) == 3
+    # The message is delivered (the good consumer has it); the bad one has a copy queued.
+    [copy] = await conn.fetch(f"SELECT * FROM {SOURCE}.outbox WHERE delivered_at IS NULL")
+    assert (copy["consumer"], copy["origin_id"], copy["key"], copy["attempts"]) == (
+        "bad",
+        a1["id"],
+        "a",
+        1,
+    )
+    # Its key's next message waits behind the copy for the bad consumer only.
+    await put(conn, "a", 2)
+    a2_id = await conn.fetchval(f"SELECT max(id) FROM {SOURCE}.outbox WHERE consumer IS NULL")
+    good.batches.clear()
+    bad.batches.clear()
+    assert await relay.deliver_pending(conn) == 1
+    assert keyed(good.received) == [("a", 2)] and bad.received == []
+    bad.reject_keys.clear()
+    await asyncio.sleep(0.1)
+    assert await relay.deliver_pending(conn) == 2
+    assert [(m.id, m.key, m.version) for m in bad.received] == [
+        (a1["id"], "a", 1),
+        (a2_id, "a", 2),
     ]
-    assert await relay.route_pending(conn) == 0
+    assert (
+        await conn.fetchval(f"SELECT count(*) FROM {SOURCE}.outbox WHERE delivered_at IS NULL") == 0
+    )
+
+
+async def test_a_slow_consumer_does_not_hold_back_the_others(conn, dsn):
+    """All consumers of a batch are sent it at the same time."""
+    await put(conn, "a", 1)
+    in_flight = InFlight()
+    consumers = {
+        name: RecordingConsumer(name, delay_s=0.2, in_flight=in_flight)
+        for name in ("c1", "c2", "c3")
+    }
+    relay = make_relay(dsn, consumers)
+    assert await relay.deliver_pending(conn) == 3
+    assert in_flight.most == 3
+
+
+async def test_a_consumer_that_is_down_gets_new_messages_queued_without_being_called(conn, dsn):
+    await put(conn, "a", 1)
+    up, down = RecordingConsumer("up"), RecordingConsumer("down", raise_error=True)
+    relay = make_relay(dsn, {"up": up, "down": down}, max_backoff_s=60)
+    assert await relay.deliver_pending(conn) == 1
+    assert down.calls == 1
+    await put(conn, "b", 1)
+    assert await relay.deliver_pending(conn) == 1
+    assert down.calls == 1  # backing off: not called again
+    queued = await conn.fetch(
+        f"SELECT key, attempts, next_attempt_at > now() AS later FROM {SOURCE}.outbox "
+        "WHERE consumer = 'down' AND delivered_at IS NULL ORDER BY id"
+    )
+    assert [(r["key"], r["attempts"], r["later"]) for r in queued] == [
+        ("a", 1, True),
+        ("b", 0, True),
+    ]
+    assert keyed(up.received) == [("a", 1), ("b", 1)]
+
+
+async def test_a_message_the_earlier_relay_failed_in_place_keeps_its_order(conn, dsn):
+    """Upgrade: a single-consumer topic's row retried in place by the routing relay is
+    moved to its consumer's queue, and its key's later messages wait behind it."""
+    await put(conn, "a", 1)
+    await conn.execute(f"UPDATE {SOURCE}.outbox SET attempts = 3, next_attempt_at = now()")
+    await put(conn, "a", 2)
+    c1 = RecordingConsumer("c1")
+    relay = make_relay(dsn, {"c1": c1})
+    assert await relay.adopt_old_failures(conn) == 1
+    assert await relay.deliver_pending(conn) == 2
+    assert keyed(c1.received) == [("a", 1), ("a", 2)]
 
 
 async def test_a_message_of_a_topic_nobody_consumes_stays_unrouted_and_counted(conn, dsn):
@@ -192,7 +273,8 @@ async def test_a_rejected_message_backs_off_and_holds_back_only_its_key(conn, ds
     assert [(r["key"], r["version"], r["attempts"]) for r in rows] == [("a", 1, 1), ("a", 2, 1)]
     assert all(r["last_error"] == "not acknowledged by the consumer" for r in rows)
     assert await conn.fetchval(
-        f"SELECT bool_and(next_attempt_at > now()) FROM {SOURCE}.outbox WHERE key = 'a'"
+        f"SELECT bool_and(next_attempt_at > now()) FROM {SOURCE}.outbox "
+        "WHERE key = 'a' AND delivered_at IS NULL"
     )
     # While "a" backs off, new messages of other keys keep flowing; "a" is not retried yet.
     await put(conn, "b", 2)
@@ -230,7 +312,8 @@ async def test_a_consumer_that_is_down_is_retried_with_growing_backoff(conn, dsn
     assert row["attempts"] == 1
     assert row["last_error"] == "ConnectionError: recorder is down"
     delay = await conn.fetchval(
-        f"SELECT extract(epoch FROM next_attempt_at - now()) FROM {SOURCE}.outbox"
+        f"SELECT extract(epoch FROM next_attempt_at - now()) FROM {SOURCE}.outbox "
+        "WHERE delivered_at IS NULL"
     )
     assert 0 < delay <= 0.5
     await conn.execute(f"UPDATE {SOURCE}.outbox SET next_attempt_at = now()")
@@ -238,7 +321,8 @@ async def test_a_consumer_that_is_down_is_retried_with_growing_backoff(conn, dsn
     row = (await pending(conn))[0]
     assert row["attempts"] == 2
     delay = await conn.fetchval(
-        f"SELECT extract(epoch FROM next_attempt_at - now()) FROM {SOURCE}.outbox"
+        f"SELECT extract(epoch FROM next_attempt_at - now()) FROM {SOURCE}.outbox "
+        "WHERE delivered_at IS NULL"
     )
     assert 0.5 < delay <= 1.0
 

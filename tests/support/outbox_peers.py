@@ -69,7 +69,8 @@ class RecordingConsumer:
     ``reject_keys``: messages with these keys are not acknowledged;
     ``raise_error``: every delivery raises (a consumer that is down);
     ``skip_ack``: ids received but, like a lost response, not acknowledged;
-    ``delay_s``: time each delivery takes; ``in_flight``: shared concurrency counter.
+    ``delay_s``: time each delivery takes; ``in_flight``: shared concurrency counter;
+    ``calls``: how many deliveries it was handed, failed ones included.
     """
 
     name: str = "recorder"
@@ -80,6 +81,7 @@ class RecordingConsumer:
     in_flight: InFlight = field(default_factory=InFlight)
     batches: list[list[OutboxMessage]] = field(default_factory=list)
     delivered: asyncio.Event = field(default_factory=asyncio.Event)
+    calls: int = 0
 
     @property
     def received(self) -> list[OutboxMessage]:
@@ -93,6 +95,7 @@ class RecordingConsumer:
 
     async def deliver(self, source: str, messages: list[OutboxMessage]) -> set[int]:
         self.in_flight.enter()
+        self.calls += 1
         try:
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)

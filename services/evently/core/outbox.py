@@ -4,19 +4,22 @@ A producer writes one row per message into ``<source>.outbox`` inside the same
 transaction that changes its data (``enqueue``, or the producer's SQL functions), with no
 consumer (DDL in docs/outbox.md). The ``OutboxRelay`` delivers those rows:
 
-* **routed by the contracts**: the relay gives each new message to every consumer of its
-  topic (``core.contracts.TOPICS``). A topic with one consumer is delivered from the
-  message row itself; for a topic with several, the row goes to the first and a copy to
-  each of the others. Each payload is rendered with the topic's contract just before
-  it is sent;
+* **sent once to every consumer** of its topic (``core.contracts.TOPICS``): each round
+  renders a batch of new rows once with their topics' contracts, sends it to all their
+  consumers at the same time and marks the rows delivered. A consumer that did not
+  acknowledge a message gets a copy in its own queue (``consumer`` set, ``origin_id``
+  naming the message, which it is sent as), written in the same statement;
 * **one relay at a time**: a relay delivers only while it holds the session-level
   advisory lock ``("outbox-relay", <source>)`` on its own connection, so replicas can
   all run one and exactly one delivers; if that connection dies, another takes over;
-* **at-least-once, in order per key**: a message is marked delivered only after the
-  consumer acknowledged it, so a crash in between re-delivers; a message is eligible
-  only when no earlier message for the same consumer and key is waiting on a retry;
-* **failures stay local**: a message the consumer rejects backs off exponentially and
-  blocks only later messages of its own key; other keys keep flowing;
+* **at-least-once, in order per key**: a message is marked delivered only once every
+  consumer acknowledged it or has it queued, so a crash in between re-delivers; a
+  message is sent to a consumer only when no earlier message of its key is queued for
+  that consumer;
+* **failures stay local**: a message a consumer rejects backs off exponentially in
+  that consumer's queue and holds back only later messages of its own key, for that
+  consumer; other keys and other consumers keep flowing. A consumer whose delivery
+  raises backs off as a whole: new messages go straight to its queue meanwhile;
 * **woken by LISTEN/NOTIFY** on ``<source>_outbox``, with a poll as the fallback;
 * **observable**: pending count and oldest-pending age per consumer are metrics.
 """
@@ -30,7 +33,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -196,6 +199,52 @@ def backoff_seconds(attempts: int, base_s: float = 0.5, cap_s: float = 60.0) -> 
 Render = Callable[[str, str], bytes]
 
 
+@dataclass
+class Outcome:
+    """What became of one batch sent to one consumer. ``down``: not sent at all, the
+    consumer is backing off; ``raised``: the delivery itself failed."""
+
+    acknowledged: set[int]
+    error: str
+    deferred: set[int] = field(default_factory=set)
+    sent: set[int] = field(default_factory=set)
+    down: bool = False
+    raised: bool = False
+
+    def per_row(self, rows: list[asyncpg.Record], held: set[str] | None = None) -> list[str]:
+        """Each row's result, in order: ``acknowledged``, ``failed``, ``deferred`` or
+        ``queued`` (its key is ``held``: it waits behind that key's queue, unsent).
+
+        Only an in-order prefix per key counts: a later message whose predecessor of the
+        same key failed is retried after it, never applied out of order.
+        """
+        results: list[str] = []
+        failed_keys: set[str] = set()
+        deferred_keys: set[str] = set()
+        for r in rows:
+            key, sent_id = r["key"], r["sent_id"]
+            if self.down or (held and key in held):
+                results.append("queued")
+            elif (
+                key not in failed_keys
+                and key not in deferred_keys
+                and (sent_id in self.acknowledged)
+            ):
+                results.append("acknowledged")
+            elif key not in failed_keys and sent_id in self.deferred:
+                deferred_keys.add(key)
+                results.append("deferred")
+            else:
+                failed_keys.add(key)
+                results.append("failed")
+        return results
+
+
+async def _idle(outcome: Outcome) -> Outcome:
+    """``outcome``, as an awaitable beside real sends."""
+    return outcome
+
+
 class OutboxRelay:
     """Delivers ``<source>.outbox`` to its consumers; safe to run in every replica.
 
@@ -223,13 +272,11 @@ class OutboxRelay:
         if missing:
             raise ValueError(f"{source} outbox: no delivery for consumers {sorted(missing)}")
         self.routes = dict(routes)
-        # A topic with one consumer is delivered straight from its unrouted rows; only
-        # topics with several consumers are routed (one row per consumer).
-        self._direct: dict[str, list[str]] = {name: [] for name in self.consumers}
-        for topic, names in self.routes.items():
-            if len(names) == 1:
-                self._direct[names[0]].append(topic)
-        self._fanned_out = {t: names for t, names in self.routes.items() if len(names) > 1}
+        # Per consumer: the topics it receives (its pending count is theirs + its queue).
+        self._topics: dict[str, list[str]] = {
+            name: [t for t, names in self.routes.items() if name in names]
+            for name in self.consumers
+        }
         self.render = render
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
@@ -238,10 +285,17 @@ class OutboxRelay:
         self.lock = LockKey.of("outbox-relay", _stable_id(source))
         self._wake = asyncio.Event()
         self._last_purge = 0.0
-        # Per consumer: whether a key may be waiting on a retry. Only the relay holding
-        # the lock records failures, so once a round finds none, none appear until this
-        # relay records one (or loses the lock); until then the rounds skip the search.
-        self._may_be_blocked = dict.fromkeys(self.consumers, True)
+        # Per consumer: whether it may have a queue of its own (messages it failed, or
+        # that wait behind one of their key). Only the relay holding the lock queues
+        # messages, so once a round finds a consumer's queue empty, it stays empty until
+        # this relay queues one (or loses the lock); until then rounds skip reading it.
+        self._may_have_queue = dict.fromkeys(self.consumers, True)
+        # Per consumer whose delivery raised: until when new messages go to its queue
+        # unsent, after how many failures in a row, and why.
+        self._down_until = dict.fromkeys(self.consumers, float("-inf"))
+        self._down_count = dict.fromkeys(self.consumers, 0)
+        self._down_error = dict.fromkeys(self.consumers, "")
+        self.moved = 0
         # Per consumer: when its pending count was last read (``_observe``).
         self._observed_at = dict.fromkeys(self.consumers, float("-inf"))
         self.observe_interval_s = 1.0
@@ -268,13 +322,14 @@ class OutboxRelay:
             ):
                 await asyncio.sleep(self.poll_interval_s)
             OUTBOX_LEADER.labels(self.source).set(1)
-            self._may_be_blocked = dict.fromkeys(self.consumers, True)
+            self._may_have_queue = dict.fromkeys(self.consumers, True)
+            await self.adopt_old_failures(conn)
             await conn.add_listener(f"{self.source}_outbox", self._on_notify)
             while True:
                 self._wake.clear()
-                delivered = await self.deliver_pending(conn)
+                await self.deliver_pending(conn)
                 await self._purge_delivered(conn)
-                if delivered:
+                if self.moved:
                     continue
                 await wait_at_most(self._wake, self.poll_interval_s)
         finally:
@@ -285,65 +340,41 @@ class OutboxRelay:
         self._wake.set()
 
     async def deliver_pending(self, conn: asyncpg.Connection) -> int:
-        """Deliver one round to every consumer; returns how many messages were acknowledged.
+        """Deliver one round; returns how many (message, consumer) deliveries were
+        acknowledged. ``self.moved`` says how many rows the round dealt with.
 
-        Callers must hold the relay lock (``run`` does); tests may call this directly.
+        First each consumer's own queue (retries, and messages of keys that have one),
+        then the new messages, each sent once to every consumer of its topic, all
+        consumers at once. Callers must hold the relay lock (``run`` does); tests may
+        call this directly.
         """
-        await self.route_pending(conn)
         total = 0
+        moved = 0
+        blocked: dict[str, set[str]] = {}
         for name, consumer in self.consumers.items():
-            delivered = await self._deliver_to(conn, name, consumer)
+            if not self._may_have_queue[name]:
+                blocked[name] = set()
+                continue
+            delivered = await self._deliver_queued(conn, name, consumer)
             total += delivered
-            # Counting a long backlog costs a scan of it: while batches come full, count
+            moved += delivered
+            blocked[name] = await self._queued_keys(conn, name)
+            if not blocked[name]:
+                self._may_have_queue[name] = False
+        delivered, tried = await self._deliver_new(conn, blocked)
+        total += delivered
+        moved += tried
+        now = time.monotonic()
+        for name in self.consumers:
+            # Counting a long backlog costs a scan of it: while rounds come full, count
             # at most once per ``observe_interval_s``; a short queue is counted each round.
-            now = time.monotonic()
-            if delivered < self.batch_size or now - self._observed_at[name] >= (
+            if tried < self.batch_size or now - self._observed_at[name] >= (
                 self.observe_interval_s
             ):
                 self._observed_at[name] = now
                 await self._observe(conn, name)
+        self.moved = moved
         return total
-
-    async def route_pending(self, conn: asyncpg.Connection, limit: int = 5000) -> int:
-        """Give new messages of topics with several consumers to each of them.
-
-        The message row itself goes to the topic's first consumer and a copy to each of
-        the others, in id order, so every consumer still sees a key's messages in order.
-        (A topic with one consumer needs no routing: it is delivered from its own rows.)
-        Returns how many messages were routed.
-        """
-        if not self._fanned_out:
-            return 0
-        topics = [t for t, cs in self._fanned_out.items() for _ in cs]
-        consumers = [c for cs in self._fanned_out.values() for c in cs]
-        ranks = [rank for cs in self._fanned_out.values() for rank in range(1, len(cs) + 1)]
-        routed = await conn.fetchval(
-            f"""WITH routes AS (
-                    SELECT * FROM unnest($1::text[], $2::text[], $3::int[])
-                        AS r(topic, consumer, rank)),
-                new AS (
-                    SELECT id FROM {self.source}.outbox
-                    WHERE consumer IS NULL AND delivered_at IS NULL AND topic = ANY($1::text[])
-                    ORDER BY id LIMIT $4),
-                moved AS (
-                    UPDATE {self.source}.outbox o SET consumer = r.consumer
-                    FROM routes r
-                    WHERE o.id IN (SELECT id FROM new) AND r.topic = o.topic AND r.rank = 1
-                    RETURNING o.*),
-                copied AS (
-                    INSERT INTO {self.source}.outbox
-                        (consumer, topic, key, version, payload, created_at)
-                    SELECT r.consumer, m.topic, m.key, m.version, m.payload, m.created_at
-                    FROM moved m JOIN routes r ON r.topic = m.topic AND r.rank > 1
-                    ORDER BY m.id, r.rank
-                    RETURNING 1)
-                SELECT count(*) FROM moved""",
-            topics,
-            consumers,
-            ranks,
-            limit,
-        )
-        return int(routed)
 
     async def count_unroutable(self, conn: asyncpg.Connection) -> int:
         """Messages whose topic no consumer receives: a bug, logged and counted."""
@@ -363,47 +394,197 @@ class OutboxRelay:
         OUTBOX_UNROUTED.labels(self.source).set(unroutable)
         return int(unroutable)
 
-    async def _deliver_to(self, conn: asyncpg.Connection, name: str, consumer: Consumer) -> int:
+    async def adopt_old_failures(self, conn: asyncpg.Connection) -> int:
+        """Give each unrouted message that failed under the earlier relay (which retried
+        a single consumer's messages in place) to that consumer's queue, so that it and
+        its key keep their order. Run when this relay takes the lock."""
+        single = {t: cs[0] for t, cs in self.routes.items() if len(cs) == 1}
+        if not single:
+            return 0
+        moved = await conn.fetchval(
+            f"""WITH moved AS (
+                    UPDATE {self.source}.outbox o SET consumer = r.consumer
+                    FROM unnest($1::text[], $2::text[]) AS r(topic, consumer)
+                    WHERE o.consumer IS NULL AND o.delivered_at IS NULL
+                      AND o.attempts > 0 AND o.topic = r.topic
+                    RETURNING 1)
+                SELECT count(*) FROM moved""",
+            list(single),
+            list(single.values()),
+        )
+        return int(moved)
+
+    async def _queued_keys(self, conn: asyncpg.Connection, name: str) -> set[str]:
+        rows = await conn.fetch(
+            f"""SELECT DISTINCT key FROM {self.source}.outbox
+                WHERE consumer = $1 AND delivered_at IS NULL""",
+            name,
+        )
+        return {r["key"] for r in rows}
+
+    async def _deliver_queued(self, conn: asyncpg.Connection, name: str, consumer: Consumer) -> int:
+        """Deliver the consumer's own queue: messages it failed (or was not sent, behind
+        a failure of their key), each sent under its original id."""
         # Keys waiting on a retry are found once per round (a short list), then joined:
         # a correlated NOT EXISTS per candidate degenerates to pending x batch rows when
         # the planner has no statistics yet (a freshly filled outbox, mid flash sale).
-        # Its messages: rows routed to it, and unrouted rows of the topics it alone
-        # receives; each side is read in id order through the pending index. Finding the
-        # blocked keys reads every pending row of the consumer: skipped ($4 false, a
-        # one-time filter) while no key can be blocked (``_may_be_blocked``).
-        check_blocked = self._may_be_blocked[name]
         rows = await conn.fetch(
             f"""WITH blocked AS MATERIALIZED (
                     SELECT key, min(id) AS first_id FROM {self.source}.outbox
-                    WHERE $4::bool
-                      AND (consumer = $1 OR (consumer IS NULL AND topic = ANY($3::text[])))
-                      AND delivered_at IS NULL AND next_attempt_at > now()
+                    WHERE consumer = $1 AND delivered_at IS NULL AND next_attempt_at > now()
                     GROUP BY key),
                 candidates AS (
-                    (SELECT * FROM {self.source}.outbox
-                     WHERE consumer = $1 AND delivered_at IS NULL AND next_attempt_at <= now()
-                     ORDER BY id LIMIT $2)
-                    UNION ALL
-                    (SELECT * FROM {self.source}.outbox
-                     WHERE consumer IS NULL AND topic = ANY($3::text[])
-                       AND delivered_at IS NULL AND next_attempt_at <= now()
-                     ORDER BY id LIMIT $2))
-                SELECT o.id, o.topic, o.key, o.version, o.payload::text AS payload,
-                       o.created_at, o.attempts, EXISTS (SELECT FROM blocked) AS any_blocked
+                    SELECT * FROM {self.source}.outbox
+                    WHERE consumer = $1 AND delivered_at IS NULL AND next_attempt_at <= now()
+                    ORDER BY id LIMIT $2)
+                SELECT o.id, coalesce(o.origin_id, o.id) AS sent_id, o.topic, o.key,
+                       o.version, o.payload::text AS payload, o.created_at, o.attempts
                 FROM candidates o
                 LEFT JOIN blocked b ON b.key = o.key
                 WHERE b.key IS NULL OR o.id < b.first_id
-                ORDER BY o.id
-                LIMIT $2""",
+                ORDER BY o.id""",
             name,
             self.batch_size,
-            self._direct[name],
-            check_blocked,
         )
         if not rows:
             return 0
-        if check_blocked and not rows[0]["any_blocked"]:
-            self._may_be_blocked[name] = False
+        messages, unrenderable = self._rendered(rows)
+        outcome = await self._send(name, consumer, messages)
+        self._note_health(name, outcome, time.monotonic())
+        if unrenderable:
+            outcome.error = next(iter(unrenderable.values()))
+        done: list[int] = []
+        failed: list[int] = []
+        for r, result in zip(rows, outcome.per_row(rows), strict=True):
+            if result == "acknowledged":
+                done.append(r["id"])
+            elif result == "failed":
+                failed.append(r["id"])
+            # "deferred": left as it is, for the next round, at once
+        if done:
+            await conn.execute(
+                f"UPDATE {self.source}.outbox SET delivered_at = now(), last_error = NULL "
+                "WHERE id = ANY($1::bigint[])",
+                done,
+            )
+        if failed:
+            attempts = {r["id"]: r["attempts"] for r in rows}
+            delays = [backoff_seconds(attempts[i] + 1, cap_s=self.max_backoff_s) for i in failed]
+            await conn.execute(
+                f"""UPDATE {self.source}.outbox o
+                    SET attempts = o.attempts + 1,
+                        next_attempt_at = now() + make_interval(secs => f.delay),
+                        last_error = $3
+                    FROM unnest($1::bigint[], $2::float8[]) AS f(id, delay)
+                    WHERE o.id = f.id""",
+                failed,
+                delays,
+                outcome.error,
+            )
+            self._warn(name, len(failed), outcome.error)
+        OUTBOX_DELIVERIES.labels(self.source, name, "delivered").inc(len(done))
+        OUTBOX_DELIVERIES.labels(self.source, name, "failed").inc(len(failed))
+        return len(done)
+
+    async def _deliver_new(
+        self, conn: asyncpg.Connection, blocked: Mapping[str, set[str]]
+    ) -> tuple[int, int]:
+        """Send each new message once to every consumer of its topic, all consumers at
+        once, then mark it delivered. A consumer that did not acknowledge it (or has
+        earlier messages of its key queued, or is backing off) gets a copy of it in its
+        own queue, in the same statement, so nothing is lost and each key keeps its
+        order per consumer."""
+        rows = await conn.fetch(
+            f"""SELECT id, id AS sent_id, topic, key, version, payload::text AS payload,
+                       created_at, attempts
+                FROM {self.source}.outbox
+                WHERE consumer IS NULL AND delivered_at IS NULL AND topic = ANY($1::text[])
+                ORDER BY id LIMIT $2""",
+            list(self.routes),
+            self.batch_size,
+        )
+        if not rows:
+            return 0, 0
+        messages, unrenderable = self._rendered(rows)
+        rendered = {m.id: m for m in messages}
+        plans: dict[str, list[asyncpg.Record]] = {}
+        sends = []
+        now = time.monotonic()
+        for name, consumer in self.consumers.items():
+            mine = [r for r in rows if name in self.routes[r["topic"]]]
+            if not mine:
+                continue
+            plans[name] = mine
+            if now < self._down_until[name]:
+                sends.append(_idle(Outcome(set(), self._down_error[name], down=True)))
+                continue
+            held = blocked.get(name, set())
+            sends.append(
+                self._send(
+                    name,
+                    consumer,
+                    [
+                        rendered[r["id"]]
+                        for r in mine
+                        if r["id"] in rendered and r["key"] not in held
+                    ],
+                )
+            )
+        outcomes = dict(zip(plans, await asyncio.gather(*sends), strict=True))
+        copies: list[tuple[str, int, int, float, str | None]] = []
+        total = 0
+        for name, mine in plans.items():
+            outcome = outcomes[name]
+            if unrenderable:
+                outcome.error = next(iter(unrenderable.values()))
+            done = failed = 0
+            queued_before = len(copies)
+            for r, result in zip(mine, outcome.per_row(mine, blocked.get(name)), strict=True):
+                if result == "acknowledged":
+                    done += 1
+                elif result == "failed":
+                    failed += 1
+                    delay = backoff_seconds(1, cap_s=self.max_backoff_s)
+                    copies.append((name, r["id"], 1, delay, outcome.error))
+                elif outcome.down:  # not sent: it backs off with the consumer
+                    delay = max(0.0, self._down_until[name] - now)
+                    copies.append((name, r["id"], 0, delay, outcome.error))
+                else:  # deferred, or behind its key's queue: sent again from the queue
+                    copies.append((name, r["id"], 0, 0.0, None))
+            self._note_health(name, outcome, now)
+            if failed:
+                self._warn(name, failed, outcome.error)
+            if len(copies) > queued_before:
+                self._may_have_queue[name] = True
+            OUTBOX_DELIVERIES.labels(self.source, name, "delivered").inc(done)
+            OUTBOX_DELIVERIES.labels(self.source, name, "failed").inc(failed)
+            total += done
+        await conn.execute(
+            f"""WITH queued AS (
+                    INSERT INTO {self.source}.outbox (consumer, origin_id, topic, key, version,
+                        payload, created_at, attempts, next_attempt_at, last_error)
+                    SELECT f.consumer, o.id, o.topic, o.key, o.version, o.payload,
+                           o.created_at, f.attempts,
+                           now() + make_interval(secs => f.delay), f.error
+                    FROM unnest($2::text[], $3::bigint[], $4::int[], $5::float8[], $6::text[])
+                        WITH ORDINALITY AS f(consumer, origin, attempts, delay, error, n)
+                    JOIN {self.source}.outbox o ON o.id = f.origin
+                    ORDER BY f.n
+                    RETURNING 1)
+                UPDATE {self.source}.outbox SET delivered_at = now()
+                WHERE id = ANY($1::bigint[])""",
+            [r["id"] for r in rows],
+            [c[0] for c in copies],
+            [c[1] for c in copies],
+            [c[2] for c in copies],
+            [c[3] for c in copies],
+            [c[4] for c in copies],
+        )
+        return total, len(rows)
+
+    def _rendered(self, rows: list[asyncpg.Record]) -> tuple[list[OutboxMessage], dict[str, str]]:
+        """Render each row once; per key, only what comes before an unrenderable message
+        (a stored state its contract refuses: a producer bug, logged)."""
         messages: list[OutboxMessage] = []
         unrenderable: dict[str, str] = {}  # key -> why its first message cannot be sent
         for r in rows:
@@ -415,72 +596,52 @@ class OutboxRelay:
                     if self.render is None
                     else self.render(r["topic"], r["payload"])
                 )
-            except Exception as exc:  # a stored state its contract refuses: a producer bug
+            except Exception as exc:
                 unrenderable[r["key"]] = f"cannot render {r['topic']}: {exc}"[:500]
                 log.error("%s outbox message %s: %s", self.source, r["id"], unrenderable[r["key"]])
                 continue
             messages.append(
-                OutboxMessage(r["id"], r["topic"], r["key"], r["version"], payload, r["created_at"])
+                OutboxMessage(
+                    r["sent_id"], r["topic"], r["key"], r["version"], payload, r["created_at"]
+                )
             )
-        attempts = {r["id"]: r["attempts"] for r in rows}
+        return messages, unrenderable
+
+    async def _send(self, name: str, consumer: Consumer, messages: list[OutboxMessage]) -> Outcome:
+        if not messages:
+            return Outcome(set(), "not sent")
         started = time.perf_counter()
         try:
-            # ``messages`` holds, per key, only what comes before an unrenderable message.
-            acknowledged = await consumer.deliver(self.source, messages) if messages else set()
-            error = "not acknowledged by the consumer"
+            acknowledged = await consumer.deliver(self.source, messages)
+            outcome = Outcome(
+                set(acknowledged),
+                "not acknowledged by the consumer",
+                deferred=set(getattr(acknowledged, "deferred", set())),
+                sent={m.id for m in messages},
+            )
         except Exception as exc:
-            acknowledged = set()
-            error = f"{type(exc).__name__}: {exc}"[:500]
-        if unrenderable:
-            error = next(iter(unrenderable.values()))
+            outcome = Outcome(set(), f"{type(exc).__name__}: {exc}"[:500], raised=True)
         OUTBOX_DELIVERY_DURATION.labels(self.source, name).observe(time.perf_counter() - started)
-        # Only an in-order prefix per key counts: a later message whose predecessor of the
-        # same key failed is retried after it, never applied out of order.
-        deferred = getattr(acknowledged, "deferred", set())
-        failed_keys: set[str] = set()
-        done: list[int] = []
-        failed: list[int] = []
-        deferred_keys: set[str] = set()
-        for r in rows:
-            blocked = r["key"] in failed_keys or r["key"] in deferred_keys
-            if not blocked and r["id"] in acknowledged:
-                done.append(r["id"])
-            elif r["key"] not in failed_keys and r["id"] in deferred:
-                # Left for the next round, at once; nothing later of its key counts here.
-                deferred_keys.add(r["key"])
-            else:
-                failed_keys.add(r["key"])
-                failed.append(r["id"])
-        if done:
-            await conn.execute(
-                f"UPDATE {self.source}.outbox SET delivered_at = now(), last_error = NULL "
-                "WHERE id = ANY($1::bigint[])",
-                done,
+        return outcome
+
+    def _note_health(self, name: str, outcome: Outcome, now: float) -> None:
+        """A consumer whose delivery raised (down, unreachable) is not sent new messages
+        until its backoff passes: they go straight to its queue, and its queue's retries
+        find out when it is back."""
+        if outcome.raised:
+            self._down_count[name] += 1
+            self._down_until[name] = now + backoff_seconds(
+                self._down_count[name], cap_s=self.max_backoff_s
             )
-        if failed:
-            self._may_be_blocked[name] = True
-            delays = [backoff_seconds(attempts[i] + 1, cap_s=self.max_backoff_s) for i in failed]
-            await conn.execute(
-                f"""UPDATE {self.source}.outbox o
-                    SET attempts = o.attempts + 1,
-                        next_attempt_at = now() + make_interval(secs => f.delay),
-                        last_error = $3
-                    FROM unnest($1::bigint[], $2::float8[]) AS f(id, delay)
-                    WHERE o.id = f.id""",
-                failed,
-                delays,
-                error,
-            )
-            log.warning(
-                "%s outbox: %d message(s) to %s not delivered: %s",
-                self.source,
-                len(failed),
-                name,
-                error,
-            )
-        OUTBOX_DELIVERIES.labels(self.source, name, "delivered").inc(len(done))
-        OUTBOX_DELIVERIES.labels(self.source, name, "failed").inc(len(failed))
-        return len(done)
+            self._down_error[name] = outcome.error
+        elif outcome.sent:
+            self._down_count[name] = 0
+            self._down_until[name] = float("-inf")
+
+    def _warn(self, name: str, count: int, error: str) -> None:
+        log.warning(
+            "%s outbox: %d message(s) to %s not delivered: %s", self.source, count, name, error
+        )
 
     async def _observe(self, conn: asyncpg.Connection, name: str) -> None:
         row = await conn.fetchrow(
@@ -490,7 +651,7 @@ class OutboxRelay:
                 WHERE (consumer = $1 OR (consumer IS NULL AND topic = ANY($2::text[])))
                   AND delivered_at IS NULL""",
             name,
-            self._direct[name],
+            self._topics[name],
         )
         OUTBOX_PENDING.labels(self.source, name).set(row["pending"])
         OUTBOX_LAG.labels(self.source, name).set(float(row["lag"]))
