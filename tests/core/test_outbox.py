@@ -120,7 +120,7 @@ async def test_a_consumer_that_failed_gets_a_queued_copy_sent_under_the_original
     await put(conn, "b", 1)
     [a1, _] = await pending(conn)
     good, bad = RecordingConsumer("good"), RecordingConsumer("bad", reject_keys={"a"})
-    relay = make_relay(dsn, {"good": good, "bad": bad}, max_backoff_s=0.05)
+    relay = make_relay(dsn, {"good": good, "bad": bad})
     assert await relay.deliver_pending(conn) == 3
     # The message is delivered (the good consumer has it); the bad one has a copy queued.
     [copy] = await conn.fetch(f"SELECT * FROM {SOURCE}.outbox WHERE delivered_at IS NULL")
@@ -130,7 +130,12 @@ async def test_a_consumer_that_failed_gets_a_queued_copy_sent_under_the_original
         "a",
         1,
     )
-    # Its key's next message waits behind the copy for the bad consumer only.
+    # Its key's next message waits behind the copy for the bad consumer only (the copy
+    # backs off; held back an hour here, so that no retry falls in this round).
+    await conn.execute(
+        f"UPDATE {SOURCE}.outbox SET next_attempt_at = now() + interval '1 hour' "
+        "WHERE delivered_at IS NULL"
+    )
     await put(conn, "a", 2)
     a2_id = await conn.fetchval(f"SELECT max(id) FROM {SOURCE}.outbox WHERE consumer IS NULL")
     good.batches.clear()
@@ -138,7 +143,7 @@ async def test_a_consumer_that_failed_gets_a_queued_copy_sent_under_the_original
     assert await relay.deliver_pending(conn) == 1
     assert keyed(good.received) == [("a", 2)] and bad.received == []
     bad.reject_keys.clear()
-    await asyncio.sleep(0.1)
+    await conn.execute(f"UPDATE {SOURCE}.outbox SET next_attempt_at = now()")
     assert await relay.deliver_pending(conn) == 2
     assert [(m.id, m.key, m.version) for m in bad.received] == [
         (a1["id"], "a", 1),
@@ -165,7 +170,8 @@ async def test_a_slow_consumer_does_not_hold_back_the_others(conn, dsn):
 async def test_a_consumer_that_is_down_gets_new_messages_queued_without_being_called(conn, dsn):
     await put(conn, "a", 1)
     up, down = RecordingConsumer("up"), RecordingConsumer("down", raise_error=True)
-    relay = make_relay(dsn, {"up": up, "down": down}, max_backoff_s=60)
+    # Backoffs of a minute and more: no retry can fall due during the test.
+    relay = make_relay(dsn, {"up": up, "down": down}, backoff_base_s=60, max_backoff_s=600)
     assert await relay.deliver_pending(conn) == 1
     assert down.calls == 1
     await put(conn, "b", 1)

@@ -263,6 +263,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval_s: float = 1.0,
         max_backoff_s: float = 60.0,
+        backoff_base_s: float = 0.5,
         retention_s: float = 86400.0,
     ) -> None:
         self.dsn = dsn
@@ -281,6 +282,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.max_backoff_s = max_backoff_s
+        self.backoff_base_s = backoff_base_s
         self.retention_s = retention_s
         self.lock = LockKey.of("outbox-relay", _stable_id(source))
         self._wake = asyncio.Event()
@@ -469,7 +471,7 @@ class OutboxRelay:
             )
         if failed:
             attempts = {r["id"]: r["attempts"] for r in rows}
-            delays = [backoff_seconds(attempts[i] + 1, cap_s=self.max_backoff_s) for i in failed]
+            delays = [self._backoff(attempts[i] + 1) for i in failed]
             await conn.execute(
                 f"""UPDATE {self.source}.outbox o
                     SET attempts = o.attempts + 1,
@@ -544,7 +546,7 @@ class OutboxRelay:
                     done += 1
                 elif result == "failed":
                     failed += 1
-                    delay = backoff_seconds(1, cap_s=self.max_backoff_s)
+                    delay = self._backoff(1)
                     copies.append((name, r["id"], 1, delay, outcome.error))
                 elif outcome.down:  # not sent: it backs off with the consumer
                     delay = max(0.0, self._down_until[name] - now)
@@ -630,13 +632,14 @@ class OutboxRelay:
         find out when it is back."""
         if outcome.raised:
             self._down_count[name] += 1
-            self._down_until[name] = now + backoff_seconds(
-                self._down_count[name], cap_s=self.max_backoff_s
-            )
+            self._down_until[name] = now + self._backoff(self._down_count[name])
             self._down_error[name] = outcome.error
         elif outcome.sent:
             self._down_count[name] = 0
             self._down_until[name] = float("-inf")
+
+    def _backoff(self, attempts: int) -> float:
+        return backoff_seconds(attempts, self.backoff_base_s, self.max_backoff_s)
 
     def _warn(self, name: str, count: int, error: str) -> None:
         log.warning(
