@@ -661,6 +661,7 @@ async def run_with_room(
             "in_line_p50_ms": percentile_ms(in_line_notices, 0.5),
             "split": await notice_split(dsn, event_id, sold_out_commit, sink, listener.sold_out_at),
             "bench_loop_lag": bench_loop_lag,
+            "room_fanout": await room_fanout_metrics(room_port),
         },
         "join_per_s": rate(sale.joins),
         "poll_per_s": rate(sale.polls),
@@ -939,6 +940,48 @@ async def sold_out_commit_time(dsn: str, event_id: int) -> float | None:
     return row["last"].timestamp()
 
 
+async def room_fanout_metrics(room_port: int) -> dict[str, Any]:
+    """The room's own account of its fan-outs (docs/metrics.md): for the change that sold
+    the room out, how long its LISTEN callback waited for the loop (``heard_ms``), and
+    each pass's time from then to its last stream written and the streams written
+    (``memory``: in the callback; ``read``: after the database read); the other changes'
+    totals beside it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    pool = Pool(room_port, 1)
+    await pool.open()
+    try:
+        answer = await pool.request(head("GET", "/metrics", ""))
+    finally:
+        pool.close()
+    samples: dict[tuple[str, str, str], float] = {}
+    for family in text_string_to_metric_families(answer.body.decode()):
+        for sample in family.samples:
+            kind = sample.labels.get("kind", "")
+            samples[(sample.name, kind, sample.labels.get("path", ""))] = sample.value
+    figures: dict[str, Any] = {}
+    for kind in ("sold_out", "other"):
+        heard_n = samples.get(("evently_waiting_room_change_heard_seconds_count", kind, ""), 0)
+        heard_s = samples.get(("evently_waiting_room_change_heard_seconds_sum", kind, ""), 0.0)
+        figure: dict[str, Any] = {
+            "changes_heard": int(heard_n),
+            "heard_ms_mean": round(heard_s / heard_n * 1000, 1) if heard_n else None,
+        }
+        for path in ("memory", "read"):
+            base = "evently_waiting_room_fanout_seconds"
+            n = samples.get((f"{base}_count", kind, path), 0)
+            total = samples.get((f"{base}_sum", kind, path), 0.0)
+            figure[path] = {
+                "passes": int(n),
+                "ms_mean": round(total / n * 1000, 1) if n else None,
+                "streams_written": int(
+                    samples.get(("evently_waiting_room_fanout_streams_total", kind, path), 0)
+                ),
+            }
+        figures[kind] = figure
+    return figures
+
+
 async def fetch_report(room_port: int, event_id: int, admin: str) -> dict[str, Any]:
     # booking.changed reaches the room through bookings' relay: wait until it has them.
     pool = Pool(room_port, 1)
@@ -1137,6 +1180,7 @@ def print_table(result: dict[str, Any]) -> None:
         + f", in line p50 {notice['in_line_p50_ms']} p99 {notice['in_line_p99_ms']}"
         + f"; the bench's own loop lag {notice['bench_loop_lag']}"
     )
+    print(f"the room's fan-outs: {notice['room_fanout']}")
     for run in ("with_room", "without_room"):
         db = result[run]["database"]
         print(

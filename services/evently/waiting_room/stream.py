@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ from evently.core.signing_keys import KeyRing
 from evently.core.tasks import call_when_set
 from evently.waiting_room import queries
 from evently.waiting_room.metrics import (
+    FANOUT_SECONDS,
+    FANOUT_STREAMS,
     STREAM_FANOUT_READS,
     STREAM_FANOUTS,
     STREAM_UPDATES,
@@ -147,11 +150,12 @@ class StatusMailbox:
         self._transport = transport  # type: ignore[assignment]
         self._chunked = chunked
 
-    def offer(self, version: int, body: str, known: KnownStatus | None = None) -> None:
+    def offer(self, version: int, body: str, known: KnownStatus | None = None) -> bool:
         """Send ``body`` unless it is older than, or the same as, what was offered: now if
-        the connection takes it, else kept (replacing an older one) for the handler."""
+        the connection takes it, else kept (replacing an older one) for the handler.
+        False when it was not new."""
         if version < self._version or body == self._last_body:
-            return
+            return False
         self._version, self._last_body = version, body
         self.known = known or self.known
         self._pending = (version, body)
@@ -162,8 +166,9 @@ class StatusMailbox:
             or transport.get_write_buffer_size() >= SLOW_BUFFER_BYTES
         ):
             self._wake()
-            return
+            return True
         self.flush()
+        return True
 
     def flush(self) -> None:
         """Write the kept status, if any (the handler, once the connection drained)."""
@@ -202,6 +207,20 @@ class StatusMailbox:
             self._waiter.set_result(None)
 
 
+@dataclass(frozen=True)
+class Heard:
+    """A room change as this process heard it, for the fan-out's metrics."""
+
+    event_id: int
+    kind: str  # sold_out: the change that sold the room out; other
+    at: float  # time.perf_counter() when the LISTEN callback ran
+
+    def observe(self, path: str, written: int) -> None:
+        """Record that the ``path`` pass of this change's fan-out is done."""
+        FANOUT_SECONDS.labels(self.kind, path).observe(time.perf_counter() - self.at)
+        FANOUT_STREAMS.labels(self.kind, path).inc(written)
+
+
 class VisitorStreams:
     """This process's open visitor streams, by room and visitor; one fan-out per room."""
 
@@ -219,7 +238,8 @@ class VisitorStreams:
         self._rooms: dict[int, dict[int, set[StatusMailbox]]] = {}
         self._count = 0
         self._fanouts: dict[int, asyncio.Task[None]] = {}
-        self._again: set[int] = set()
+        self._again: dict[int, Heard] = {}
+        self._sold_out: dict[int, bool] = {}
         self._shutdown: asyncio.Task[None] | None = None
 
     @property
@@ -256,44 +276,62 @@ class VisitorStreams:
         """A room's state version moved (``RoomVersions`` calls this): tell the streams
         whose status follows from memory at once, in this very callback (a task would
         wait for another turn of a loop that visitors keep busy), then read the others."""
-        if event_id not in self._rooms or not self._push_from_memory(event_id):
+        if event_id not in self._rooms:
+            return
+        heard = Heard(event_id, self._change_kind(event_id), time.perf_counter())
+        to_read, written = self._push_from_memory(event_id)
+        heard.observe("memory", written)
+        if not to_read:
             return
         if event_id in self._fanouts:
-            self._again.add(event_id)  # the running fan-out reads once more when done
+            self._again[event_id] = heard  # the running fan-out reads once more when done
             return
         self._fanouts[event_id] = asyncio.create_task(
-            self._fan_out(event_id), name=f"waiting-room-fanout-{event_id}"
+            self._fan_out(heard), name=f"waiting-room-fanout-{event_id}"
         )
 
-    async def _fan_out(self, event_id: int) -> None:
+    def _change_kind(self, event_id: int) -> str:
+        """``sold_out`` for the change that sold the room out (as this process saw it)."""
+        room = self.snapshot(event_id)
+        sold_out = room is not None and room.sold_out
+        was = self._sold_out.get(event_id, False)
+        self._sold_out[event_id] = sold_out
+        return "sold_out" if sold_out and not was else "other"
+
+    async def _fan_out(self, heard: Heard) -> None:
+        event_id = heard.event_id
         try:
             while True:
-                self._again.discard(event_id)
                 try:
-                    await self._push_statuses(event_id)
+                    await self._push_statuses(heard)
                 except Exception:
                     log.exception("room %s: status fan-out failed", event_id)
-                if event_id not in self._again:
+                again = self._again.pop(event_id, None)
+                if again is None:
                     return
+                heard = again
         finally:
             self._fanouts.pop(event_id, None)
 
-    async def _push_statuses(self, event_id: int) -> None:
+    async def _push_statuses(self, heard: Heard) -> None:
         """Give each stream of the room its visitor's new status: from memory for visitors
         known to be in line, from one query for the others."""
-        to_read = self._push_from_memory(event_id)
+        to_read, written = self._push_from_memory(heard.event_id)
         if to_read:
-            await self._read_statuses(event_id, to_read)
+            written += await self._read_statuses(heard.event_id, to_read)
+        heard.observe("read", written)
 
-    def _push_from_memory(self, event_id: int) -> list[int]:
+    def _push_from_memory(self, event_id: int) -> tuple[list[int], int]:
         """Offer the new status of each stream whose visitor is known to be in line;
-        returns the visitors only the database can tell about."""
+        returns the visitors only the database can tell about, and the streams offered
+        a new status."""
         visitors = self._rooms.get(event_id, {})
         if not visitors:
-            return []
+            return [], 0
         STREAM_FANOUTS.inc()
         room = self.snapshot(event_id)
         to_read: list[int] = []
+        written = 0
         for user_id, mailboxes in list(visitors.items()):
             read = False
             for mailbox in mailboxes:
@@ -302,22 +340,26 @@ class VisitorStreams:
                     read = True
                 elif isinstance(update, KnownStatus) and room is not None:
                     assert update.ticket is not None
-                    mailbox.offer(room.state_version, update.ticket.model_dump_json(), update)
+                    body = update.ticket.model_dump_json()
+                    written += mailbox.offer(room.state_version, body, update)
             if read:
                 to_read.append(user_id)
-        return to_read
+        return to_read, written
 
-    async def _read_statuses(self, event_id: int, to_read: list[int]) -> None:
-        """Read the statuses of ``to_read`` (one query) and offer them."""
+    async def _read_statuses(self, event_id: int, to_read: list[int]) -> int:
+        """Read the statuses of ``to_read`` (one query) and offer them; returns the
+        streams offered a new status."""
         rows = await self.pool.fetch(queries.SELECT_VISITORS, event_id, to_read)
         STREAM_FANOUT_READS.inc()
         now = datetime.now(UTC)
+        written = 0
         for row in rows:
             status = status_from_row(self.keys, event_id, row["user_id"], row, now)
             body = status.ticket.model_dump_json()
             known = KnownStatus.of(row["user_id"], status)
             for mailbox in self._rooms.get(event_id, {}).get(row["user_id"], ()):
-                mailbox.offer(status.state_version, body, known)
+                written += mailbox.offer(status.state_version, body, known)
+        return written
 
     def end_all_on(self, stop: asyncio.Event) -> None:
         """End every open stream once ``stop`` (the app's shutdown) is set: one task for
