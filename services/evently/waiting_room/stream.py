@@ -8,10 +8,11 @@
   position and the snapshot (``status_tags.line_view``), so on a room change each stream
   whose visitor is known to be in line is given its new status without the database (a
   sell-out reaches thousands of streams in one pass, each body serialised once), or
-  nothing when their view did not change. Only the others (admitted or expired visitors,
-  whose status is their session's; visitors the change may have admitted; streams opened
-  with an ``If-None-Match`` whose ticket is not known here yet) are read, all of the
-  room's in **one query** (``SELECT_VISITORS``). Changes that arrive while a room's
+  nothing when their view did not change; a stream opened with an ``If-None-Match`` knows
+  its visitor's ticket from the tag (``status_tags.TicketRef``). Only the others (admitted
+  or expired visitors, whose status is their session's; visitors the change may have
+  admitted; tags from before tags named the ticket) are read, all of the room's in **one
+  query** (``SELECT_VISITORS``). Changes that arrive while a room's
   fan-out runs are coalesced into one more.
 * **The same object as the poll.** Each ``status`` event's data is the ``/me`` body
   (``QueueTicketOut``), its SSE id the room's state version; it is sent when the
@@ -51,15 +52,17 @@ from evently.waiting_room.metrics import (
     STREAM_UPDATES,
     STREAMS,
 )
-from evently.waiting_room.models import QueueTicketOut, WaitlistOffer
+from evently.waiting_room.models import QueueTicketOut
 from evently.waiting_room.status_tags import (
     RoomSnapshot,
+    TicketRef,
     current_tag,
     line_position,
     line_tag,
+    line_ticket,
     line_view,
 )
-from evently.waiting_room.visitors import VisitorStatus, status_from_row, visitor_status
+from evently.waiting_room.visitors import in_line_ticket, status_from_row, visitor_status
 
 log = logging.getLogger("evently.waiting_room.stream")
 
@@ -67,17 +70,18 @@ log = logging.getLogger("evently.waiting_room.stream")
 @dataclass(frozen=True)
 class KnownStatus:
     """What a stream's visitor was last given: their ETag, whether it is a place in line
-    (and which), and the status itself (None when only the client's tag is known)."""
+    (and which), and the ticket it names (``status_tags.TicketRef``; None when the tag
+    does not name one: only the database can then tell their next status)."""
 
     tag: str
     in_line: bool
     position: int | None
-    ticket: QueueTicketOut | None
+    ticket: TicketRef | None
 
     @classmethod
-    def of(cls, user_id: int, status: VisitorStatus) -> KnownStatus:
-        in_line, position = line_position(status.etag, user_id)
-        return cls(status.etag, in_line, position, status.ticket)
+    def of_tag(cls, user_id: int, tag: str) -> KnownStatus:
+        in_line, position = line_position(tag, user_id)
+        return cls(tag, in_line, position, line_ticket(tag) if in_line else None)
 
 
 # A visitor whose status only the database can tell (``status_from_memory``).
@@ -86,7 +90,7 @@ READ = object()
 
 def status_from_memory(
     known: KnownStatus | None, event_id: int, user_id: int, room: RoomSnapshot | None
-) -> KnownStatus | object | None:
+) -> tuple[KnownStatus, QueueTicketOut] | object | None:
     """A visitor's new status at ``room`` from what their stream knows: the new status,
     None when their view did not change, or ``READ`` when only the database can tell."""
     if room is None or known is None or not known.in_line:
@@ -95,20 +99,13 @@ def status_from_memory(
     if (position is None and room.shuffled) or (position is not None and position <= room.serving):
         return READ  # placed by the shuffle, or admitted: their own row says how
     view = line_view(position, room)
-    tag = line_tag(user_id, position, view)
+    tag = line_tag(user_id, position, view, known.ticket)
     if tag == known.tag:
         return None
     if known.ticket is None:
         return READ
-    ticket = known.ticket.model_copy(
-        update={
-            "state": view.state,
-            "ahead": view.ahead,
-            "estimated_wait_s": view.estimated_wait_s,
-            "waitlist": WaitlistOffer.for_event(event_id) if view.waitlist else None,
-        }
-    )
-    return KnownStatus(tag, True, position, ticket)
+    ticket = in_line_ticket(event_id, position, view, known.ticket)
+    return KnownStatus(tag, True, position, known.ticket), ticket
 
 
 # A connection with this much unsent is slow: its newest status waits (one slot) until it
@@ -338,10 +335,9 @@ class VisitorStreams:
                 update = status_from_memory(mailbox.known, event_id, user_id, room)
                 if update is READ:
                     read = True
-                elif isinstance(update, KnownStatus) and room is not None:
-                    assert update.ticket is not None
-                    body = update.ticket.model_dump_json()
-                    written += mailbox.offer(room.state_version, body, update)
+                elif isinstance(update, tuple) and room is not None:
+                    known, ticket = update
+                    written += mailbox.offer(room.state_version, ticket.model_dump_json(), known)
             if read:
                 to_read.append(user_id)
         return to_read, written
@@ -356,7 +352,7 @@ class VisitorStreams:
         for row in rows:
             status = status_from_row(self.keys, event_id, row["user_id"], row, now)
             body = status.ticket.model_dump_json()
-            known = KnownStatus.of(row["user_id"], status)
+            known = KnownStatus.of_tag(row["user_id"], status.etag)
             for mailbox in self._rooms.get(event_id, {}).get(row["user_id"], ()):
                 written += mailbox.offer(status.state_version, body, known)
         return written
@@ -417,11 +413,10 @@ async def stream_status(
             request.headers.get("If-None-Match"), user_id, streams.snapshot(event_id)
         )
         if held is not None:
-            in_line, position = line_position(held, user_id)
-            mailbox.known = KnownStatus(held, in_line, position, None)
+            mailbox.known = KnownStatus.of_tag(user_id, held)
         else:
             status = await visitor_status(streams.pool, streams.keys, event_id, user_id)
-            known = KnownStatus.of(user_id, status)
+            known = KnownStatus.of_tag(user_id, status.etag)
             mailbox.offer(status.state_version, status.ticket.model_dump_json(), known)
         response = web.StreamResponse(
             headers={

@@ -23,7 +23,14 @@ from evently.waiting_room.models import (
 )
 from evently.waiting_room.purchases import record_join_refusal
 from evently.waiting_room.shuffle import ALGORITHM
-from evently.waiting_room.status_tags import RoomSnapshot, line_tag, line_view, session_tag
+from evently.waiting_room.status_tags import (
+    LineView,
+    RoomSnapshot,
+    TicketRef,
+    line_tag,
+    line_view,
+    session_tag,
+)
 from evently.waiting_room.ticker import shuffle_lock
 
 
@@ -118,12 +125,11 @@ def status_from_row(
         state = "expired"  # the ticker has not noticed yet
     position = row["position"]
     room = RoomSnapshot.from_row(row)
-    view = line_view(position, room) if state == "waiting" else None
-    if view is not None:
-        state = view.state
-        etag = line_tag(user_id, position, view)
-    else:
-        etag = session_tag(user_id, room.state_version)
+    if state == "waiting":
+        view = line_view(position, room)
+        ref = TicketRef(row["ticket_id"], row["joined_at"])
+        ticket = in_line_ticket(event_id, position, view, ref)
+        return VisitorStatus(ticket, room, line_tag(user_id, position, view, ref))
     token = None
     if state == "admitted":
         token = sign_admission(
@@ -140,13 +146,31 @@ def status_from_row(
         state=state,
         joined_at=row["joined_at"],
         position=position,
-        ahead=view.ahead if view else None,
-        estimated_wait_s=view.estimated_wait_s if view else None,
+        ahead=None,
+        estimated_wait_s=None,
         admission_token=token,
         admission_expires_at=row["expires_at"] if state == "admitted" else None,
-        waitlist=WaitlistOffer.for_event(event_id) if view and view.waitlist else None,
     )
-    return VisitorStatus(ticket, room, etag)
+    return VisitorStatus(ticket, room, session_tag(user_id, room.state_version))
+
+
+def in_line_ticket(
+    event_id: int, position: int | None, view: LineView, ref: TicketRef
+) -> QueueTicketOut:
+    """The status of a visitor in line: all of it follows from their ticket's id and join
+    time, their position and what they see (so the streams build it from memory)."""
+    return QueueTicketOut(
+        event_id=event_id,
+        ticket_id=ref.ticket_id,
+        state=view.state,
+        joined_at=ref.joined_at,
+        position=position,
+        ahead=view.ahead,
+        estimated_wait_s=view.estimated_wait_s,
+        admission_token=None,
+        admission_expires_at=None,
+        waitlist=WaitlistOffer.for_event(event_id) if view.waitlist else None,
+    )
 
 
 def room_state(room: Any, now: datetime) -> RoomState:
