@@ -979,6 +979,23 @@ async def room_fanout_metrics(room_port: int) -> dict[str, Any]:
                 ),
             }
         figures[kind] = figure
+    batches = samples.get(("evently_waiting_room_join_batch_seconds_count", "", ""), 0)
+    figures["join_batches"] = {
+        "batches": int(batches),
+        "ms_mean": round(
+            samples.get(("evently_waiting_room_join_batch_seconds_sum", "", ""), 0.0)
+            / batches
+            * 1000,
+            2,
+        )
+        if batches
+        else None,
+        "size_mean": round(
+            samples.get(("evently_waiting_room_join_batch_size_sum", "", ""), 0.0) / batches, 1
+        )
+        if batches
+        else None,
+    }
     return figures
 
 

@@ -89,3 +89,14 @@ CHANGE_HEARD = Histogram(
     ["kind"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5),
 )
+JOIN_BATCH_SECONDS = Histogram(
+    "evently_waiting_room_join_batch_seconds",
+    "Time a batch of joins spent from taking a pooled connection to its statuses read "
+    "(visitors.JoinBatcher: one batch of a room in the database at a time).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2),
+)
+JOIN_BATCH_SIZE = Histogram(
+    "evently_waiting_room_join_batch_size",
+    "Joins per batch (visitors.JoinBatcher).",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 200),
+)
