@@ -1,17 +1,22 @@
+-- Joining a room: one queue ticket per visitor and event, idempotent (docs/waiting-room.md).
 -- Several joins of one room in one round trip, in the order given (visitors.JoinBatcher:
--- the order in which this replica received them), each with the outcome join_room gives
--- it alone, but set-based: the room is read once, its next_position moved once for the
--- whole batch, and the new tickets inserted in one statement. (Before 2026-12-05 it ran
--- join_room per visitor: a batch updated the room's row once per join, each update a new
--- version of the same row to step over: 0.9 ms a join, the joins' ceiling in the flash
--- sale benchmark.)
+-- the order in which this replica received them), set-based: the room is read once, its
+-- next_position moved once for the whole batch, the new tickets inserted in one
+-- statement. (Before 2026-12-05 a join_room function ran per visitor: a batch updated
+-- the room's row once per join, each update a new version of the same row to step over;
+-- 2-3 times slower a batch.)
 --
--- A visitor with a ticket gets it back, whatever the room's state; the others are placed
--- (or refused) as join_room places them: the pre-queue under the shared shuffle lock,
--- else positions from next_position in the order given, the room's row lock ordering
--- concurrent batches. A visitor given twice keeps their first place; one whose ticket a
--- concurrent batch (another replica) inserted first keeps that one, and the position
--- this batch meant for them stays empty, as in join_room.
+-- A visitor with a ticket gets it back, whatever the room's state. The others:
+-- * are refused (the outcome names why) by a room that is missing, disabled, not open
+--   yet, or sold out with when_sold_out = 'close';
+-- * before the shuffle, join the pre-queue (no position): the batch holds the room's
+--   shuffle lock in shared mode, the shuffle takes it exclusively, so no pre-queue ticket
+--   can appear after the shuffle has read the pre-queue;
+-- * after it, take the next positions in the order given (first come, first served),
+--   the room's row lock ordering concurrent batches.
+-- A visitor given twice keeps their first place; one whose ticket a concurrent batch
+-- (another replica) inserted first keeps that one, and the position this batch meant for
+-- them stays empty.
 CREATE OR REPLACE FUNCTION waiting_room.join_rooms(
     p_event_id bigint, p_user_ids bigint[], p_lock_ns integer, p_lock_id integer
 ) RETURNS TABLE (user_id bigint, outcome text, ticket_id bigint)
