@@ -1028,7 +1028,7 @@ async def room_fanout_metrics(room_port: int) -> dict[str, Any]:
         if batches
         else None,
         "size_mean": round(
-            samples.get(("evently_waiting_room_join_batch_size_sum", "", ""), 0.0) / batches, 1
+            samples.get(("evently_waiting_room_join_batch_joins_total", "", ""), 0.0) / batches, 1
         )
         if batches
         else None,

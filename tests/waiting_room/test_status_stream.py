@@ -204,6 +204,28 @@ async def test_a_stale_etag_gets_the_status_at_once(room, tokens):
     response.close()
 
 
+async def test_a_stale_in_line_etag_gets_the_status_from_memory(
+    room, tokens, aiohttp_client, make_room_app
+):
+    other = await aiohttp_client(make_room_app())  # the replica opening the stream
+    await configure_room(room, 1, admission_rate_per_minute=60)
+    await tick(room, 1, T0)
+    await join(room, tokens, 1, 1)
+    joined = await room.post("/api/v1/events/1/waiting-room/join", headers=bearer(tokens, 2))
+    etag = joined.headers["ETag"]
+    await tick(room, 1, T0 + timedelta(seconds=1))  # visitor 2's view moved: ahead 0
+    versions = other.app[WAITING_ROOM].versions
+    await asyncio.wait_for(versions.listening.wait(), 10)
+    await eventually(lambda: versions.snapshot(1).serving == 1, "the tick heard")
+    await other.app[POOL].close()  # the tag names the ticket: no read needed
+
+    response = await other.get(STREAM, headers={**bearer(tokens, 2), "If-None-Match": etag})
+    first = await next_status(response)
+    assert (first["state"], first["ahead"]) == ("waiting", 0)
+    assert first == await status(room, tokens, 1, 2)  # what the poll says
+    response.close()
+
+
 async def test_heartbeats_keep_an_idle_stream_alive(make_room_app, aiohttp_client, tokens):
     room = await aiohttp_client(make_room_app(WAITING_ROOM_STREAM_HEARTBEAT_S="0.2"))
     await configure_room(room, 1)

@@ -18,7 +18,8 @@
   (``QueueTicketOut``), its SSE id the room's state version; it is sent when the
   visitor's status changed, with heartbeat comments in between. A stream opened with the
   ``If-None-Match`` of a status that is still current (the join's or a poll's answer)
-  starts without repeating it, and without a database round trip.
+  starts without repeating it, and without a database round trip; one with a stale
+  in-line tag that names its ticket starts with the visitor's status now, from memory.
 * **Cheap and bounded.** A one-slot mailbox per stream holds the newest status (a slow
   client skips to the latest); at most ``WAITING_ROOM_STREAM_MAX_SUBSCRIBERS`` streams per
   process (503 ``too_many_streams`` beyond); a closed connection is noticed by the app's
@@ -383,6 +384,24 @@ class VisitorStreams:
                 await task
 
 
+def opening_status(
+    if_none_match: str | None, event_id: int, user_id: int, room: RoomSnapshot | None
+) -> KnownStatus | tuple[KnownStatus, QueueTicketOut] | None:
+    """What a stream opened with ``If-None-Match`` starts from without the database: the
+    status the client holds, if still current (nothing to send); else, for an in-line
+    tag naming its ticket, the visitor's in-line status now; None: read it."""
+    held = current_tag(if_none_match, user_id, room)
+    if held is not None:
+        return KnownStatus.of_tag(user_id, held)
+    for tag in (if_none_match or "").split(","):
+        update = status_from_memory(
+            KnownStatus.of_tag(user_id, tag.strip().removeprefix("W/")), event_id, user_id, room
+        )
+        if isinstance(update, tuple):
+            return update
+    return None
+
+
 def sse_status(version: int, body: str) -> bytes:
     """One ``status`` event: the ``/me`` body, the room's state version as its id."""
     return f"id: {version}\nevent: status\ndata: {body}\n\n".encode()
@@ -409,11 +428,13 @@ async def stream_status(
     disconnects = request.app[DISCONNECTS]
     disconnects.watch(request, on_gone=mailbox.end)
     try:
-        held = current_tag(
-            request.headers.get("If-None-Match"), user_id, streams.snapshot(event_id)
-        )
-        if held is not None:
-            mailbox.known = KnownStatus.of_tag(user_id, held)
+        room = streams.snapshot(event_id)
+        start = opening_status(request.headers.get("If-None-Match"), event_id, user_id, room)
+        if isinstance(start, KnownStatus):
+            mailbox.known = start  # the client has it: nothing to send
+        elif start is not None and room is not None:
+            known, ticket = start
+            mailbox.offer(room.state_version, ticket.model_dump_json(), known)
         else:
             status = await visitor_status(streams.pool, streams.keys, event_id, user_id)
             known = KnownStatus.of_tag(user_id, status.etag)

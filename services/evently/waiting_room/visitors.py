@@ -15,7 +15,7 @@ from evently.core.batching import Batchers
 from evently.core.signing_keys import KeyRing
 from evently.waiting_room import queries
 from evently.waiting_room.errors import JOIN_REFUSALS, QueueTicketNotFound, WaitingRoomNotFound
-from evently.waiting_room.metrics import JOIN_BATCH_SECONDS, JOIN_BATCH_SIZE, JOINS
+from evently.waiting_room.metrics import JOIN_BATCH_JOINS, JOIN_BATCH_SECONDS, JOINS
 from evently.waiting_room.models import (
     QueueTicketOut,
     RoomOut,
@@ -94,7 +94,7 @@ class JoinBatcher:
 
     async def _run_joins(self, event_id: int, user_ids: list[int]) -> list[Joined]:
         lock = shuffle_lock(event_id)
-        JOIN_BATCH_SIZE.observe(len(user_ids))
+        JOIN_BATCH_JOINS.inc(len(user_ids))
         async with self.pool.acquire() as conn:
             started = time.perf_counter()
             rows = await conn.fetch(
