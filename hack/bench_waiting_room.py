@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import json
 import math
@@ -173,7 +174,8 @@ def head(method: str, path: str, token: str, *extra: str) -> bytes:
 class StatusStream(asyncio.Protocol):
     """One visitor's status stream on a connection of its own, as a browser page holds it:
     reads the server-sent events and keeps the first decisive status (admitted, sold out,
-    session over), timestamped when its bytes were read."""
+    session over), timestamped when its bytes were read. It runs on the readers' thread
+    (``StreamReaders``): ``decided`` is thread-safe."""
 
     DECISIVE = (b'"state":"admitted"', b'"state":"sold_out"', b'"state":"expired"')
 
@@ -181,8 +183,8 @@ class StatusStream(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.head_seen = False
-        self.decided: asyncio.Future[tuple[float, dict[str, Any]]] = (
-            asyncio.get_running_loop().create_future()
+        self.decided: concurrent.futures.Future[tuple[float, dict[str, Any]]] = (
+            concurrent.futures.Future()
         )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -217,17 +219,44 @@ class StatusStream(asyncio.Protocol):
         if len(self.buffer) > 65536:
             del self.buffer[:-4096]  # heartbeats and chunk framing only
 
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
 
+class StreamReaders:
+    """The visitors' status streams, read on a thread with an event loop of its own.
 
-async def open_status_stream(port: int, path: str, token: str, etag: str) -> StatusStream:
-    loop = asyncio.get_running_loop()
-    _, stream = await loop.create_connection(StatusStream, "127.0.0.1", port)
-    extra = [f"If-None-Match: {etag}"] if etag else []
-    stream.transport.write(head("GET", path, token, *extra) + b"\r\n")  # type: ignore[union-attr]
-    return stream
+    A crowd's pages each read their own stream; here one process plays all of them, and
+    its event loop is also sending every arrival's join and reading every answer. Read
+    on that loop, a sold-out notice waited for whatever the loop was doing (at the
+    sell-out: thousands of join answers), and the bench timed its own lag as the
+    room's. On a thread of their own, the streams' bytes are read (and timestamped)
+    within the interpreter's switch interval (5 ms) of their arrival."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+
+    async def open(self, port: int, path: str, token: str, etag: str) -> StatusStream:
+        """Open a stream on the readers' loop (with the join's ETag as If-None-Match)."""
+
+        async def connect_there() -> StatusStream:
+            _, stream = await self.loop.create_connection(StatusStream, "127.0.0.1", port)
+            extra = [f"If-None-Match: {etag}"] if etag else []
+            stream.transport.write(head("GET", path, token, *extra) + b"\r\n")  # type: ignore[union-attr]
+            return stream
+
+        return await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(connect_there(), self.loop)
+        )
+
+    def close(self, stream: StatusStream) -> None:
+        if stream.transport is not None:
+            self.loop.call_soon_threadsafe(stream.transport.close)
 
 
 # ---------------------------------------------------------------- one sale
@@ -257,6 +286,7 @@ class Sale:
     hold_started: list[float] = field(default_factory=list)
     confirmed_at: list[float] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    readers: StreamReaders | None = None  # where the status streams are read
 
 
 def fifo_fidelity(arrivals: list[Arrival], seats: int) -> tuple[int, float | None]:
@@ -395,16 +425,21 @@ async def _follow_stream(
 ) -> None:
     """Hold the status stream (opened with the join's ETag) until a decisive status."""
     path = f"/api/v1/events/{event_id}/waiting-room/me/stream"
-    stream = await open_status_stream(room.port, path, arrival.token, etag)
+    readers = sale.readers
+    assert readers is not None
+    stream = await readers.open(room.port, path, arrival.token, etag)
+    decided = asyncio.wrap_future(stream.decided)
     stopping = asyncio.ensure_future(sale.stop.wait())
     try:
-        await asyncio.wait({stream.decided, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not stream.decided.done():
+        await asyncio.wait({decided, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not decided.done():
             return
-        at, status = stream.decided.result()
+        at, status = decided.result()
     finally:
         stopping.cancel()
-        stream.close()
+        if not decided.done():  # the stream's end, after the sale: nobody waits for it
+            decided.add_done_callback(lambda f: f.cancelled() or f.exception())
+        readers.close(stream)
     if status["state"] == "admitted":
         arrival.admitted = True
         await buy(sale, bookings, event_id, arrival, status["admission_token"])
@@ -558,7 +593,8 @@ async def run_with_room(
     admin: str,
     sink: TimingSink,
 ) -> dict[str, Any]:
-    sale = Sale(arrivals)
+    sale = Sale(arrivals, readers=StreamReaders())
+    sale.readers.start()  # type: ignore[union-attr]
     room, bookings, watcher = (
         Pool(room_port, args.connections),
         Pool(bookings_port, max(8, args.connections // 4)),
@@ -611,6 +647,7 @@ async def run_with_room(
     watching.cancel()
     for pool in (room, bookings, watcher):
         pool.close()
+    sale.readers.stop()  # type: ignore[union-attr]
     sold_out_commit = await sold_out_commit_time(dsn, event_id)
     waiters = [
         a
@@ -661,6 +698,7 @@ async def run_with_room(
             "in_line_p50_ms": percentile_ms(in_line_notices, 0.5),
             "split": await notice_split(dsn, event_id, sold_out_commit, sink, listener.sold_out_at),
             "bench_loop_lag": bench_loop_lag,
+            "room_fanout": await room_fanout_metrics(room_port),
         },
         "join_per_s": rate(sale.joins),
         "poll_per_s": rate(sale.polls),
@@ -945,6 +983,65 @@ async def sold_out_commit_time(dsn: str, event_id: int) -> float | None:
     return row["last"].timestamp()
 
 
+async def room_fanout_metrics(room_port: int) -> dict[str, Any]:
+    """The room's own account of its fan-outs (docs/metrics.md): for the change that sold
+    the room out, how long its LISTEN callback waited for the loop (``heard_ms``), and
+    each pass's time from then to its last stream written and the streams written
+    (``memory``: in the callback; ``read``: after the database read); the other changes'
+    totals beside it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    pool = Pool(room_port, 1)
+    await pool.open()
+    try:
+        answer = await pool.request(head("GET", "/metrics", ""))
+    finally:
+        pool.close()
+    samples: dict[tuple[str, str, str], float] = {}
+    for family in text_string_to_metric_families(answer.body.decode()):
+        for sample in family.samples:
+            kind = sample.labels.get("kind", "")
+            samples[(sample.name, kind, sample.labels.get("path", ""))] = sample.value
+    figures: dict[str, Any] = {}
+    for kind in ("sold_out", "other"):
+        heard_n = samples.get(("evently_waiting_room_change_heard_seconds_count", kind, ""), 0)
+        heard_s = samples.get(("evently_waiting_room_change_heard_seconds_sum", kind, ""), 0.0)
+        figure: dict[str, Any] = {
+            "changes_heard": int(heard_n),
+            "heard_ms_mean": round(heard_s / heard_n * 1000, 1) if heard_n else None,
+        }
+        for path in ("memory", "read"):
+            base = "evently_waiting_room_fanout_seconds"
+            n = samples.get((f"{base}_count", kind, path), 0)
+            total = samples.get((f"{base}_sum", kind, path), 0.0)
+            figure[path] = {
+                "passes": int(n),
+                "ms_mean": round(total / n * 1000, 1) if n else None,
+                "streams_written": int(
+                    samples.get(("evently_waiting_room_fanout_streams_total", kind, path), 0)
+                ),
+            }
+        figures[kind] = figure
+    batches = samples.get(("evently_waiting_room_join_batch_seconds_count", "", ""), 0)
+    figures["join_batches"] = {
+        "batches": int(batches),
+        "ms_mean": round(
+            samples.get(("evently_waiting_room_join_batch_seconds_sum", "", ""), 0.0)
+            / batches
+            * 1000,
+            2,
+        )
+        if batches
+        else None,
+        "size_mean": round(
+            samples.get(("evently_waiting_room_join_batch_joins_total", "", ""), 0.0) / batches, 1
+        )
+        if batches
+        else None,
+    }
+    return figures
+
+
 async def fetch_report(room_port: int, event_id: int, admin: str) -> dict[str, Any]:
     # booking.changed reaches the room through bookings' relay: wait until it has them.
     pool = Pool(room_port, 1)
@@ -1143,6 +1240,7 @@ def print_table(result: dict[str, Any]) -> None:
         + f", in line p50 {notice['in_line_p50_ms']} p99 {notice['in_line_p99_ms']}"
         + f"; the bench's own loop lag {notice['bench_loop_lag']}"
     )
+    print(f"the room's fan-outs: {notice['room_fanout']}")
     for run in ("with_room", "without_room"):
         db = result[run]["database"]
         print(

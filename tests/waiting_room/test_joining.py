@@ -90,3 +90,93 @@ async def test_joins_arriving_together_are_placed_in_the_order_received_in_one_c
         "SELECT count(DISTINCT xmin::text) FROM waiting_room.tickets WHERE event_id = 1"
     )
     assert transactions == 1
+
+
+async def test_a_batch_places_only_newcomers_in_order_and_returns_existing_tickets(room, tokens):
+    await configure_room(room, 1)
+    await tick(room, 1, datetime.now(UTC))
+    first = await join(room, tokens, 1, user_id=12)
+    joins = room.app[WAITING_ROOM].joins
+    users = [40, 12, 40, 7, 3]  # 12 has a ticket; 40 twice in the same batch
+    joined = await asyncio.gather(*(joins.join(1, user_id) for user_id in users))
+    assert [j.outcome for j in joined] == ["joined"] * len(users)
+    assert [j.row["position"] for j in joined] == [2, 1, 2, 3, 4]
+    assert joined[1].row["ticket_id"] == first["ticket_id"]
+    assert joined[0].row["ticket_id"] == joined[2].row["ticket_id"]
+    rows = await room.app[POOL].fetch(
+        "SELECT user_id, joined_at FROM waiting_room.tickets WHERE event_id = 1 ORDER BY id"
+    )
+    assert [r["user_id"] for r in rows] == [12, 40, 7, 3]
+    assert [r["joined_at"] for r in rows] == sorted(r["joined_at"] for r in rows)
+    room_row = await room.app[POOL].fetchrow(
+        "SELECT next_position FROM waiting_room.rooms WHERE event_id = 1"
+    )
+    assert room_row["next_position"] == 4  # the next visitor is fifth
+
+
+async def test_a_batch_in_a_closed_sold_out_room_refuses_only_newcomers(room, tokens):
+    await configure_room(room, 1, when_sold_out="close")
+    await tick(room, 1, datetime.now(UTC))
+    await join(room, tokens, 1, user_id=5)
+    await report_inventory(room, 1, 1, sold_out=True)
+    joins = room.app[WAITING_ROOM].joins
+    joined = await asyncio.gather(*(joins.join(1, user_id) for user_id in (6, 5, 8)))
+    assert [j.outcome for j in joined] == ["waiting_room_closed", "joined", "waiting_room_closed"]
+    assert await room.app[POOL].fetchval("SELECT count(*) FROM waiting_room.tickets") == 1
+
+
+async def test_a_batch_before_the_shuffle_joins_the_prequeue(room):
+    await configure_room(room, 1, sale_opens_at=datetime.now(UTC) + timedelta(hours=1))
+    joins = room.app[WAITING_ROOM].joins
+    joined = await asyncio.gather(*(joins.join(1, user_id) for user_id in (3, 1, 3, 2)))
+    assert [j.outcome for j in joined] == ["joined"] * 4
+    assert {j.row["position"] for j in joined} == {None}
+    assert all(j.row["prequeue"] for j in joined)
+    assert await room.app[POOL].fetchval("SELECT count(*) FROM waiting_room.tickets") == 3
+
+
+async def sold_out_here(room, event_id: int) -> None:
+    """Wait until this replica has heard that the room sold out (its LISTEN)."""
+    versions = room.app[WAITING_ROOM].versions
+    for _ in range(500):
+        snapshot = versions.snapshot(event_id)
+        if snapshot is not None and snapshot.sold_out:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the replica never heard of the sell-out")
+
+
+async def test_joining_a_sold_out_room_answers_sold_out_without_a_ticket_or_a_write(room, tokens):
+    await configure_room(room, 1)  # when_sold_out: offer_waitlist
+    await tick(room, 1, datetime.now(UTC))
+    waiting = await join(room, tokens, 1, user_id=5)
+    await report_inventory(room, 1, 1, sold_out=True)
+    await sold_out_here(room, 1)
+    before = await room.app[POOL].fetchrow(
+        "SELECT next_position, state_version FROM waiting_room.rooms WHERE event_id = 1"
+    )
+
+    response = await room.post("/api/v1/events/1/waiting-room/join", headers=bearer(tokens, 6))
+    assert response.status == 200
+    late = await response.json()
+    assert (late["state"], late["ticket_id"], late["position"]) == ("sold_out", None, None)
+    assert late["waitlist"]["join"]["href"] == "/api/v1/events/1/waitlist"
+    assert "ETag" not in response.headers
+    again = await join(room, tokens, 1, user_id=5)  # a ticket holder gets their ticket back
+    assert (again["ticket_id"], again["state"]) == (waiting["ticket_id"], "sold_out")
+    assert await room.app[POOL].fetchval("SELECT count(*) FROM waiting_room.tickets") == 1
+    after = await room.app[POOL].fetchrow(
+        "SELECT next_position, state_version FROM waiting_room.rooms WHERE event_id = 1"
+    )
+    assert after == before  # nothing written
+    me = await room.get("/api/v1/events/1/waiting-room/me", headers=bearer(tokens, 6))
+    assert me.status == 404  # no ticket, no status to poll
+
+    # Seats come back: the room places newcomers again.
+    await report_inventory(room, 1, 2, sold_out=False)
+    for _ in range(500):
+        if not room.app[WAITING_ROOM].versions.snapshot(1).sold_out:
+            break
+        await asyncio.sleep(0.02)
+    placed = await join(room, tokens, 1, user_id=6)
+    assert (placed["state"], placed["position"]) == ("waiting", 2)

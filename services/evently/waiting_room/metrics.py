@@ -68,3 +68,34 @@ STREAM_FANOUT_READS = Counter(
     "Fan-outs that read visitors from the database (those whose status memory cannot tell: "
     "admitted, newly placed, or not known here yet); visitors in line are told from memory.",
 )
+# The fan-out of a room change to this process's streams (stream.py), by what changed
+# (``sold_out``: the change that sold the event out; ``other``) and how the statuses were
+# found (``memory``: in the LISTEN callback; ``read``: the database read that follows).
+FANOUT_SECONDS = Histogram(
+    "evently_waiting_room_fanout_seconds",
+    "Time from this process hearing a room change to the last stream written for it.",
+    ["kind", "path"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5),
+)
+FANOUT_STREAMS = Counter(
+    "evently_waiting_room_fanout_streams_total",
+    "Streams written a new status by room fan-outs, by what changed and how it was found.",
+    ["kind", "path"],
+)
+CHANGE_HEARD = Histogram(
+    "evently_waiting_room_change_heard_seconds",
+    "Time from a room change's notification (notify_room, at its commit) to this "
+    "process's LISTEN callback running: how long the change waited for the event loop.",
+    ["kind"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5),
+)
+JOIN_BATCH_SECONDS = Histogram(
+    "evently_waiting_room_join_batch_seconds",
+    "Time a batch of joins spent from taking a pooled connection to its statuses read "
+    "(visitors.JoinBatcher: one batch of a room in the database at a time).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2),
+)
+JOIN_BATCH_JOINS = Counter(
+    "evently_waiting_room_join_batch_joins_total",
+    "Joins that went to the database in batches (over the batches' count: the mean size).",
+)

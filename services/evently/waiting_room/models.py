@@ -65,14 +65,17 @@ class QueueTicketOut(pydantic.BaseModel):
     """A visitor's place in a room: the answer to joining and to the status poll."""
 
     event_id: int
-    ticket_id: int
+    ticket_id: int | None = Field(
+        description="Your queue ticket (null only in a join answered sold_out while the "
+        "event is sold out: no ticket is issued then; join again if the room reopens)"
+    )
     state: VisitorState = Field(
         description="prequeue: placed at sale opening; waiting: in line; admitted: may buy "
         "with admission_token until admission_expires_at; expired: the session ended (its "
         "time was up, or it was idle); completed: you bought, and the session ended; "
         "sold_out: the event sold out while you waited (see waitlist)"
     )
-    joined_at: datetime
+    joined_at: datetime | None = Field(description="When you joined (null without a ticket)")
     position: int | None = Field(description="Place in line (null until the shuffle)")
     ahead: int | None = Field(
         description="Visitors ahead in line: exact below 100, beyond rounded up (to 150, "

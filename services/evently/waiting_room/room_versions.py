@@ -15,12 +15,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 
 import asyncpg
 
 from evently.core.tasks import reconnect_forever, wait_at_most
 from evently.waiting_room import queries
+from evently.waiting_room.metrics import CHANGE_HEARD
 from evently.waiting_room.status_tags import RoomSnapshot
 
 log = logging.getLogger("evently.waiting_room.versions")
@@ -57,7 +59,15 @@ class RoomVersions:
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:
             state = json.loads(payload)
-            self.saw(int(state["event_id"]), RoomSnapshot.from_row(state))
+            event_id = int(state["event_id"])
+            room = RoomSnapshot.from_row(state)
+            known = self._rooms.get(event_id)
+            if "at" in state:
+                sold = room.sold_out and not (known is None or known.sold_out)
+                CHANGE_HEARD.labels("sold_out" if sold else "other").observe(
+                    max(0.0, time.time() - float(state["at"]))
+                )
+            self.saw(event_id, room)
         except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("ignoring malformed waiting room notification %r", payload[:200])
 

@@ -103,7 +103,10 @@ async def _status_response(request: web.Request, event_id: int, user_id: int) ->
 
 def _cache_headers(etag: str) -> dict[str, str]:
     # Private (it may carry the visitor's admission token), and always revalidated.
-    return {"ETag": etag, "Cache-Control": "private, no-cache"}
+    headers = {"Cache-Control": "private, no-cache"}
+    if etag:  # none for a sold-out join answered without a ticket
+        headers["ETag"] = etag
+    return headers
 
 
 @api.get(

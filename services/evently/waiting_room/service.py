@@ -49,7 +49,7 @@ def _context(settings: WaitingRoomSettings) -> Any:
             pool=app[POOL],
             keys=app[ADMISSION_KEYS],
             versions=versions,
-            joins=JoinBatcher(app[POOL]),
+            joins=JoinBatcher(app[POOL], snapshot=versions.snapshot),
             streams=streams,
             stream_heartbeat_s=settings.stream_heartbeat_s,
         )

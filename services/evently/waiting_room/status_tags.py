@@ -8,6 +8,14 @@ answered 304 from memory while *their* view is unchanged, however many admitting
 move the room meanwhile. ``ahead`` is rounded up beyond 99 (steps of 50, 500, 5,000, ...),
 so a visitor far back sees a change every few hundred admissions, not at every tick.
 
+An in-line tag also names the visitor's ticket (``TicketRef``: its id and join time), the
+only figures of their status that the room's snapshot does not give: so a status stream
+opened with it tells its visitor every later in-line status, the sold-out notice above
+all, from memory, without reading their ticket (before, a sell-out read every such
+stream's ticket in one query while thousands waited: docs/benchmarks.md). A client who
+forges a tag only misinforms itself: what it is shown is its own display of a place in
+line, and admission (a position at or before ``serving``) is always read from its row.
+
 An admitted or expired visitor's status depends on their own session, which memory does
 not hold: their ETag names the room's ``state_version`` instead (any room change makes
 their next poll a full answer).
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 # Below this, ``ahead`` is exact: the front of the line sees every step.
@@ -81,11 +90,43 @@ def line_view(position: int | None, room: RoomSnapshot) -> LineView:
     return LineView("waiting", ahead, math.ceil(ahead * 60 / room.admission_rate_per_minute))
 
 
-def line_tag(user_id: int, position: int | None, view: LineView) -> str:
-    """The ETag of a visitor in line: who, where, and what they see."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    """What an in-line tag names of the visitor's ticket: with the position and the room's
+    snapshot, their whole status (``visitors.line_ticket``)."""
+
+    ticket_id: int
+    joined_at: datetime
+
+    def part(self) -> str:
+        return f"{self.ticket_id}-{(self.joined_at - EPOCH) // MICROSECOND}"
+
+    @classmethod
+    def parse(cls, part: str) -> TicketRef | None:
+        ticket_id, _, micros = part.partition("-")
+        if not (ticket_id.isdigit() and micros.isdigit()):
+            return None
+        return cls(int(ticket_id), EPOCH + int(micros) * MICROSECOND)
+
+
+def line_tag(
+    user_id: int, position: int | None, view: LineView, ticket: TicketRef | None = None
+) -> str:
+    """The ETag of a visitor in line: who, where, what they see, and which ticket."""
     where = "-" if position is None else str(position)
     seen = f"{view.state}.{view.ahead}.{view.estimated_wait_s}.{int(view.waitlist)}"
-    return f'"{user_id}.{where}.{seen}"'
+    which = "" if ticket is None else f".{ticket.part()}"
+    return f'"{user_id}.{where}.{seen}{which}"'
+
+
+def line_ticket(etag: str) -> TicketRef | None:
+    """The ticket an in-line tag names (None for any other tag)."""
+    parts = etag.strip('"').split(".")
+    return TicketRef.parse(parts[6]) if len(parts) == 7 else None
 
 
 def session_tag(user_id: int, state_version: int) -> str:
@@ -122,7 +163,7 @@ def still_current(etag: str, user_id: int, room: RoomSnapshot) -> bool:
             return False  # admitted in order: they are no longer in line
     else:
         return False
-    return etag == line_tag(user_id, position, line_view(position, room))
+    return etag == line_tag(user_id, position, line_view(position, room), line_ticket(etag))
 
 
 def current_tag(if_none_match: str | None, user_id: int, room: RoomSnapshot | None) -> str | None:

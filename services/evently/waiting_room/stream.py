@@ -8,16 +8,18 @@
   position and the snapshot (``status_tags.line_view``), so on a room change each stream
   whose visitor is known to be in line is given its new status without the database (a
   sell-out reaches thousands of streams in one pass, each body serialised once), or
-  nothing when their view did not change. Only the others (admitted or expired visitors,
-  whose status is their session's; visitors the change may have admitted; streams opened
-  with an ``If-None-Match`` whose ticket is not known here yet) are read, all of the
-  room's in **one query** (``SELECT_VISITORS``). Changes that arrive while a room's
+  nothing when their view did not change; a stream opened with an ``If-None-Match`` knows
+  its visitor's ticket from the tag (``status_tags.TicketRef``). Only the others (admitted
+  or expired visitors, whose status is their session's; visitors the change may have
+  admitted; tags from before tags named the ticket) are read, all of the room's in **one
+  query** (``SELECT_VISITORS``). Changes that arrive while a room's
   fan-out runs are coalesced into one more.
 * **The same object as the poll.** Each ``status`` event's data is the ``/me`` body
   (``QueueTicketOut``), its SSE id the room's state version; it is sent when the
   visitor's status changed, with heartbeat comments in between. A stream opened with the
   ``If-None-Match`` of a status that is still current (the join's or a poll's answer)
-  starts without repeating it, and without a database round trip.
+  starts without repeating it, and without a database round trip; one with a stale
+  in-line tag that names its ticket starts with the visitor's status now, from memory.
 * **Cheap and bounded.** A one-slot mailbox per stream holds the newest status (a slow
   client skips to the latest); at most ``WAITING_ROOM_STREAM_MAX_SUBSCRIBERS`` streams per
   process (503 ``too_many_streams`` beyond); a closed connection is noticed by the app's
@@ -29,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,20 +46,24 @@ from evently.core.signing_keys import KeyRing
 from evently.core.tasks import call_when_set
 from evently.waiting_room import queries
 from evently.waiting_room.metrics import (
+    FANOUT_SECONDS,
+    FANOUT_STREAMS,
     STREAM_FANOUT_READS,
     STREAM_FANOUTS,
     STREAM_UPDATES,
     STREAMS,
 )
-from evently.waiting_room.models import QueueTicketOut, WaitlistOffer
+from evently.waiting_room.models import QueueTicketOut
 from evently.waiting_room.status_tags import (
     RoomSnapshot,
+    TicketRef,
     current_tag,
     line_position,
     line_tag,
+    line_ticket,
     line_view,
 )
-from evently.waiting_room.visitors import VisitorStatus, status_from_row, visitor_status
+from evently.waiting_room.visitors import in_line_ticket, status_from_row, visitor_status
 
 log = logging.getLogger("evently.waiting_room.stream")
 
@@ -64,17 +71,18 @@ log = logging.getLogger("evently.waiting_room.stream")
 @dataclass(frozen=True)
 class KnownStatus:
     """What a stream's visitor was last given: their ETag, whether it is a place in line
-    (and which), and the status itself (None when only the client's tag is known)."""
+    (and which), and the ticket it names (``status_tags.TicketRef``; None when the tag
+    does not name one: only the database can then tell their next status)."""
 
     tag: str
     in_line: bool
     position: int | None
-    ticket: QueueTicketOut | None
+    ticket: TicketRef | None
 
     @classmethod
-    def of(cls, user_id: int, status: VisitorStatus) -> KnownStatus:
-        in_line, position = line_position(status.etag, user_id)
-        return cls(status.etag, in_line, position, status.ticket)
+    def of_tag(cls, user_id: int, tag: str) -> KnownStatus:
+        in_line, position = line_position(tag, user_id)
+        return cls(tag, in_line, position, line_ticket(tag) if in_line else None)
 
 
 # A visitor whose status only the database can tell (``status_from_memory``).
@@ -83,7 +91,7 @@ READ = object()
 
 def status_from_memory(
     known: KnownStatus | None, event_id: int, user_id: int, room: RoomSnapshot | None
-) -> KnownStatus | object | None:
+) -> tuple[KnownStatus, QueueTicketOut] | object | None:
     """A visitor's new status at ``room`` from what their stream knows: the new status,
     None when their view did not change, or ``READ`` when only the database can tell."""
     if room is None or known is None or not known.in_line:
@@ -92,20 +100,13 @@ def status_from_memory(
     if (position is None and room.shuffled) or (position is not None and position <= room.serving):
         return READ  # placed by the shuffle, or admitted: their own row says how
     view = line_view(position, room)
-    tag = line_tag(user_id, position, view)
+    tag = line_tag(user_id, position, view, known.ticket)
     if tag == known.tag:
         return None
     if known.ticket is None:
         return READ
-    ticket = known.ticket.model_copy(
-        update={
-            "state": view.state,
-            "ahead": view.ahead,
-            "estimated_wait_s": view.estimated_wait_s,
-            "waitlist": WaitlistOffer.for_event(event_id) if view.waitlist else None,
-        }
-    )
-    return KnownStatus(tag, True, position, ticket)
+    ticket = in_line_ticket(event_id, position, view, known.ticket)
+    return KnownStatus(tag, True, position, known.ticket), ticket
 
 
 # A connection with this much unsent is slow: its newest status waits (one slot) until it
@@ -147,11 +148,12 @@ class StatusMailbox:
         self._transport = transport  # type: ignore[assignment]
         self._chunked = chunked
 
-    def offer(self, version: int, body: str, known: KnownStatus | None = None) -> None:
+    def offer(self, version: int, body: str, known: KnownStatus | None = None) -> bool:
         """Send ``body`` unless it is older than, or the same as, what was offered: now if
-        the connection takes it, else kept (replacing an older one) for the handler."""
+        the connection takes it, else kept (replacing an older one) for the handler.
+        False when it was not new."""
         if version < self._version or body == self._last_body:
-            return
+            return False
         self._version, self._last_body = version, body
         self.known = known or self.known
         self._pending = (version, body)
@@ -162,8 +164,9 @@ class StatusMailbox:
             or transport.get_write_buffer_size() >= SLOW_BUFFER_BYTES
         ):
             self._wake()
-            return
+            return True
         self.flush()
+        return True
 
     def flush(self) -> None:
         """Write the kept status, if any (the handler, once the connection drained)."""
@@ -202,6 +205,20 @@ class StatusMailbox:
             self._waiter.set_result(None)
 
 
+@dataclass(frozen=True)
+class Heard:
+    """A room change as this process heard it, for the fan-out's metrics."""
+
+    event_id: int
+    kind: str  # sold_out: the change that sold the room out; other
+    at: float  # time.perf_counter() when the LISTEN callback ran
+
+    def observe(self, path: str, written: int) -> None:
+        """Record that the ``path`` pass of this change's fan-out is done."""
+        FANOUT_SECONDS.labels(self.kind, path).observe(time.perf_counter() - self.at)
+        FANOUT_STREAMS.labels(self.kind, path).inc(written)
+
+
 class VisitorStreams:
     """This process's open visitor streams, by room and visitor; one fan-out per room."""
 
@@ -219,7 +236,8 @@ class VisitorStreams:
         self._rooms: dict[int, dict[int, set[StatusMailbox]]] = {}
         self._count = 0
         self._fanouts: dict[int, asyncio.Task[None]] = {}
-        self._again: set[int] = set()
+        self._again: dict[int, Heard] = {}
+        self._sold_out: dict[int, bool] = {}
         self._shutdown: asyncio.Task[None] | None = None
 
     @property
@@ -256,68 +274,89 @@ class VisitorStreams:
         """A room's state version moved (``RoomVersions`` calls this): tell the streams
         whose status follows from memory at once, in this very callback (a task would
         wait for another turn of a loop that visitors keep busy), then read the others."""
-        if event_id not in self._rooms or not self._push_from_memory(event_id):
+        if event_id not in self._rooms:
+            return
+        heard = Heard(event_id, self._change_kind(event_id), time.perf_counter())
+        to_read, written = self._push_from_memory(event_id)
+        heard.observe("memory", written)
+        if not to_read:
             return
         if event_id in self._fanouts:
-            self._again.add(event_id)  # the running fan-out reads once more when done
+            self._again[event_id] = heard  # the running fan-out reads once more when done
             return
         self._fanouts[event_id] = asyncio.create_task(
-            self._fan_out(event_id), name=f"waiting-room-fanout-{event_id}"
+            self._fan_out(heard), name=f"waiting-room-fanout-{event_id}"
         )
 
-    async def _fan_out(self, event_id: int) -> None:
+    def _change_kind(self, event_id: int) -> str:
+        """``sold_out`` for the change that sold the room out (as this process saw it)."""
+        room = self.snapshot(event_id)
+        sold_out = room is not None and room.sold_out
+        was = self._sold_out.get(event_id, False)
+        self._sold_out[event_id] = sold_out
+        return "sold_out" if sold_out and not was else "other"
+
+    async def _fan_out(self, heard: Heard) -> None:
+        event_id = heard.event_id
         try:
             while True:
-                self._again.discard(event_id)
                 try:
-                    await self._push_statuses(event_id)
+                    await self._push_statuses(heard)
                 except Exception:
                     log.exception("room %s: status fan-out failed", event_id)
-                if event_id not in self._again:
+                again = self._again.pop(event_id, None)
+                if again is None:
                     return
+                heard = again
         finally:
             self._fanouts.pop(event_id, None)
 
-    async def _push_statuses(self, event_id: int) -> None:
+    async def _push_statuses(self, heard: Heard) -> None:
         """Give each stream of the room its visitor's new status: from memory for visitors
         known to be in line, from one query for the others."""
-        to_read = self._push_from_memory(event_id)
+        to_read, written = self._push_from_memory(heard.event_id)
         if to_read:
-            await self._read_statuses(event_id, to_read)
+            written += await self._read_statuses(heard.event_id, to_read)
+        heard.observe("read", written)
 
-    def _push_from_memory(self, event_id: int) -> list[int]:
+    def _push_from_memory(self, event_id: int) -> tuple[list[int], int]:
         """Offer the new status of each stream whose visitor is known to be in line;
-        returns the visitors only the database can tell about."""
+        returns the visitors only the database can tell about, and the streams offered
+        a new status."""
         visitors = self._rooms.get(event_id, {})
         if not visitors:
-            return []
+            return [], 0
         STREAM_FANOUTS.inc()
         room = self.snapshot(event_id)
         to_read: list[int] = []
+        written = 0
         for user_id, mailboxes in list(visitors.items()):
             read = False
             for mailbox in mailboxes:
                 update = status_from_memory(mailbox.known, event_id, user_id, room)
                 if update is READ:
                     read = True
-                elif isinstance(update, KnownStatus) and room is not None:
-                    assert update.ticket is not None
-                    mailbox.offer(room.state_version, update.ticket.model_dump_json(), update)
+                elif isinstance(update, tuple) and room is not None:
+                    known, ticket = update
+                    written += mailbox.offer(room.state_version, ticket.model_dump_json(), known)
             if read:
                 to_read.append(user_id)
-        return to_read
+        return to_read, written
 
-    async def _read_statuses(self, event_id: int, to_read: list[int]) -> None:
-        """Read the statuses of ``to_read`` (one query) and offer them."""
+    async def _read_statuses(self, event_id: int, to_read: list[int]) -> int:
+        """Read the statuses of ``to_read`` (one query) and offer them; returns the
+        streams offered a new status."""
         rows = await self.pool.fetch(queries.SELECT_VISITORS, event_id, to_read)
         STREAM_FANOUT_READS.inc()
         now = datetime.now(UTC)
+        written = 0
         for row in rows:
             status = status_from_row(self.keys, event_id, row["user_id"], row, now)
             body = status.ticket.model_dump_json()
-            known = KnownStatus.of(row["user_id"], status)
+            known = KnownStatus.of_tag(row["user_id"], status.etag)
             for mailbox in self._rooms.get(event_id, {}).get(row["user_id"], ()):
-                mailbox.offer(status.state_version, body, known)
+                written += mailbox.offer(status.state_version, body, known)
+        return written
 
     def end_all_on(self, stop: asyncio.Event) -> None:
         """End every open stream once ``stop`` (the app's shutdown) is set: one task for
@@ -343,6 +382,24 @@ class VisitorStreams:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def opening_status(
+    if_none_match: str | None, event_id: int, user_id: int, room: RoomSnapshot | None
+) -> KnownStatus | tuple[KnownStatus, QueueTicketOut] | None:
+    """What a stream opened with ``If-None-Match`` starts from without the database: the
+    status the client holds, if still current (nothing to send); else, for an in-line
+    tag naming its ticket, the visitor's in-line status now; None: read it."""
+    held = current_tag(if_none_match, user_id, room)
+    if held is not None:
+        return KnownStatus.of_tag(user_id, held)
+    for tag in (if_none_match or "").split(","):
+        update = status_from_memory(
+            KnownStatus.of_tag(user_id, tag.strip().removeprefix("W/")), event_id, user_id, room
+        )
+        if isinstance(update, tuple):
+            return update
+    return None
 
 
 def sse_status(version: int, body: str) -> bytes:
@@ -371,15 +428,16 @@ async def stream_status(
     disconnects = request.app[DISCONNECTS]
     disconnects.watch(request, on_gone=mailbox.end)
     try:
-        held = current_tag(
-            request.headers.get("If-None-Match"), user_id, streams.snapshot(event_id)
-        )
-        if held is not None:
-            in_line, position = line_position(held, user_id)
-            mailbox.known = KnownStatus(held, in_line, position, None)
+        room = streams.snapshot(event_id)
+        start = opening_status(request.headers.get("If-None-Match"), event_id, user_id, room)
+        if isinstance(start, KnownStatus):
+            mailbox.known = start  # the client has it: nothing to send
+        elif start is not None and room is not None:
+            known, ticket = start
+            mailbox.offer(room.state_version, ticket.model_dump_json(), known)
         else:
             status = await visitor_status(streams.pool, streams.keys, event_id, user_id)
-            known = KnownStatus.of(user_id, status)
+            known = KnownStatus.of_tag(user_id, status.etag)
             mailbox.offer(status.state_version, status.ticket.model_dump_json(), known)
         response = web.StreamResponse(
             headers={
