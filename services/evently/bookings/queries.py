@@ -161,8 +161,11 @@ AVAILABILITY = "SELECT * FROM bookings.availability($1)"
 PUBLIC_AVAILABILITY = "SELECT * FROM bookings.availability($1) WHERE status <> 'draft'"
 
 # A seated event's availability with its seats as last published (the streams' seat
-# snapshot; no row for general admission).
-PUBLISHED_SEATS = "SELECT * FROM bookings.published_seats($1)"
+# snapshot; no row for general admission), and every seat kept back for a channel (shown
+# kept_back while free): one statement, so one snapshot.
+PUBLISHED_SEATS = """
+    SELECT p.*, bookings.channel_seat_ids($1) AS channel_seats
+    FROM bookings.published_seats($1) p"""
 
 # A seated event's seats that are not free now (the internal seat status endpoint).
 LIVE_SEAT_STATUS = "SELECT * FROM bookings.live_seat_status($1)"

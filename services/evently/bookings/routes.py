@@ -355,9 +355,11 @@ async def download_checkin_list(request: web.Request, id: int) -> web.Response:
     summary="Live availability as server-sent events (`availability` events, heartbeats)",
     description="Every message is `event: availability` with the event's counts "
     "(`inventory.changed`'s fields). On a seated event the first message also carries "
-    '`seats: {"snapshot": true, "held": [ids], "sold": [ids], "blocked": [ids]}` (every '
-    'other seat is free) and each later one `seats: {"held"?, "sold"?, "free"?}`, the '
-    "seats whose status changed since the message before (docs/seating.md).",
+    '`seats: {"snapshot": true, "held": [ids], "sold": [ids], "blocked": [ids], '
+    '"kept_back"?: [ids]}` (every other seat is free; kept_back: kept back for a channel, '
+    'not for public sale) and each later one `seats: {"held"?, "sold"?, "free"?, '
+    '"kept_back"?}`, the seats whose status changed since the message before '
+    "(docs/seating.md). `available` and `sold_out` leave kept-back seats out.",
     response={"type": "string"},
     response_content_type="text/event-stream",
     path_params=ID,
