@@ -187,8 +187,7 @@ class SeatBoard:
 
     def apply(self, frame: Frame) -> Frame:
         """Apply the change that follows this board's version (``frame.version`` is
-        ``version + 1``); returns it as the public sees it: a seat with a channel that
-        became free is ``kept_back``, not ``free``."""
+        ``version + 1``); returns it as the public sees it (``public``)."""
         seats = frame.seats or {}
         for status in ("held", "sold"):
             for seat_id in seats.get(status, ()):
@@ -198,6 +197,12 @@ class SeatBoard:
         self.version = frame.version
         self.state = frame.state or {**self.state, "version": frame.version}
         self._snapshot = None
+        return self.public(frame)
+
+    def public(self, frame: Frame) -> Frame:
+        """``frame`` as the public sees it: a seat with a channel that became free is
+        ``kept_back``, not ``free`` (re-encoded only when there is such a seat)."""
+        seats = frame.seats or {}
         freed = seats.get("free", ())
         if not self.channel_seats or not any(seat in self.channel_seats for seat in freed):
             return frame
@@ -205,7 +210,7 @@ class SeatBoard:
         if free := [seat for seat in freed if seat not in self.channel_seats]:
             public["free"] = free
         public["kept_back"] = [seat for seat in freed if seat in self.channel_seats]
-        return Frame.seat_change(self.state, public)
+        return Frame.seat_change(frame.state or self.state, public)
 
     def snapshot(self) -> Frame:
         """This board as a ``snapshot`` frame, encoded once per version."""
@@ -494,7 +499,7 @@ class AvailabilityHub:
         board = self._boards.get(frame.event_id)
         if board is not None and not frame.resync:
             if frame.version <= board.version:
-                return frame  # already in the board (read after it was published)
+                return board.public(frame)  # in the board (read after it was published)
             if frame.version == board.version + 1:
                 return board.apply(frame)
         if frame.event_id not in self._seated:
