@@ -146,3 +146,23 @@ async def test_a_ranked_placement_with_a_kept_back_seat_is_passed_over(seated_cl
         "S1-A-3",
         "S1-A-4",
     }
+
+
+async def test_a_holder_granted_one_channel_may_not_hold_anothers_seats(
+    seated_client, events_client, tokens
+):
+    seat_map = await build_rectangular_map(events_client, tokens, rows=1, seats_per_row=4)
+    channels = {"promoter-x": ["S1-A-1"], "sponsor-y": ["S1-A-4"]}
+    await send_event(seated_client, EVENT, max_per_user=4, **with_channels(seat_map, **channels))
+    promoter = Holder(
+        seated_client,
+        {"Authorization": f"Bearer {tokens.token(12, perms=('channels:hold:promoter-x',))}"},
+    )
+
+    status, problem, _ = await hold_seats(promoter, ["S1-A-4"], event_id=EVENT, channel="sponsor-y")
+    assert (status, problem["code"]) == (403, "channel_not_allowed"), problem
+
+    status, booking, _ = await hold_seats(
+        promoter, ["S1-A-1"], event_id=EVENT, channel="promoter-x"
+    )
+    assert status == 201, booking

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evently.core.auth import STAFF_PERMISSIONS, Principal, check_claim_shapes
+from evently.core.auth import STAFF_PERMISSIONS, Principal, check_claim_shapes, is_staff_permission
 from evently.core.errors import Unauthorized
 
 
@@ -40,3 +40,11 @@ def test_a_malformed_email_verified_claim_is_refused() -> None:
     with pytest.raises(Unauthorized, match="email_verified"):
         check_claim_shapes(claims)
     check_claim_shapes({**claims, "email_verified": True})
+
+
+def test_a_channel_hold_grant_names_every_channel_or_one() -> None:
+    one = principal({"customer"}, {"channels:hold:promoter-x"})
+    assert one.can("channels:hold:promoter-x")
+    assert not one.can("channels:hold") and not one.can("channels:hold:sponsor-y")
+    assert principal({"customer"}, {"channels:hold"}).can("channels:hold")
+    assert not is_staff_permission("channels:hold:") and not is_staff_permission("bookings:read")

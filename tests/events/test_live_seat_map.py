@@ -73,11 +73,15 @@ async def platform(aiohttp_server, make_app, tokens, events_client_for):
         yield Platform(events, bookings_server, http)
 
 
-async def seated_event(platform: Platform, tokens: Any, db: Any) -> int:
+async def seated_event(
+    platform: Platform, tokens: Any, db: Any, channels: dict[str, list[str]] | None = None
+) -> int:
     """A published event on the small map (seat stalls-B-1 blocked), known to bookings."""
     venue = await new_venue(platform.events, tokens)
     seat_map = await new_map(platform.events, tokens, venue["id"])
-    response = await post(platform.events, tokens, seated(seat_map))
+    body = seated(seat_map)
+    body["seating"]["channels"] = channels or {}
+    response = await post(platform.events, tokens, body)
     assert response.status == 201, await response.text()
     event_id = (await response.json())["id"]
     await deliver_latest_event_changed(platform.http, platform.bookings_base, db, event_id)
@@ -108,6 +112,24 @@ async def test_the_events_svg_shows_held_and_sold_seats_as_bookings_has_them(pla
         "stalls-B-2": set(), "vip-1": {"held"}, "box-1-A": {"sold"},
     }  # fmt: skip
     assert "blocked" in classes(drawn["stalls-B-1"])
+
+
+async def test_the_events_svg_draws_free_kept_back_seats_as_not_for_sale(platform, tokens, db):
+    event_id = await seated_event(platform, tokens, db, {"promoter-x": ["vip-1", "stalls-A-1"]})
+    response = await platform.http.post(
+        f"{platform.bookings_base}/api/v1/bookings",
+        json={"event_id": event_id, "seat_ids": ["vip-1"], "channel": "promoter-x"},
+        headers={**tokens.admin(), "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert response.status == 201, await response.text()
+
+    drawn = await drawing(platform, event_id)
+
+    status = {"held", "sold", "kept_back"}
+    assert classes(drawn["stalls-A-1"]) & status == {"kept_back"}
+    assert classes(drawn["vip-1"]) & status == {"held"}
+    assert classes(drawn["stalls-A-2"]) & status == set()
+    assert "kept back" in drawn["stalls-A-1"].findtext("{http://www.w3.org/2000/svg}title")
 
 
 async def test_bookings_reports_a_seated_events_seats_that_are_not_free(platform, tokens, db):

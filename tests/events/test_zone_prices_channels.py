@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from evently.core.contracts import EventChanged, parse
+from tests.conftest import INTERNAL_API_KEY
 from tests.events.seating import new_map, new_venue
 from tests.events.test_admin_events import ADMIN_EVENTS, outbox_rows
 from tests.events.test_seated_events import post, put, seated
@@ -102,6 +103,26 @@ async def test_channel_allocations_are_stored_shown_and_announced(client, tokens
     released = await put(client, tokens, event, with_channels(seat_map))
     assert released.status == 200 and (await released.json())["version"] == 2
     assert (await released.json())["seating"]["channels"] == {}
+
+
+async def test_the_public_event_hides_its_channel_allocations(client, tokens, seat_map):
+    body = with_channels(seat_map, **{"promoter-x": ["vip-1"]})
+    event = await (await post(client, tokens, body)).json()
+
+    public = await (await client.get(f"/api/v1/events/{event['id']}")).json()
+    listed = await (await client.get("/api/v1/events")).json()
+    customer = await client.get(f"/api/v1/events/{event['id']}", headers=tokens.customer())
+
+    assert public["seating"] == {"map_id": seat_map["map_id"], "map_version": 1, "zone_prices": {}}
+    assert [item["seating"] for item in listed["items"]] == [public["seating"]]
+    assert "channels" not in (await customer.json())["seating"]
+    admin = await client.get(f"{ADMIN_EVENTS}/{event['id']}", headers=tokens.admin())
+    assert (await admin.json())["seating"]["channels"] == {"promoter-x": ["vip-1"]}
+    internal = await client.get(
+        f"/internal/events/{event['id']}", headers={"X-Internal-Key": INTERNAL_API_KEY}
+    )
+    assert internal.status == 200, await internal.text()
+    assert (await internal.json())["seating"]["channels"] == {"promoter-x": ["vip-1"]}
 
 
 async def test_a_channel_seat_that_is_unknown_blocked_or_taken_twice_is_422_naming_it(

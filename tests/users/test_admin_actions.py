@@ -146,6 +146,23 @@ async def test_only_staff_permissions_can_be_granted(users):
     assert await audit(users, admin, customer["user"]["id"]) == []
 
 
+async def test_a_channel_hold_permission_names_one_channel(users):
+    admin = await admin_session(users)
+    staff = await register(users, "promoter@example.com")
+    user_id = staff["user"]["id"]
+    response = await grant(users, admin, user_id, "channels:hold:promoter-x")
+    assert response.status == 200, await response.text()
+    assert (await response.json())["permissions"] == ["channels:hold:promoter-x"]
+    token = (await (await login(users, "promoter@example.com")).json())["access_token"]
+    principal = Principal.from_claims(await users.app[AUTHENTICATOR].verify(token))
+    assert principal.can("channels:hold:promoter-x")
+    assert not principal.can("channels:hold") and not principal.can("channels:hold:other")
+
+    response = await grant(users, admin, user_id, "channels:hold:not a slug")
+    assert response.status == 400
+    assert (await response.json())["errors"][0]["field"] == "body.permission"
+
+
 async def test_revoking_a_staff_permission_ends_the_accounts_sessions(users):
     admin = await admin_session(users)
     staff = await register(users, "former-gate@example.com")

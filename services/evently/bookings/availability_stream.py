@@ -24,7 +24,8 @@
   The hub keeps one ``SeatBoard`` per watched seated event (the seats as of a version,
   read once, then kept by applying each diff in version order; versions are
   consecutive, so a gap is seen and the board is read again). A stream starts with the
-  board's snapshot (held, sold and blocked seat ids, encoded once per version), then
+  board's snapshot (held, sold, blocked and kept-back seat ids, encoded once per
+  version), then
   gets every diff that follows its version; a stream that falls behind (a slow client,
   a gap) gets the board's newest snapshot once it can take it, never a diff it cannot
   apply. docs/seating.md, "Live seat status".
@@ -128,9 +129,13 @@ class Frame:
         held: Iterable[str],
         sold: Iterable[str],
         blocked: Iterable[str],
+        kept_back: Iterable[str] = (),
     ) -> Frame:
-        """A seated event's seats as of ``state["version"]``: every seat not listed is free."""
+        """A seated event's seats as of ``state["version"]``: every seat not listed is free.
+        ``kept_back`` (left out when empty): free seats kept back for a channel."""
         seats = {"snapshot": True, "held": list(held), "sold": list(sold), "blocked": list(blocked)}
+        if kept := list(kept_back):
+            seats["kept_back"] = kept
         return cls(
             state["event_id"], state["version"], _compact({**state, "seats": seats}), "snapshot"
         )
@@ -147,9 +152,22 @@ def _compact(document: Mapping[str, Any]) -> str:
 
 class SeatBoard:
     """A seated event's seat status as of one inventory version (held and sold seats;
-    any other sellable seat is free), kept current by applying each change in order."""
+    any other sellable seat is free, or ``kept_back`` when it has a channel), kept
+    current by applying each change in order.
 
-    __slots__ = ("_snapshot", "blocked", "event_id", "state", "taken", "version")
+    ``channel_seats`` are the seats with a channel as of the board's reading; a change of
+    the channels comes as a resync (``apply_event_changed``), so the board is read again.
+    """
+
+    __slots__ = (
+        "_snapshot",
+        "blocked",
+        "channel_seats",
+        "event_id",
+        "state",
+        "taken",
+        "version",
+    )
 
     def __init__(
         self,
@@ -157,17 +175,19 @@ class SeatBoard:
         held: Iterable[str],
         sold: Iterable[str],
         blocked: list[str],
+        channel_seats: Iterable[str] = (),
     ) -> None:
         self.event_id: int = state["event_id"]
         self.version: int = state["version"]
         self.state = state
         self.taken = dict.fromkeys(held, "held") | dict.fromkeys(sold, "sold")
         self.blocked = blocked
+        self.channel_seats = frozenset(channel_seats)
         self._snapshot: Frame | None = None
 
-    def apply(self, frame: Frame) -> None:
+    def apply(self, frame: Frame) -> Frame:
         """Apply the change that follows this board's version (``frame.version`` is
-        ``version + 1``)."""
+        ``version + 1``); returns it as the public sees it (``public``)."""
         seats = frame.seats or {}
         for status in ("held", "sold"):
             for seat_id in seats.get(status, ()):
@@ -177,6 +197,20 @@ class SeatBoard:
         self.version = frame.version
         self.state = frame.state or {**self.state, "version": frame.version}
         self._snapshot = None
+        return self.public(frame)
+
+    def public(self, frame: Frame) -> Frame:
+        """``frame`` as the public sees it: a seat with a channel that became free is
+        ``kept_back``, not ``free`` (re-encoded only when there is such a seat)."""
+        seats = frame.seats or {}
+        freed = seats.get("free", ())
+        if not self.channel_seats or not any(seat in self.channel_seats for seat in freed):
+            return frame
+        public = {k: v for k, v in seats.items() if k != "free"}
+        if free := [seat for seat in freed if seat not in self.channel_seats]:
+            public["free"] = free
+        public["kept_back"] = [seat for seat in freed if seat in self.channel_seats]
+        return Frame.seat_change(frame.state or self.state, public)
 
     def snapshot(self) -> Frame:
         """This board as a ``snapshot`` frame, encoded once per version."""
@@ -187,6 +221,7 @@ class SeatBoard:
                 [seat for seat, status in ordered if status == "held"],
                 [seat for seat, status in ordered if status == "sold"],
                 self.blocked,
+                sorted(self.channel_seats.difference(self.taken)),
             )
         return self._snapshot
 
@@ -464,10 +499,9 @@ class AvailabilityHub:
         board = self._boards.get(frame.event_id)
         if board is not None and not frame.resync:
             if frame.version <= board.version:
-                return frame  # already in the board (read after it was published)
+                return board.public(frame)  # in the board (read after it was published)
             if frame.version == board.version + 1:
-                board.apply(frame)
-                return frame
+                return board.apply(frame)
         if frame.event_id not in self._seated:
             return None  # nobody watches it as seated
         return await self._read_board(frame.event_id)
@@ -485,7 +519,9 @@ class AvailabilityHub:
         if row is None or event_id not in self._seated:
             return None  # no longer seated (or no longer watched)
         state = AvailabilityOut.from_row(row).model_dump(mode="json")
-        board = SeatBoard(state, row["held_seats"], row["sold_seats"], row["blocked_seats"])
+        board = SeatBoard(
+            state, row["held_seats"], row["sold_seats"], row["blocked_seats"], row["channel_seats"]
+        )
         self._boards[event_id] = board
         return board.snapshot()
 

@@ -31,6 +31,16 @@ from evently.core.seat_maps import ResolvedSeat
 AISLE_FACTOR = 1.5
 
 
+class SeatLayout(NamedTuple):
+    """A seat's place as the rule sees it: its position in its row (x order, from 0), its
+    block (aisles counted before it), and its row's centre and document order."""
+
+    row_pos: int
+    block: int
+    row_centre: float
+    row_order: int
+
+
 class _Choice(NamedTuple):
     """A placement's sort key (compared as a tuple); ``start`` locates it in its row."""
 
@@ -167,6 +177,17 @@ class SeatIndex:
         if best is None or best_row is None:
             return None
         return list(best_row.ids[best.start : best.start + quantity])
+
+    def layout(self) -> dict[str, SeatLayout]:
+        """Each seat's place in the rule (``SeatLayout``): what ``bookings.seat_map_seats``
+        keeps per seat so that SQL (a seated waitlist's offer, sql/waitlist_pick.sql)
+        applies this rule without reading whole rows."""
+        places: dict[str, SeatLayout] = {}
+        for row in self._rows:
+            for position, seat_id in enumerate(row.ids):
+                block = bisect.bisect_right(row.aisles, position)
+                places[seat_id] = SeatLayout(position, block, row.centre, row.order)
+        return places
 
     def row_sizes(self) -> dict[tuple[str, str], int]:
         """Seats per ``(section id, row id)``, blocked ones included: the free counts

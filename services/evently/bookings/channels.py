@@ -4,7 +4,8 @@ seated event keeps back for a channel (a promoter, say).
 The seats and their channels come with ``event.changed`` (``sql/apply_event_changed.sql``)
 and the hold function keeps them from public holds and best-available
 (``sql/hold_seats.sql``). A request naming a channel may hold its seats; only an admin,
-or an account an admin granted ``channels:hold``, may name one.
+or an account an admin granted ``channels:hold`` (every channel) or
+``channels:hold:<channel>`` (that one), may name it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,27 @@ from evently.core.errors import Forbidden
 HOLD_PERMISSION = "channels:hold"
 
 
-def check_channel_holder(caller: Principal) -> None:
-    """Refuse (403 ``channel_not_allowed``) a caller who may not hold channel seats."""
-    if caller.is_admin or caller.can(HOLD_PERMISSION):
+def channel_hold_permission(channel: str) -> str:
+    """The staff permission that allows holding ``channel``'s seats and no other's."""
+    return f"{HOLD_PERMISSION}:{channel}"
+
+
+def may_hold_channel(caller: Principal, channel: str) -> bool:
+    """Whether ``caller`` may hold seats kept back for ``channel``."""
+    return (
+        caller.is_admin
+        or caller.can(HOLD_PERMISSION)
+        or caller.can(channel_hold_permission(channel))
+    )
+
+
+def check_channel_holder(caller: Principal, channel: str) -> None:
+    """Refuse (403 ``channel_not_allowed``) a caller who may not hold ``channel``'s seats."""
+    if may_hold_channel(caller, channel):
         return
     raise Forbidden(
-        "Only an admin or an account granted channels:hold may hold a channel's seats.",
+        f"Only an admin or an account granted channels:hold or channels:hold:{channel} "
+        "may hold this channel's seats.",
         code="channel_not_allowed",
         title="Channel not allowed",
     )

@@ -57,7 +57,8 @@ class BookingCreate(_Strict):
     channel: Slug | None = Field(
         None,
         description="With seat_ids: hold seats kept back for this channel (an admin, or an "
-        "account granted channels:hold; else 403 channel_not_allowed)",
+        "account granted channels:hold or channels:hold:<channel>; else 403 "
+        "channel_not_allowed)",
     )
 
     @pydantic.field_validator("seat_ids")

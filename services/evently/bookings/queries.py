@@ -161,8 +161,11 @@ AVAILABILITY = "SELECT * FROM bookings.availability($1)"
 PUBLIC_AVAILABILITY = "SELECT * FROM bookings.availability($1) WHERE status <> 'draft'"
 
 # A seated event's availability with its seats as last published (the streams' seat
-# snapshot; no row for general admission).
-PUBLISHED_SEATS = "SELECT * FROM bookings.published_seats($1)"
+# snapshot; no row for general admission), and every seat kept back for a channel (shown
+# kept_back while free): one statement, so one snapshot.
+PUBLISHED_SEATS = """
+    SELECT p.*, bookings.channel_seat_ids($1) AS channel_seats
+    FROM bookings.published_seats($1) p"""
 
 # A seated event's seats that are not free now (the internal seat status endpoint).
 LIVE_SEAT_STATUS = "SELECT * FROM bookings.live_seat_status($1)"
@@ -212,18 +215,22 @@ INSERT INTO bookings.seat_map_versions (map_id, map_version, seats, sellable_sea
 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true
 """
 
-# $3..$13: one array per column, in document order; flags comma-joined.
+# $3..$17: one array per column, in document order; flags comma-joined; the last four
+# are best-available's layout (best_available.SeatLayout, migration 0020).
 STORE_SEAT_MAP_SEATS = """
 INSERT INTO bookings.seat_map_seats (map_id, map_version, seat_id, position, label, section,
-                                     row_id, rank, zone, x, y, flags, section_label, row_label)
+                                     row_id, rank, zone, x, y, flags, section_label, row_label,
+                                     row_pos, block, row_centre, row_order)
 SELECT $1, $2, t.seat_id, t.position::integer, t.label, t.section, t.row_id, t.rank, t.zone,
        t.x, t.y, CASE WHEN t.flags = '' THEN '{}' ELSE string_to_array(t.flags, ',') END,
-       t.section_label, t.row_label
+       t.section_label, t.row_label, t.row_pos, t.block, t.row_centre, t.row_order
 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[],
             $9::double precision[], $10::double precision[], $11::text[], $12::text[],
-            $13::text[])
+            $13::text[], $14::integer[], $15::integer[], $16::double precision[],
+            $17::integer[])
      WITH ORDINALITY AS t(seat_id, label, section, row_id, rank, zone, x, y, flags,
-                          section_label, row_label, position)
+                          section_label, row_label, row_pos, block, row_centre, row_order,
+                          position)
 """
 
 SEAT_MAP_SEATS = """

@@ -82,7 +82,8 @@ SEAT = {"id": int, "seat": int}
     "same body returns the stored response. An event with `require_verified_email` "
     "refuses a token without `email_verified` (403 email_verification_required). "
     "`channel` with `seat_ids` holds seats kept back for that channel: an admin or an "
-    "account granted channels:hold (else 403 channel_not_allowed; docs/seating.md).",
+    "account granted channels:hold or channels:hold:<channel> (else 403 "
+    "channel_not_allowed; docs/seating.md).",
     body=BookingCreate,
     response=BookingOut,
     status=201,
@@ -98,7 +99,7 @@ async def create_booking(request: web.Request, body: BookingCreate) -> web.Respo
     user_id = principal(request).user_id
     context = request.app[BOOKINGS]
     if body.channel is not None:
-        check_channel_holder(principal(request))
+        check_channel_holder(principal(request), body.channel)
     context.verified_email.check(principal(request), body.event_id)
     await context.admission.check(
         request.headers.get(ADMISSION_HEADER), user_id=user_id, event_id=body.event_id
@@ -354,9 +355,11 @@ async def download_checkin_list(request: web.Request, id: int) -> web.Response:
     summary="Live availability as server-sent events (`availability` events, heartbeats)",
     description="Every message is `event: availability` with the event's counts "
     "(`inventory.changed`'s fields). On a seated event the first message also carries "
-    '`seats: {"snapshot": true, "held": [ids], "sold": [ids], "blocked": [ids]}` (every '
-    'other seat is free) and each later one `seats: {"held"?, "sold"?, "free"?}`, the '
-    "seats whose status changed since the message before (docs/seating.md).",
+    '`seats: {"snapshot": true, "held": [ids], "sold": [ids], "blocked": [ids], '
+    '"kept_back"?: [ids]}` (every other seat is free; kept_back: kept back for a channel, '
+    'not for public sale) and each later one `seats: {"held"?, "sold"?, "free"?, '
+    '"kept_back"?}`, the seats whose status changed since the message before '
+    "(docs/seating.md). `available` and `sold_out` leave kept-back seats out.",
     response={"type": "string"},
     response_content_type="text/event-stream",
     path_params=ID,

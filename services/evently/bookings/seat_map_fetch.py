@@ -23,6 +23,7 @@ import asyncpg
 import pydantic
 
 from evently.bookings import queries
+from evently.bookings.best_available import SeatIndex
 from evently.bookings.metrics import SEAT_MAP_FETCHES
 from evently.core.clients import InternalClient
 from evently.core.seat_maps import ResolvedSeat, SeatMapVersion, resolved_seats
@@ -103,22 +104,27 @@ async def store_version(pool: asyncpg.Pool, fetched: SeatMapVersion) -> None:
     the same version wins or loses as a whole: the version row is the claim)."""
     seats = list(resolved_seats(fetched.document))
     async with pool.acquire() as conn, conn.transaction():
-        claimed = await conn.fetchval(
-            queries.CLAIM_SEAT_MAP_VERSION,
-            fetched.map_id,
-            fetched.version,
-            len(seats),
-            sum(1 for s in seats if s.sellable),
-        )
-        if not claimed:
-            return
-        await conn.execute(
-            queries.STORE_SEAT_MAP_SEATS, fetched.map_id, fetched.version, *_seat_columns(seats)
-        )
+        await store_seats(conn, fetched.map_id, fetched.version, seats)
+
+
+async def store_seats(
+    conn: asyncpg.Connection, map_id: int, version: int, seats: list[ResolvedSeat]
+) -> bool:
+    """Store a version's seats (document order) with best-available's layout of each
+    (``SeatIndex.layout``), in the caller's transaction; False if it was stored already."""
+    claimed = await conn.fetchval(
+        queries.CLAIM_SEAT_MAP_VERSION, map_id, version, len(seats), sum(s.sellable for s in seats)
+    )
+    if not claimed:
+        return False
+    await conn.execute(queries.STORE_SEAT_MAP_SEATS, map_id, version, *_seat_columns(seats))
+    return True
 
 
 def _seat_columns(seats: list[ResolvedSeat]) -> tuple[list[object], ...]:
     """The seats as the column arrays ``STORE_SEAT_MAP_SEATS`` unnests."""
+    layout = SeatIndex.build(seats).layout()
+    places = [layout[s.id] for s in seats]
     return (
         [s.id for s in seats],
         [s.label for s in seats],
@@ -132,6 +138,10 @@ def _seat_columns(seats: list[ResolvedSeat]) -> tuple[list[object], ...]:
         [",".join(sorted(s.flags)) for s in seats],
         [s.section_label or s.section for s in seats],
         [s.row_label or s.row for s in seats],
+        [place.row_pos for place in places],
+        [place.block for place in places],
+        [place.row_centre for place in places],
+        [place.row_order for place in places],
     )
 
 

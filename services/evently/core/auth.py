@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -45,7 +46,16 @@ INTERNAL_KEY_HEADER = "X-Internal-Key"
 
 # Permissions an admin may grant to an account that is not an admin (door staff scan
 # tickets and do nothing else); any other permission in a non-admin's token is ignored.
+# ``channels:hold`` names every channel; ``channels:hold:<channel>`` one (a slug).
 STAFF_PERMISSIONS = frozenset({"checkin:scan", "channels:hold"})
+STAFF_PERMISSION_PATTERNS = (re.compile(r"channels:hold:[A-Za-z0-9][A-Za-z0-9_.-]{0,39}"),)
+
+
+def is_staff_permission(permission: str) -> bool:
+    """Whether an admin may grant ``permission`` to an account that is not an admin."""
+    return permission in STAFF_PERMISSIONS or any(
+        pattern.fullmatch(permission) for pattern in STAFF_PERMISSION_PATTERNS
+    )
 
 
 @dataclass(frozen=True)
@@ -66,10 +76,10 @@ class Principal:
 
     def can(self, permission: str) -> bool:
         """An admin can do what its permissions name (``*``: everything); anyone else
-        only what ``STAFF_PERMISSIONS`` allows a non-admin and an admin granted it."""
+        only the staff permissions (``is_staff_permission``) an admin granted it."""
         if self.is_admin:
             return permission in self.permissions or "*" in self.permissions
-        return permission in STAFF_PERMISSIONS and permission in self.permissions
+        return is_staff_permission(permission) and permission in self.permissions
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:

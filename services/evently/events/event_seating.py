@@ -15,9 +15,11 @@ from decimal import Decimal
 import asyncpg
 
 from evently.core.errors import FieldError, ValidationFailed
+from evently.core.seat_maps import LiveSeatStatus
 from evently.events import queries
 from evently.events.errors import InvalidChannels, InvalidZonePrices
 from evently.events.models import EventInput
+from evently.events.seat_map_svg import SeatStatus
 
 
 async def with_seated_capacity(conn: asyncpg.Connection, data: EventInput) -> EventInput:
@@ -144,3 +146,17 @@ def _pinned(data: EventInput) -> tuple[int | None, int | None]:
 def _invalid(field: str, reason: str) -> ValidationFailed:
     name = field.removeprefix("body.")
     return ValidationFailed(f"Invalid field(s): {name}", errors=[FieldError(field, reason)])
+
+
+def public_seat_status(
+    live: LiveSeatStatus | None, channels: Mapping[str, list[str]]
+) -> dict[str, SeatStatus]:
+    """Each seat's status as the public drawing shows it: held and sold as bookings
+    reports them (``live``; None: bookings knows no seat taken), and the other seats
+    kept back for a channel as ``kept_back`` (not for public sale)."""
+    status: dict[str, SeatStatus] = {}
+    for seats in channels.values():
+        status.update(dict.fromkeys(seats, "kept_back"))
+    if live is not None:
+        status.update(live.statuses())
+    return status

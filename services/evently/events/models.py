@@ -22,8 +22,10 @@ from pydantic_core import PydanticCustomError
 from evently.core.contracts import (
     EventChanged,
     EventFields,
+    EventSeating,
     EventStatus,
     EventVenueSummary,
+    Money,
     WaitingRoomConfig,
     WhenSoldOut,
     WhenUnavailable,
@@ -223,19 +225,35 @@ class EventVenue(EventVenueSummary):
     """The venue as the API shows it (its seat maps: ``GET /api/v1/venues/{id}``)."""
 
 
+class PublicEventSeating(pydantic.BaseModel):
+    """A seated event's map as anyone may see it: no channel allocations (which seats are
+    kept back for whom is the organiser's business; docs/seating.md)."""
+
+    map_id: int
+    map_version: int
+    zone_prices: dict[str, Money] = Field(
+        default_factory=dict, description="Price per zone id; a zone not named costs `price`"
+    )
+
+
 class PublicEvent(EventFields):
-    """An event as anyone may see it: every field but ``created_by``, with its venue."""
+    """An event as anyone may see it: every field but ``created_by`` and the seating's
+    ``channels``, with its venue."""
 
     venue: EventVenue
+    seating: PublicEventSeating | None = None  # type: ignore[assignment]
 
 
 class Event(PublicEvent):
     """One stored event with its venue: what the repository returns and admins see."""
 
     created_by: int | None
+    seating: EventSeating | None = None  # type: ignore[assignment]
 
     def public(self) -> PublicEvent:
-        return PublicEvent.model_validate(self.model_dump(exclude={"created_by"}))
+        return PublicEvent.model_validate(
+            self.model_dump(exclude={"created_by": True, "seating": {"channels"}})
+        )
 
     def changed_payload(self) -> EventChanged:
         """The ``event.changed`` message for this state."""

@@ -152,7 +152,11 @@ LIST_CONDITIONS = {
     "min_price": "e.price >= {}",
     "max_price": "e.price <= {}",
     "currency": "e.currency = {}",
-    "available": "(e.capacity - coalesce(a.sold, 0) - coalesce(a.held, 0) > 0) = {}",
+    # Seats left for the public: the capacity less sold and held, and less the free seats
+    # a seated event keeps back for a channel as bookings last reported them (its
+    # capacity - sold - held - available; docs/seating.md "Channel allocations").
+    "available": "(e.capacity - coalesce(a.sold, 0) - coalesce(a.held, 0)"
+    " - coalesce(greatest(a.capacity - a.sold - a.held - a.available, 0), 0) > 0) = {}",
     "managed": "(e.managed_by IS NOT NULL) = {}",
 }
 LIST_ORDER = {

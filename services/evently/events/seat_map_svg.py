@@ -4,7 +4,8 @@ Seats are circles (squares for accessible seats) filled with their zone's colour
 with a ``<title>`` naming section, row, seat, zone and flags (what a screen reader or a
 hover shows). Blocked seats are pale grey and crossed; companion seats have a dashed
 ring; restricted-view seats are drawn faded. ``status`` (seat id -> ``available``,
-``held`` or ``sold``) recolours seats that are not available. Live status belongs to
+``held``, ``sold`` or ``kept_back``: kept back for a channel) recolours seats that are not
+available. Live status belongs to
 bookings: the public event drawing passes what bookings reports now
 (``GET /internal/events/{id}/seats``, seating_routes.py); the admin drawing of a map
 version passes nothing, and every seat is drawn as the map describes it.
@@ -18,8 +19,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from evently.core.seat_maps import SeatMapDocument
 
-SeatStatus = Literal["available", "held", "sold"]
-STATUS_COLORS = {"held": "#f5c542", "sold": "#4d4d4d"}
+SeatStatus = Literal["available", "held", "sold", "kept_back"]
+# kept_back: kept back for a channel, not for public sale (docs/seating.md).
+STATUS_COLORS = {"held": "#f5c542", "sold": "#4d4d4d", "kept_back": "#a7b7c9"}
 BLOCKED_COLOR = "#d9d9d9"
 LEGEND_LINE = 18.0
 
@@ -85,7 +87,7 @@ def render_seat_map_svg(
                 details = [f"{section_label}, row {row_label}, seat {seat.label}", zone.name]
                 details.extend(flag.replace("_", " ") for flag in flags)
                 if seat_status != "available" and "blocked" not in flags:
-                    details.append(seat_status)
+                    details.append(seat_status.replace("_", " "))
                 title = f"<title>{escape(' · '.join(details))}</title>"
                 attrs = f'class="{" ".join(classes)}" data-seat={quoteattr(seat.id or "")}'
                 x, y = seat.x, seat.y
@@ -114,7 +116,8 @@ def render_seat_map_svg(
 
 def _legend(zones: Mapping[str, tuple[str, object]], top: float) -> list[str]:
     entries = [(css, getattr(zone, "name", "")) for css, zone in zones.values()]
-    entries += [(name, name) for name in STATUS_COLORS] + [("blocked", "blocked")]
+    entries += [(name, name.replace("_", " ")) for name in STATUS_COLORS]
+    entries.append(("blocked", "blocked"))
     out = ['<g class="legend">']
     for i, (css, label) in enumerate(entries):
         y = top + LEGEND_LINE * i + 4

@@ -108,7 +108,8 @@ class EventSeatingInput(pydantic.BaseModel):
         max_length=100,
         description="Channel allocations: seats kept back from public sale for a channel "
         "(a promoter, say), channel name -> seat ids; held only by an admin or an account "
-        "granted `channels:hold` naming the channel; released by removing them. 422 "
+        "granted `channels:hold` or `channels:hold:<name>` naming the channel; released by "
+        "removing them. 422 "
         "`invalid_channels` naming `body.seating.channels.<name>.<i>` for a seat that is "
         "not a sellable seat of the version or is in two channels",
     )

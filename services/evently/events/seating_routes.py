@@ -15,12 +15,14 @@ from aiohttp import web
 
 from evently.core.api import ETAG, Header, check_json_strings, json_response, parse_body
 from evently.core.auth import principal, require_internal
+from evently.core.contracts import EventSeating
 from evently.core.db import POOL
 from evently.core.errors import ApiError, BadRequest, FieldError
 from evently.core.seat_maps import SeatMapDocument, SeatMapVersion, SeatMapVersionInfo
 from evently.events import seat_maps, venue_changes, venues
 from evently.events.errors import EventNotSeated, SeatMapTooLarge
 from evently.events.etags import etag, if_match_header, if_match_version
+from evently.events.event_seating import public_seat_status
 from evently.events.routes import admin, api, bookings, visible_event
 from evently.events.seat_map_generator import RectangularMapSpec, rectangular_document
 from evently.events.seat_map_rules import ValidSeatMap, parse_seat_map
@@ -303,11 +305,16 @@ async def draw_seat_map_version(request: web.Request, id: int, version: int) -> 
 # --- A seated event's map (public) -------------------------------------------------
 
 
-async def seated_event_map(request: web.Request, event_id: int) -> tuple[int, int]:
+async def event_seating(request: web.Request, event_id: int) -> EventSeating:
     event = await visible_event(request, event_id)
     if event.seating is None:
         raise EventNotSeated(event_id)
-    return event.seating.map_id, event.seating.map_version
+    return event.seating
+
+
+async def seated_event_map(request: web.Request, event_id: int) -> tuple[int, int]:
+    seating = await event_seating(request, event_id)
+    return seating.map_id, seating.map_version
 
 
 @api.get(
@@ -326,18 +333,19 @@ async def get_event_seat_map(request: web.Request, id: int) -> web.Response:
     "/api/v1/events/{id}/seat-map.svg",
     summary="A seated event's seat map drawn as SVG, with each seat's live status",
     description="Held and sold seats take the status colours, as bookings reports them "
-    "now (read over its internal API for each drawing; cached 5 s); 503 "
+    "now (read over its internal API for each drawing; cached 5 s), and free seats kept "
+    "back for a channel are drawn `kept back` (not for public sale); 503 "
     "bookings_unavailable when bookings cannot say.",
     path_params=ID,
     errors=(503,),
     **SVG,
 )
 async def draw_event_seat_map(request: web.Request, id: int) -> web.Response:
-    map_id, version = await seated_event_map(request, id)
+    seating = await event_seating(request, id)
     live = await bookings(request).seat_status(id)
     async with request.app[POOL].acquire() as conn:
-        document = await seat_maps.version_document(conn, map_id, version)
-    status = None if live is None else live.statuses()
+        document = await seat_maps.version_document(conn, seating.map_id, seating.map_version)
+    status = public_seat_status(live, seating.channels)
     return svg_response(render_seat_map_svg(document, status), public=True, max_age_s=5)
 
 

@@ -1,5 +1,5 @@
 """What an admin does to an account: deactivate, reactivate, demote, grant or revoke a
-staff permission (``core.auth.STAFF_PERMISSIONS``); each audited.
+staff permission (``core.auth.is_staff_permission``); each audited.
 
 Each action runs in one transaction with the account locked, writes one row to
 ``users.audit_log`` when it changes something (repeating an action changes nothing and
@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from evently.core.auth import STAFF_PERMISSIONS
+from evently.core.auth import STAFF_PERMISSIONS, is_staff_permission
 from evently.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from evently.users import queries
 from evently.users.refresh import revoke_all_for_user
@@ -94,8 +94,8 @@ async def demote(pool: asyncpg.Pool, *, actor_id: int, user_id: int) -> asyncpg.
 
 
 def _grantable(permission: str) -> None:
-    if permission not in STAFF_PERMISSIONS:
-        allowed = ", ".join(sorted(STAFF_PERMISSIONS))
+    if not is_staff_permission(permission):
+        allowed = ", ".join([*sorted(STAFF_PERMISSIONS), "channels:hold:<channel>"])
         raise ValidationFailed(
             f"Only staff permissions can be granted: {allowed}.",
             errors=[FieldError("body.permission", f"must be one of: {allowed}")],

@@ -81,8 +81,11 @@ BEGIN
     END IF;
     IF seating.event_id IS NOT NULL AND p_channels IS NOT NULL
             AND seating.channels IS DISTINCT FROM p_channels THEN
+        -- seating_published false: the streams read the seats again (a resync), since
+        -- which free seats show as kept_back changed (docs/seating.md).
         UPDATE bookings.event_seating
-        SET channels = p_channels, seat_changes = nextval('bookings.seat_changes')
+        SET channels = p_channels, seat_changes = nextval('bookings.seat_changes'),
+            seating_published = false
         WHERE event_id = p_event_id RETURNING * INTO seating;
         UPDATE bookings.event_seats e SET channel = w.channel, changed = seating.seat_changes
         FROM (SELECT s.seat_id, c.channel

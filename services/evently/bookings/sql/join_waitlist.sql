@@ -1,5 +1,6 @@
 -- Join the line: only while the event is sold out (for that quantity) or not yet on
--- sale, and once per user. Returns the outcome (see bookings/outcomes.py) with the
+-- sale, and once per user. Seats kept back for a channel are not for sale to the public
+-- (sql/kept_back.sql): an event with nothing else left is sold out. Returns the outcome (see bookings/outcomes.py) with the
 -- entry (joined, or the one already waiting) and its place in line, or a refusal's
 -- details.
 CREATE OR REPLACE FUNCTION bookings.join_waitlist(
@@ -25,7 +26,7 @@ BEGIN
         outcome := 'waitlist_disabled';
     ELSIF p_quantity < 1 OR p_quantity > bookings.max_quantity(inv) THEN
         outcome := 'quantity_out_of_range';
-    ELSIF state = 'on_sale' AND inv.capacity - inv.reserved >= p_quantity THEN
+    ELSIF state = 'on_sale' AND bookings.public_free_seats(inv) >= p_quantity THEN
         outcome := 'waitlist_not_needed';
     END IF;
     IF outcome IS NOT NULL THEN

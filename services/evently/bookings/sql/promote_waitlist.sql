@@ -2,11 +2,12 @@
 -- offer TTL, so general buyers can never take those seats. The caller holds the
 -- event's advisory lock. Returns the number of offers made.
 -- A seated event (docs/seating.md, "Seated waitlist") offers specific seats: for each
--- entry, the free public seats (not kept back for a channel) of the best-ranked row
--- that has enough of them, first in map order, else the best-ranked free public seats
--- wherever they are; accessible and companion seats last. They are taken like a hold's
--- (status = 'free' guard, the batch's stamp) and the offer is priced like one
--- (bookings.booking_seats).
+-- entry, the free public seats (not kept back for a channel) best-available would pick
+-- (bookings.best_available_seats: adjacent, no stranded seat when avoidable, accessible
+-- and companion seats last), else the free public seats of the best-ranked row with
+-- enough of them, else the best-ranked free public seats wherever they are.
+-- They are taken like a hold's (status = 'free' guard, the batch's stamp) and the offer
+-- is priced like one (bookings.booking_seats).
 CREATE OR REPLACE FUNCTION bookings.promote_waitlist(p_event_id bigint) RETURNS integer
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -53,17 +54,24 @@ BEGIN
         offer_seats := '[]';
         offer_amount := inv.unit_price * q;
         IF seating.event_id IS NOT NULL THEN
-            SELECT array_agg(t.seat_id ORDER BY t.position) INTO picked
-            FROM (SELECT s.seat_id, m.position
-                  FROM bookings.event_seats s
-                  JOIN bookings.seat_map_seats m
-                    ON m.map_id = seating.map_id AND m.map_version = seating.map_version
-                   AND m.seat_id = s.seat_id
-                  WHERE s.event_id = p_event_id AND s.status = 'free' AND s.channel IS NULL
-                  ORDER BY count(*) OVER (PARTITION BY m.section, m.row_id) >= q DESC,
-                           m.rank, m.section, m.row_id,
-                           m.flags && ARRAY['accessible', 'companion'], m.position
-                  LIMIT q) t;
+            picked := bookings.best_available_seats(
+                p_event_id, seating.map_id, seating.map_version, q);
+            IF picked IS NULL THEN
+                -- No block takes them together: the free public seats of the
+                -- best-ranked row with enough of them, else the best-ranked ones
+                -- wherever they are (an offer of scattered seats can be declined).
+                SELECT array_agg(t.seat_id ORDER BY t.position) INTO picked
+                FROM (SELECT s.seat_id, m.position
+                      FROM bookings.event_seats s
+                      JOIN bookings.seat_map_seats m
+                        ON m.map_id = seating.map_id AND m.map_version = seating.map_version
+                       AND m.seat_id = s.seat_id
+                      WHERE s.event_id = p_event_id AND s.status = 'free' AND s.channel IS NULL
+                      ORDER BY count(*) OVER (PARTITION BY m.section, m.row_id) >= q DESC,
+                               m.rank, m.section, m.row_id,
+                               m.flags && ARRAY['accessible', 'companion'], m.position
+                      LIMIT q) t;
+            END IF;
             q := coalesce(cardinality(picked), 0);
             EXIT WHEN q = 0;  -- the free seats are all kept back for channels
             SELECT o.seats_json, o.amount INTO offer_seats, offer_amount

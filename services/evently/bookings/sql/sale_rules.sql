@@ -26,7 +26,8 @@ LANGUAGE sql STABLE AS $$
     SELECT inv.waitlist_enabled
 $$;
 
--- Details a refusal carries (problem extension members, rendered by refusals.py).
+-- Details a refusal carries (problem extension members, rendered by refusals.py);
+-- available is the public's (sql/kept_back.sql).
 CREATE OR REPLACE FUNCTION bookings.refusal_details(inv bookings.inventory, p_code text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT CASE p_code
@@ -36,10 +37,10 @@ LANGUAGE sql STABLE AS $$
         WHEN 'quantity_out_of_range' THEN jsonb_build_object(
             'min_quantity', 1, 'max_quantity', bookings.max_quantity(inv))
         WHEN 'sold_out' THEN jsonb_build_object(
-            'available', greatest(inv.capacity - inv.reserved, 0),
+            'available', greatest(bookings.public_free_seats(inv), 0),
             'waitlist_enabled', bookings.waitlist_enabled(inv))
         WHEN 'waitlist_not_needed' THEN jsonb_build_object(
-            'available', greatest(inv.capacity - inv.reserved, 0))
+            'available', greatest(bookings.public_free_seats(inv), 0))
         ELSE '{}'::jsonb
     END
 $$;
