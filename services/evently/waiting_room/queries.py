@@ -101,6 +101,8 @@ MARK_SHUFFLED = """
 # Sessions that end now ($2): past their TTL, or without an open hold and either done
 # buying or idle for $3 seconds (0: never idle). Bought and nothing open: 'completed'.
 # Locked in ticket id order first, as the inbox locks them (record_booking_changes.sql).
+# A session ended before its token's expiry records this transaction's id, so bookings
+# hears of it (ENDED_SESSIONS) and refuses the token from then on.
 END_SESSIONS = """
     WITH ending AS (
         SELECT id FROM waiting_room.tickets
@@ -112,7 +114,9 @@ END_SESSIONS = """
         ORDER BY id
         FOR UPDATE)
     UPDATE waiting_room.tickets t
-    SET status = CASE WHEN t.purchased AND t.open_holds = 0 THEN 'completed' ELSE 'expired' END
+    SET status = CASE WHEN t.purchased AND t.open_holds = 0 THEN 'completed' ELSE 'expired' END,
+        ended_at = $2,
+        ended_xid = CASE WHEN t.expires_at > $2 THEN pg_current_xact_id() END
     FROM ending WHERE t.id = ending.id
     RETURNING t.id, t.status"""
 COUNT_QUEUE = """
@@ -145,6 +149,22 @@ SAVE_TICK = """
         rate_measured_admitted = rate_measured_admitted
             + CASE WHEN $8::float8 > 0 THEN $3 ELSE 0 END
     WHERE event_id = $1"""
+
+# --- sessions ended early, for bookings (session_ends.py) -------------------------------
+
+# The next page of sessions ended before their token expired, in (ended_xid, id) order
+# after the cursor ($1, $2), and only those ended by transactions older than every one
+# still running: a session a running transaction ends appears once it commits, after
+# any cursor handed out before. Rows whose token has expired since are read (the cursor
+# moves past them) but not listed.
+ENDED_SESSIONS = """
+    SELECT id, event_id, user_id, ended_at, expires_at, ended_xid::text AS xid,
+        expires_at > now() AS token_valid
+    FROM waiting_room.tickets
+    WHERE ended_xid IS NOT NULL AND (ended_xid, id) > ($1::text::xid8, $2::bigint)
+      AND ended_xid < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY ended_xid, id
+    LIMIT $3"""
 
 # --- the visitor streams (stream.py) ----------------------------------------------------
 
