@@ -38,6 +38,10 @@ APPLY_INVENTORY = """
     WHERE event_id = $1 AND inventory_version < $2
     RETURNING event_id"""
 
+# Holds the inventory version just applied ($2) includes: those made at an older version.
+PRUNE_UNREPORTED_HOLDS = """
+    DELETE FROM waiting_room.unreported_holds WHERE event_id = $1 AND inventory_version < $2"""
+
 NOTIFY_ROOM = "SELECT waiting_room.notify_room($1)"
 
 # --- joining and waiting --------------------------------------------------------------
@@ -81,10 +85,15 @@ SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '2s'"
 # Read without a row lock: the tick lock already makes this tick the room's only one, and
 # joins (next_position) and the inbox (settings, inventory) must not queue behind a whole
 # tick; SAVE_TICK writes only the ticker's own columns.
-READ_ROOM = (
-    f"SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at, r.available, "
-    "r.last_tick_capped FROM waiting_room.rooms r WHERE r.event_id = $1"
-)
+# ``unreported_seats``: seats held that the room's inventory does not include yet
+# (waiting_room.unreported_holds), to take off ``available``.
+READ_ROOM = f"""
+    SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at, r.available,
+        r.last_tick_capped,
+        (SELECT coalesce(sum(u.seats), 0) FROM waiting_room.unreported_holds u
+         WHERE u.event_id = r.event_id AND u.inventory_version >= r.inventory_version
+        )::integer AS unreported_seats
+    FROM waiting_room.rooms r WHERE r.event_id = $1"""
 
 PREQUEUE_TICKETS = """
     SELECT id FROM waiting_room.tickets
@@ -178,7 +187,7 @@ SELECT_VISITORS = f"""
 # --- the fairness report (report.py, purchases.py) ------------------------------------
 
 # booking.changed messages, in order, in one round trip (sql/record_booking_changes.sql).
-RECORD_BOOKING_CHANGES = "SELECT waiting_room.record_booking_changes($1, $2, $3, $4, $5, $6)"
+RECORD_BOOKING_CHANGES = "SELECT waiting_room.record_booking_changes($1, $2, $3, $4, $5, $6, $7)"
 
 # Seats a buyer of the event holds on average (NULL before the first hold).
 SEATS_PER_BUYER = """

@@ -49,6 +49,7 @@ async def apply_inventory_changed(conn: asyncpg.Connection, message: InboxMessag
         inventory.available,
     )
     if changed is not None:
+        await conn.execute(queries.PRUNE_UNREPORTED_HOLDS, inventory.event_id, inventory.version)
         await conn.execute(queries.NOTIFY_ROOM, inventory.event_id)
 
 
@@ -56,7 +57,6 @@ INBOX_HANDLERS: dict[str, InboxHandler] = {
     EventChanged.TOPIC: apply_event_changed,
     InventoryChanged.TOPIC: apply_inventory_changed,
 }
-
 # The order a grouped inbox transaction applies topics in (``core/inbox.py``): visitors'
 # tickets (booking.changed) before the room's row (inventory.changed, event.changed), as
 # the ticker locks them (it ends sessions, then saves itself on the room's row), so a

@@ -11,3 +11,15 @@ ALTER TABLE waiting_room.tickets
 
 CREATE INDEX tickets_ended ON waiting_room.tickets (ended_xid, id)
     WHERE ended_xid IS NOT NULL;
+
+-- Holds the room heard of (booking.changed) that bookings' inventory.changed had not
+-- included yet: the seats of a hold made at inventory version v leave ``available`` only
+-- in a version greater than v. Until the room has such a version, the ticker takes these
+-- seats off the ``available`` it has, so a hold heard before its inventory is not counted
+-- twice (its visitor decided, its seats still available). Pruned as versions arrive.
+CREATE TABLE waiting_room.unreported_holds (
+    event_id          bigint  NOT NULL,
+    inventory_version bigint  NOT NULL,
+    seats             integer NOT NULL,
+    PRIMARY KEY (event_id, inventory_version)
+);
