@@ -42,6 +42,12 @@ APPLY_INVENTORY = """
 PRUNE_UNREPORTED_HOLDS = """
     DELETE FROM waiting_room.unreported_holds WHERE event_id = $1 AND inventory_version < $2"""
 
+# The rooms' rows a grouped inbox transaction changes, locked up front in event id order,
+# so two groups never each hold a room the other waits for (rooms.lock_rooms).
+LOCK_ROOMS = """
+    SELECT event_id FROM waiting_room.rooms WHERE event_id = ANY($1::bigint[])
+    ORDER BY event_id FOR UPDATE"""
+
 NOTIFY_ROOM = "SELECT waiting_room.notify_room($1)"
 
 # --- joining and waiting --------------------------------------------------------------

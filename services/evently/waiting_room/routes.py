@@ -15,7 +15,7 @@ from evently.waiting_room.metrics import STATUS_POLLS
 from evently.waiting_room.models import QueueTicketOut, RoomOut
 from evently.waiting_room.purchases import PURCHASE_GROUP_HANDLERS, PURCHASE_HANDLERS
 from evently.waiting_room.report_routes import add_report_routes
-from evently.waiting_room.rooms import INBOX_HANDLERS, INBOX_TOPIC_ORDER
+from evently.waiting_room.rooms import INBOX_HANDLERS, INBOX_TOPIC_ORDER, ROOM_GROUP_HANDLERS
 from evently.waiting_room.session_ends import (
     EndedSessionsPage,
     EndedSessionsQuery,
@@ -41,7 +41,7 @@ add_inbox_route(
     "waiting_room",
     {**INBOX_HANDLERS, **PURCHASE_HANDLERS},
     per_transaction=INBOX_MESSAGES_PER_TRANSACTION,
-    group_handlers=PURCHASE_GROUP_HANDLERS,
+    group_handlers={**PURCHASE_GROUP_HANDLERS, **ROOM_GROUP_HANDLERS},
     topic_order=INBOX_TOPIC_ORDER,
 )
 add_report_routes(api)
