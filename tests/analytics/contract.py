@@ -127,7 +127,14 @@ class ScriptedBookings:
 
     def _booking_message(self, booking: dict[str, Any], transition: str, at: datetime) -> Message:
         booking["version"] += 1
-        payload = {"transition": transition, "at": at.isoformat(), "booking": dict(booking)}
+        payload = {
+            "transition": transition,
+            "at": at.isoformat(),
+            "booking": dict(booking),
+            # As bookings does: the inventory version under the event's lock, so the next
+            # inventory.changed (a greater version) is the first to include this change.
+            "inventory_version": self.inventory_version,
+        }
         return message("bookings", "booking.changed", booking["id"], booking["version"], payload)
 
     def hold(

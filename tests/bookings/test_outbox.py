@@ -107,3 +107,22 @@ async def test_the_relay_routes_each_topic_to_its_consumers_in_order_per_key(
     assert routed == {topic: tuple(sorted(contracts.TOPICS[topic].consumers)) for topic in routed}
     pending = await db.fetchval("SELECT count(*) FROM bookings.outbox WHERE delivered_at IS NULL")
     assert pending == 0
+
+
+async def test_a_hold_names_the_inventory_version_its_seats_leave_available_after(
+    client, buyer, outbox
+):
+    """booking.changed carries the event's inventory version at the change: the first
+    inventory.changed that includes the change has a greater one (the waiting room counts
+    a hold against the seats it reported until then: docs/waiting-room.md)."""
+    await send_event(client, 1, capacity=5)
+    await buyer(1).hold(1, 2)
+    await client.server.app[BOOKINGS].publisher.publish_pending(reconcile=True)
+    held = (await outbox.messages("waiting_room", "booking.changed"))[0].payload
+    inventory = await outbox.messages("waiting_room", "inventory.changed")
+    assert [m.payload["available"] for m in inventory if m.version <= held["inventory_version"]]
+    assert all(
+        m.payload["available"] == 5 for m in inventory if m.version <= held["inventory_version"]
+    )
+    after = [m.payload for m in inventory if m.version > held["inventory_version"]]
+    assert after[0]["available"] == 3

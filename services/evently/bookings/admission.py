@@ -13,6 +13,10 @@ attempt, at most ``JwksCache.min_refetch_s`` old, failed), the event's
 verify: ``fail_closed`` (the default) refuses it as usual, ``fail_open`` lets it through
 and counts it (``evently_bookings_admission_fail_open_total``). A valid token is
 accepted either way; a token that fails verification is refused either way.
+
+**A session the room ended early** (a purchase, idleness) no longer admits: its token
+is refused (403 ``admission_ended``) once the next refresh has pulled the end from the
+room (``ended_admissions.py``), until the token expires anyway.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from datetime import datetime
 import asyncpg
 
 from evently.bookings import queries
+from evently.bookings.ended_admissions import EndedAdmissions
 from evently.bookings.metrics import ADMISSION_FAIL_OPEN
 from evently.core.admission_tokens import (
     HEADER,
@@ -57,6 +62,18 @@ class AdmissionTokenInvalid(Forbidden):
         )
 
 
+class AdmissionEnded(Forbidden):
+    code, title = "admission_ended", "Admission ended"
+
+    def __init__(self, event_id: int) -> None:
+        super().__init__(
+            f"Your shopping session for event {event_id} has ended (you bought, or it sat "
+            f"idle), so its {HEADER} no longer admits you. Poll "
+            f"/api/v1/events/{event_id}/waiting-room/me for your status.",
+            event_id=event_id,
+        )
+
+
 async def apply_event_changed(conn: asyncpg.Connection, event: EventChanged, version: int) -> None:
     """Record whether the event's holds need an admission token (inside the inbox's
     transaction)."""
@@ -69,18 +86,23 @@ async def apply_event_changed(conn: asyncpg.Connection, event: EventChanged, ver
 class AdmissionGate:
     """Checks holds against the events that require an admission token."""
 
-    def __init__(self, pool: asyncpg.Pool, keys: JwksCache) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, keys: JwksCache, ended: EndedAdmissions | None = None
+    ) -> None:
         self.pool = pool
         self.keys = keys
+        self.ended = ended
         self._required: frozenset[int] = frozenset()
         self._fail_open: frozenset[int] = frozenset()
 
     async def reload(self) -> None:
-        """Read which events require a token, and which of them fail open (at start-up,
-        then periodically)."""
+        """Read which events require a token, and which of them fail open, then pull the
+        sessions the room ended since the last reload (at start-up, then periodically)."""
         rows = await self.pool.fetch(queries.EVENTS_REQUIRING_ADMISSION)
         self._required = frozenset(r["event_id"] for r in rows)
         self._fail_open = frozenset(r["event_id"] for r in rows if r["fail_open"])
+        if self.ended is not None and self._required:
+            await self.ended.pull()
 
     def required(self, event_id: int) -> bool:
         return event_id in self._required
@@ -109,6 +131,8 @@ class AdmissionGate:
             raise AdmissionTokenInvalid(event_id, "it admits to another event")
         if admission.user_id != user_id:
             raise AdmissionTokenInvalid(event_id, "it admits another user")
+        if self.ended is not None and self.ended.ended(admission.ticket_id):
+            raise AdmissionEnded(event_id)
 
     async def _failing_open(self, event_id: int) -> bool:
         """Whether this hold passes under ``fail_open`` (the room cannot be reached)."""

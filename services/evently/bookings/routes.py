@@ -65,7 +65,7 @@ api = Api("bookings")
 ADMISSION_TOKEN_HEADER = Header(
     ADMISSION_HEADER,
     "The waiting room's admission token; required while the event's room is active "
-    "(403 admission_required / admission_token_invalid)",
+    "(403 admission_required / admission_token_invalid / admission_ended)",
 )
 ID = {"id": int}
 SEAT = {"id": int, "seat": int}

@@ -11,6 +11,7 @@ from evently.bookings.admission import AdmissionGate
 from evently.bookings.availability_stream import AvailabilityHub
 from evently.bookings.confirmations import BookingConfirmer
 from evently.bookings.context import BOOKINGS, BookingsContext
+from evently.bookings.ended_admissions import EndedAdmissions
 from evently.bookings.event_cancellation import EventCanceller
 from evently.bookings.expiry import ExpirySweeper
 from evently.bookings.holds import SeatHolder
@@ -29,7 +30,7 @@ from evently.bookings.ticket_keys import TICKET_KEYS, load_ticket_keys
 from evently.bookings.verified_email import VerifiedEmailGate
 from evently.core.app import ServiceDefinition
 from evently.core.auth import JwksCache, http_jwks
-from evently.core.clients import HTTP_SESSION
+from evently.core.clients import HTTP_SESSION, InternalClient
 from evently.core.db import POOL, keep_session_state
 from evently.core.signing_keys import generate_signing_keys_json
 from evently.core.tasks import background_task, every
@@ -81,6 +82,18 @@ def setup(app: web.Application, settings: Any) -> None:
         app.cleanup_ctx.append(background_task("bookings-outbox-relay", _relay(settings)))
 
 
+def _ended_admissions(app: web.Application, settings: BookingsSettings) -> EndedAdmissions:
+    """Sessions the room ended early, read from its internal API (``WAITING_ROOM_URL``)."""
+
+    async def fetch(path: str) -> tuple[int, Any]:
+        room = InternalClient(
+            app[HTTP_SESSION], settings.waiting_room_url, settings.internal_api_key, "waiting_room"
+        )
+        return await room.get(path)
+
+    return EndedAdmissions(fetch)
+
+
 def _context(settings: BookingsSettings) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         pool = app[POOL]
@@ -99,6 +112,7 @@ def _context(settings: BookingsSettings) -> Any:
         admission = AdmissionGate(
             pool,
             JwksCache(http_jwks(lambda: app[HTTP_SESSION], settings.effective_admission_keys_url)),
+            _ended_admissions(app, settings),
         )
         await admission.reload()  # before the first hold
         verified_email = VerifiedEmailGate(pool)

@@ -276,6 +276,12 @@ class BookingChanged(Contract):
     transition: BookingTransition
     at: datetime
     booking: Booking
+    inventory_version: int | None = Field(
+        None,
+        description="The event's inventory version when the transition was made (under the "
+        "event's lock): the first inventory.changed that includes it has a greater version "
+        "(null in older messages)",
+    )
 
 
 # ---------------------------------------------------------------- waitlist.changed

@@ -37,6 +37,7 @@ async def apply_booking_changes(conn: asyncpg.Connection, messages: list[InboxMe
         [c.at for c in changes],
         [c.booking.quantity for c in changes],
         [c.booking.confirmed_at is not None for c in changes],
+        [c.inventory_version for c in changes],
     )
 
 

@@ -38,6 +38,16 @@ APPLY_INVENTORY = """
     WHERE event_id = $1 AND inventory_version < $2
     RETURNING event_id"""
 
+# Holds the inventory version just applied ($2) includes: those made at an older version.
+PRUNE_UNREPORTED_HOLDS = """
+    DELETE FROM waiting_room.unreported_holds WHERE event_id = $1 AND inventory_version < $2"""
+
+# The rooms' rows a grouped inbox transaction changes, locked up front in event id order,
+# so two groups never each hold a room the other waits for (rooms.lock_rooms).
+LOCK_ROOMS = """
+    SELECT event_id FROM waiting_room.rooms WHERE event_id = ANY($1::bigint[])
+    ORDER BY event_id FOR UPDATE"""
+
 NOTIFY_ROOM = "SELECT waiting_room.notify_room($1)"
 
 # --- joining and waiting --------------------------------------------------------------
@@ -81,10 +91,15 @@ SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '2s'"
 # Read without a row lock: the tick lock already makes this tick the room's only one, and
 # joins (next_position) and the inbox (settings, inventory) must not queue behind a whole
 # tick; SAVE_TICK writes only the ticker's own columns.
-READ_ROOM = (
-    f"SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at, r.available, "
-    "r.last_tick_capped FROM waiting_room.rooms r WHERE r.event_id = $1"
-)
+# ``unreported_seats``: seats held that the room's inventory does not include yet
+# (waiting_room.unreported_holds), to take off ``available``.
+READ_ROOM = f"""
+    SELECT {ROOM_COLUMNS}, r.next_position, r.admission_credit, r.last_tick_at, r.available,
+        r.last_tick_capped,
+        (SELECT coalesce(sum(u.seats), 0) FROM waiting_room.unreported_holds u
+         WHERE u.event_id = r.event_id AND u.inventory_version >= r.inventory_version
+        )::integer AS unreported_seats
+    FROM waiting_room.rooms r WHERE r.event_id = $1"""
 
 PREQUEUE_TICKETS = """
     SELECT id FROM waiting_room.tickets
@@ -101,6 +116,8 @@ MARK_SHUFFLED = """
 # Sessions that end now ($2): past their TTL, or without an open hold and either done
 # buying or idle for $3 seconds (0: never idle). Bought and nothing open: 'completed'.
 # Locked in ticket id order first, as the inbox locks them (record_booking_changes.sql).
+# A session ended before its token's expiry records this transaction's id, so bookings
+# hears of it (ENDED_SESSIONS) and refuses the token from then on.
 END_SESSIONS = """
     WITH ending AS (
         SELECT id FROM waiting_room.tickets
@@ -112,7 +129,9 @@ END_SESSIONS = """
         ORDER BY id
         FOR UPDATE)
     UPDATE waiting_room.tickets t
-    SET status = CASE WHEN t.purchased AND t.open_holds = 0 THEN 'completed' ELSE 'expired' END
+    SET status = CASE WHEN t.purchased AND t.open_holds = 0 THEN 'completed' ELSE 'expired' END,
+        ended_at = $2,
+        ended_xid = CASE WHEN t.expires_at > $2 THEN pg_current_xact_id() END
     FROM ending WHERE t.id = ending.id
     RETURNING t.id, t.status"""
 COUNT_QUEUE = """
@@ -146,6 +165,22 @@ SAVE_TICK = """
             + CASE WHEN $8::float8 > 0 THEN $3 ELSE 0 END
     WHERE event_id = $1"""
 
+# --- sessions ended early, for bookings (session_ends.py) -------------------------------
+
+# The next page of sessions ended before their token expired, in (ended_xid, id) order
+# after the cursor ($1, $2), and only those ended by transactions older than every one
+# still running: a session a running transaction ends appears once it commits, after
+# any cursor handed out before. Rows whose token has expired since are read (the cursor
+# moves past them) but not listed.
+ENDED_SESSIONS = """
+    SELECT id, event_id, user_id, ended_at, expires_at, ended_xid::text AS xid,
+        expires_at > now() AS token_valid
+    FROM waiting_room.tickets
+    WHERE ended_xid IS NOT NULL AND (ended_xid, id) > ($1::text::xid8, $2::bigint)
+      AND ended_xid < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY ended_xid, id
+    LIMIT $3"""
+
 # --- the visitor streams (stream.py) ----------------------------------------------------
 
 # The statuses of every visitor of one room with an open stream here, in one round trip.
@@ -158,7 +193,7 @@ SELECT_VISITORS = f"""
 # --- the fairness report (report.py, purchases.py) ------------------------------------
 
 # booking.changed messages, in order, in one round trip (sql/record_booking_changes.sql).
-RECORD_BOOKING_CHANGES = "SELECT waiting_room.record_booking_changes($1, $2, $3, $4, $5, $6)"
+RECORD_BOOKING_CHANGES = "SELECT waiting_room.record_booking_changes($1, $2, $3, $4, $5, $6, $7)"
 
 # Seats a buyer of the event holds on average (NULL before the first hold).
 SEATS_PER_BUYER = """

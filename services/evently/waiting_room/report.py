@@ -39,8 +39,9 @@ NOT_COUNTED = [
     "count them against",
     "requests refused before reaching the room: unauthenticated (401), malformed, or "
     "turned away by the gateway",
-    "holds bookings refused for a missing or invalid admission token (403 "
-    "admission_required, admission_token_invalid): bookings' own logs and metrics",
+    "holds bookings refused for a missing, invalid or ended admission token (403 "
+    "admission_required, admission_token_invalid, admission_ended): bookings' own logs "
+    "and metrics",
     "holds bookings refused for lack of seats (409): bookings' concern",
 ]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 
 from evently.core.contracts import BookingChanged, EventChanged, InventoryChanged, parse
-from evently.core.inbox import InboxHandler, InboxMessage
+from evently.core.inbox import InboxGroupHandler, InboxHandler, InboxMessage
 from evently.waiting_room import queries
 from evently.waiting_room.shuffle import commitment, new_seed
 
@@ -49,12 +49,42 @@ async def apply_inventory_changed(conn: asyncpg.Connection, message: InboxMessag
         inventory.available,
     )
     if changed is not None:
+        await conn.execute(queries.PRUNE_UNREPORTED_HOLDS, inventory.event_id, inventory.version)
         await conn.execute(queries.NOTIFY_ROOM, inventory.event_id)
+
+
+async def lock_rooms(conn: asyncpg.Connection, event_ids: list[int]) -> None:
+    """Lock these rooms' rows in event id order (inside the caller's transaction)."""
+    await conn.execute(queries.LOCK_ROOMS, sorted(set(event_ids)))
+
+
+async def apply_event_changes(conn: asyncpg.Connection, messages: list[InboxMessage]) -> None:
+    """``apply_event_changed`` for several messages, in order, their rooms locked first in
+    event id order: a group of them locks several rooms, and so may another group."""
+    await lock_rooms(conn, [parse(EventChanged, m.payload).id for m in messages])
+    for message in messages:
+        await apply_event_changed(conn, message)
+
+
+async def apply_inventory_changes(conn: asyncpg.Connection, messages: list[InboxMessage]) -> None:
+    """``apply_inventory_changed`` for several messages, in order, their rooms locked first
+    in event id order (as ``apply_event_changes``)."""
+    await lock_rooms(conn, [parse(InventoryChanged, m.payload).event_id for m in messages])
+    for message in messages:
+        await apply_inventory_changed(conn, message)
 
 
 INBOX_HANDLERS: dict[str, InboxHandler] = {
     EventChanged.TOPIC: apply_event_changed,
     InventoryChanged.TOPIC: apply_inventory_changed,
+}
+# Within a group (core/inbox.py, ``per_transaction``): every run of a topic that changes
+# rooms locks them in event id order first. A group holds one source's messages, so one
+# of these topics (inventory.changed from bookings, event.changed from events); between
+# groups, the order is the same (tests/waiting_room/test_room_lock_order.py).
+ROOM_GROUP_HANDLERS: dict[str, InboxGroupHandler] = {
+    EventChanged.TOPIC: apply_event_changes,
+    InventoryChanged.TOPIC: apply_inventory_changes,
 }
 
 # The order a grouped inbox transaction applies topics in (``core/inbox.py``): visitors'

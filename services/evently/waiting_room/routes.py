@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from evently.core.api import ETAG, Api, Header, json_response
-from evently.core.auth import principal, require_user
+from evently.core.auth import principal, require_internal, require_user
 from evently.core.errors import ServiceUnavailable
 from evently.core.health import SHUTTING_DOWN
 from evently.core.inbox import add_inbox_route
@@ -15,7 +15,12 @@ from evently.waiting_room.metrics import STATUS_POLLS
 from evently.waiting_room.models import QueueTicketOut, RoomOut
 from evently.waiting_room.purchases import PURCHASE_GROUP_HANDLERS, PURCHASE_HANDLERS
 from evently.waiting_room.report_routes import add_report_routes
-from evently.waiting_room.rooms import INBOX_HANDLERS, INBOX_TOPIC_ORDER
+from evently.waiting_room.rooms import INBOX_HANDLERS, INBOX_TOPIC_ORDER, ROOM_GROUP_HANDLERS
+from evently.waiting_room.session_ends import (
+    EndedSessionsPage,
+    EndedSessionsQuery,
+    ended_sessions,
+)
 from evently.waiting_room.status_tags import current_tag
 from evently.waiting_room.stream import stream_status
 from evently.waiting_room.visitors import join_room, room_view, visitor_status
@@ -36,7 +41,7 @@ add_inbox_route(
     "waiting_room",
     {**INBOX_HANDLERS, **PURCHASE_HANDLERS},
     per_transaction=INBOX_MESSAGES_PER_TRANSACTION,
-    group_handlers=PURCHASE_GROUP_HANDLERS,
+    group_handlers={**PURCHASE_GROUP_HANDLERS, **ROOM_GROUP_HANDLERS},
     topic_order=INBOX_TOPIC_ORDER,
 )
 add_report_routes(api)
@@ -136,6 +141,20 @@ async def my_status_stream(request: web.Request, id: int) -> web.StreamResponse:
         room.stream_heartbeat_s,
         request.app[SHUTTING_DOWN],
     )
+
+
+@api.get(
+    "/internal/waiting-room/ended-sessions",
+    summary="Sessions ended before their admission token expired (for bookings)",
+    description="Read with a keyset cursor: send the last page's `next` as `after`. Bookings "
+    "refuses the tokens listed until they expire (docs/waiting-room.md).",
+    query=EndedSessionsQuery,
+    response=EndedSessionsPage,
+    auth=require_internal,
+)
+async def list_ended_sessions(request: web.Request, query: EndedSessionsQuery) -> web.Response:
+    page = await ended_sessions(request.app[WAITING_ROOM].pool, query.after, query.limit)
+    return json_response(page)
 
 
 @api.get(

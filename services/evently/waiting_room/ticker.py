@@ -14,8 +14,9 @@ another is ticking it right now. The tick then:
    room's last tick earns at ``admission_rate_per_minute`` (stored credit, so ticks from
    different replicas add up to the configured rate), capped by the free shopper slots
    (``shopper_slots``: the active-shopper cap, and the seats bookings last reported
-   available, at the buyers' average seats for each admitted visitor who has not held
-   yet), and nobody at all once the event is sold out;
+   available less the holds heard since (``seats_left``), at the buyers' average seats
+   for each admitted visitor who has not held yet), and nobody at all once the event is
+   sold out;
 4. bumps the room's ``state_version`` if visitors can see a change, and notifies every
    replica (``notify_room``), which is what lets status polls answer 304 from memory.
 
@@ -127,6 +128,13 @@ def shopper_slots(
     return max(0, free)
 
 
+def seats_left(available: int | None, unreported: int) -> int | None:
+    """The seats bookings last reported ``available`` (``None``: not yet), less those held
+    since that report (``unreported``): a hold heard before the inventory that includes
+    it, its visitor no longer undecided, must not leave its seats counted as free too."""
+    return None if available is None else max(0, available - unreported)
+
+
 @dataclass(frozen=True)
 class TickResult:
     """What one tick of one room did (``ticked`` is False when another replica had it)."""
@@ -178,7 +186,7 @@ async def tick_room(
             free_slots=shopper_slots(
                 max_active=room["max_active_shoppers"],
                 active=queue["active"],
-                available=room["available"],
+                available=seats_left(room["available"], room["unreported_seats"]),
                 undecided=queue["undecided"],
                 seats_per_buyer=await conn.fetchval(queries.SEATS_PER_BUYER, event_id),
             ),

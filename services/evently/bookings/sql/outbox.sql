@@ -2,11 +2,16 @@
 -- A message stores the aggregate's row as it is (to_jsonb); the relay routes it to the
 -- topic's consumers and renders it with the topic's contract (core/contracts.py), so no
 -- message shape and no consumer list is written here.
+-- booking.changed carries the event's inventory version: callers hold the event's lock,
+-- which publishing takes too, so the first inventory.changed that includes this change
+-- has a greater version (the waiting room counts a hold against the seats until then).
 CREATE OR REPLACE FUNCTION bookings.emit_booking(b bookings.bookings, p_transition text)
 RETURNS void LANGUAGE sql AS $$
     INSERT INTO bookings.outbox (topic, key, version, payload)
     VALUES ('booking.changed', b.id::text, b.version,
             jsonb_build_object('transition', p_transition, 'at', now(),
+                               'inventory_version', (SELECT i.version FROM bookings.inventory i
+                                                     WHERE i.event_id = b.event_id),
                                -- numeric(12, 2) as text keeps its two places ("49.90");
                                -- a NULL amount (older rows) is unit_price x quantity
                                'booking', to_jsonb(b) || jsonb_build_object(

@@ -7,9 +7,15 @@
 -- The admitted tickets are locked first, in id order, as the ticker locks the sessions it
 -- ends (queries.END_SESSIONS): a batch and a tick never each hold a ticket the other
 -- waits for (tests/waiting_room/test_inbox_lock_order.py).
+-- A hold the room's inventory does not include yet (p_inventory_versions: the version it
+-- was made at, bookings' own; NULL in older messages: the room's current one) is noted in
+-- waiting_room.unreported_holds, whose seats the ticker takes off ``available`` until a
+-- greater inventory version arrives (tests/waiting_room/test_unreported_holds.py).
+DROP FUNCTION IF EXISTS waiting_room.record_booking_changes(
+    bigint[], bigint[], text[], timestamptz[], integer[], boolean[]);
 CREATE OR REPLACE FUNCTION waiting_room.record_booking_changes(
     p_event_ids bigint[], p_user_ids bigint[], p_transitions text[], p_ats timestamptz[],
-    p_quantities integer[], p_was_confirmed boolean[]
+    p_quantities integer[], p_was_confirmed boolean[], p_inventory_versions bigint[]
 ) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
     i integer;
@@ -37,6 +43,15 @@ BEGIN
             first_held_at = LEAST(b.first_held_at, EXCLUDED.first_held_at),
             first_confirmed_at = LEAST(b.first_confirmed_at, EXCLUDED.first_confirmed_at),
             held_seats = b.held_seats + EXCLUDED.held_seats;
+        IF tr = 'held' THEN
+            INSERT INTO waiting_room.unreported_holds AS u (event_id, inventory_version, seats)
+            SELECT r.event_id, coalesce(p_inventory_versions[i], r.inventory_version),
+                p_quantities[i]
+            FROM waiting_room.rooms r
+            WHERE r.event_id = p_event_ids[i]
+              AND coalesce(p_inventory_versions[i], r.inventory_version) >= r.inventory_version
+            ON CONFLICT (event_id, inventory_version) DO UPDATE SET seats = u.seats + EXCLUDED.seats;
+        END IF;
         UPDATE waiting_room.tickets SET
             last_active_at = GREATEST(last_active_at, p_ats[i]),
             open_holds = GREATEST(0, open_holds + CASE
