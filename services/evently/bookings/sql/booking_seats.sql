@@ -3,14 +3,11 @@
 -- [{id, label, section, row, zone, section_label, row_label, price}] in map order, and
 -- the sum of the prices (each seat its zone's price, else p_unit_price). The one shape
 -- for a seat hold (sql/hold_seats.sql) and a seated waitlist offer
--- (sql/promote_waitlist.sql). PL/pgSQL, not SQL: it keeps its plan, where a SQL
--- function called like this plans its query at every call (0.15 ms a hold, under the
--- event's lock: docs/benchmarks.md, "Publishing seat changes from a list").
+-- (sql/promote_waitlist.sql).
 CREATE OR REPLACE FUNCTION bookings.booking_seats(
     p_seating bookings.event_seating, p_unit_price numeric, p_seat_ids text[],
     OUT seats_json text, OUT amount numeric)
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
+LANGUAGE sql STABLE AS $$
     SELECT jsonb_agg(jsonb_build_object('id', m.seat_id, 'label', m.label,
                                         'section', m.section, 'row', m.row_id,
                                         'zone', m.zone,
@@ -20,9 +17,7 @@ BEGIN
                                                           p_unit_price::text))
                      ORDER BY m.position)::text,
            sum(coalesce((p_seating.zone_prices->>m.zone)::numeric, p_unit_price))
-    INTO seats_json, amount
     FROM bookings.seat_map_seats m
     WHERE m.map_id = p_seating.map_id AND m.map_version = p_seating.map_version
-      AND m.seat_id = ANY (p_seat_ids);
-END
+      AND m.seat_id = ANY (p_seat_ids)
 $$;
