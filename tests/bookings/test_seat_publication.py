@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from evently.bookings.inventory import event_lock_arguments
+from evently.core import migrations
 from evently.core.db import init_connection
 from tests.bookings.conftest import Buyer, build_rectangular_map, seating_of, send_event
 from tests.bookings.test_seat_holds import hold_seats
@@ -159,3 +160,25 @@ async def test_confirming_and_publishing_update_the_seat_rows_in_place(quiet_cli
             "sold": ["S1-B-1", "S1-B-2", "S1-B-3"]
         }
         assert await db.fetchval(hot_updates) == 6  # published_status alone
+
+
+async def test_migration_0017_notes_the_seats_the_old_index_held_unpublished(
+    quiet_client, tokens, db
+):
+    await held(quiet_client, tokens, 1, ["S1-B-9", "S1-B-10"])
+    # The database as 0016 left it: the partial index, no list, the hold unpublished.
+    await db.execute(
+        "DROP TABLE bookings.unpublished_seats;"
+        " DELETE FROM bookings.schema_migrations WHERE version = 17;"
+        " CREATE INDEX event_seats_unpublished_idx ON bookings.event_seats (event_id)"
+        "  WHERE status <> published_status AND status <> 'blocked'"
+    )
+
+    applied = await migrations.migrate(db, "bookings", "bookings")
+
+    assert [m.version for m in applied.migrations] == [17]
+    assert await noted(db) == ["S1-B-10", "S1-B-9"]
+    assert await db.fetchval("SELECT to_regclass('bookings.event_seats_unpublished_idx')") is None
+    assert await db.fetchval("SELECT bookings.publish_seat_changes($1)", EVENT) == {
+        "held": ["S1-B-10", "S1-B-9"]
+    }
