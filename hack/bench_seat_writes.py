@@ -47,8 +47,8 @@ INDEXES = {
 }
 
 LAYOUTS = {
-    "all four (today)": ["booking", "changed", "unpublished"],
-    "without unpublished": ["booking", "changed"],
+    "all four (before migration 0017)": ["booking", "changed", "unpublished"],
+    "without unpublished (today)": ["booking", "changed"],
     "without changed": ["booking", "unpublished"],
     "without booking": ["changed", "unpublished"],
     "primary key only": [],

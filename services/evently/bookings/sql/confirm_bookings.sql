@@ -19,6 +19,8 @@ DECLARE
     sold_events bigint[] := '{}';
     sold_shards smallint[] := '{}';
     sold_seats integer[] := '{}';
+    noted_events bigint[] := '{}';
+    noted_seats text[] := '{}';
     r record;
     b bookings.bookings;
     e bookings.waitlist_entries;
@@ -53,8 +55,14 @@ BEGIN
         END IF;
         IF b.seats <> '[]' THEN
             -- A seated booking's seats are sold with it (their rows are this booking's).
-            UPDATE bookings.event_seats SET status = 'sold'
-            WHERE event_id = b.event_id AND booking_id = b.id AND status = 'held';
+            WITH sold AS (
+                UPDATE bookings.event_seats SET status = 'sold'
+                WHERE event_id = b.event_id AND booking_id = b.id AND status = 'held'
+                RETURNING seat_id
+            )
+            SELECT noted_events || array_fill(b.event_id, ARRAY[count(*)::integer]),
+                   noted_seats || array_agg(seat_id)
+            INTO noted_events, noted_seats FROM sold;
         END IF;
         sold_events := sold_events || b.event_id;
         sold_shards := sold_shards || bookings.sold_shard(b.id);
@@ -79,6 +87,11 @@ BEGIN
         GROUP BY t.ev, t.sh ORDER BY t.ev, t.sh
         ON CONFLICT (event_id, shard) DO UPDATE SET sold = s.sold + excluded.sold;
     END IF;
+    -- The seats sold, noted for the next publication (migration 0017): one entry per
+    -- event of the batch.
+    PERFORM bookings.note_seat_changes(t.event_id, array_agg(t.seat_id))
+    FROM unnest(noted_events, noted_seats) AS t(event_id, seat_id)
+    GROUP BY t.event_id;
     RETURN QUERY SELECT outcomes[i], found_bookings[i], events[i] FROM generate_series(1, n) AS i;
 END
 $$;

@@ -19,7 +19,8 @@
 -- earlier request of the batch that the picker counted on failed (the near seat would be
 -- stranded), the request is refused as seats_unavailable with nothing changed, and the
 -- service picks again (docs/seating.md). Claimed seats and the event's seating get the batch's stamp
--- (migration 0014) so pickers read only what changed.
+-- (migration 0014) so pickers read only what changed, and are noted for the next
+-- publication (migration 0017).
 -- A best-available request may name several ranked placements (p_candidates[i] of them,
 -- p_quantities[i] seats each, best first, one after another in its p_seat_ids; each
 -- guard pair names its placement in p_guard_candidates, NULL: the first): it takes the
@@ -90,6 +91,7 @@ DECLARE
     placements integer;
     placement text[];
     amount numeric;
+    claimed_seats text[] := '{}';
 BEGIN
     SELECT * INTO locks FROM bookings.take_advisory_xact_locks(
         p_key_ns, p_key_ids, p_probe_ns, p_probe_ids, p_lock_timeout_ms);
@@ -278,6 +280,7 @@ BEGIN
             IF claimed <> q THEN
                 RAISE EXCEPTION 'seats of event % changed under its lock', p_event_id;
             END IF;
+            claimed_seats := claimed_seats || seats;
         END IF;
         INSERT INTO bookings.idempotency_keys (user_id, key, request_hash, status_code,
                                                response, booking_id)
@@ -298,6 +301,7 @@ BEGIN
     END LOOP;
     IF stamp IS NOT NULL THEN
         UPDATE bookings.event_seating SET seat_changes = stamp WHERE event_id = p_event_id;
+        PERFORM bookings.note_seat_changes(p_event_id, claimed_seats);
     END IF;
     IF inv.reserved > reserved_before THEN
         -- The event lock makes the running count exact; the guard and the CHECK

@@ -91,6 +91,7 @@ BEGIN
             IF claimed <> q THEN
                 RAISE EXCEPTION 'seats of event % changed under its lock', p_event_id;
             END IF;
+            PERFORM bookings.note_seat_changes(p_event_id, picked);
         END IF;
         UPDATE bookings.waitlist_entries
         SET status = 'offered', offer_expires_at = b.hold_expires_at, booking_id = b.id,

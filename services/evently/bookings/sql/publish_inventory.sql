@@ -1,26 +1,63 @@
+-- Record that a write changed these seats of a seated event (a hold's claim, a waitlist
+-- offer, a confirmation, a release), in the writer's transaction: the next publication
+-- reads them (migration 0017). One entry per write, not per seat.
+CREATE OR REPLACE FUNCTION bookings.note_seat_changes(p_event_id bigint, p_seat_ids text[])
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO bookings.unpublished_seats (event_id, seat_ids)
+    SELECT p_event_id, p_seat_ids WHERE cardinality(p_seat_ids) > 0
+$$;
+
 -- The seats of a seated event whose status changed since its last publication, as a
 -- compact diff {"held": [ids], "sold": [ids], "free": [ids]} (empty lists left out; {}
--- when none changed), recorded as published. Rows another transaction has locked (a
--- confirmation, which takes no event lock) are skipped, not waited for: their change
--- is published by the next publication, which that confirmation triggers (or the
--- reconciliation finds). The caller holds the event's advisory lock.
+-- when none changed), recorded as published. Only the seats the writes noted
+-- (bookings.unpublished_seats) are read, and their entries drained; a seat held and
+-- freed again since the last publication is not sent. Rows another transaction has
+-- locked (a confirmation, which takes no event lock) are skipped, not waited for, and
+-- noted again if their committed status is still unpublished: the next publication
+-- sends them (the confirmation notes its own change and marks the event for the
+-- publisher). The caller holds the event's advisory lock, so no other publication
+-- drains the event's entries meanwhile; entries of writes not yet committed stay.
 CREATE OR REPLACE FUNCTION bookings.publish_seat_changes(p_event_id bigint) RETURNS jsonb
-LANGUAGE sql AS $$
-    -- seat_id = ANY (ARRAY(...)), not a join: the planner cannot estimate the partial
-    -- index's cross-column predicate and would hash-join the whole event's seats.
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    noted text[];
+    sent_ids text[];
+    diff jsonb;
+BEGIN
+    WITH drained AS (
+        DELETE FROM bookings.unpublished_seats WHERE event_id = p_event_id
+        RETURNING seat_ids
+    )
+    SELECT array_agg(DISTINCT s.seat_id) INTO noted
+    FROM drained, unnest(drained.seat_ids) AS s(seat_id);
+    IF noted IS NULL THEN
+        RETURN '{}';
+    END IF;
     WITH sent AS (
         UPDATE bookings.event_seats e SET published_status = e.status
         WHERE e.event_id = p_event_id AND e.seat_id = ANY (ARRAY(
             SELECT seat_id FROM bookings.event_seats
-            WHERE event_id = p_event_id AND status <> published_status AND status <> 'blocked'
+            WHERE event_id = p_event_id AND seat_id = ANY (noted)
+              AND status <> published_status AND status <> 'blocked'
             FOR UPDATE SKIP LOCKED))
         RETURNING e.seat_id, e.status
     )
     SELECT jsonb_strip_nulls(jsonb_build_object(
-        'held', jsonb_agg(seat_id ORDER BY seat_id) FILTER (WHERE status = 'held'),
-        'sold', jsonb_agg(seat_id ORDER BY seat_id) FILTER (WHERE status = 'sold'),
-        'free', jsonb_agg(seat_id ORDER BY seat_id) FILTER (WHERE status = 'free')))
-    FROM sent
+               'held', jsonb_agg(seat_id ORDER BY seat_id) FILTER (WHERE status = 'held'),
+               'sold', jsonb_agg(seat_id ORDER BY seat_id) FILTER (WHERE status = 'sold'),
+               'free', jsonb_agg(seat_id ORDER BY seat_id) FILTER (WHERE status = 'free'))),
+           coalesce(array_agg(seat_id), '{}')
+    INTO diff, sent_ids FROM sent;
+    -- A noted seat not sent was published already (held and freed again) or skipped
+    -- (locked): the skipped ones are noted again for the next publication.
+    PERFORM bookings.note_seat_changes(p_event_id, ARRAY(
+        SELECT seat_id FROM bookings.event_seats
+        WHERE event_id = p_event_id
+          AND seat_id = ANY (ARRAY(SELECT unnest(noted) EXCEPT SELECT unnest(sent_ids)))
+          AND status <> published_status AND status <> 'blocked'));
+    RETURN diff;
+END
 $$;
 
 -- NOTIFY's payload limit is 8000 bytes; a diff too large for it (an event's
@@ -101,9 +138,8 @@ LANGUAGE sql STABLE AS $$
     SELECT i.event_id FROM bookings.inventory i
     WHERE i.published IS DISTINCT FROM
           bookings.inventory_state(i, bookings.sold_seats(i.event_id))
-       OR EXISTS (SELECT 1 FROM bookings.event_seats s
-                  WHERE s.event_id = i.event_id AND s.status <> s.published_status
-                    AND s.status <> 'blocked')
+       OR EXISTS (SELECT 1 FROM bookings.unpublished_seats s
+                  WHERE s.event_id = i.event_id)
     ORDER BY i.event_id
     LIMIT p_limit
 $$;
