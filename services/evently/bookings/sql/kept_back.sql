@@ -1,7 +1,7 @@
 -- Seats kept back for a channel (docs/seating.md, "Channel allocations"): a free seat
 -- with a channel cannot be bought by the public, so the public figures (available,
 -- sold_out: what the streams, the events API and the waiting room's admission read)
--- leave it out. Read through the partial index of migration 0019 (a handful of rows).
+-- leave it out. Read through the partial index of migration 0019 (the channel seats).
 CREATE OR REPLACE FUNCTION bookings.kept_back_seats(p_event_id bigint) RETURNS integer
 LANGUAGE sql STABLE AS $$
     SELECT count(*)::integer FROM bookings.event_seats
