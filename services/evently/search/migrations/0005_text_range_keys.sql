@@ -5,11 +5,11 @@
 -- to count 1,000. GIN answers equality well and ranges badly (btree_gin scans each bound
 -- of a range as its own partial match over half the table), so each row carries its
 -- start and its price as a few keys at several granularities, and a range is passed as
--- the few keys of one granularity that cover it (range_keys.py): the text index then
--- intersects the words' posting lists with the union of those keys (1,106 buffers).
+-- at most 8 keys that cover it (range_keys.py): the text index then intersects the
+-- words' posting lists with the union of those keys (1,106 buffers).
 --
 -- start_keys: the start's UTC day, Monday week, month and year; price_keys: the price's
--- floor in units, tens, hundreds ... millions, in exact numeric arithmetic (clamped to
+-- floor in units, tens, hundreds and thousands, in exact numeric arithmetic (clamped to
 -- +-10^15, far past any price a query can name). The granularity is in each key's last
 -- three bits. An index depends on these functions: they must never change (a new
 -- encoding is new functions and a new index).
@@ -18,9 +18,10 @@
 -- serve searches without ranges) and takes its name. In one transaction, as every
 -- migration: CREATE INDEX blocks writes while it builds, not reads, and so does the
 -- ANALYZE at the end until the commit (1 min 41 s for both at a million events on the
--- shared 2-core machine at load 12-16); the drop, which does block reads, is quick. An operator who cannot pause the inbox that long builds it
--- first with CREATE INDEX CONCURRENTLY under the same name (docs/search.md); the build
--- here is then skipped. An invalid leftover of a failed concurrent build is rebuilt.
+-- shared 2-core machine at load 12-16); the drop, which does block reads, is quick.
+-- An operator who cannot pause the inbox that long builds the index first with CREATE
+-- INDEX CONCURRENTLY under the name below (docs/search.md); the build here is then
+-- skipped. An invalid leftover of a failed concurrent build is rebuilt.
 CREATE OR REPLACE FUNCTION search.start_keys(starts_at timestamptz) RETURNS bigint[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
     RETURN ARRAY[floor(extract(epoch FROM starts_at) / 86400)::bigint * 8,
