@@ -227,7 +227,7 @@ async def test_a_database_migrated_before_repeatable_sql_upgrades_cleanly(blank_
 
 # Functions that must stay in numbered migrations because generated columns or indexes
 # depend on them (docs/database.md names each one).
-MIGRATION_ONLY_FUNCTIONS = {"search.fold"}
+MIGRATION_ONLY_FUNCTIONS = {"search.fold", "search.start_keys", "search.price_keys"}
 _DEFINES = re.compile(r"CREATE\s+OR\s+REPLACE\s+FUNCTION\s+(\w+)\.(\w+)\s*\(", re.IGNORECASE)
 
 

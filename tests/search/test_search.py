@@ -379,3 +379,36 @@ async def test_events_that_have_ended_are_found_only_when_asked_for(feed, search
         assert ids(await search(q="jazz", include_past="true", sort="date")) == [1, 2]
     with subtests.test("an explicit range"):
         assert ids(await search(**{"from": "2019-01-01"}, sort="date")) == [1, 2]
+
+
+async def test_text_with_date_and_price_ranges_keeps_their_exact_bounds(feed, search):
+    # PostgreSQL passes a text search's ranges to the text index as keys covering whole
+    # days, weeks, months or currency units (range_keys.py); the bounds themselves are
+    # still exact, at a day's, a month's and a year's edge alike.
+    starts = [
+        "2031-05-31T23:59:59+00:00",  # 1: the second before `from`
+        "2031-06-01T00:00:00+00:00",  # 2: `from` itself
+        "2031-06-15T12:00:00+00:00",  # 3
+        "2031-07-31T23:59:59+00:00",  # 4: the last second of `to`'s day
+        "2031-08-01T00:00:00+00:00",  # 5: just past `to`
+        "2032-12-31T23:00:00+00:00",  # 6
+    ]
+    for event_id, starts_at in enumerate(starts, 1):
+        await feed.publish(event_id, name=f"Jazz {event_id}", starts_at=starts_at, price="500")
+    prices = {7: "9.99", 8: "10.00", 9: "99.99", 10: "100.00", 11: "100.01"}
+    for event_id, price in prices.items():
+        await feed.publish(
+            event_id, name=f"Jazz {event_id}", price=price, starts_at="2033-03-01T19:00:00Z"
+        )
+
+    in_june_july = await search(q="jazz", sort="date", **{"from": "2031-06-01", "to": "2031-07-31"})
+    assert ids(in_june_july) == [2, 3, 4]
+    one_day = await search(q="jazz", sort="date", **{"from": "2031-06-15", "to": "2031-06-15"})
+    assert ids(one_day) == [3]
+    two_years = await search(q="jazz", sort="date", **{"from": "2031-01-01", "to": "2032-12-31"})
+    assert ids(two_years) == [1, 2, 3, 4, 5, 6]
+    assert ids(await search(q="jazz", min_price="10", max_price="100", sort="price")) == [8, 9, 10]
+    assert ids(await search(q="jazz", min_price="9.995", max_price="99.99", sort="price")) == [
+        8,
+        9,
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import AsyncIterator
@@ -9,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from evently.search import queries
+from evently.search import queries, range_keys
 from evently.search.errors import SearchUnavailable
 from evently.search.highlights import highlights_from_marked
 from evently.search.models import (
@@ -124,14 +125,16 @@ class PostgresBackend:
         return await self.upsert_availability(conn, inventory) is not None
 
     async def search(self, query: SearchQuery) -> SearchResults:
-        sql, params = queries.search_arguments(query, self.count_limit)
         async with self._reading() as conn:
+            keys = await self._range_keys(conn, query, None)
+            sql, params = queries.search_arguments(query, self.count_limit, None, keys)
             row = await conn.fetchrow(sql, *params)
             if query.q and row["total"] == 0 and not await self._matches_any(conn, query.text):
                 # The words as typed match no event at all (not merely none that passes
                 # the filters): typos. Search again for the known words near them.
                 alternatives = await conn.fetchval(queries.FUZZY_ALTERNATIVES, query.fuzzy_words)
-                sql, params = queries.search_arguments(query, self.count_limit, alternatives)
+                keys = await self._range_keys(conn, query, alternatives)
+                sql, params = queries.search_arguments(query, self.count_limit, alternatives, keys)
                 row = await conn.fetchrow(sql, *params)
         hits = []
         for hit in row["hits"]:
@@ -146,6 +149,36 @@ class PostgresBackend:
             hits=hits,
             facets=Facets(type=row["type_facet"], city=row["city_facet"]),
             facets_are_exact=row["facets_are_exact"],
+        )
+
+    @staticmethod
+    async def _range_keys(
+        conn: asyncpg.Connection, query: SearchQuery, fuzzy_text: str | None
+    ) -> tuple[list[int] | None, list[int] | None]:
+        """The text index's keys for the query's date and price ranges (range_keys),
+        those worth intersecting by the planner's estimates (range_keys.choose), or
+        none without text."""
+        dates = range_keys.start_keys(query.starts_from, query.starts_before)
+        prices = range_keys.price_keys(query.min_price, query.max_price)
+        if not query.q or (dates is None and prices is None):
+            return queries.NO_RANGE_KEYS
+        values = {"city": query.city, "type": query.type, "dates": dates, "prices": prices}
+        present = [name for name, value in values.items() if value is not None]
+        explained = await conn.fetchval(
+            queries.rows_estimates(fuzzy_text is not None, present),
+            query.text if fuzzy_text is None else fuzzy_text,
+            query.city,
+            query.type,
+            dates,
+            prices,
+        )
+        # The app's pools decode json (core/db.py); a bare connection returns the text.
+        plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+        branches = plan["Plans"] if plan["Node Type"] == "Append" else [plan]
+        estimates = dict(zip(["text", *present], (b["Plan Rows"] for b in branches), strict=False))
+        rows = [estimates[name] for name in ("text", "city", "type") if name in estimates]
+        return range_keys.choose(
+            rows, dates, estimates.get("dates", 0), prices, estimates.get("prices", 0)
         )
 
     @staticmethod

@@ -240,12 +240,50 @@ JOIN search.words w ON w.word % q.word
  AND levenshtein(w.word, q.word) <= CASE WHEN length(q.word) <= 5 THEN 1 ELSE 2 END"""
 
 
+# The planner's estimates of the rows each condition the text index can answer matches
+# alone (the text, the city, the type, the date keys, the price keys), from the
+# statistics of search_tsv and of the index's expressions: what GIN's intersection of
+# them would cost (range_keys.choose). One EXPLAIN of a UNION ALL with a branch for
+# each condition present, in that order. $1: the text (as typed, or the fuzzy
+# alternatives), $2 city, $3 type, $4 date keys, $5 price keys.
+_ESTIMATE_BRANCHES = {
+    "city": "d.city_key = search.fold($2::text)",
+    "type": "d.type = $3::text",
+    "dates": "search.start_keys(d.starts_at) && $4::bigint[]",
+    "prices": "search.price_keys(d.price) && $5::bigint[]",
+}
+
+
+def rows_estimates(fuzzy: bool, present: list[str]) -> str:
+    """The EXPLAIN (FORMAT JSON) giving the estimates for the text and the ``present``
+    conditions (names of _ESTIMATE_BRANCHES), one Append branch each, in that order."""
+    text = (_FUZZY if fuzzy else _TYPED).replace("$12", "$1")
+    conditions = [f"d.search_tsv @@ {text}", *(_ESTIMATE_BRANCHES[p] for p in present)]
+    # Every parameter appears (in a branch that never runs), so each has its type.
+    unused = (
+        "$2::text IS NULL AND $3::text IS NULL AND $4::bigint[] IS NULL AND $5::bigint[] IS NULL"
+    )
+    branches = [f"SELECT FROM search.documents d WHERE d.searchable AND {c}" for c in conditions]
+    return (
+        "EXPLAIN (FORMAT JSON) "
+        + " UNION ALL ".join(branches)
+        + f" UNION ALL SELECT WHERE {unused} AND false"
+    )
+
+
+NO_RANGE_KEYS: tuple[list[int] | None, list[int] | None] = (None, None)
+
+
 def search_arguments(
-    query: SearchQuery, count_limit: int, fuzzy_text: str | None = None
+    query: SearchQuery,
+    count_limit: int,
+    fuzzy_text: str | None = None,
+    keys: tuple[list[int] | None, list[int] | None] = NO_RANGE_KEYS,
 ) -> tuple[str, list[Any]]:
     """The statement answering ``query`` (total, both facets, one page of hits) and its
     parameters; the total and each facet count at most ``count_limit`` matches. With
-    ``fuzzy_text`` (FUZZY_ALTERNATIVES' answer) the text is replaced by those words."""
+    ``fuzzy_text`` (FUZZY_ALTERNATIVES' answer) the text is replaced by those words.
+    ``keys``: the range keys of the dates and the prices (range_keys), or None each."""
     arguments: list[Any] = [
         query.starts_from,
         query.starts_before,
@@ -261,7 +299,7 @@ def search_arguments(
     ]
     ranked = query.effective_sort == "relevance"
     if fuzzy_text is not None:
-        return SEARCH_TEXT[True, ranked], [*arguments, fuzzy_text, count_limit]
+        return SEARCH_TEXT[True, ranked], [*arguments, fuzzy_text, count_limit, *keys]
     if query.q:
-        return SEARCH_TEXT[False, ranked], [*arguments, query.text, count_limit]
+        return SEARCH_TEXT[False, ranked], [*arguments, query.text, count_limit, *keys]
     return SEARCH_LISTING, [*arguments, count_limit]

@@ -4,7 +4,9 @@
 -- $1 starts_from, $2 starts_before, $3 min_price, $4 max_price, $5 available, $6 type,
 -- $7 city, $8 sort ('relevance', 'date' or 'price'), $9 limit, $10 offset,
 -- $11 upcoming only (true: events that have not ended yet), $12 the text, $13 the
--- count limit. The text query, filled in by queries.py, is websearch_to_tsquery of $12
+-- count limit, $14 the date keys and $15 the price keys (range_keys.py: the keys of the
+-- text index covering the date and the price range, NULL when not worth passing; they
+-- only let the index narrow the rows, the exact bounds are $1-$4). The text query, filled in by queries.py, is websearch_to_tsquery of $12
 -- (the words as typed), or to_tsquery of $12 (the typo-tolerant alternatives, a
 -- "word | word" list). Either way the query is a constant when planned, so the planner
 -- sees how common its words are (statistics of search_tsv): for a common word it
@@ -32,6 +34,8 @@ WITH matched AS NOT MATERIALIZED (
       AND ($4::numeric IS NULL OR d.price <= $4)
       AND ($5::boolean IS NULL OR d.available = $5)
       AND (NOT $11::boolean OR coalesce(d.ends_at, d.starts_at) >= now())
+      AND ($14::bigint[] IS NULL OR search.start_keys(d.starts_at) && $14)
+      AND ($15::bigint[] IS NULL OR search.price_keys(d.price) && $15)
 ),
 {counted_samples}page_from_sample AS (
     -- The page, from the bounded read when that holds every match (or, for relevance,
